@@ -1,0 +1,50 @@
+"""The library API the CLI is thin over: functions returning polars DataFrames and records.
+
+>>> res = parse(["sample_logs/postfix/deferred-then-sent.log"])   # doctest: +SKIP
+>>> res.events.filter(pl.col("kind") == "deliver")                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine import ScanResult, accounting, parse_frame_all, parse_lines
+from .errors import Diagnostic
+from .rules import ParseOptions
+
+
+@dataclass
+class ParseResult:
+    events: Any  #: polars DataFrame, :func:`logtrace.events.event_schema` columns
+    accounting: Any  #: per program: parsed / other / unrecognized
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    failed_inputs: int = 0
+
+
+def parse(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
+          engine: str = "frame", where: str | None = None, keep_going: bool = True) -> ParseResult:
+    """Parse inputs into one events DataFrame (frame engine) or via the line engine."""
+    import polars as pl
+
+    from .events import event_schema, to_dict
+    from .rules import empty_frame
+
+    scan = ScanResult()
+    if engine == "line":
+        rows = []
+        for ev in parse_lines(paths, mta=mta, options=options, result=scan, keep_going=keep_going):
+            d = {k: getattr(ev, k, None) for k in event_schema()}
+            d["kind"] = str(d["kind"]) if d.get("kind") is not None else None
+            rows.append(d)
+        df = pl.DataFrame(rows, schema=event_schema()) if rows else empty_frame()
+        _ = to_dict
+    else:
+        df = parse_frame_all(paths, mta=mta, options=options, result=scan, keep_going=keep_going)
+    if where:
+        from .query import compile_where
+
+        df = df.filter(compile_where(where))
+    acc = accounting(df)
+    return ParseResult(df, acc, scan.diagnostics, scan.failed_inputs)

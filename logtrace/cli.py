@@ -1,0 +1,184 @@
+"""The ``logtrace`` command: thin typer commands over the library. The only typer user.
+
+Each command parses options, calls one library function inside :func:`render.cli_errors`,
+and renders. Data goes to stdout; everything human (progress, warnings, accounting, errors)
+goes to stderr. Exit codes are documented in the README and pinned by ``tests/test_cli.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import render
+
+app = typer.Typer(
+    name="logtrace",
+    help="Mail log analyzer and queue-ID tracer for Postfix, Exim and Exchange logs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+class Mta(str, Enum):
+    auto = "auto"
+    postfix = "postfix"
+    exim = "exim"
+    exchange = "exchange"
+
+
+class ParseFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+
+
+class Engine(str, Enum):
+    frame = "frame"
+    line = "line"
+
+
+Files = Annotated[list[str], typer.Argument(help="Log files, globs, directories, or - for stdin.", show_default=False)]
+MtaOpt = Annotated[str, typer.Option("--mta", help="Log format: auto (sniff each file), postfix, exim, exchange, or a plugin's name.")]
+YearOpt = Annotated[Optional[int], typer.Option("--year", help="Year of the first RFC 3164 stamp (default: from the file's mtime).")]
+TzOpt = Annotated[Optional[str], typer.Option("--tz", help="IANA zone of stamps without an offset (default: this machine's).")]
+WhereOpt = Annotated[Optional[str], typer.Option("--where", "-w", help='Filter, e.g. \'status = bounced and to ~ "@example\\.com$"\'.')]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show internal errors with a traceback.", hidden=True)]
+
+
+def _options(year: int | None, tz: str | None):  # noqa: ANN202
+    from .rules import ParseOptions
+
+    if tz:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            if tz.upper() not in ("UTC", "Z"):
+                ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise typer.BadParameter(f"unknown time zone '{tz}' (use an IANA name such as Europe/Berlin)", param_hint="--tz") from None
+    return ParseOptions(year=year, tz=tz)
+
+
+@app.command()
+def parse(
+    files: Files,
+    fmt: Annotated[ParseFormat, typer.Option("--format", "-f", help="Output format.")] = ParseFormat.jsonl,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (required for parquet).")] = None,
+    only_unparsed: Annotated[bool, typer.Option("--only-unparsed", help="Emit only the lines that were not understood.")] = False,
+    engine: Annotated[Engine, typer.Option("--engine", help="frame (fast, default) or line (reference).")] = Engine.frame,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any line was not understood.")] = False,
+    mta: MtaOpt = "auto",
+    year: YearOpt = None,
+    tz: TzOpt = None,
+    where: WhereOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Parse logs into normalized events (JSONL by default) with line accounting on stderr."""
+    with render.cli_errors(debug):
+        from . import api
+
+        if fmt == ParseFormat.parquet and output is None:
+            raise typer.BadParameter("--format parquet needs --output FILE", param_hint="--output")
+        res = api.parse(files, mta=mta, options=_options(year, tz), engine=engine.value, where=where)
+        df = res.events
+        if only_unparsed:
+            import polars as pl
+
+            df = df.filter(pl.col("kind") == "unparsed")
+        _write_events(df, fmt, output)
+        render.print_diagnostics(res.diagnostics)
+        render.print_accounting(res.accounting)
+        if res.failed_inputs:
+            raise typer.Exit(render.EXIT_USAGE)
+        if strict and int(res.accounting["unrecognized"].sum()):
+            raise typer.Exit(render.EXIT_NEGATIVE)
+
+
+def _write_events(df, fmt: ParseFormat, output: Path | None) -> None:  # noqa: ANN001
+    import polars as pl
+
+    if fmt == ParseFormat.parquet:
+        df.write_parquet(output)
+        return
+    if fmt == ParseFormat.csv:
+        str_cols = [c for c, t in df.schema.items() if t == pl.String]
+        out = df.with_columns(
+            [pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in str_cols]
+        ).with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
+        if output:
+            out.write_csv(output)
+        else:
+            sys.stdout.write(out.write_csv())
+        return
+    from .events import canonical
+
+    fh = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    try:
+        buf: list[str] = []
+        dumps = json.dumps
+        for row in df.iter_rows(named=True):
+            row["line"] = row.pop("line_no")
+            buf.append(dumps(canonical(row, include_file=True), ensure_ascii=False, separators=(",", ":")))
+            if len(buf) >= 4096:
+                fh.write("\n".join(buf) + "\n")
+                buf.clear()
+        if buf:
+            fh.write("\n".join(buf) + "\n")
+        fh.flush()
+    finally:
+        if output:
+            fh.close()
+
+
+@app.command()
+def parsers(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable list.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Validate every parser's rule samples.")] = False,
+) -> None:
+    """List built-in and plugin parsers (entry-point group logtrace.parsers)."""
+    with render.cli_errors():
+        from .registry import default_registry
+        from .rules import check_parser
+
+        infos = default_registry().infos()
+        rows = []
+        problems = 0
+        for i in infos:
+            row = {"name": i.name, "aliases": list(i.aliases), "origin": i.origin, "target": i.target, "error": i.error}
+            if check and i.cls is not None:
+                issues = check_parser(i.cls)
+                row["check"] = issues
+                problems += len(issues)
+            rows.append(row)
+        if as_json:
+            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        else:
+            for r in rows:
+                status = f"  ERROR: {render.safe(r['error'])}" if r["error"] else ""
+                aliases = f" (aliases: {', '.join(r['aliases'])})" if r["aliases"] else ""
+                sys.stdout.write(f"{r['name']}{aliases}  [{r['origin']}]{status}\n")
+                for issue in r.get("check", []):
+                    sys.stdout.write(f"  check: {render.safe(issue)}\n")
+        if problems:
+            raise typer.Exit(render.EXIT_NEGATIVE)
+
+
+def main() -> None:
+    """Entry point with SIGPIPE/Ctrl-C handling around typer."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(render.EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        render._quiet_pipe()
+        sys.exit(render.EXIT_OK)

@@ -1,0 +1,193 @@
+"""Syslog envelopes and timestamps: ``<ts> <host> <program>[<pid>]: <body>``.
+
+Supported stamps: RFC 3164 (``Nov 22 06:25:14``, no year, optional ``.ffffff``), RFC 3339
+(``2026-11-22T06:25:14.123456+01:00``, also ``journalctl -o short-iso``'s ``+0100``), and the
+Solaris ``[ID 197553 mail.info]`` tag after the pid. Year inference for RFC 3164 lives in
+:class:`YearInference` (line engine) and :func:`year_offsets` (frame engine); both implement
+the same rule: the first stamp's year comes from ``--year`` or the file's mtime (a first
+month later than the mtime's month means the previous year), and each backwards jump of
+more than six months (Dec→Jan) adds one year.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+#: One pattern for both engines (portable dialect: named groups, no look-around).
+SYSLOG_ENVELOPE = (
+    r"^(?:(?P<ts3164>[A-Z][a-z]{2} [ 0-3]?\d \d\d:\d\d:\d\d(?:\.\d+)?)"
+    r"|(?P<ts3339>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?))"
+    r" (?:<\w+\.\w+> )?(?P<host>\S+) (?P<program>[^\s\[\]:]+)(?:\[(?P<pid>\d+)\])?:"
+    r"(?: \[ID \d+ [\w.]+\])? ?(?P<body>.*)$"
+)
+
+#: syslogd's own lines, which carry no program: recognized, not mail events.
+SYSLOG_NOISE = (
+    r"^(?:[A-Z][a-z]{2} [ 0-3]?\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ "
+    r"(?:last message repeated \d+ times?|message repeated \d+ times: .*|-- MARK --)$"
+)
+
+MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+
+
+@cache
+def local_zone_name() -> str:
+    """IANA name of this machine's zone (syslog writes naive stamps in local time)."""
+    tz = os.environ.get("TZ")
+    if tz and not tz.startswith(":"):
+        try:
+            ZoneInfo(tz)
+            return tz
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        with open("/etc/timezone", encoding="ascii") as f:
+            name = f.read().strip()
+            ZoneInfo(name)
+            return name
+    except (OSError, ZoneInfoNotFoundError, ValueError):
+        pass
+    try:
+        link = os.readlink("/etc/localtime")
+        name = link.split("zoneinfo/", 1)[1]
+        ZoneInfo(name)
+        return name
+    except (OSError, IndexError, ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+
+
+def zone(name: str | None) -> tzinfo:
+    if not name:
+        name = local_zone_name()
+    if name.upper() in ("UTC", "Z"):
+        return timezone.utc
+    return ZoneInfo(name)
+
+
+def base_year(first_month: int | None, mtime: float | None, year: int | None) -> int:
+    """The year of a file's first RFC 3164 stamp."""
+    if year is not None:
+        return year
+    ref = datetime.fromtimestamp(mtime) if mtime is not None else datetime.now()
+    if first_month is not None and first_month > ref.month:
+        return ref.year - 1
+    return ref.year
+
+
+@dataclass(slots=True)
+class YearInference:
+    """Stateful year tracker for one file (line engine)."""
+
+    year: int | None
+    mtime: float | None
+    _cur: int | None = None
+    _prev_month: int | None = None
+
+    def year_for(self, month: int) -> int:
+        if self._cur is None:
+            self._cur = base_year(month, self.mtime, self.year)
+        elif self._prev_month is not None and self._prev_month - month > 6:
+            self._cur += 1
+        self._prev_month = month
+        return self._cur
+
+    def state(self) -> tuple[int | None, int | None]:
+        return self._cur, self._prev_month
+
+    def set_state(self, cur: int | None, prev_month: int | None) -> None:
+        self._cur, self._prev_month = cur, prev_month
+
+
+_FRAC_RE = re.compile(r"\.(\d+)")
+
+
+def parse_3164(stamp: str, yi: YearInference, tz: tzinfo) -> datetime | None:
+    if stamp[5:6] == " ":  # "Mar 7 02:09:33": some relays drop the day's padding
+        stamp = stamp[:4] + " " + stamp[4:]
+    try:
+        month = MONTHS[stamp[:3]]
+        day = int(stamp[4:6])
+        hh, mm, ss = int(stamp[7:9]), int(stamp[10:12]), int(stamp[13:15])
+        m = _FRAC_RE.match(stamp, 15)
+        us = int((m.group(1) + "000000")[:6]) if m else 0
+        y = yi.year_for(month)
+        return datetime(y, month, day, hh, mm, ss, us, tzinfo=tz).astimezone(timezone.utc)
+    except (KeyError, ValueError):
+        return None
+
+
+def parse_3339(stamp: str, tz: tzinfo) -> datetime | None:
+    s = stamp.replace(" ", "T", 1)
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    elif len(s) > 5 and s[-5] in "+-" and s[-3] != ":":
+        s = s[:-2] + ":" + s[-2:]
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=tz)
+    return dt.astimezone(timezone.utc)
+
+
+# ----------------------------------------------------------------- frame helpers
+
+def frame_timestamps(df: Any, tz_name: str, state: YearInference) -> Any:
+    """Add a ``ts`` column (Datetime us UTC) from ``ts3164``/``ts3339`` string columns.
+
+    ``state`` carries the year across chunks of one file and is updated.
+    """
+    import polars as pl
+
+    if "_year" not in df.columns:
+        df = df.with_columns(_year=_years(df.get_column("ts3164").str.slice(0, 3), state))
+    tzn = "UTC" if tz_name.upper() in ("UTC", "Z") else tz_name
+    naive3164 = (
+        pl.concat_str([pl.col("_year").cast(pl.String), pl.lit(" "), pl.col("ts3164").str.replace(r"^(\w{3}) +(\d) ", "$1 0$2 ")])
+        .str.strptime(pl.Datetime("us"), "%Y %b %d %H:%M:%S%.f", strict=False)
+        .dt.replace_time_zone(tzn, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
+    )
+    s3339 = pl.col("ts3339").str.replace(" ", "T").str.replace(r"Z$", "+00:00").str.replace(r"([+-]\d\d)(\d\d)$", "$1:$2")
+    with_off = s3339.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False)
+    no_off = (
+        s3339.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False)
+        .dt.replace_time_zone(tzn, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
+    )
+    ts = pl.coalesce(naive3164, pl.when(s3339.str.contains(r"[+-]\d\d:\d\d$")).then(with_off).otherwise(no_off))
+    return df.with_columns(ts=ts).drop("_year")
+
+
+def _years(mon: Any, state: YearInference) -> Any:
+    """Series of month names (null where none) → Series of years; advances ``state``."""
+    import polars as pl
+
+    months = mon.replace_strict(MONTHS, default=None, return_dtype=pl.Int32)
+    present = months.drop_nulls()
+    cur, prev = state.state()
+    if not len(present):
+        return pl.repeat(cur or 1970, len(months), dtype=pl.Int32, eager=True)
+    if cur is None:
+        cur = base_year(int(present[0]), state.mtime, state.year)
+        prev = int(present[0])
+    filled = months.fill_null(strategy="forward").fill_null(prev)
+    back = (filled.shift(1, fill_value=prev) - filled) > 6
+    years = back.cast(pl.Int32).cum_sum() + cur
+    state.set_state(int(years[-1]), int(filled[-1]))
+    return years
+
+
+def assign_years(lines: Any, state: YearInference) -> Any:
+    """Add ``_year`` to a ``line`` frame from the RFC 3164 month at the start of each line."""
+    import polars as pl
+
+    mon = pl.when(pl.col("line").str.contains(r"^[A-Z][a-z]{2} [ 0-3]?\d \d\d:")).then(pl.col("line").str.slice(0, 3))
+    return lines.with_columns(_year=_years(lines.select(mon).to_series(), state))

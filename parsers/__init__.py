@@ -1,0 +1,1 @@
+"""Built-in parsers, installed as the import package ``logtrace_parsers``."""

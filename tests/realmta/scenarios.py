@@ -1,0 +1,184 @@
+"""Scripted mail scenarios run through a :class:`~realmta.postfix.PostfixLab`.
+
+``run_all(lab)`` injects every scenario's message at once, then waits (bounded)
+until each one has reached its terminal log lines, and returns
+``{name: Scenario}``.  Each :class:`Scenario` carries the queue ID to follow
+(``None`` for the RCPT-reject case: follow with ``--to``), the host it starts
+on, the expected per-recipient verdicts, the IDs seen along the way and the
+raw log lines the harness itself checks.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+from .postfix import PostfixLab
+
+
+@dataclass
+class Scenario:
+    name: str
+    host: str                                # instance the message entered ("mx1")
+    sender: str
+    recipients: dict[str, str]               # recipient -> expected verdict
+    message_id: str = ""
+    queue_id: str | None = None              # ID to follow (None: use --to)
+    follow_to: str | None = None             # address for --to when queue_id is None
+    dsn: dict[str, str] = field(default_factory=dict)     # recipient -> expected dsn
+    expect_exit: int = 0
+    # ids discovered while waiting: list of (host, queue_id, link)
+    chain: list[tuple[str, str, str]] = field(default_factory=list)
+    ndr: tuple[str, str] | None = None       # (host, ndr queue id)
+    raw: list[tuple[str, str]] = field(default_factory=list)  # (host, regex) expected in logs
+    error: str | None = None                 # set when the harness failed for this scenario
+
+    def follow_args(self) -> list[str]:
+        return [self.queue_id] if self.queue_id else ["--to", self.follow_to or ""]
+
+
+def _msgid(name: str) -> str:
+    return f"<{name}.{os.urandom(4).hex()}@client.example.org>"
+
+
+def _sent_to(lab: PostfixLab, host: str, qid: str, rcpt: str, timeout: float) -> str:
+    """Wait for '<qid>: to=<rcpt>, ... status=sent (...queued as X)' and return X."""
+    m = lab.hosts[host].wait_for(
+        rf"\b{qid}: to=<{re.escape(rcpt)}>, .*status=sent \(.*queued as ([0-9A-Za-z]+)\)",
+        timeout)
+    return m.group(1)
+
+
+def _ndr(lab: PostfixLab, host: str, qid: str, timeout: float) -> str:
+    m = lab.hosts[host].wait_for(
+        rf"\b{qid}: sender non-delivery notification: ([0-9A-Za-z]+)", timeout)
+    return m.group(1)
+
+
+def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
+    sc: dict[str, Scenario] = {}
+
+    def add(s: Scenario) -> Scenario:
+        sc[s.name] = s
+        s.message_id = s.message_id or _msgid(s.name)
+        return s
+
+    # ---------------------------------------------------------- define ----
+    add(Scenario("delivered", "mx1", "alice@example.org",
+                 {"ok-delivered@ext.example.test": "relayed"}, dsn={"ok-delivered@ext.example.test": "2.0.0"}))
+    add(Scenario("relay_mx2", "mx1", "bob@example.org",
+                 {"ok-relay@via-mx2.example.test": "relayed"}))
+    add(Scenario("relay_bounce", "mx1", "carol@example.org",
+                 {"unknown-relay@via-mx2.example.test": "bounced"},
+                 dsn={"unknown-relay@via-mx2.example.test": "5.1.1"}, expect_exit=4))
+    add(Scenario("greylist", "mx1", "dave@example.org",
+                 {"greylist-1@ext.example.test": "relayed"}))
+    add(Scenario("expired", "mx2", "erin@example.org",
+                 {"tempfail-expire@ext.example.test": "expired"}, expect_exit=4))
+    add(Scenario("rejected", "mx1", "frank@example.org",
+                 {"blocked@ext.example.test": "rejected"},
+                 dsn={"blocked@ext.example.test": "5.7.1"},
+                 follow_to="blocked@ext.example.test", expect_exit=4))
+    add(Scenario("multi", "mx1", "grace@example.org",
+                 {"ok-multi@ext.example.test": "relayed",
+                  "unknown-multi@ext.example.test": "bounced"},
+                 dsn={"unknown-multi@ext.example.test": "5.1.1"}, expect_exit=4))
+    add(Scenario("deleted", "mx1", "heidi@example.org",
+                 {"tempfail-delete@ext.example.test": "deleted"}, expect_exit=4))
+    add(Scenario("content_filter", "mx1", "ivan@example.org",
+                 {"ok-filter@filtered.example.test": "relayed"}))
+
+    # ---------------------------------------------------------- inject ----
+    for s in sc.values():
+        qid, replies, _ = lab.send(s.host, s.sender, list(s.recipients),
+                                   subject=f"logtrace scenario {s.name}", message_id=s.message_id)
+        s.queue_id = qid
+        if s.follow_to is None and qid is None:
+            s.error = f"no queue id; RCPT replies: {replies}"
+        if qid:
+            s.chain.append((s.host, qid, "origin"))
+
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(1.0, deadline - time.monotonic())
+
+    # ------------------------------------------------------------ wait ----
+    def wait(s: Scenario) -> None:
+        h = lab.hosts[s.host]
+        q = s.queue_id
+        if s.name == "rejected":
+            s.raw.append(("mx1", r"NOQUEUE: reject: RCPT from \S+: 550 5\.7\.1 <blocked@ext\.example\.test>"))
+            h.wait_for(s.raw[-1][1], left())
+            return
+        if s.name == "deleted":
+            h.wait_for(rf"\b{q}: to=<tempfail-delete@ext\.example\.test>, .*status=deferred", left())
+            while True:  # delete only once it sits in the deferred queue
+                r = h.postsuper("-d", q, "deferred")
+                if "Deleted: 1 message" in (r.stderr + r.stdout):
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"postsuper -d {q} never deleted it: {r.stderr}")
+                time.sleep(0.2)
+            s.raw += [("mx1", rf"postsuper\[\d+\]: {q}: removed$"),
+                      ("mx1", rf"\b{q}: to=<tempfail-delete@.*dsn=4\.4\.1, status=deferred")]
+            h.wait_for(s.raw[0][1], left())
+            return
+        h.wait_removed(q, left())
+        s.raw.append((s.host, rf"\b{q}: removed$"))
+        if s.name in ("delivered", "greylist"):
+            rcpt = next(iter(s.recipients))
+            _sent_to(lab, "mx1", q, rcpt, left())
+            s.raw.append(("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as "))
+            if s.name == "greylist":
+                s.raw.append(("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, .*dsn=4\.7\.1, status=deferred .*greylisted"))
+        elif s.name in ("relay_mx2", "relay_bounce"):
+            rcpt = next(iter(s.recipients))
+            q2 = _sent_to(lab, "mx1", q, rcpt, left())
+            s.chain.append(("mx2", q2, "relay"))
+            lab.hosts["mx2"].wait_removed(q2, left())
+            s.raw += [("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{lab.mx2_port}, .*status=sent \(250 2\.0\.0 Ok: queued as {q2}\)"),
+                      ("mx2", rf"\b{q2}: removed$")]
+            if s.name == "relay_mx2":
+                s.raw.append(("mx2", rf"\b{q2}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as "))
+            else:
+                n = _ndr(lab, "mx2", q2, left())
+                s.ndr = ("mx2", n)
+                lab.hosts["mx2"].wait_removed(n, left())
+                s.raw += [("mx2", rf"\b{q2}: to=<{re.escape(rcpt)}>, .*dsn=5\.1\.1, status=bounced \(host .* said: 550 5\.1\.1 "),
+                          ("mx2", rf"\b{n}: to=<{re.escape(s.sender)}>, .*status=sent"),
+                          ("mx2", rf"\b{n}: removed$")]
+        elif s.name == "expired":
+            n = _ndr(lab, "mx2", q, left())
+            s.ndr = ("mx2", n)
+            lab.hosts["mx2"].wait_removed(n, left())
+            s.raw += [("mx2", rf"\b{q}: to=<tempfail-expire@ext\.example\.test>, .*status=deferred"),
+                      ("mx2", rf"\b{q}: from=<{re.escape(s.sender)}>, status=expired, returned to sender"),
+                      ("mx2", rf"\b{n}: removed$")]
+        elif s.name == "multi":
+            _sent_to(lab, "mx1", q, "ok-multi@ext.example.test", left())
+            n = _ndr(lab, "mx1", q, left())
+            s.ndr = ("mx1", n)
+            h.wait_removed(n, left())
+            s.raw += [("mx1", rf"\b{q}: to=<unknown-multi@ext\.example\.test>, .*dsn=5\.1\.1, status=bounced .*in reply to RCPT TO command"),
+                      ("mx1", rf"\b{q}: to=<ok-multi@ext\.example\.test>, .*status=sent"),
+                      ("mx1", rf"\b{n}: removed$")]
+        elif s.name == "content_filter":
+            rcpt = next(iter(s.recipients))
+            q2 = _sent_to(lab, "mx1", q, rcpt, left())
+            s.chain.append(("mx1", q2, "content-filter"))
+            h.wait_removed(q2, left())
+            s.raw += [("mx1", rf"NOQUEUE: filter: RCPT from \S+: <{re.escape(rcpt)}>: Recipient address triggers FILTER amavis:\[127\.0\.0\.1\]:{lab.filter.port}; from=<{re.escape(s.sender)}>"),
+                      ("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{lab.filter.port}, .*status=sent \(250 2\.0\.0 Ok, id=\S+, from MTA\(\[127\.0\.0\.1\]:{lab.mx1_reinject}\): 250 2\.0\.0 Ok: queued as {q2}\)"),
+                      ("mx1", rf"\b{q2}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as "),
+                      ("mx1", rf"\b{q2}: removed$")]
+
+    for s in sc.values():
+        if s.error:
+            continue
+        try:
+            wait(s)
+        except (TimeoutError, RuntimeError) as e:
+            s.error = f"{type(e).__name__}: {e}"
+    return sc
