@@ -73,6 +73,17 @@ def b52(n: int, pad: int, base: int = 52) -> str:
     return s.rjust(pad, "0")
 
 
+B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def b62(n: int, pad: int) -> str:
+    s = []
+    while n:
+        n, r = divmod(n, 62)
+        s.append(B62[r])
+    return "".join(reversed(s)).rjust(pad, "0")
+
+
 def build_delay_table():
     t = []
     for i in range(1000):
@@ -362,7 +373,7 @@ class PostfixGen:
                 q = f"{rr(10**6):05X}{rr(0x20000, 0x400000):X}"
             return f"250 2.0.0 Ok: queued as {q}"
         if kind == "exim":
-            return f"250 OK id={b52(rr(52**6), 6)}-{b52(rr(52**6), 6)}-{b52(rr(52**2), 2)}"
+            return f"250 OK id={b62(int(t) - rr(0, 5), 6)}-{b62(rr(1000, 4000000), 6)}-{b62(rr(62 ** 2), 2)}"
         if kind == "exchange":
             return (f"250 2.6.0 <{mid}> [InternalId={rr(10**10, 10**13)}, Hostname=EX{rr(1, 4):02d}."
                     f"{self.R.choice(WORDS)}.local] Queued mail for delivery")
@@ -1165,8 +1176,9 @@ class EximGen:
         self.pg = pg
 
     def eid(self, t):
+        """Exim message id: base-62 time, pid and sub-second fraction (1tWxyz-000ABC-3F)."""
         rr = self.pg.rr
-        return f"{b52(int(t), 6)}-{b52(rr(52**6), 6)}-{b52(rr(52 ** 2), 2)}"
+        return f"{b62(int(t), 6)}-{b62(rr(1000, 4000000), 6)}-{b62(rr(62 ** 2), 2)}"
 
     def run(self, out, truth_f):
         a, R, pg = self.a, self.R, self.pg
@@ -1189,7 +1201,7 @@ class EximGen:
                 m["pending"] += 1
 
         def fin(m):
-            if truth_f is not None and m["first"]:
+            if truth_f is not None and m["first_line"]:
                 rec = {k: m[k] for k in ("queue_id", "host", "kind", "first_line", "last_line", "n_lines",
                                          "message_id", "sender", "chain", "recipients", "ndr_queue_id")}
                 truth_f.write(json.dumps(rec, separators=(",", ":")) + "\n")

@@ -23,7 +23,7 @@ def __getattr__(name: str) -> Any:
 
         return parse
     if name == "follow":
-        from .correlator import follow
+        from .follow import follow
 
         return follow
     raise AttributeError(name)

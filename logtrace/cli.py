@@ -172,6 +172,63 @@ def parsers(
             raise typer.Exit(render.EXIT_NEGATIVE)
 
 
+# ---- follow (owned by follow.py)
+
+@app.command()
+def follow(
+    queue_id: Annotated[Optional[str], typer.Argument(help="Queue ID (Postfix short/long, Exim message id, Exchange internal id).", show_default=False)] = None,
+    files: Annotated[Optional[list[str]], typer.Argument(help="Log files, globs, directories, or - for stdin.", show_default=False)] = None,
+    message_id: Annotated[Optional[str], typer.Option("--message-id", help="Follow by the Message-ID header instead.")] = None,
+    sender: Annotated[Optional[str], typer.Option("--from", help="Follow every message from this sender.")] = None,
+    recipient: Annotated[Optional[str], typer.Option("--to", help="Follow every message to this recipient (rejected ones too).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (documented schema).")] = False,
+    show_files: Annotated[bool, typer.Option("--files", help="Show file:line for every timeline row.")] = False,
+    mta: MtaOpt = "auto",
+    year: YearOpt = None,
+    tz: TzOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Follow one message through the logs: every event, every hop, a verdict per recipient.
+
+    Exit codes: 0 every recipient delivered (or relayed to a host whose log was not given),
+    1 not found, 2 usage or input error, 4 some recipient not delivered.
+    """
+    with render.cli_errors(debug):
+        from .follow import follow as do_follow, story_to_json
+
+        paths = list(files or [])
+        if queue_id is not None and (message_id or sender or recipient):
+            paths.insert(0, queue_id)  # with --message-id/--from/--to the first argument is a file
+            queue_id = None
+        if not paths:
+            raise typer.BadParameter("no log files given", param_hint="FILES")
+        res = do_follow(paths, queue_id=queue_id, message_id=message_id, sender=sender, recipient=recipient,
+                        mta=mta, options=_options(year, tz))
+        render.print_diagnostics(res.diagnostics)
+        if as_json:
+            doc = {"query": res.query, "log_end": res.log_end.isoformat() if res.log_end else None,
+                   "messages": [story_to_json(s) for s in res.stories]}
+            sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        else:
+            con = render.out_console()
+            if not res.stories:
+                sys.stderr.write(f"not found: no message matches {render.safe(res.query)} in the logs given\n")
+            if len(res.stories) > 1:
+                con.print(f"{len(res.stories)} messages match:")
+                for s in res.stories:
+                    verdicts = ", ".join(sorted({r.verdict for r in s.recipients}))
+                    con.print(render.Text_(f"  {s.origin.start or '?'}  {s.origin.host}  {s.origin.queue_id}  <{s.origin.sender or ''}>  {verdicts}"))
+                con.print()
+            for s in res.stories:
+                render.print_story(s, con, show_files)
+        if res.failed_inputs:
+            raise typer.Exit(render.EXIT_USAGE)
+        if not res.stories:
+            raise typer.Exit(render.EXIT_NEGATIVE)
+        if not all(s.delivered for s in res.stories):
+            raise typer.Exit(render.EXIT_NOT_DELIVERED)
+
+
 def main() -> None:
     """Entry point with SIGPIPE/Ctrl-C handling around typer."""
     try:

@@ -133,3 +133,120 @@ def print_accounting(acc: Any, *, title: str = "lines") -> None:
         parts = ", ".join(f"{safe(r['program'])} {r['unrecognized']:,}" for r in worst.iter_rows(named=True))
         msg += f" ({parts}); see them with: logtrace parse --only-unparsed"
     sys.stderr.write(msg + "\n")
+
+
+# ------------------------------------------------------------------ follow
+
+VERDICT_STYLE = {
+    "delivered": "green", "relayed": "green", "bounced": "bold red", "expired": "bold red", "rejected": "red",
+    "deferred": "yellow", "deleted": "magenta", "held": "magenta", "discarded": "magenta", "unknown": "yellow",
+}
+
+
+def _details(e: Any) -> str:
+    k = str(e.kind)
+    parts: list[str] = []
+    if e.recipient:
+        parts.append(f"to=<{e.recipient}>")
+    if e.sender is not None and k in ("queued", "accept", "expire", "reject"):
+        parts.append(f"from=<{e.sender}>")
+    if e.client_host or e.client_ip:
+        parts.append(f"client={e.client_host or ''}[{e.client_ip or ''}]")
+    if e.relay_host:
+        parts.append(f"relay={e.relay_host}" + (f"[{e.relay_ip}]" if e.relay_ip and e.relay_ip != e.relay_host else "") +
+                     (f":{e.relay_port}" if e.relay_port else ""))
+    if e.size is not None:
+        parts.append(f"size={e.size}")
+    if e.nrcpt is not None:
+        parts.append(f"nrcpt={e.nrcpt}")
+    if e.message_id:
+        parts.append(f"message-id=<{e.message_id}>")
+    if e.dsn:
+        parts.append(f"dsn={e.dsn}")
+    if e.status and k not in ("accept",):
+        parts.append(f"status={e.status}")
+    if k == "notify" and e.next_queue_id:
+        parts.append(f"notification → {e.next_queue_id}")
+    if e.reply_text:
+        parts.append(f"({e.reply_text})")
+    elif e.detail and k not in ("accept", "queued", "header"):
+        parts.append(e.detail)
+    return " ".join(parts)
+
+
+def _delta(a: Any, b: Any) -> str:
+    if a is None or b is None:
+        return ""
+    s = (b - a).total_seconds()
+    if s < 0:
+        return f"-{abs(s):.1f}s"
+    if s < 60:
+        return f"+{s:.1f}s" if s else ""
+    if s < 3600:
+        return f"+{s / 60:.0f}m"
+    if s < 172800:
+        return f"+{s / 3600:.1f}h"
+    return f"+{s / 86400:.1f}d"
+
+
+def print_story(story: Any, console: Any, show_files: bool = False) -> None:
+    """A rich timeline and the per-recipient verdicts. All log text goes through safe()."""
+    from rich.table import Table
+    from rich.text import Text
+
+    origin = story.origin
+    head = Text()
+    head.append("Message ", style="bold")
+    head.append(safe(origin.queue_id), style="bold cyan")
+    head.append(f" on {safe(origin.host)}")
+    if origin.sender is not None:
+        head.append(f"  from <{safe(origin.sender)}>")
+    if origin.message_id:
+        head.append(f"  Message-ID <{safe(origin.message_id)}>")
+    console.print(head)
+    if len(story.chain) > 1:
+        chain = Text("  chain: ")
+        for i, (lc, how, _frm) in enumerate(story.chain):
+            if i:
+                chain.append(f" —{how}→ ", style="dim")
+            chain.append(f"{safe(lc.host)}:{safe(lc.queue_id)}")
+        console.print(chain)
+    if any(how == "message-id" for _, how, _ in story.chain):
+        console.print(Text("  note: a hop is linked only by the same Message-ID header (no reply named its queue ID)", style="yellow"))
+    for n in story.notes:
+        console.print(Text(f"  note: {safe(n)}", style="yellow"))
+    t = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=False)
+    for col in ("time", "Δ", "host", "program", "queue id", "event", "details"):
+        t.add_column(col, overflow="fold")
+    if show_files:
+        t.add_column("at")
+    prev = None
+    for e in story.events:
+        row = [Text(e.ts.strftime("%b %d %H:%M:%S") if e.ts else "?"), Text(_delta(prev, e.ts)), Text(safe(e.host)),
+               Text(safe(e.program)), Text(safe(e.queue_id)), Text(str(e.kind), style=_kind_style(str(e.kind))),
+               Text(safe(_details(e)))]
+        if show_files:
+            row.append(Text(safe(e.where), style="dim"))
+        t.add_row(*row)
+        prev = e.ts or prev
+    console.print(t)
+    for r in story.recipients:
+        line = Text("  ")
+        line.append(f"{safe(r.recipient)}: ", style="bold")
+        line.append(r.verdict.upper(), style=VERDICT_STYLE.get(r.verdict, ""))
+        line.append(" — " + safe(r.summary))
+        console.print(line)
+        if r.evidence:
+            console.print(Text("    evidence: " + ", ".join(safe(x) for x in r.evidence), style="dim"))
+    console.print()
+
+
+def _kind_style(k: str) -> str:
+    return {"deliver": "green", "bounce": "red", "expire": "red", "defer": "yellow", "reject": "red",
+            "notify": "magenta", "delete": "magenta", "hold": "magenta", "remove": "dim"}.get(k, "")
+
+
+def Text_(s: str) -> Any:  # noqa: N802 - a Text built from untrusted text, safely
+    from rich.text import Text
+
+    return Text(safe(s))

@@ -51,21 +51,6 @@ def postfix_run():
         lab.cleanup()
 
 
-@pytest.fixture(scope="module")
-def follow_cli():
-    """Skip (not fail) while ``logtrace follow`` does not exist yet."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run([sys.executable, "-m", "logtrace", "follow", "--help"],
-                       capture_output=True, text=True, cwd=REPO, env=env, timeout=60,
-                       stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        out = r.stdout + r.stderr
-        if re.search(r"No module named logtrace|invalid choice|unrecognized arguments|"
-                     r"unknown command|No such command", out, re.I):
-            pytest.skip("`logtrace follow` is not implemented yet: " + out.strip()[-300:])
-
-
 def _follow(lab, scenario, style, hosts=("mx1", "mx2")):
     cmd = [sys.executable, "-m", "logtrace", "follow", *scenario.follow_args(),
            *lab.log_paths(style, hosts), "--json"]
@@ -105,7 +90,7 @@ def _recipient(msg, addr, ctx):
 
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_follow_verdicts(postfix_run, follow_cli, name, style):
+def test_follow_verdicts(postfix_run, name, style):
     lab, scenarios = postfix_run
     s = scenarios[name]
     assert not s.error, f"harness failed for {name}: {s.error}"
@@ -153,7 +138,7 @@ def test_follow_verdicts(postfix_run, follow_cli, name, style):
             assert ndr.get("host") == lab.hostname(ndr_host, style), ctx
 
 
-def test_follow_relay_without_next_hop_log(postfix_run, follow_cli):
+def test_follow_relay_without_next_hop_log(postfix_run):
     """Only mx1's log given: a hand-off to mx2 is still 'relayed'."""
     lab, scenarios = postfix_run
     s = scenarios["relay_bounce"]

@@ -1,0 +1,270 @@
+"""``follow``: find one message's lines in a day of logs, then correlate them.
+
+Search strategy (polars for the millions of lines, Python for the few dozen that matter):
+
+1. **Pass 1** reads every input once. Per chunk it keeps the lines containing the needle
+   (a literal queue ID / Message-ID, or a case-insensitive address), and from the lines
+   carrying a hop marker (``queued as``, ``notification:``, ``forwarded as``, ``OK id=``,
+   ``InternalId=``, Exim ``<= <>``) it extracts just the ``(queue ID, next ID)`` pairs into a
+   small link table. It also remembers each file's last line (for "when the log ends").
+2. The IDs reachable from the needle's lines through the link table, in both directions,
+   are the whole chain: content-filter re-injections, next hops on other hosts, NDRs.
+3. **Pass 2** reads the inputs once more, keeping lines that contain any of those IDs or
+   the message's Message-ID (Aho-Corasick ``str.contains_any``).
+4. Only if the Message-ID revealed queue IDs not linked by any reply (a weak link), a third
+   pass fetches their lines.
+
+The lines kept are parsed by the parser of their file and handed to :class:`Correlator`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .correlator import Correlator, MessageStory, rejected_stories
+from .engine import ScanResult, scan_chunks
+from .errors import Diagnostic, LogtraceError
+from .events import Event, EventKind, event_schema
+from .rules import ParseOptions
+
+EXIM_ID = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
+ANY_ID = rf"{EXIM_ID}|[0-9A-Za-z]{{5,}}"
+MARKERS = ["queued as ", "notification: ", "forwarded as ", "OK id=", "InternalId=", " <= <> "]
+LINK_SYSLOG = rf"\]: (?:\[ID \d+ [\w.]+\] )?(?P<a>{ANY_ID}): .*?(?:queued as |notification: |forwarded as |OK id=|InternalId=)(?P<b>{ANY_ID})"
+LINK_EXIM = rf"(?:^|\s)(?P<a>{EXIM_ID}) (?:=>|->|>>|<=) .*?(?:queued as |OK id=|InternalId=| R=)(?P<b>{ANY_ID})"
+MAX_IDS = 5000
+
+
+class FollowError(LogtraceError):
+    pass
+
+
+@dataclass
+class FollowResult:
+    query: str
+    stories: list[MessageStory]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    failed_inputs: int = 0
+    log_end: datetime | None = None
+    passes: int = 0
+    lines_kept: int = 0
+
+
+def _needle_expr(kind: str, value: str) -> Any:
+    import polars as pl
+
+    if kind in ("from", "to"):
+        return pl.col("line").str.contains("(?i)" + re.escape(value))
+    return pl.col("line").str.contains(value, literal=True)
+
+
+def _rows_to_events(df: Any) -> list[Event]:
+    names = [n for n in event_schema() if n != "reason"]
+    out = []
+    for row in df.filter(df["kind"] != "unparsed").select(names).iter_rows(named=True):
+        row["kind"] = EventKind(row["kind"])
+        out.append(Event(**row))
+    return out
+
+
+def _pass(paths: Sequence[str], expr: Any, mta: str, options: ParseOptions | None, result: ScanResult,
+          want_links: bool, last_lines: dict[str, Any]) -> tuple[list[Any], list[tuple[str, str]]]:
+    import polars as pl
+
+    frames: list[Any] = []
+    pairs: list[Any] = []
+    for f, parser, ctx, lines in scan_chunks(paths, mta=mta, options=options, result=result, keep_going=True):
+        if lines is None:  # whole-file parsers (Exchange CSV)
+            for df in parser.parse_file(f, ctx, result.diagnostics, None):
+                frames.append(df)
+            continue
+        if lines.height:
+            last_lines[f.path] = (parser, ctx, lines.tail(1))
+        hit = lines.filter(expr)
+        if hit.height:
+            frames.append(parser.parse_frame(hit, ctx))
+        if want_links:
+            marked = lines.filter(pl.col("line").str.contains_any(MARKERS))
+            if marked.height:
+                ex = marked.select(
+                    a=pl.coalesce(pl.col("line").str.extract(LINK_SYSLOG, 1), pl.col("line").str.extract(LINK_EXIM, 1)),
+                    b=pl.coalesce(pl.col("line").str.extract(LINK_SYSLOG, 2), pl.col("line").str.extract(LINK_EXIM, 2)),
+                ).drop_nulls()
+                if ex.height:
+                    pairs.append(ex.unique())
+    link_pairs: list[tuple[str, str]] = []
+    if pairs:
+        link_pairs = list(pl.concat(pairs).unique().iter_rows())
+    return frames, link_pairs
+
+
+def _closure(start: set[str], pairs: list[tuple[str, str]]) -> set[str]:
+    adj: dict[str, set[str]] = {}
+    for a, b in pairs:
+        adj.setdefault(a, set()).add(b)
+        adj.setdefault(b, set()).add(a)
+    seen = set(start)
+    todo = list(start)
+    while todo and len(seen) < MAX_IDS:
+        x = todo.pop()
+        for y in adj.get(x, ()):
+            if y not in seen:
+                seen.add(y)
+                todo.append(y)
+    return seen
+
+
+def _log_end(last_lines: dict[str, Any]) -> datetime | None:
+    ends = []
+    for parser, ctx, tail in last_lines.values():
+        try:
+            df = parser.parse_frame(tail, ctx)
+        except Exception:  # noqa: BLE001 - the end marker is a nicety, never fatal
+            continue
+        ts = df["ts"].drop_nulls()
+        if len(ts):
+            ends.append(ts[-1])
+    return max(ends) if ends else None
+
+
+def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str | None = None,
+           sender: str | None = None, recipient: str | None = None, mta: str = "auto",
+           options: ParseOptions | None = None) -> FollowResult:
+    """Follow one message (by queue ID, Message-ID, sender or recipient) through the logs.
+
+    Returns one :class:`MessageStory` per distinct message found (a reused short queue ID,
+    or several messages from one sender, give several). Raises :class:`FollowError` only
+    for an invalid query; an ID that is not found gives an empty ``stories`` list.
+    """
+    import polars as pl
+
+    if sum(x is not None for x in (queue_id, message_id, sender, recipient)) != 1:
+        raise FollowError("give exactly one of: a queue ID, --message-id, --from, --to")
+    if queue_id is not None:
+        kind, value = "id", queue_id.strip()
+        if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z-]{3,40}", value):
+            raise FollowError(f"'{queue_id}' does not look like a queue ID",
+                              hint="Postfix IDs look like 4F8B23C0F2, Exim IDs like 1tWxyz-000ABC-3F; use --message-id for <…@…>")
+    elif message_id is not None:
+        kind, value = "mid", message_id.strip().strip("<>")
+    elif sender is not None:
+        kind, value = "from", sender.strip().strip("<>")
+    else:
+        kind, value = "to", (recipient or "").strip().strip("<>")
+    if not value:
+        raise FollowError("empty query")
+    result = ScanResult()
+    last_lines: dict[str, Any] = {}
+    frames, pairs = _pass(paths, _needle_expr(kind, value), mta, options, result, True, last_lines)
+    events = _rows_to_events(pl.concat(frames, how="vertical_relaxed")) if frames else []
+    passes = 1
+    if kind == "from":
+        events = [e for e in events if e.queue_id or e.kind == EventKind.REJECT]
+    seed: set[str] = set()
+    for e in events:
+        if kind == "id" and value not in (e.queue_id, e.next_queue_id):
+            continue
+        if kind == "from" and (e.sender or "").lower() != value.lower() and e.kind not in (EventKind.REJECT,):
+            continue
+        if kind == "to" and value.lower() not in ((e.recipient or "").lower(), (e.orig_recipient or "").lower()):
+            continue
+        if kind == "mid" and e.message_id != value:
+            continue
+        if e.queue_id:
+            seed.add(e.queue_id)
+        if e.next_queue_id:
+            seed.add(e.next_queue_id)
+    if kind == "id":
+        seed.add(value)
+    ids = _closure(seed, pairs)
+    mids = {e.message_id for e in events if e.message_id and e.queue_id in ids}
+    if kind == "mid":
+        mids.add(value)
+    needles = sorted((ids | mids) - ({value} if kind in ("id", "mid") else set()))
+    have = {(e.file, e.line_no) for e in events}
+    if needles:
+        frames2, _ = _pass(paths, pl.col("line").str.contains_any(needles), mta, options, ScanResult(), False, {})
+        passes += 1
+        new = [e for e in (_rows_to_events(pl.concat(frames2, how="vertical_relaxed")) if frames2 else []) if (e.file, e.line_no) not in have]
+        events += new
+        have |= {(e.file, e.line_no) for e in new}
+        # Message-ID matches can reveal queue IDs that no reply named (weak links)
+        extra = {e.queue_id for e in new if e.queue_id and e.message_id in mids} - ids
+        if extra:
+            frames3, _ = _pass(paths, pl.col("line").str.contains_any(sorted(extra)), mta, options, ScanResult(), False, {})
+            passes += 1
+            more = [e for e in (_rows_to_events(pl.concat(frames3, how="vertical_relaxed")) if frames3 else []) if (e.file, e.line_no) not in have]
+            events += more
+    corr = Correlator(events, log_end=_log_end(last_lines))
+    stories = _stories(corr, events, kind, value)
+    return FollowResult(query=value, stories=stories, diagnostics=result.diagnostics, failed_inputs=result.failed_inputs,
+                        log_end=corr.log_end, passes=passes, lines_kept=len(events))
+
+
+def _stories(corr: Correlator, events: list[Event], kind: str, value: str) -> list[MessageStory]:
+    low = value.lower()
+    if kind == "id":
+        targets = corr.find(value)
+    elif kind == "mid":
+        targets = [lc for lc in corr.lifecycles if lc.message_id == value]
+    elif kind == "from":
+        targets = [lc for lc in corr.lifecycles if (lc.sender or "").lower() == low]
+    else:
+        targets = [lc for lc in corr.lifecycles
+                   if any(low in ((e.recipient or "").lower(), (e.orig_recipient or "").lower()) for e in lc.events)]
+    roots: dict[int, Any] = {}
+    for lc in targets:
+        root = corr.root_of(lc)
+        roots.setdefault(id(root), root)
+    stories = [corr.story(r, value) for r in sorted(roots.values(), key=lambda r: (r.start is None, r.start or 0))]  # type: ignore[operator]
+    if kind in ("to", "from"):
+        rej = [e for e in events if e.kind == EventKind.REJECT and not e.queue_id and (
+            (kind == "to" and (e.recipient or "").lower() == low) or (kind == "from" and (e.sender or "").lower() == low))]
+        stories += rejected_stories(rej, value)
+        if kind == "to":  # keep only the asked-for recipient in each story
+            for s in stories:
+                s.recipients = [r for r in s.recipients if r.recipient.lower() == low] or s.recipients
+    return stories
+
+
+# ------------------------------------------------------------------ JSON
+
+def story_to_json(s: MessageStory) -> dict[str, Any]:
+    """The documented, stable ``follow --json`` message object."""
+    chain = []
+    for lc, how, frm in s.chain:
+        item: dict[str, Any] = {"host": lc.host, "mta": lc.mta, "queue_id": lc.queue_id, "link": how,
+                                "instance": lc.instance, "generation": lc.generation,
+                                "first_seen": _iso(lc.start), "last_seen": _iso(lc.end)}
+        if frm is not None:
+            item["from_queue_id"] = frm.queue_id
+        chain.append(item)
+    origin = s.origin
+    mid = origin.message_id
+    return {
+        "query": s.query,
+        "chain": chain,
+        "sender": origin.sender,
+        "message_id": f"<{mid}>" if mid else None,
+        "accepted": _iso(origin.start),
+        "recipients": [_rv(r) for r in s.recipients],
+        "notes": s.notes,
+        "delivered": s.delivered,
+    }
+
+
+def _rv(r: Any) -> dict[str, Any]:
+    return {
+        "recipient": r.recipient, "verdict": r.verdict, "summary": r.summary, "host": r.host, "queue_id": r.queue_id,
+        "dsn": r.dsn, "reply": r.reply, "relay": r.relay, "next_queue_id": r.next_queue_id, "when": _iso(r.when),
+        "delay_s": r.delay_s, "attempts": r.attempts, "first_try": _iso(r.first_try), "last_try": _iso(r.last_try),
+        "evidence": r.evidence, "ndr": r.ndr,
+    }
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts else None
