@@ -80,3 +80,6 @@ install_exim() {
 install_postfix
 install_exim
 echo "install-mta: done"
+
+# ---- report cross-checks and benchmarks: pflogsumm (Postfix), GNU time (peak RSS)
+apt_install pflogsumm time

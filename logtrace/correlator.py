@@ -387,6 +387,11 @@ class Correlator:
                     sub = self._follow_recipient(link.dst, sub_rcpts[0], seen)
                     sub.recipient = rcpt
                     sub.evidence = v.evidence + sub.evidence
+                    if sub.verdict in NOT_DELIVERED:
+                        hop = {"relay": "relayed it to", "content-filter": "passed it through its content filter to",
+                               "forwarded": "forwarded it to"}.get(link.how, "handed it to")
+                        sub.summary = (f"{lc.host} {hop} {link.dst.host}, which accepted it as {link.dst.queue_id} "
+                                       f"({final.reply_text or final.status}) at {_t(final.ts)}; then " + sub.summary)
                     return sub
                 if not self._recipient_events(link.dst, rcpt):
                     sub = RecipientVerdict(rcpt, "unknown", link.dst.host, link.dst.queue_id, evidence=v.evidence + [link.dst.events[0].where])
