@@ -229,6 +229,61 @@ def follow(
             raise typer.Exit(render.EXIT_NOT_DELIVERED)
 
 
+# ---- summary (owned by summary.py)
+
+
+class SummaryFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def _when(value: str | None, tz: str | None, hint: str):  # noqa: ANN202
+    from .summary import parse_time_spec
+
+    try:
+        return parse_time_spec(value, tz=tz) if value else None
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint=hint) from None
+
+
+@app.command()
+def summary(
+    files: Files,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f", help="table (default), json (one document), csv (files in -o DIR), markdown.")] = SummaryFormat.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Directory for --format csv (one file per section).")] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Rows in each top-N and reason table.")] = 10,
+    since: Annotated[Optional[str], typer.Option("--since", help="Only events at or after: ISO time, today, yesterday, '2h ago'.")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Only events before: ISO time, today, yesterday, '2h ago'.")] = None,
+    problems_first: Annotated[bool, typer.Option("--problems-first", help="Show deferrals, bounces, rejects and warnings first.")] = False,
+    smtpd_stats: Annotated[bool, typer.Option("--smtpd-stats", help="Add SMTP connection statistics (connect/disconnect pairs).")] = False,
+    mta: MtaOpt = "auto",
+    year: YearOpt = None,
+    tz: TzOpt = None,
+    where: WhereOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Summarise traffic, deliveries, deferrals, bounces and rejects (a pflogsumm-class report)."""
+    if fmt == SummaryFormat.csv and output is None:
+        raise typer.BadParameter("--format csv needs --output DIR", param_hint="--output")
+    options, t0, t1 = _options(year, tz), _when(since, tz, "--since"), _when(until, tz, "--until")
+    with render.cli_errors(debug):
+        from . import report
+        from .summary import summarize
+
+        s = summarize(files, mta=mta, options=options, since=t0, until=t1, where=where, top=top, smtpd_stats=smtpd_stats)
+        report.emit(s, fmt.value, output=output, problems_first=problems_first)
+        render.print_diagnostics(s.diagnostics)
+        if fmt != SummaryFormat.json:
+            render.print_accounting(s.accounting)
+        if s.failed_inputs:
+            raise typer.Exit(render.EXIT_USAGE)
+
+
+# ---- end summary
+
+
 def main() -> None:
     """Entry point with SIGPIPE/Ctrl-C handling around typer."""
     try:

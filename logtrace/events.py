@@ -129,6 +129,7 @@ class Unparsed:
     program: str | None = None
     detail: str | None = None
     host: str | None = None
+    pid: int | None = None
     ts: datetime | None = None
     file: str | None = None
     line_no: int | None = None
@@ -197,7 +198,7 @@ def canonical(values: dict[str, Any], include_file: bool = False) -> dict[str, A
 def to_dict(ev: Event | Unparsed, include_file: bool = False) -> dict[str, Any]:
     """Event → JSON-ready dict: ``line`` first, schema order, nulls omitted, ISO timestamps."""
     if isinstance(ev, Unparsed):
-        vals: dict[str, Any] = {k: getattr(ev, k) for k in ("ts", "host", "program", "kind", "detail", "reason", "file")}
+        vals: dict[str, Any] = {k: getattr(ev, k) for k in ("ts", "host", "program", "pid", "kind", "detail", "reason", "file")}
     else:
         vals = {k: getattr(ev, k) for k in EVENT_FIELDS}
     vals["line"] = ev.line_no

@@ -210,14 +210,16 @@ def _grammar() -> Any:
     AND, OR, NOT, IN, IS, NULL = (pp.CaselessKeyword(k) for k in ("and", "or", "not", "in", "is", "null"))
     keyword = AND | OR | NOT | IN | IS | NULL
 
-    field = (~keyword + pp.Regex(r"[A-Za-z_][A-Za-z0-9_]*")).set_name("field name")
-    field.set_parse_action(lambda s, loc, t: _Tok(t[0], loc))
+    # parse actions sit on the Regex itself: an And reports the location before skipped whitespace
+    field = (~keyword + pp.Regex(r"[A-Za-z_][A-Za-z0-9_]*").set_parse_action(lambda s, loc, t: _Tok(t[0], loc)))
+    field.set_name("field name")
     op = pp.Regex(r"==|!=|<=|>=|!~|=~|=|<|>|~").set_name("operator (= != < <= > >= ~ !~ in is)")
     op.set_parse_action(lambda s, loc, t: _Tok(_OPS[t[0]], loc))
 
-    dq = pp.Regex(r'"(?:[^"\\]|\\.)*"', flags=re.S).set_parse_action(lambda s, loc, t: _Tok(t[0][1:-1], loc, '"'))
-    sq = pp.Regex(r"'(?:[^'\\]|\\.)*'", flags=re.S).set_parse_action(lambda s, loc, t: _Tok(t[0][1:-1], loc, "'"))
-    bare = (~keyword + pp.Regex(r"[^\s()\[\]{},\"'=<>!~]+")).set_parse_action(lambda s, loc, t: _Tok(t[0], loc))
+    dq = pp.Regex(r'"(?:[^"\\]|\\.)*"', flags=re.S).set_parse_action(lambda s, loc, t: _Tok(t[0][1:-1], loc, '"')).set_name("quoted value")
+    sq = pp.Regex(r"'(?:[^'\\]|\\.)*'", flags=re.S).set_parse_action(lambda s, loc, t: _Tok(t[0][1:-1], loc, "'")).set_name("quoted value")
+    bare = (~keyword + pp.Regex(r"[^\s()\[\]{},\"'=<>!~]+").set_parse_action(lambda s, loc, t: _Tok(t[0], loc)))
+    bare.set_name("value")
     value = (dq | sq | bare).set_name("value")
 
     lpar, rpar = pp.Suppress("("), pp.Suppress(")")
@@ -285,21 +287,49 @@ def _syntax(expr: str) -> Any:
     try:
         return _grammar().parse_string(expr, parse_all=True)[0]
     except pp.ParseBaseException as e:
-        loc = min(max(e.loc, 0), len(expr))
-        while loc < len(expr) and expr[loc].isspace():
-            loc += 1
-        if loc >= len(expr):
-            raise _err(expr, len(expr), "unexpected end of filter expression",
-                       "a test is field OP value, joined with and/or; " + _EXAMPLE_HINT) from None
-        found = re.match(r"[A-Za-z0-9_.]+|\S", expr[loc:])
-        tok = found.group() if found else expr[loc]
-        if loc > 0 and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", tok) and tok.lower() not in ("and", "or", "not"):
-            prev = expr[:loc].rstrip()
-            hint = ("join tests with 'and' / 'or'; quote values containing spaces" if prev and prev[-1] not in "(=<>!~,"
-                    else "a test is field OP value; " + _EXAMPLE_HINT)
-        else:
-            hint = "expected " + str(e.msg).removeprefix("Expected ").split(", found")[0]
-        raise _err(expr, loc, f"unexpected {tok!r}", hint) from None
+        raise _syntax_error(expr, e.loc, str(e.msg)) from None
+
+
+def _syntax_error(expr: str, loc: int, msg: str) -> QuerySyntaxError:
+    """Turn pyparsing's failure position into a message about the offending token."""
+    import pyparsing as pp
+
+    loc = min(max(loc, 0), len(expr))
+    while loc < len(expr) and expr[loc].isspace():
+        loc += 1
+    if loc >= len(expr):
+        return _err(expr, len(expr), "unexpected end of filter expression",
+                    "a test is field OP value, joined with and/or; " + _EXAMPLE_HINT)
+    found = re.match(r"[A-Za-z0-9_.]+|\S", expr[loc:])
+    tok = found.group() if found else expr[loc]
+    low = tok.lower()
+    if low in ("and", "or", "not"):
+        nxt = loc + len(tok)
+        while nxt < len(expr) and expr[nxt].isspace():
+            nxt += 1
+        if nxt >= len(expr):
+            return _err(expr, len(expr), f"unexpected end of filter expression after {tok!r}",
+                        f"add a test after {tok!r}, e.g. status = bounced")
+        after = re.match(r"[A-Za-z0-9_.]+|\S", expr[nxt:])
+        nxt_tok = after.group() if after else ""
+        if loc == 0 and low != "not":
+            return _err(expr, loc, f"unexpected {tok!r}", "'and'/'or' join two tests; 'not' goes before a test")
+        if nxt_tok.lower() in ("and", "or", ")"):
+            return _err(expr, nxt, f"unexpected {nxt_tok!r}", f"add a test after {tok!r}")
+        # pyparsing backtracked to the operator: find the failure inside the operand that follows it
+        try:
+            _grammar().parse_string(expr[nxt:], parse_all=True)
+        except pp.ParseBaseException as e2:
+            inner = _syntax_error(expr[nxt:], e2.loc, str(e2.msg))
+            return _err(expr, nxt + inner.col - 1, inner.message, inner.hint)
+    if loc > 0 and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", tok) and low not in ("and", "or", "not"):
+        prev = expr[:loc].rstrip()
+        hint = ("join tests with 'and' / 'or'; quote values containing spaces" if prev and prev[-1] not in "(=<>!~,"
+                else "a test is field OP value; " + _EXAMPLE_HINT)
+    else:
+        hint = ("expected a value; quote it if it contains spaces or ( ) , = < > ! ~" if "value" in msg
+                else "a test is field OP value, OP one of = != < <= > >= ~ !~, or field in (…), field is null")
+    return _err(expr, loc, f"unexpected {tok!r}", hint)
 
 
 # ---------------------------------------------------------------- predicate IR
@@ -325,7 +355,7 @@ _NUM = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _SIZE = re.compile(r"(?i)(?P<n>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:(?P<u>[kmgt])(?:i?b)?|b)?")
 _DUR_PART = re.compile(r"(?i)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ms|s|m|h|d|w)")
 _DUR_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DSN = re.compile(r"([0-9])\.([0-9]{1,3})\.([0-9]{1,3})")
+_DSN = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
 _TS = re.compile(
     r"(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})"
     r"(?:[T ](?P<h>[0-9]{2})(?::(?P<mi>[0-9]{2})(?::(?P<s>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6}))?)?)?)?"
@@ -523,10 +553,14 @@ def _lower(expr: str, node: Any) -> Any:
     return ("not", args[0]) if node.op == "not" else (node.op, args)
 
 
-@functools.lru_cache(maxsize=256)
 def _compile_ir(expr: str) -> Any:
     if not isinstance(expr, str):
-        raise QuerySyntaxError("filter expression must be a string", expr=str(expr), col=1, hint=_EXAMPLE_HINT)
+        raise QuerySyntaxError("filter expression must be a string", expr=repr(expr), col=1, hint=_EXAMPLE_HINT)
+    return _compile_ir_cached(expr)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_ir_cached(expr: str) -> Any:
     try:
         return _lower(expr, _syntax(expr))
     except QuerySyntaxError:

@@ -124,6 +124,8 @@ class RuleParser:
     program_pattern: ClassVar[str]
     envelope: ClassVar[str] = SYSLOG_ENVELOPE
     derivations: ClassVar[tuple[tuple[str, str], ...]] = DERIVATIONS
+    #: programs of this MTA's family; one that matches but names no known daemon is unparsed, not "other"
+    family_pattern: ClassVar[str | None] = None
     #: daemons that share another daemon's table (``lmtp`` → ``smtp``)
     daemon_aliases: ClassVar[dict[str, str]] = {}
 
@@ -214,12 +216,15 @@ class RuleParser:
         host = g.get("host")
         pid = _cast("pid", g.get("pid"))
         daemon = self.daemon_of(program or "")
+        if daemon is None and self.family_pattern and re.match(self.family_pattern, program or ""):
+            return Unparsed(reason="no-rule", program=program, host=host, pid=pid, ts=ts, file=ctx.path, line_no=line_no,
+                            detail=(g.get("body") or "")[:200])
         if daemon is None:
             return Event(ts=ts, host=host, mta="", program=program, pid=pid, kind=EventKind.OTHER,
                          rule="other.program", file=ctx.path, line_no=line_no)
         hit = self.classify_body(daemon, g.get("body") or "")
         if hit is None:
-            return Unparsed(reason="no-rule", program=program, host=host, ts=ts, file=ctx.path, line_no=line_no,
+            return Unparsed(reason="no-rule", program=program, host=host, pid=pid, ts=ts, file=ctx.path, line_no=line_no,
                             detail=(g.get("body") or "")[:200])
         rule, fields = hit
         fields = {k: v for k, v in fields.items() if v is not None}
@@ -267,8 +272,11 @@ class RuleParser:
         env = env.filter(pl.col("program").is_not_null())
         other = env.filter(pl.col("_daemon").is_null())
         if other.height:
-            parts.append(other.select("line_no", "ts", "host", "program", "pid", kind=pl.lit("other"),
-                                      rule=pl.lit("other.program"), mta=pl.lit("")))
+            fam = other.get_column("program").str.contains(self.family_pattern) if self.family_pattern else pl.repeat(False, other.height, eager=True)
+            parts.append(other.filter(~fam).select("line_no", "ts", "host", "program", "pid", kind=pl.lit("other"),
+                                                   rule=pl.lit("other.program"), mta=pl.lit("")))
+            parts.append(other.filter(fam).select("line_no", "ts", "host", "program", "pid", kind=pl.lit("unparsed"),
+                                                  reason=pl.lit("no-rule"), detail=pl.col("body").str.slice(0, 200)))
         env = env.filter(pl.col("_daemon").is_not_null())
         base = ["line_no", "ts", "host", "program", "pid"]
         for (daemon,), part in env.partition_by("_daemon", as_dict=True, maintain_order=False).items():

@@ -147,14 +147,14 @@ def classify_reason(dsn: Any, reply_text: Any) -> Any:
         .then(pl.lit("message_too_large"))
         .when(has(r"quota|mailbox (?:is )?full|over ?quota|insufficient (?:system )?storage|mailbox size") | c("5.2.2", "4.2.2"))
         .then(pl.lit("mailbox_full"))
-        .when(has(r"relay access denied|relaying denied|relay not permitted|relay denied|not permitted to relay|unable to relay"))
+        .when(has(r"relay access denied|relaying denied|relay(?:ing)? not (?:permitted|allowed)|relay denied|not permitted to relay|unable to relay"))
         .then(pl.lit("relay_denied"))
         .when(has(r"sender address rejected|sender rejected|sender domain|bad sender|sender verify fail")
               | code.str.contains(r"^[45]\.1\.[78]$")).then(pl.lit("sender_rejected"))
         .when(has(r"host or domain name not found|domain not found|name service error|no mx|nxdomain|dns (?:error|fail)|host not found")
               | c("5.1.2", "4.1.2", "4.4.3", "5.4.4", "4.4.4")).then(pl.lit("dns_failure"))
         .when(has(r"connection timed out|connection refused|timed out|network is unreachable|no route to host|lost connection|"
-                  r"connection reset|temporarily suspended") | c("4.4.1", "4.4.2", "5.4.1", "5.4.2"))
+                  r"connection reset|temporarily suspended|refused to talk|too many (?:concurrent )?(?:smtp )?connections") | c("4.4.1", "4.4.2", "5.4.1", "5.4.2"))
         .then(pl.lit("connection_failure"))
         .when(has(r"user unknown|unknown user|recipient address rejected|no such (?:user|mailbox|recipient)|mailbox unavailable|"
                   r"does not exist|invalid recipient|unknown recipient|address rejected|undeliverable address|mailbox not found")
@@ -171,6 +171,7 @@ def normalize_reason(text: Any) -> Any:
     return (
         text.fill_null("")
         .str.replace(r"^host \S+ said: ", "")
+        .str.replace(r"^host \S+ refused to talk to me: ", "refused to talk: ")
         .str.replace(r"^(?:connect to \S+?: )", "")
         .str.replace(r"\s*\(in reply to [^)]*\)\s*$", "")
         .str.replace(r"^\d{3}[ -](?:#?[245]\.\d{1,3}\.\d{1,3}\s+)?", "")
@@ -354,8 +355,12 @@ def _handoffs(ev: Any) -> tuple[Any, Any]:
     j = d.join(a, on="queue_id", how="inner").filter(
         (pl.col("a_ts") - pl.col("d_ts")).dt.total_seconds().abs() <= _HANDOFF_WINDOW_S,
         ((pl.col("a_host") == pl.col("d_host")) & pl.col("loop")) | (pl.col("a_host") != pl.col("d_host")),
-    ).with_columns(same_host=pl.col("a_host") == pl.col("d_host"))
-    return j.unique("a_seq"), j.unique("d_seq")
+    ).with_columns(same_host=pl.col("a_host") == pl.col("d_host"),
+                   dist=(pl.col("a_ts") - pl.col("d_ts")).dt.total_seconds().abs())
+    # a reused short queue ID can match two accepts: each delivery takes the nearest one in time
+    # (one accept takes the hand-off deliveries of all recipients of that transaction)
+    j = j.sort("dist", "a_seq").unique("d_seq", keep="first", maintain_order=True)
+    return j.unique("a_seq", keep="first"), j
 
 
 # ---------------------------------------------------------------- sections

@@ -169,6 +169,8 @@ RULES: tuple[Rule, ...] = (
          ("PASS NEW [2607:f8b0:4003:c01::23a]:36051", "PREGREET 6 after 1.2 from [216.81.72.72]:43421: RSET\\r\\n",
           "DNSBL rank 3 for [111.73.45.149]:1038", "HANGUP after 63 from [111.73.45.149]:1038 in tests after SMTP handshake",
           "COMMAND TIME LIMIT from [182.246.250.243]:51799 after CONNECT", "DENYLISTED [192.0.2.5]:1234")),
+    Rule("postfix.postscreen.without_rcpt", "postscreen", rf"^(?P<detail>(?:DATA|BDAT) without valid RCPT) from {CLIENT}$", K.OTHER,
+         ("DATA without valid RCPT from [123.45.67.89]:12345", "BDAT without valid RCPT from [123.45.67.89]:12345")),
     Rule("postfix.postscreen.cache", "postscreen", r"^(?P<detail>cache \S+ (?:full|partial) cleanup: .*)$", K.OTHER,
          ("cache btree:/var/lib/postfix-in/postscreen_cache full cleanup: retained=242 dropped=7 entries",)),
     Rule("postfix.postscreen.note", "postscreen", r"^(?P<detail>(?:all screening ports busy|all server ports busy|reloading|saving).*)$", K.OTHER,
@@ -264,4 +266,5 @@ class PostfixParser(RuleParser):
     rules: ClassVar[tuple[Rule, ...]] = RULES
     daemon_aliases: ClassVar[dict[str, str]] = {"lmtp": "smtp", "oqmgr": "qmgr", "nqmgr": "qmgr", "defer": "bounce",
                                                  "trace": "bounce", "retry": "error"}
+    family_pattern: ClassVar[str | None] = r"^postfix(?:-[\w.-]+)?/"
     program_pattern: ClassVar[str] = r"^[\w.-]+(?:/[\w.-]+)*/(?P<daemon>" + "|".join(d.replace("-", r"\-") for d in DAEMONS) + r")$"

@@ -1,0 +1,223 @@
+"""Rendering a :class:`~logtrace.summary.Summary`: rich tables with bar charts, JSON, CSV files, markdown.
+
+Layering note: STYLE §1 keeps rich inside ``render.py`` and ``cli.py``. This module is the
+summary's half of ``render.py`` (split out to keep both under the size limit) and is imported
+only by ``cli.py``, lazily, so ``import logtrace`` still pulls in neither typer nor rich.
+
+Log-derived text (addresses, reply texts, host names) is always passed through
+:func:`logtrace.render.safe` and rendered as :class:`rich.text.Text`, never as markup; CSV
+cells get :func:`logtrace.render.csv_cell` semantics; markdown cells escape ``|`` and ``<``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import render
+from .summary import TOTAL_KEYS, UNIQUE_KEYS, UNIQUE_NOTE, Summary, to_document
+
+#: section name → title, in report order (pflogsumm's order; problems move up with --problems-first).
+TITLES: dict[str, str] = {
+    "per_day": "Per-day traffic",
+    "per_hour": "Per-hour traffic (totals over all days)",
+    "delivery_by_domain": "Message delivery by recipient domain",
+    "delivery_by_relay": "Message delivery by relay domain",
+    "reception_by_domain": "Messages received by sender domain",
+    "reception_by_client": "Messages received by client domain",
+    "smtpd_hosts": "SMTPD connections by client domain",
+    "senders_by_count": "Senders by message count",
+    "recipients_by_count": "Recipients by message count",
+    "senders_by_size": "Senders by message size",
+    "recipients_by_size": "Recipients by message size",
+    "delays": "Delivery delay percentiles (seconds; delays=a/b/c/d parts)",
+    "postscreen": "Postscreen actions",
+    "no_size": "Messages with no size data",
+    "deferral_reasons": "Deferrals by reason",
+    "deferral_hosts": "Deferrals by remote host",
+    "bounce_reasons": "Bounces by reason",
+    "bounce_hosts": "Bounces by remote host",
+    "reject_actions": "Rejects, warnings, holds and discards",
+    "reject_reasons": "Rejects by reason",
+    "reject_hosts": "Rejects by client",
+    "warnings": "Warnings, fatal errors and panics",
+}
+PROBLEMS = ("deferral_reasons", "deferral_hosts", "bounce_reasons", "bounce_hosts", "reject_actions", "reject_reasons",
+            "reject_hosts", "warnings", "no_size")
+_CHARTED = ("per_day", "per_hour")
+_BAR_W = 24
+_TOTAL_LABELS = {
+    "received": "received", "delivered": "delivered", "forwarded": "forwarded", "deferred": "deferred (messages)",
+    "deferrals": "deferrals (attempts)", "bounced": "bounced", "rejected": "rejected", "rejected_pct": "rejected %",
+    "reject_warnings": "reject warnings", "held": "held", "discarded": "discarded", "discarded_pct": "discarded %",
+    "bytes_received": "bytes received", "bytes_delivered": "bytes delivered", "senders": "senders",
+    "sending_hosts": "sending hosts/domains", "recipients": "recipients", "recipient_hosts": "recipient hosts/domains",
+}
+
+
+def ordered_sections(s: Summary, problems_first: bool = False) -> list[str]:
+    names = [n for n in TITLES if n in s.sections]
+    if problems_first:
+        names = [n for n in names if n in PROBLEMS] + [n for n in names if n not in PROBLEMS]
+    return names
+
+
+def emit(s: Summary, fmt: str, *, output: Path | None = None, problems_first: bool = False, width: int | None = None) -> list[Path]:
+    """Write the report in ``fmt`` (table, json, markdown to stdout; csv files into ``output``)."""
+    if fmt == "json":
+        sys.stdout.write(json.dumps(to_document(s), ensure_ascii=False, indent=2) + "\n")
+    elif fmt == "markdown":
+        sys.stdout.write(to_markdown(s, problems_first))
+    elif fmt == "csv":
+        assert output is not None
+        return write_csv(s, output)
+    else:
+        print_tables(s, render.out_console(width), problems_first)
+    sys.stdout.flush()
+    return []
+
+
+# ---------------------------------------------------------------- cells
+
+
+def _fmt(v: Any, col: str = "") -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    return render.safe(v)
+
+
+def _bar(value: float, peak: float, width: int = 30) -> str:
+    """A horizontal bar of ``value / peak`` of ``width`` cells, with eighth-block resolution."""
+    if peak <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value / peak * width * 8))
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
+# ---------------------------------------------------------------- table
+
+
+def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None:
+    import polars as pl
+    from rich.table import Table
+    from rich.text import Text
+
+    period = s.period
+    head = Text(f"logtrace summary: {_fmt(period.get('first'))} → {_fmt(period.get('last'))} ({render.safe(period.get('timezone'))})",
+                style="bold")
+    console.print(head)
+    grand = Table(title="Grand totals (pflogsumm counting rules)", title_justify="left", show_header=False)
+    grand.add_column("value", justify="right")
+    grand.add_column("what")
+    for k in TOTAL_KEYS:
+        grand.add_row(_fmt(s.totals[k]), _TOTAL_LABELS[k])
+    uniq = Table(title="De-duplicated (logtrace)", title_justify="left", show_header=False)
+    uniq.add_column("value", justify="right")
+    uniq.add_column("what")
+    for k in UNIQUE_KEYS:
+        uniq.add_row(_fmt(s.unique[k]), k)
+    from rich.columns import Columns
+
+    console.print(Columns([grand, uniq]))
+    console.print(Text(UNIQUE_NOTE, style="dim"))
+    c = s.counts
+    console.print(Text(f"warnings {c['warnings']:,}  fatal {c['fatal']:,}  panic {c['panic']:,}  "
+                       f"messages with no size data {c['no_size']:,}"))
+    if s.smtpd is not None:
+        m = s.smtpd
+        console.print(Text(f"smtpd: {m['connections']:,} connections, {m['hosts']:,} hosts/domains, "
+                           f"avg connect {m['avg_connect_s']:.1f}s, total {m['total_connect_s']:,}s"))
+    for name in ordered_sections(s, problems_first):
+        df = s.sections[name]
+        t = Table(title=TITLES[name], title_justify="left")
+        for col, dtype in df.schema.items():
+            num = dtype.is_numeric()
+            t.add_column(col, justify="right" if num else "left", no_wrap=num or col in ("day", "code", "class"), overflow="fold")
+        charted = name in _CHARTED and df.height
+        if charted:
+            t.add_column("delivered █ problems █", no_wrap=True, width=_BAR_W + 1)
+            peak = float(df.select(pl.max_horizontal(pl.col("received"), pl.col("delivered") + pl.col("deferred")
+                                                     + pl.col("bounced") + pl.col("rejected")).max()).item() or 1)
+        if not df.height:
+            t.add_row(*(["(none)"] + [""] * (len(df.columns) - 1)))
+        for row in df.iter_rows(named=True):
+            cells: list[Any] = [Text(_fmt(v, k)) for k, v in row.items()]
+            if charted:
+                bad = row["deferred"] + row["bounced"] + row["rejected"]
+                bars = Text(_bar(row["delivered"], peak, _BAR_W), style="green")
+                bars.append(_bar(bad, peak, _BAR_W), style="red")
+                cells.append(bars)
+            t.add_row(*cells)
+        console.print(t)
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def _md(v: Any) -> str:
+    return _fmt(v).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("`", "\\`")
+
+
+def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(_md(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_md(v) for v in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def to_markdown(s: Summary, problems_first: bool = False) -> str:
+    parts = [f"# logtrace summary\n\n{_md(s.period.get('first'))} → {_md(s.period.get('last'))} ({_md(s.period.get('timezone'))})\n",
+             "## Grand totals (pflogsumm counting rules)\n",
+             _md_table(["total", "value"], [[_TOTAL_LABELS[k], s.totals[k]] for k in TOTAL_KEYS]),
+             "## De-duplicated (logtrace)\n", _md_table(["count", "value"], [[k, s.unique[k]] for k in UNIQUE_KEYS]),
+             f"\n{_md(UNIQUE_NOTE)}\n",
+             "## Counts\n", _md_table(["count", "value"], [[k, v] for k, v in s.counts.items()])]
+    if s.smtpd is not None:
+        parts += ["## SMTPD connections\n", _md_table(["what", "value"], [[k, v] for k, v in s.smtpd.items()])]
+    for name in ordered_sections(s, problems_first):
+        df = s.sections[name]
+        parts += [f"## {TITLES[name]}\n", _md_table(df.columns, [list(r) for r in df.iter_rows()]) if df.height else "(none)\n"]
+    acc = s.accounting
+    parts += ["## Line accounting\n", _md_table(acc.columns, [list(r) for r in acc.iter_rows()])]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- csv
+
+
+def _csv_safe(df: Any) -> Any:
+    """render.csv_cell, vectorized: string cells starting with = + - @ TAB CR get a leading quote."""
+    import polars as pl
+
+    cols = [pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+            for c, t in df.schema.items() if t == pl.String]
+    return df.with_columns(cols) if cols else df
+
+
+def write_csv(s: Summary, outdir: Path) -> list[Path]:
+    """One CSV per section into ``outdir`` (created): totals, unique, counts, smtpd, accounting and every section."""
+    import polars as pl
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, Any] = {
+        "totals": pl.DataFrame({"key": list(TOTAL_KEYS), "value": [s.totals[k] for k in TOTAL_KEYS]}),
+        "unique": pl.DataFrame({"key": list(UNIQUE_KEYS), "value": [s.unique[k] for k in UNIQUE_KEYS]}),
+        "counts": pl.DataFrame({"key": list(s.counts), "value": list(s.counts.values())}),
+    }
+    if s.smtpd is not None:
+        tables["smtpd"] = pl.DataFrame({"key": list(s.smtpd), "value": [float(v) for v in s.smtpd.values()]})
+    tables.update(s.sections)
+    tables["accounting"] = s.accounting
+    written = []
+    for name, df in tables.items():
+        p = outdir / f"{name}.csv"
+        _csv_safe(df).write_csv(p)
+        written.append(p)
+    return written
