@@ -27,6 +27,17 @@ SYSLOG_ENVELOPE = (
     r"(?: \[ID \d+ [\w.]+\])? ?(?P<body>.*)$"
 )
 
+#: The same envelope without the body, matched against the text before the first ": ".
+#: Capturing a whole line is slow in the Rust regex engine; this prefix is short, and the
+#: body is a plain slice (measured: 0.18 s instead of 1.0 s for 200k lines).
+SYSLOG_PREFIX = (
+    r"^(?:(?P<ts3164>[A-Z][a-z]{2} [ 0-3]?\d \d\d:\d\d:\d\d(?:\.\d+)?)"
+    r"|(?P<ts3339>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?))"
+    r" (?:<\w+\.\w+> )?(?:(?P<host>\S+) )?(?P<program>[^\s\[\]]+)(?:\[(?P<pid>\d+)\])?$"
+)
+#: Solaris syslog's tag after the pid, stripped from the body.
+SOLARIS_TAG = r"^\[ID \d+ [\w.]+\] ?"
+
 #: syslogd's own lines, which carry no program: recognized, not mail events.
 SYSLOG_NOISE = (
     r"^(?:[A-Z][a-z]{2} [ 0-3]?\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ "

@@ -216,8 +216,10 @@ def _grammar() -> Any:
     op = pp.Regex(r"==|!=|<=|>=|!~|=~|=|<|>|~").set_name("operator (= != < <= > >= ~ !~ in is)")
     op.set_parse_action(lambda s, loc, t: _Tok(_OPS[t[0]], loc))
 
-    dq = pp.Regex(r'"(?:[^"\\]|\\.)*"', flags=re.S).set_parse_action(lambda s, loc, t: _Tok(t[0][1:-1], loc, '"')).set_name("quoted value")
-    sq = pp.Regex(r"'(?:[^'\\]|\\.)*'", flags=re.S).set_parse_action(lambda s, loc, t: _Tok(t[0][1:-1], loc, "'")).set_name("quoted value")
+    dq = pp.Regex(r'"(?:[^"\\]|\\.)*"', flags=re.S).set_name("quoted value")
+    dq.set_parse_action(lambda s, loc, t: _Tok(t[0][1:-1], loc, '"'))
+    sq = pp.Regex(r"'(?:[^'\\]|\\.)*'", flags=re.S).set_name("quoted value")
+    sq.set_parse_action(lambda s, loc, t: _Tok(t[0][1:-1], loc, "'"))
     bare = (~keyword + pp.Regex(r"[^\s()\[\]{},\"'=<>!~]+").set_parse_action(lambda s, loc, t: _Tok(t[0], loc)))
     bare.set_name("value")
     value = (dq | sq | bare).set_name("value")

@@ -27,7 +27,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
-from .envelope import SYSLOG_ENVELOPE, SYSLOG_NOISE, YearInference, frame_timestamps, parse_3164, parse_3339, zone
+from .envelope import SOLARIS_TAG, SYSLOG_ENVELOPE, SYSLOG_NOISE, SYSLOG_PREFIX, YearInference, frame_timestamps, parse_3164, parse_3339, zone
 from .events import EVENT_FIELDS, Event, EventKind, Unparsed, event_schema
 
 
@@ -123,6 +123,8 @@ class RuleParser:
     #: regex over the envelope's program; group ``daemon`` selects the rule list
     program_pattern: ClassVar[str]
     envelope: ClassVar[str] = SYSLOG_ENVELOPE
+    #: fast path: the envelope before the first ": " (no body group); None to use ``envelope``
+    envelope_prefix: ClassVar[str | None] = SYSLOG_PREFIX
     derivations: ClassVar[tuple[tuple[str, str], ...]] = DERIVATIONS
     #: programs of this MTA's family; one that matches but names no known daemon is unparsed, not "other"
     family_pattern: ClassVar[str | None] = None
@@ -137,15 +139,14 @@ class RuleParser:
 
     def sniff(self, head: Sequence[str]) -> float:
         """0.0–1.0: how sure this parser is that ``head`` is its format."""
-        env = self._env_re
         prog = self._prog_re
         n = hits = 0
         for ln in head:
             if not ln.strip():
                 continue
             n += 1
-            m = env.match(ln)
-            if m and prog.match(m.group("program") or ""):
+            g = self.split_envelope(ln)
+            if g and prog.match(g.get("program") or ""):
                 hits += 1
         if not n or not hits:
             return 0.0
@@ -154,6 +155,25 @@ class RuleParser:
     @cached_property
     def _env_re(self) -> re.Pattern[str]:
         return re.compile(self.envelope)
+
+    @cached_property
+    def _prefix_re(self) -> re.Pattern[str] | None:
+        return re.compile(self.envelope_prefix) if self.envelope_prefix else None
+
+    def split_envelope(self, line: str) -> dict[str, str | None] | None:
+        """Envelope groups plus ``body`` for one line, or None (both engines split the same way)."""
+        if self._prefix_re is None:
+            m = self._env_re.match(line)
+            return m.groupdict() if m else None
+        off = line.find(": ")
+        if off < 0:
+            return None
+        m = self._prefix_re.match(line, 0, off)
+        if not m:
+            return None
+        g = m.groupdict()
+        g["body"] = _SOLARIS_RE.sub("", line[off + 2:], count=1)
+        return g
 
     @cached_property
     def _prog_re(self) -> re.Pattern[str]:
@@ -204,13 +224,12 @@ class RuleParser:
         if not line.strip():
             return Event(ts=None, host=None, mta="", program=None, pid=None, kind=EventKind.OTHER, rule="blank",
                          file=ctx.path, line_no=line_no)
-        m = self._env_re.match(line)
-        if not m:
+        g = self.split_envelope(line)
+        if g is None:
             if _NOISE_RE.match(line):
                 return Event(ts=None, host=None, mta="", program=None, pid=None, kind=EventKind.OTHER, rule="syslog.noise",
                              file=ctx.path, line_no=line_no)
             return Unparsed(reason="no-envelope", file=ctx.path, line_no=line_no)
-        g = m.groupdict()
         ts = self.timestamp(g, ctx)
         program = g.get("program")
         host = g.get("host")
@@ -253,7 +272,15 @@ class RuleParser:
         """DataFrame ``line_no, line`` → DataFrame with :func:`event_schema` columns (plus ``file``)."""
         import polars as pl
 
-        env = lines.with_columns(pl.col("line").str.extract_groups(self.envelope).alias("_e")).unnest("_e")
+        if self.envelope_prefix:
+            off = pl.col("line").str.find(": ", literal=True)
+            env = lines.with_columns(_off=off).with_columns(
+                pl.when(pl.col("_off").is_not_null()).then(pl.col("line").str.slice(0, pl.col("_off")))
+                .str.extract_groups(self.envelope_prefix).alias("_e"),
+                body=pl.col("line").str.slice(pl.col("_off") + 2).str.replace(SOLARIS_TAG, ""),
+            ).unnest("_e").drop("_off")
+        else:
+            env = lines.with_columns(pl.col("line").str.extract_groups(self.envelope).alias("_e")).unnest("_e")
         env = frame_timestamps(env, self.options.tz or _local(), ctx.years)
         env = env.with_columns(
             _daemon=pl.col("program").str.extract(self.program_pattern, 1).replace(self.daemon_aliases),
@@ -314,6 +341,7 @@ def _local() -> str:
 
 _EVENT_FIELD_SET = frozenset(EVENT_FIELDS)
 _NOISE_RE = re.compile(SYSLOG_NOISE)
+_SOLARIS_RE = re.compile(SOLARIS_TAG)
 _ENV_FIELDS = frozenset({"ts", "host", "program", "pid", "mta", "kind", "rule", "file", "line_no"})
 
 
