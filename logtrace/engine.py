@@ -36,7 +36,7 @@ class ScanResult:
 def _parser_for(f: reader.InputFile, mta: str, options: ParseOptions, registry: Registry) -> Any:
     if mta and mta != "auto":
         return registry.get(mta)(options)
-    head = reader.head(f)
+    head = reader.sniff_head(f)
     if not any(h.strip() for h in head):
         return None
     return registry.sniff(head, f.path)(options)

@@ -230,6 +230,14 @@ def head(f: InputFile, n_lines: int = 60) -> list[str]:
     return [ln.decode("utf-8", "replace").rstrip("\r") for ln in f._head.split(b"\n")[:n_lines]]
 
 
+def sniff_head(f: InputFile, n_lines: int = 60) -> list[str]:
+    """Head lines as parsers will see them (journal JSON exports converted to syslog lines)."""
+    lines = head(f, n_lines)
+    if _is_journal_json(f):
+        return [_journal_line(ln.encode()).decode("utf-8", "replace") if ln.strip() else ln for ln in lines]
+    return lines
+
+
 def check_text(f: InputFile) -> None:
     """Refuse files that are clearly binary (``logtrace parse /bin/ls``)."""
     head(f)
@@ -242,37 +250,51 @@ def check_text(f: InputFile) -> None:
 
 
 def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(first_line_no, data)``: whole lines, the last one possibly without ``\\n``."""
+    """Yield ``(first_line_no, data)``: whole lines, the last one possibly without ``\\n``.
+
+    Reads in 1 MiB steps, so a corrupt compressed stream loses at most the step it broke in.
+    """
     stream = open_binary(f)
     errors = _read_errors()
+    step = min(1 << 20, chunk_bytes)
+    read = getattr(stream, "read1", stream.read)  # read1: partial data survives a corrupt tail
     line_no = 1
-    rest = b""
+    parts: list[bytes] = []
+    size = 0
+    broken = False
     try:
         while True:
             try:
-                buf = stream.read(chunk_bytes)
+                buf = read(step)
             except errors as e:
-                reached = line_no + rest.count(b"\n")
+                data = b"".join(parts)
+                reached = line_no + data.count(b"\n")
                 kind = f._compression or "input"
                 diags.append(Diagnostic("warning", f"{kind} data is truncated or corrupt ({_short(e)}); kept the {reached - 1} lines read before it",
                                         path=f.path, line_no=reached))
+                broken = True
                 buf = b""
-                if rest:
-                    yield line_no, rest
-                    rest = b""
+            if buf:
+                parts.append(buf)
+                size += len(buf)
+                if size < chunk_bytes:
+                    continue
+            data = b"".join(parts)
+            parts, size = [], 0
+            if not buf:  # end of input (or broken): flush everything
+                if data:
+                    yield line_no, data
                 break
-            if not buf:
-                break
-            data = rest + buf
             cut = data.rfind(b"\n")
             if cut < 0:
-                rest = data
+                parts, size = [data], len(data)
                 continue
             chunk, rest = data[: cut + 1], data[cut + 1 :]
             yield line_no, chunk
             line_no += chunk.count(b"\n")
-        if rest:
-            yield line_no, rest
+            if rest:
+                parts, size = [rest], len(rest)
+        _ = broken
     finally:
         if not f.is_stdin:
             stream.close()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from logtrace import query
 from logtrace.errors import QuerySyntaxError
-from logtrace.events import event_schema
+from logtrace.events import EventKind, event_schema
 from logtrace.query import ALIASES, COLUMNS, FIELDS, compile_where, evaluate
 
 UTC = timezone.utc
@@ -170,7 +170,7 @@ def test_evaluate_tolerates_sparse_and_naive_rows() -> None:
     assert evaluate("status is null", {})
     assert not evaluate("status != x", {})
     assert evaluate("ts = 2026-11-22T06", {"ts": datetime(2026, 11, 22, 6, 5)})  # naive = UTC
-    assert evaluate("kind = bounce", {"kind": query.FIELDS and __import__("logtrace").EventKind.BOUNCE})
+    assert evaluate("kind = bounce", {"kind": EventKind.BOUNCE})
 
 
 # ---------------------------------------------------------------- failures, with columns
@@ -188,13 +188,13 @@ INVALID = [
     ("ts > yesterday", 6, "not a valid timestamp", "UTC"),
     ("ts > 2026-02-30", 6, "not a valid timestamp", None),
     ("client_ip in 192.0.2/24", 14, "not a valid IP address", "CIDR"),
-    ("client_ip in (192.0.2.0/24, nope)", 30, "not a valid IP", None),
+    ("client_ip in (192.0.2.0/24, nope)", 29, "not a valid IP", None),
     ("client_ip < 192.0.2.1", 11, "'<' does not apply", None),
     ("size ~ big", 6, "needs a text field", None),
     ("ts !~ x", 4, "needs a text field", None),
     ('to ~ "a("', 6, "invalid regular expression", "Rust regex"),
     ('to ~ "(?<=a)b"', 6, "look-around", None),
-    ('to ~ "x" and relay ~ "[z-a]"', 23, "invalid regular expression", None),
+    ('to ~ "x" and relay ~ "[z-a]"', 22, "invalid regular expression", None),
     ("(status = bounced", 1, "unclosed '('", "')'"),
     ("((status = bounced) or (kind = defer)", 1, "unclosed '('", None),
     ("status = bounced)", 17, "unmatched ')'", None),
