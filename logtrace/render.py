@@ -103,6 +103,10 @@ def cli_errors(debug: bool = False) -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except typer.Exit:
         raise
+    except typer.BadParameter as e:
+        hint = f" ({e.param_hint})" if getattr(e, "param_hint", None) else ""
+        sys.stderr.write(f"error: {safe(e.message)}{safe(hint)}\n")
+        raise typer.Exit(EXIT_USAGE) from None
     except Exception as e:  # noqa: BLE001
         if debug:
             raise
