@@ -402,7 +402,12 @@ class Correlator:
                         sub.verdict = "deferred"
                     return sub
             relay = (final.relay_host or "").lower()
-            if nxt and not relay.startswith(FINAL_RELAYS):
+            if nxt and (final.reply_text or "").startswith("forwarded as"):
+                v.verdict = "relayed"
+                v.next_queue_id = nxt
+                v.summary = (f"forwarded by {final.relay_host or 'local'} delivery at {_t(final.ts)} as a new message {nxt} "
+                             f"on {lc.host}; that message's lines are not in the logs given")
+            elif nxt and not relay.startswith(FINAL_RELAYS):
                 v.verdict = "relayed"
                 v.next_queue_id = nxt
                 where = final.next_host or _relay_str(final)

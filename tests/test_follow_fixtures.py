@@ -1,0 +1,54 @@
+"""``follow`` on public real-log fixtures (read from ../shared; they carry no licence to copy)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import corpus_dir
+from logtrace.follow import follow, story_to_json
+from logtrace.rules import ParseOptions
+
+
+def _one(path, qid, year):
+    res = follow([str(path)], queue_id=qid, options=ParseOptions(year=year, tz="UTC"))
+    assert len(res.stories) == 1
+    return story_to_json(res.stories[0])
+
+
+def test_amavis_reinjection_logged_before_the_line_naming_it_is_linked():
+    # the new queue ID's smtpd/cleanup/qmgr lines come BEFORE "queued as 8B22B43C3"
+    path = corpus_dir("postfix") / "aso-tcd-amavis-reinjection-forwarded-as.log"
+    m = _one(path, "34B3F4317", 2007)
+    assert [(c["queue_id"], c["link"]) for c in m["chain"]] == [("34B3F4317", "origin"), ("8B22B43C3", "content-filter")]
+    r = m["recipients"][0]
+    assert r["verdict"] == "relayed" and r["next_queue_id"] == "9627443F0"
+    assert "forwarded" in r["summary"]
+    # following the re-injected ID finds the same story (links work backwards too)
+    assert _one(path, "8B22B43C3", 2007)["chain"][0]["queue_id"] == "34B3F4317"
+
+
+def test_bounce_then_ndr_relayed_to_an_exim_hop():
+    path = corpus_dir("postfix") / "wendrowycz-unit-bounce-ndr-exim-hop.log"
+    m = _one(path, "608FE2A1CB9", 2014)
+    assert [c["link"] for c in m["chain"]] == ["origin", "ndr"]
+    r = m["recipients"][0]
+    assert (r["verdict"], r["dsn"]) == ("bounced", "5.4.4")
+    assert r["ndr"]["queue_id"] == "63ED52A1CBB"
+    assert r["ndr"]["delivered"] is True and r["ndr"]["verdict"] == "relayed"  # 250 OK id=1WUWWi-0000ig-Gu
+    assert len(r["evidence"]) >= 2
+
+
+def test_deferred_message_still_queued_at_log_end_says_so():
+    path = corpus_dir("postfix") / "wendrowycz-unit-bounce-ndr-exim-hop.log"
+    m = _one(path, "216F22A1CBC", 2014)
+    r = m["recipients"][0]
+    assert r["verdict"] == "deferred"
+    assert "still in the queue" in r["summary"] and "before the log ends" in r["summary"]
+
+
+@pytest.mark.parametrize("qid", ["2376E65202A"])
+def test_two_recipients_relayed_in_one_transaction(qid):
+    path = corpus_dir("postfix") / "wendrowycz-unit-bounce-ndr-exim-hop.log"
+    m = _one(path, qid, 2014)
+    assert sorted(r["verdict"] for r in m["recipients"]) == ["relayed", "relayed"]
+    assert {r["next_queue_id"] for r in m["recipients"]} == {"651CA1198044"}
