@@ -13,6 +13,7 @@ read (the CLI keeps going and exits 2 at the end).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,9 @@ from .errors import Diagnostic, LogtraceError
 from .events import Event, Unparsed
 from .registry import Registry, default_registry
 from .rules import FileContext, ParseOptions
+
+
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -93,12 +97,40 @@ def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOption
         if hasattr(parser, "parse_file"):
             yield from parser.parse_file(f, ctx, result.diagnostics, line_filter)
             continue
-        for lines in reader.frames(f, result.diagnostics):
-            if line_filter is not None:
-                lines = _filter_keep_years(lines, line_filter, parser, ctx)
-                if not lines.height:
-                    continue
+        yield from _parallel(_prepared(f, parser, ctx, result, line_filter), parser, ctx)
+
+
+def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_filter: Any) -> Iterator[Any]:
+    """Chunks with their years fixed in order (year inference is sequential), filtered."""
+    from .envelope import assign_years
+
+    for lines in reader.frames(f, result.diagnostics):
+        lines = assign_years(lines, ctx.years)
+        if line_filter is not None:
+            lines = lines.filter(line_filter)
+            if not lines.height:
+                continue
+        yield lines
+
+
+def _parallel(chunks: Iterator[Any], parser: Any, ctx: FileContext, workers: int = WORKERS) -> Iterator[Any]:
+    """Parse chunks on a small thread pool (polars releases the GIL), in order, at most
+    ``workers + 1`` chunks in flight so memory stays bounded."""
+    if workers <= 1:
+        for lines in chunks:
             yield parser.parse_frame(lines, ctx)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Any] = deque()
+        for lines in chunks:
+            pending.append(pool.submit(parser.parse_frame, lines, ctx))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def scan_chunks(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
@@ -118,17 +150,6 @@ def scan_chunks(paths: Sequence[str], *, mta: str = "auto", options: ParseOption
             continue
         for lines in reader.frames(f, result.diagnostics):
             yield f, parser, ctx, assign_years(lines, ctx.years)
-
-
-def _filter_keep_years(lines: Any, line_filter: Any, parser: Any, ctx: FileContext) -> Any:
-    """Filter lines, after fixing every line's year from the whole chunk.
-
-    Year inference depends on every stamp (a Dec→Jan jump may sit in filtered-out lines),
-    so the ``_year`` column is computed before the filter and reused by the parser.
-    """
-    from .envelope import assign_years
-
-    return assign_years(lines, ctx.years).filter(line_filter)
 
 
 def parse_frame_all(paths: Sequence[str], **kw: Any) -> Any:

@@ -244,6 +244,8 @@ def check_text(f: InputFile) -> None:
     data = (f._head or b"")[:8192]
     if not data:
         return
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) > 64 and data[1::2].count(0) > len(data) // 3):
+        return  # UTF-16 text (PowerShell 5 Export-Csv); its parser decodes it
     bad = sum(1 for b in data if b < 9 or 13 < b < 32 and b != 27)
     if bad > len(data) // 10:
         raise InputError(f"{f.path}: looks like a binary file, not a log", hint="give a text mail log (compressed is fine)")

@@ -181,13 +181,23 @@ class RuleParser:
 
     @cached_property
     def _compiled(self) -> dict[str, list[tuple[Rule, re.Pattern[str]]]]:
-        common = [r for r in self.rules if r.program == "*"]
+        """Per daemon: its own rules, then the common (``*``) rules, then catch-alls.
+
+        Common rules (``warning: …``) come after the daemon's own, which never start with a
+        severity, so the frequent shapes are tried first; a catch-all (a pattern matching the
+        empty body) always comes last.
+        """
+        comp = [(r, re.compile(r.pattern)) for r in self.rules]
+        common = [(r, rx) for r, rx in comp if r.program == "*"]
         table: dict[str, list[tuple[Rule, re.Pattern[str]]]] = {}
-        for r in self.rules:
+        for r, rx in comp:
             if r.program != "*":
-                table.setdefault(r.program, [(c, re.compile(c.pattern)) for c in common])
-                table[r.program].append((r, re.compile(r.pattern)))
-        table["*"] = [(c, re.compile(c.pattern)) for c in common]
+                table.setdefault(r.program, []).append((r, rx))
+        for d, lst in table.items():
+            specific = [x for x in lst if x[1].match("") is None]
+            catch = [x for x in lst if x[1].match("") is not None]
+            table[d] = specific + common + catch
+        table["*"] = list(common)
         return table
 
     @cached_property
@@ -381,7 +391,7 @@ def conform(df: Any, path: str) -> Any:
         elif name in df.columns:
             c = pl.col(name)
             if dtype in (pl.Int64, pl.Float64):
-                c = c.cast(pl.String).str.strip_chars().replace("", None).cast(dtype, strict=False)
+                c = c.cast(dtype, strict=False)
             elif dtype == pl.String:
                 c = c.cast(pl.String)
             else:

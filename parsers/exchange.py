@@ -66,7 +66,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from logtrace import reader
@@ -159,6 +159,7 @@ for _c in _CANONICAL:
     _ALIASES.setdefault(re.sub(r"[^a-z0-9]", "", _c), _c)
 
 _ISO_ROW = re.compile(r'^"?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d')
+_ISO_ROW_COMMA = re.compile(r'^"?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?"?,')
 _TABLE = re.compile(r"^(?:EventId\s+\S|-{4,}\s+-{4,}|EventId\s*:|Timestamp\s*:\s*\S)")
 _QUOTED = r'(^|,)"(?:[^"]|"")*"'
 _SMTP_SPLIT = r";\s*([2-5]\d\d[ -])"  # a ';' that starts another recipient's SMTP status
@@ -235,7 +236,7 @@ class ExchangeParser:
             return 1.0
         if first.startswith("{") and '"MessageTraceId"' in first or '"SenderAddress"' in first and first.startswith("{"):
             return 1.0
-        if _ISO_ROW.match(first) and first.count(",") >= 8 and not re.match(r"^\S+ \S+ \S+", first):
+        if _ISO_ROW_COMMA.match(first) and first.count(",") >= 8:
             return 0.8
         return 0.0
 
@@ -388,8 +389,6 @@ class ExchangeParser:
             return
 
     def _infer_layout(self, seg: Any, ctx: FileContext, state: _State, diags: list[Diagnostic]) -> _Layout:
-        import polars as pl
-
         counts = _field_counts(seg.get_column("line"))
         iso = seg.get_column("line").str.contains(_ISO_ROW.pattern)
         good = counts.filter(iso)
@@ -403,7 +402,6 @@ class ExchangeParser:
                 diags.append(Diagnostic("warning", f"no #Fields header; assumed the Exchange {label} layout ({n} columns)",
                                         path=ctx.path, hint="keep the #Fields header when copying Exchange logs"))
                 return lay
-        _ = pl
         raise InputError(f"{ctx.path}: no #Fields header and no known Exchange column layout", hint=_TRACKING_HINT)
 
     # ------------------------------------------------------------------ CSV rows
@@ -517,7 +515,7 @@ class ExchangeParser:
 
         raw = _ensure(raw, [*FIELDS_2016, "status", "message-trace-id", "organization"])
         c = _clean
-        tz = self.options.tz or "UTC"
+        tz = "UTC"  # EXO reports UTC whatever the exporting machine's zone
         # historical search: recipient_status = "addr##Receive, Deliver;addr2##Receive, Fail"
         hist = c("recipient-status").str.contains("##")
         df = raw.with_columns(
@@ -592,8 +590,8 @@ class ExchangeParser:
             _cmd=pl.when(ev == cmd_dir).then(data.str.extract(r"^([A-Za-z]+)", 1).str.to_uppercase()),
             _from=pl.when(ev == cmd_dir).then(data.str.extract(r"(?i)^MAIL FROM:\s*<([^>]*)>", 1)),
             _to=pl.when(ev == cmd_dir).then(data.str.extract(r"(?i)^RCPT TO:\s*<([^>]*)>", 1)),
-            _rid=data.str.extract(r"RecordId (\d+)", 1),
-            _mid=data.str.extract(r"InternetMessageId <([^>]*)>", 1),
+            _rid=pl.coalesce(data, pl.lit("")).add(pl.coalesce(c("context"), pl.lit(""))).str.extract(r"RecordId (\d+)", 1),
+            _mid=pl.coalesce(data, pl.lit("")).add(pl.coalesce(c("context"), pl.lit(""))).str.extract(r"InternetMessageId <([^>]*)>", 1),
         ).sort(["_sid", "_seqn", "line_no"], nulls_last=True, maintain_order=True)
         fill = ["_cmd", "_from", "_rid", "_mid"]
         df = df.with_columns([pl.col(x).forward_fill().over("_sid").alias(f"{x}_f") for x in fill])
@@ -683,6 +681,9 @@ def _split_header(text: str) -> list[str]:
         return [p.strip() for p in text.split(",")]
 
 
+_TRACKING_KEYS = frozenset({"internal-message-id", "message-id", "network-message-id", "recipient-address"})
+
+
 def _layout_from_names(names: list[str], origin: str) -> _Layout | None:
     canon = [_norm(n) for n in names]
     s = set(canon)
@@ -690,7 +691,7 @@ def _layout_from_names(names: list[str], origin: str) -> _Layout | None:
         return None if origin == "row" else _Layout("generic", [f"_c{i}" for i in range(len(names))])
     if "session-id" in s and "event" in s:
         return _Layout("smtp", canon)
-    if "event-id" in s:
+    if "event-id" in s or origin == "fields" and s & _TRACKING_KEYS:
         # "#Fields" → tracking log; a CSV header row with EventId → Get-MessageTrackingLog export
         return _Layout("msgtrk" if origin == "fields" else "export", canon)
     if "date-time" in s and ("message-trace-id" in s or ("sender-address" in s and ("recipient-address" in s
@@ -716,13 +717,9 @@ def _protocol_program(log_type: str, path: str, seg: Any = None) -> str:
 
 
 def _field_count_expr(text: Any) -> Any:
-    return text.str.replace_all(_QUOTED, "$1").str.count_matches(",", literal=True).cast(Int64()) + 1
-
-
-def Int64() -> Any:  # noqa: N802 - tiny lazy alias
     import polars as pl
 
-    return pl.Int64
+    return text.str.replace_all(_QUOTED, "$1").str.count_matches(",", literal=True).cast(pl.Int64) + 1
 
 
 def _field_counts(s: Any) -> Any:
@@ -855,4 +852,3 @@ def frame_records(df: Any) -> Iterator[Event | Unparsed]:
 
 
 __all__ = ["ExchangeParser", "EVENT_KINDS", "EXO_STATUS_KINDS", "frame_records"]
-_ = field

@@ -90,8 +90,6 @@ def test_golden_matches_the_cli_output():
     assert rows == [json.loads(x) for x in path.with_suffix(".events.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.xfail(strict=True, reason="logtrace.reader.check_text treats UTF-16 (NUL bytes) as binary; "
-                                       "the parser itself decodes it (see _via_parser)")
 def test_utf16_export_goes_through_the_cli():
     res = parse([str(SAMPLES / "export-csv-utf16le.log")], mta="auto", options=ParseOptions(tz=TZ), keep_going=False)
     assert res.events.height > 0

@@ -1,0 +1,539 @@
+"""Exim: main log, reject log and panic log lines, as rule tables proven by real samples.
+
+Envelope. Exim writes ``<stamp> [<pid>] <body>`` itself; the stamp is ``2026-11-22 06:25:14``,
+optionally with milliseconds (``+millisec``: ``06:25:14.123``) and a zone suffix
+(``log_timezone``: ``06:25:14 +0100``); ``[pid]`` comes with ``+pid``. When Exim logs to
+syslog the line is wrapped as ``Nov 22 06:25:14 mx1 exim[123]: <stamp> <body>`` (with or
+without Exim's own stamp, RFC 3164 or ISO syslog stamps). Exim's own stamp wins over the
+syslog one. A plain main log carries no host name, so ``host`` is null unless the line is
+syslog-wrapped; ``program`` is ``exim`` (or the syslog tag, ``exim4``).
+
+Message IDs. The Exim *message id* is our ``queue_id``: pre-4.97 ``1jmFYj-00039V-QX`` (6-6-2)
+and 4.97+ ``1tixMn-00000000C5j-1wRa`` (6-11-4). ``message_id`` is the RFC 5322 Message-ID
+from ``id=`` on ``<=`` lines, without angle brackets.
+
+Field conventions (what the correlator can rely on):
+
+* ``<=`` ACCEPT: ``sender`` = address after ``<=`` (``""`` for the null sender ``<>``),
+  ``client_host``/``client_ip`` from ``H=``, ``size`` from ``S=``, ``message_id`` from
+  ``id=``, ``recipient`` from a single-address ``for …`` list (``+received_recipients``).
+* **Bounce link**: a ``<= <> R=<id>`` line is the NDR (or DSN) Exim generated for message
+  ``<id>``. It becomes ACCEPT with ``queue_id`` = the NDR's id, ``next_queue_id`` = the
+  *original* message's id and ``status = "bounce-of"``. The link points backwards (NDR →
+  original), unlike Postfix's ``sender non-delivery notification`` NOTIFY (original → NDR).
+* ``=>`` / ``->`` / ``>>`` DELIVER, ``*>`` OTHER with ``status = "suppressed"``, ``**``
+  BOUNCE, ``==`` DEFER: ``recipient`` = delivered address, ``orig_recipient`` = the
+  ``<parent>`` address; ``relay_host``/``relay_ip``/``relay_port`` from ``H=host [ip]:port``.
+* ``C="…"`` (remote confirmation) → ``reply_text``; so the shared derivations fill
+  ``reply_code``/``dsn`` and ``next_queue_id`` (``250 OK id=…``, ``queued as …``,
+  ``[InternalId=…, Hostname=…]``) exactly as for Postfix replies.
+* ``**`` and ``==``: ``reply_text`` is the failure text (``SMTP error from remote mail server
+  after RCPT TO:<…>: 550 …``, ``retry timeout exceeded``, ``Unrouteable address``);
+  ``reply_code``/``dsn`` come from the remote reply when there is one. On ``==`` lines
+  ``detail`` is ``defer (errno)`` / ``routing defer (errno)``.
+* Delays: ``delay_s`` = ``QT=`` (time on queue) else ``DT=`` (delivery time);
+  ``delay_xmit_s`` = ``DT=``; ``delay_before_qmgr_s`` = ``RT=`` (receive time). Exim's
+  ``1m2s`` style is converted to seconds.
+* ``Completed`` REMOVE; ``removed by <user>`` DELETE; ``Frozen…``/``Message is frozen`` HOLD;
+  ``Unfrozen by …`` RELEASE; ``cancelled by timeout_frozen_after`` EXPIRE (the message
+  timed out frozen and is returned, like Postfix's ``expired, returned to sender``); other
+  ``cancelled by …`` (``exim -Mg``, system filter ``fail``) BOUNCE.
+* ACL rejections (``rejected RCPT``, ``rejected after DATA``, ``rejected by local_scan()``…)
+  REJECT with ``status`` ``rejected`` or ``temporarily rejected``; ``reply_text`` is the
+  reason Exim gave the client; ``sender`` from ``F=``, client from ``H=``.
+* Per-message lines without a flag (DKIM results, filter ``logwrite``, ``SA: Action`` …)
+  are ``exim.main.note`` OTHER with the queue ID, so they show up in traces.
+
+Log files. A file whose name contains ``panic`` is a panic log: each stamped line is a
+PANIC event. Reject-log entries are followed by unstamped ``Envelope-from:``,
+``Envelope-to:`` and header-dump lines (flag letter + space, or continuation whitespace);
+those are ``exim.rejectlog.*`` OTHER events that inherit ``ts``, ``queue_id``, ``pid`` and
+``host`` from the stamped line above them (``I Message-Id:`` gives ``message_id``). The Exim
+test-suite separator ``******** SERVER ********`` is recognized (OTHER). Every input line
+yields exactly one row; both engines give identical events.
+
+Samples come from the public corpus (``shared/corpus/public/exim``: Exim's own test suite,
+exim_exporter, fail2ban, WHM grok tests). Order matters: first match wins.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from functools import cached_property
+from typing import Any, ClassVar
+
+from logtrace.envelope import MONTHS, assign_years, frame_timestamps, parse_3164, parse_3339
+from logtrace.events import EVENT_FIELDS, Event, EventKind as K, Unparsed
+from logtrace.rules import DERIVATIONS, FileContext, Rule, RuleParser, _cast, apply_derivations, conform, empty_frame
+
+ID = r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4})"
+QID = rf"(?P<queue_id>{ID})"
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?"
+
+#: The envelope: optional syslog wrapper (any program after an RFC 3164 / ISO-``T`` stamp;
+#: only ``exim*`` after a space-separated stamp or none), optional Exim stamp with zone,
+#: optional ``[pid]``, body. Every line matches; ``stamped`` is decided from the groups.
+ENVELOPE = (
+    r"^(?:(?:(?P<ts3164>[A-Z][a-z]{2} [ 0-3]?\d \d\d:\d\d:\d\d(?:\.\d+)?)"
+    r"|(?P<tsT>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?))"
+    r" (?:<\w+\.\w+> )?(?P<host>[^\s\[\]]+) (?P<program>[^\s\[\]:]+)(?:\[(?P<pid>\d+)\])?: "
+    rf"|(?:(?P<tsS>{STAMP})(?: (?P<tzS>[+-]\d{{4}}))? )?(?P<host2>[^\s\[\]:]+) (?P<program2>exim[\w.-]*)(?:\[(?P<pid2>\d+)\])?: )?"
+    rf"(?:(?P<ts>{STAMP})(?: (?P<tz>[+-]\d{{4}}))? )?"
+    r"(?:\[(?P<xpid>\d+)\] )?"
+    r"(?P<body>.*)$"
+)
+EXIM_PROGRAM = r"^exim"
+
+#: A client as Exim prints it: ``host (helo) [ip]:port``, ``(helo) [ip]``, ``[ip]``, or a name.
+CLIENT = (r"(?:[^\s(\[]+(?: \([^)]*\))?(?: \[[^\]\s]*\](?::\d+)?)?"
+          r"|\([^)]*\) \[[^\]\s]*\](?::\d+)?|\[[^\]\s]*\](?::\d+)?)")
+#: ``H=`` of a delivery, with relay groups (``[4.4.4.4:`` without ``]`` occurs in real logs).
+RELAY = (r"(?:(?P<relay_host>[^\s(\[]+) ?)?(?:\([^)]*\) ?)?"
+         r"(?:\[(?P<relay_ip>[^\]\s]*[^\]\s:])\]?(?::(?P<relay_port>\d+))?)?\*?")
+#: A recipient as delivery lines print it, then the optional ``<parent address>``.
+RCPT = r"(?P<recipient>\"[^\"]*\"@\S+|[^\s\"<]\S*)(?: <(?P<orig_recipient>[^>]*)>)?"
+#: ``key=value`` tokens before a ``: reason`` (values may be quoted; never end in ``:``).
+TOKENS = r"(?: (?:[A-Za-z0-9]+=\"[^\"]*\"|[^\s\"]*[^\s\":]))"
+FIELDS = r"(?: [A-Z][A-Za-z]*=\S+)*"
+DURATION = r"^(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$"
+
+#: Raw helper groups: ``rcv`` (receiving side: H= is the client), ``dlv`` (delivery side: H=
+#: is the relay), ``why`` (failure text after ``defer (errno)``), ``client_spec`` (a bare
+#: CLIENT), ``qt``/``dt``/``rt`` (durations, converted after the derivations).
+EXIM_DERIVATIONS: tuple[tuple[str, str], ...] = (
+    ("rcv", r"(?:^| )H=(?:(?P<client_host>[^\s(\[]+) ?)?(?:\([^)]*\) ?)?(?:\[(?P<client_ip>[^\]\s]*[^\]\s:])\])?"),
+    ("rcv", r"(?:^| )F=<?(?P<sender>\"[^\"]*\"@[^\s>]*|[^\s<>\"]*)>?(?: |$)"),
+    ("rcv", r"(?:^| )S=(?P<size>\d+)(?: |$)"),
+    ("rcv", r"(?:^| )id=<?(?P<message_id>[^\s<>]+)>?(?: |$)"),
+    ("rcv", r"(?:^| )RT=(?P<rt>\S+)"),
+    ("rcv", r" for (?P<recipient>\S+)$"),
+    ("client_spec", r"^(?:(?P<client_host>[^\s(\[]+) ?)?(?:\([^)]*\) ?)?(?:\[(?P<client_ip>[^\]\s]*[^\]\s:])\])?"),
+    ("dlv", r"(?:^| )H=" + RELAY),
+    ("dlv", r"(?:^| )C=\"(?P<reply_text>.*?)\"(?: [A-Z][A-Z0-9]*=\S*)*$"),
+    ("dlv", r"(?:^| )QT=(?P<qt>\S+)"),
+    ("dlv", r"(?:^| )DT=(?P<dt>\S+)"),
+    ("why", r"(?:^| )H=" + RELAY),
+    ("why", r"^(?:: [^:]*?)? H=\S*(?: \[[^\]\s]*\]?(?::\d+)?)?\*?(?: [A-Za-z0-9]+=(?:\"[^\"]*\"|\S+))*: (?P<reply_text>.+)$"),
+    ("why", r"^: (?P<reply_text>.+)$"),
+    ("reply_text", r"^SMTP error from remote mail server after [^:<]*(?::<[^>]*>)?: "
+                   r"(?P<reply_code>[2-5]\d\d)[ -](?:(?P<dsn>[2-5]\.\d{1,3}\.\d{1,3})\b)?"),
+    *(d for d in DERIVATIONS if d[0] == "reply_text"),
+)
+
+_DURATIONS = (("qt", "delay_s"), ("dt", "delay_s"), ("dt", "delay_xmit_s"), ("rt", "delay_before_qmgr_s"))
+
+
+def _r(what: str, pattern: str, kind: K, *samples: str, program: str = "main", **kw: Any) -> Rule:
+    prefix = {"main": "main", "panic": "paniclog", "continuation": "rejectlog"}[program]
+    rid = what if "." in what else f"exim.{prefix}.{what}"
+    return Rule(rid, program, pattern, kind, samples, **kw)
+
+
+RULES: tuple[Rule, ...] = (
+    # ---- per-message flag lines
+    _r("accept_bounce", rf"^{QID} <= <(?P<sender>)> R=(?P<next_queue_id>{ID})(?P<rcv> .*)?$", K.ACCEPT,
+       "1jmFas-0004f6-EB <= <> R=1jmFYj-00039V-QX U=Debian-exim P=local S=8656",
+       "10HmbA-000000005vi-0000 <= <> R=10HmaZ-000000005vi-0000 U=EXIMUSER P=local S=sss for b@dump.ex",
+       set=(("status", "bounce-of"),)),
+    _r("accept", rf"^{QID} <= <?(?P<sender>[^\s<>]*)>?(?P<rcv> .*)?$", K.ACCEPT,
+       "1jmXgg-000AIC-89 <= tom@test.corp H=(relay.test.corp) [4.4.4.4] P=esmtp S=15670 id=28f524f604c24d70a519a32fcbdf01d9@test.corp",
+       "1dOqvZ-0002HB-Ob <= Brain_Power_101@pour.brainpowercompletely.us H=in3f.electric.net [72.35.12.46]:47218 P=esmtps X=TLSv1.2:ECDHE-RSA-AES256-GCM-SHA384:256 CV=no S=6297 T=\"Millionaires, CEOs, Entrepreneurs are using brain pills to boost intelligence.\" for user@localdomain.com",
+       "10HmaZ-000000005vi-0000 <= CALLER@myhost.test.ex U=CALLER P=local S=sss RT=q.qqqs",
+       "10HmbA-000000005vi-0000 <= <> U=CALLER P=local S=sss"),
+    _r("fakereject", rf"^{QID} \(= <?(?P<sender>[^\s<>]*)>?(?P<rcv> .*)?$", K.ACCEPT,
+       "10HmbC-000000005vi-0000 (= b2@dump.ex H=localhost (myhost.test.ex) [127.0.0.1] P=esmtp S=sss for rmt_fakereject@test.ex",
+       set=(("status", "fakereject"),)),
+    _r("deliver", rf"^{QID} (?:=>|->|>>) {RCPT}(?P<dlv> .*)?$", K.DELIVER,
+       "1jmH1s-000AVD-5t => dave@foo.corp R=dnslookup T=remote_smtp H=mail.foo.corp [1.1.1.1] C=\"250 2.0.0 Ok: queued\"",
+       "10HmaX-000000005vi-0000 => abcd@eximtesthost.test.ex <abcd@eximtesthost> R=lookuphost T=send_to_server H=eximtesthost.test.ex [ip4.ip4.ip4.ip4] C=\"250 OK id=10HmaY-000000005vi-0000\"",
+       "1jmXgg-000AIC-89 -> sally@dummy.corp R=dnslookup T=remote_smtp_smarthost H=smarthost.test.corp [5.5.5.5] X=TLS1.2:ECDHE_RSA_AES_128_GCM_SHA256:128 CV=yes DN=\"C=XX,L=Here,O=Text Corp,CN=*.test.corp\" C=\"250 6292145-1592637196662@smarthost.test.corp Received OK [sHQA_0EGOfCC2A2sh3iD5g]\"",
+       "10HmaZ-000000005vi-0000 => userx <userx@test.ex> R=r1 T=t1 QT=q.qqqs DT=q.qqqs",
+       "10HmaY-000000005vi-0000 => :blackhole: <CALLER@test.ex> R=null"),
+    _r("suppressed", rf"^{QID} \*> {RCPT}(?P<dlv> .*)?$", K.OTHER,
+       "10HmbB-000000005vi-0000 *> xxx@ten-1.test.ex R=lookuphost T=smtp H=ten-1.test.ex [V4NET.0.0.1] C=\"delivery bypassed by -N option\"",
+       "10HmaY-000000005vi-0000 *> CALLER <CALLER@myhost.ex> R=localuser T=local_delivery",
+       set=(("status", "suppressed"),)),
+    _r("bounce", rf"^{QID} \*\* {RCPT}(?P<dlv>{TOKENS}*) ?: (?P<reply_text>.*)$", K.BOUNCE,
+       "1jmKso-0009d4-Uf ** molly@zee.corp R=dnslookup T=remote_smtp H=mail.zee.corp [3.3.3.3] X=TLS1.2:ECDHE_RSA_AES_256_GCM_SHA384:256 CV=yes DN=\"C=US,ST=Fake,L=Lost,O=Zee Corp,CN=mail.zee.corp\": SMTP error from remote mail server after end of data: 554 5.2.0 mKr3jsd25ZIfXmKr4jFD2w Recipient Mailbox Full [504]",
+       "1jmFYj-00039V-QX ** bob@null.corp: retry timeout exceeded",
+       "10HmaX-000000005vi-0000 ** xxx@unknown.test.ex : unknown.test.ex is not local, and can't route by DNS",
+       "1dMVBf-0007Wx-F5 ** nobody@domain.com R=virtual_aliases: No Such User Here",
+       "10HmbA-000000005vi-0000 ** userx@test.ex R=r1 T=t1 : all hosts for 'test.ex' have been failing for a long time (and retry time not reached)"),
+    _r("defer", rf"^{QID} == {RCPT}(?P<dlv>{TOKENS}*?) (?P<detail>(?:routing )?defer \([^)]*\))(?P<why>.*)$", K.DEFER,
+       "1jmFYj-00039V-QX == bob@null.corp R=dnslookup T=remote_smtp defer (110): Connection timed out",
+       "10HmaY-000000005vi-0000 == userz@domain1 routing defer (-52): retry time not reached",
+       "10HmaX-000000005vi-0000 == userz@domain1 R=others T=smtp defer (-44) H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after RCPT TO:<userz@domain1>: 450 Temporary error 1",
+       "1raAV4-009jr4-9x == jack@test.corp R=dnslookup T=remote_smtp defer (-44) H=(relay.test.corp) [4.4.4.4: SMTP error from remote mail server after RCPT TO:<jack@test.corp>: 450 4.7.1 <jack@test.corp>: Recipient address rejected: Recipient not available",
+       "10HmaX-000000005vi-0000 == f@test.ex R=client T=send_to_server defer (dd): Connection timed out H=127.0.0.1 [127.0.0.1]: SMTP timeout after RCPT TO:<f@test.ex>"),
+    _r("completed", rf"^{QID} Completed(?: QT=(?P<qt>\S+))?$", K.REMOVE,
+       "1jmFYj-00039V-QX Completed", "10HmaZ-000000005vi-0000 Completed QT=q.qqqs"),
+    _r("removed", rf"^{QID} removed by (?P<detail>.+)$", K.DELETE, "10HmaX-000000005vi-0000 removed by CALLER"),
+    _r("frozen", rf"^{QID} (?P<detail>Frozen(?: .*)?|frozen by .+|Message is frozen)$", K.HOLD,
+       "10HmaY-000000005vi-0000 Frozen (delivery error message)", "10HmaX-000000005vi-0000 frozen by root",
+       "10HmaX-000000005vi-0000 Message is frozen",
+       "10HmaX-000000005vi-0000 Frozen by the system filter: subject was \"should freeze this\"\\nHere are two extra\\nlines of text"),
+    _r("unfrozen", rf"^{QID} (?P<detail>[Uu]nfrozen by .+)$", K.RELEASE,
+       "10HmaY-000000005vi-0000 Unfrozen by errmsg timer", "10HmaX-000000005vi-0000 Unfrozen by forced delivery"),
+    _r("cancelled", rf"^{QID} cancelled by (?P<detail>.+)$", K.BOUNCE,
+       "10HmaX-000000005vi-0000 cancelled by timeout_frozen_after", "10HmaX-000000005vi-0000 cancelled by CALLER",
+       kind_by=("detail", (("timeout_frozen_after", K.EXPIRE),))),
+    _r("marked_delivered", rf"^{QID} address <(?P<recipient>[^>]*)> marked delivered by (?P<detail>.+)$", K.OTHER,
+       "10HmaX-000000005vi-0000 address <usery@domain1> marked delivered by CALLER", set=(("status", "marked-delivered"),)),
+    _r("error_ignored", rf"^{QID} (?P<recipient>\S+): error ignored(?:: (?P<detail>.*))?$", K.OTHER,
+       "10HmbA-000000005vi-0000 b@known.ex: error ignored",
+       "10HmaX-000000005vi-0000 rmt_reject@test.ex: error ignored: RFC 3461 DSN, failure notify not requested"),
+    # ---- ACL rejections (with or without a message id)
+    _r("reject_rcpt", rf"^(?:{QID} )?(?P<rcv>(?:\S+=.*? )?)(?P<status>temporarily rejected|rejected) RCPT "
+                      r"<?(?P<recipient>\"[^\"]*\"@[^\s>:]*|[^\s<>\":]*)>?(?:: (?P<reply_text>.*))?$", K.REJECT,
+       "H=(test.corp) [1.1.1.1] F=<noreply@test.corp> rejected RCPT <error!@dummy.corp>: restricted characters in address",
+       "H=([2.181.148.95]) [2.181.148.95]:52391 I=[1.2.3.4]:25 F=fantasizesg4@google.com rejected RCPT some@email.com: rejected found in dnsbl zen.spamhaus.org",
+       "U=CALLER F=<> temporarily rejected RCPT <\"deny verify = junk\"@test.ex>: unknown ACL condition/modifier in \"deny vorify = junk\"",
+       "U=CALLER F=<x@y> rejected RCPT <a@b>",
+       "H=m05.horp.tld [9.12.1.21]:43030 I=[194.169.175.2]:25 Ci=7326 CV=no SNI=mail.leone.tld F=<user@example.tld> rejected RCPT <locus@leone.tld>: relay not permitted"),
+    _r("sync_error", r"^SMTP protocol synchronization error \((?P<detail>[^)]*)\): rejected(?P<rcv>.*)$", K.REJECT,
+       "SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected",
+       "SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[211.148.195.192]:25936 I=[1.2.3.4]:25 input=\"GET / HTTP/1.1\\r\\n\\r\\n\"",
+       "SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected \"RSET\" H=ba77.mx83.fr [82.96.160.77]:58302 I=[1.2.3.4]:25 next input=\"QUIT\\r\\n\"",
+       set=(("status", "rejected"),)),
+    _r("rejected_helo", rf"^(?P<status>rejected) (?P<detail>HELO|EHLO) from (?P<client_spec>{CLIENT}): (?P<reply_text>.*)$", K.REJECT,
+       "rejected HELO from CALLER: syntactically invalid argument(s): !@#$%^&*("),
+    _r("reject", rf"^(?:{QID} )?(?P<rcv>(?:\S+=.*? )?)(?P<status>temporarily rejected|rejected) "
+                 r"(?P<detail>after DATA|by local_scan\(\)|[A-Z]{4}(?: <[^>]*>)?)(?:: (?P<reply_text>.*))?$", K.REJECT,
+       "10HmaX-000000005vi-0000 U=CALLER F=<> temporarily rejected after DATA: cannot verify recipient in ACL for DATA",
+       "1Unmew-0000ea-SE H=egeftech.static.otenet.gr [83.235.177.148]:32706 I=[1.2.3.4]:25 F=auguriesvbd40@google.com rejected after DATA: This message contains a virus (Sanesecurity.Junk.39934.UNOFFICIAL).",
+       "1Ai79e-0000Dq-8i F=uzwltcmwto24@melissacam.biz H=lsanca1-ar3-4-47-028-040.lsanca1.elnk.dsl.genuity.net [4.47.28.40] P=smtp rejected by local_scan(): Rejected: hits=7.5 required=5.0 trigger=5.0"),
+    _r("host_reply", rf"^{QID} H={RELAY}(?: [A-Za-z0-9]+=(?:\"[^\"]*\"|\S+))*: (?P<reply_text>.*)$", K.OTHER,
+       "10HmaX-000000005vi-0000 H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after pipelined DATA: 403 Sorry temp data error",
+       "10HmaX-000000005vi-0000 H=127.0.0.1 [127.0.0.1]: SMTP timeout after EHLO the.local.host.name: Connection timed out"),
+    _r("host_error", rf"^{QID} H={RELAY} (?P<detail>.+)$", K.OTHER,
+       "1jmFYj-00039V-QX H=null.corp [6.6.6.6] Connection timed out", "10HmaX-000000005vi-0000 H=V4NET.0.0.1 [V4NET.0.0.1] Network Error"),
+    _r("too_many_recipients", r"^too many recipients: excess (?P<status>temporarily rejected|rejected): sender=<(?P<sender>[^>]*)>(?P<rcv> .*)?$",
+       K.REJECT, "too many recipients: excess temporarily rejected: sender=<x@y> U=CALLER"),
+    _r("acl_drop", r"^(?P<rcv>\S+=.*?) (?P<detail>dropped by '[^']*' ACL): (?P<reply_text>.*)$", K.REJECT,
+       "H=[192.0.2.101]:62839 dropped by 'connect' ACL: Country is banned"),
+    _r("acl_warning", r"^(?P<rcv>\S+=.*?) Warning: (?P<detail>.*)$", K.WARNING,
+       "H=(test) [V4NET.11.12.16] U=CALLER Warning: found in rbl2.test.ex"),
+    _r("sender_verify_fail", r"^(?P<rcv>\S+=.*?) sender verify fail for <(?P<sender>[^>]*)>: (?P<detail>.*)$", K.OTHER,
+       "H=ufficioestampa.it (srv.ufficioestampa.it) [193.169.56.211] sender verify fail for <user@example.com>: Unrouteable address",
+       "U=CALLER sender verify fail for <x@y>: Unrouteable address"),
+    # ---- SMTP sessions
+    _r("connection_closed", rf"^(?:{QID} )?SMTP connection (?:Ci=\S+ )?from (?P<client_spec>{CLIENT})(?P<rcv>{FIELDS}) closed by (?P<detail>.+)$",
+       K.DISCONNECT,
+       "SMTP connection from mail.example.com [192.168.1.1]:46890 closed by QUIT",
+       "SMTP connection Ci=p1239 from (test) [ip4.ip4.ip4.ip4]:10003 I=[ip4.ip4.ip4.ip4]:PORT_D D=qqs closed by QUIT",
+       "SMTP connection Ci=p1234 from root D=qqs closed by QUIT",
+       "1ahr79-0006jK-G9 SMTP connection from (voyeur.webair.com) [174.137.147.204]:44884 I=[172.89.0.6]:25 closed by DROP in ACL"),
+    _r("connection_lost", rf"^SMTP connection from (?P<client_spec>{CLIENT})(?P<rcv>{FIELDS}) (?P<detail>lost(?: .+)?)$", K.DISCONNECT,
+       "SMTP connection from the.local.host.name (myhost.test.ex) [ip4.ip4.ip4.ip4] lost while reading message data (header)"),
+    _r("connect", rf"^SMTP connection (?:Ci=\S+ )?from (?P<client_spec>{CLIENT})(?P<rcv>(?: (?:I|Ci)=\S+)*)"
+                  r"(?: \((?P<detail>TCP/IP connection count = \d+)\))?$", K.CONNECT,
+       "SMTP connection from [ip4.ip4.ip4.ip4]:10003 I=[ip4.ip4.ip4.ip4]:PORT_D Ci=p1239 (TCP/IP connection count = 1)",
+       "SMTP connection Ci=p1234 from root"),
+    _r("no_mail", rf"^(?P<detail>no MAIL) in SMTP connection from (?P<client_spec>{CLIENT})(?P<rcv>{FIELDS})$", K.DISCONNECT,
+       "no MAIL in SMTP connection from www3005.sakura.ne.jp [49.212.207.15]:28890 I=[172.89.0.6]:25 D=21s C=EHLO,STARTTLS",
+       "no MAIL in SMTP connection from (User) [192.0.2.29]:20042 I=[192.0.2.1]:25 Ci=8001 D=0.349s C=EHLO,AUTH,QUIT"),
+    _r("call_dropped", rf"^SMTP call from (?P<client_spec>{CLIENT})(?P<rcv>{FIELDS}) (?P<detail>dropped: .*)$", K.DISCONNECT,
+       "SMTP call from pc012-6201.spo.scu.edu.tw [163.14.21.161]:3767 I=[1.2.3.4]:25 dropped: too many nonmail commands (last was \"RSET\")",
+       "SMTP call from [192.0.2.109] dropped: too many syntax or protocol errors (last command was \"AUTH LOGIN\")"),
+    _r("protocol_error", r"^SMTP (?:protocol|syntax) error in \"(?P<detail>.*)\" (?P<rcv>[HU]=.*)$", K.OTHER,
+       "SMTP protocol error in \"AUTH LOGIN\" H=(ylmf-pc) [45.32.34.167]:60723 I=[172.89.0.6]:587 AUTH command used when not advertised",
+       "SMTP syntax error in \"debug\" U=CALLER unrecognized command",
+       "SMTP protocol error in \"aUtH lOgIn\" H=(test) [8.8.8.8]\" H=(roxzgj) [192.0.2.6] AUTH command used when not advertised"),
+    _r("auth_failed", rf"^(?P<detail>\S+) authenticator failed for (?P<client_spec>{CLIENT})(?P<rcv>{FIELDS}): (?P<reply_text>.*)$", K.WARNING,
+       "login authenticator failed for rrcs-24-106-174-74.se.biz.rr.com ([192.168.2.33]) [24.106.174.74]: 535 Incorrect authentication data (set_id=brian)",
+       "dovecot_login authenticator failed for (User) [194.169.175.1]:21298 I=[22.33.44.55]:465 Ci=30416: 535 Incorrect authentication data (set_id=uaf589@example.com)"),
+    _r("no_host_name", r"^(?P<detail>no host name found for IP address) (?P<client_ip>\S+)$", K.OTHER,
+       "no host name found for IP address 192.0.2.8"),
+    _r("no_ip_address", rf"^(?P<detail>no IP address found for host \S+) \(during SMTP connection from (?P<client_spec>{CLIENT})(?P<rcv>{FIELDS})\)$",
+       K.OTHER, "no IP address found for host hos-t.example.tld (during SMTP connection from [63.85.123.6]:49390 I=[31.130.202.17]:25)"),
+    _r("etrn", rf"^(?P<detail>ETRN \S+) received from (?P<client_spec>{CLIENT})$", K.OTHER, "ETRN abc received from CALLER"),
+    # ---- daemon and queue runner
+    _r("queue_run", r"^(?P<detail>(?:Start|End) queue run: pid=\S+.*)$", K.OTHER,
+       "Start queue run: pid=p1234 -qf", "End queue run: pid=p1237 -qqff -R userx"),
+    _r("daemon", r"^(?P<detail>exim \S+ daemon started: .*)$", K.OTHER,
+       "exim x.yz daemon started: pid=p1235, no queue runs, listening for SMTP on port PORT_D"),
+    # ---- any other per-message line (DKIM, filter logwrite, SA, event_action …); never a flag line
+    _r("note", rf"^{QID} (?P<detail>[^\s<=>*(\-].*)$", K.OTHER,
+       "1jdghf-00034W-No DKIM: signing failed: RSA_LONG_LINE",
+       "1VxPit-000MMd-U4 SA: Action: flagged as Spam but accepted: score=8.2 required=5.0 (scanned in 6/6 secs | Message-Id: 008701cf04ed_24497d70_6cdc7850_@xxx.xx). From <spammer@xxx.xx> (host=ip-4.net-3-2-1.rev.xxx.xx [178.123.108.196]) for trap@example.com",
+       "1dOyLV-000359-20 SMTP connection outbound 1498361781 1dOyLV-000359-20 domain.com user@externaldomain.com"),
+    # ---- panic log: every stamped line
+    _r("entry", rf"^(?:{QID} )?(?P<detail>.*)$", K.PANIC, "1jdghf-00034W-No DKIM: signing failed: RSA_LONG_LINE", program="panic"),
+    # ---- unstamped lines: reject-log dumps, test-suite separator
+    _r("envelope_from", r"^Envelope-from: <(?P<sender>[^>]*)>$", K.OTHER, "Envelope-from: <>", program="continuation"),
+    _r("envelope_to", r"^Envelope-to: (?:<(?P<recipient>[^<>]*)>|(?P<detail>.+))$", K.OTHER, "Envelope-to: <data@test.ex>",
+       program="continuation"),
+    _r("message_id", r"^I Message-[Ii][Dd]: <(?P<message_id>[^<>\s]+)>$", K.OTHER,
+       "I Message-Id: <E10HmaX-000000005vi-0000@myhost.test.ex>", program="continuation"),
+    _r("dump", r"^(?P<detail>(?:[A-Z*] [!-9;-~]+:|[ \t]).*)$", K.OTHER,
+       "P Received: from CALLER (helo=test)", "\tby myhost.test.ex with local-smtp (Exim x.yz)", "  Subject: data1",
+       program="continuation"),
+    _r("exim.testsuite.separator", r"^(?P<detail>\*{8} SERVER \*{8})$", K.OTHER, "******** SERVER ********",
+       program="continuation"),
+)
+
+_STAMPED_SNIFF = re.compile(rf"^{STAMP}(?: [+-]\d{{4}})? (?:\[\d+\] )?")
+_MON_RE = re.compile(r"^[A-Z][a-z]{2} [ 0-3]?\d \d\d:")
+_ATTACH = ("ts", "queue_id", "pid", "host")
+_ENV_FIELDS = frozenset({"ts", "host", "program", "pid", "mta", "kind", "rule", "file", "line_no"})
+_FIELD_SET = frozenset(EVENT_FIELDS)
+_STATE = "exim.anchor"  # ctx.extra key: the last stamped line's (ts, queue_id, pid, host)
+
+
+def log_kind(path: str) -> str:
+    """``panic`` for a panic log (by file name), else ``main`` (main and reject logs share rules)."""
+    return "panic" if "panic" in os.path.basename(path).lower() else "main"
+
+
+def _seconds(v: str | None) -> float | None:
+    if v is None:
+        return None
+    m = _DURATION_RE.match(v)
+    if not m or not any(m.groups()):
+        return None
+    w, d, h, mi = (int(x or 0) for x in m.group("w", "d", "h", "m"))
+    return float((((w * 7 + d) * 24 + h) * 60 + mi) * 60) + float(m.group("s") or 0)
+
+
+_DURATION_RE = re.compile(DURATION)
+
+
+class EximParser(RuleParser):
+    """Exim main log (plain or syslog-wrapped), reject log (multi-line entries) and panic log."""
+
+    name: ClassVar[str] = "exim"
+    aliases: ClassVar[tuple[str, ...]] = ("exim4",)
+    mta: ClassVar[str] = "exim"
+    rules: ClassVar[tuple[Rule, ...]] = RULES
+    program_pattern: ClassVar[str] = r"^(?P<daemon>exim)"
+    envelope: ClassVar[str] = ENVELOPE
+    envelope_prefix: ClassVar[str | None] = None
+    family_pattern: ClassVar[str | None] = EXIM_PROGRAM
+    derivations: ClassVar[tuple[tuple[str, str], ...]] = EXIM_DERIVATIONS
+    #: program name for lines Exim wrote itself (no syslog tag)
+    default_program: ClassVar[str] = "exim"
+
+    # ---------------------------------------------------------------- detection
+
+    def sniff(self, head: Sequence[str]) -> float:
+        """Share of stamped lines that an Exim rule recognizes (unstamped dump lines are neutral)."""
+        n = hits = 0
+        for ln in head:
+            if not ln.strip():
+                continue
+            g = self._split(ln)
+            if g is None:
+                continue
+            n += 1
+            if g["_daemon"] is not None and self.classify_body("main", g["body"]) is not None:
+                hits += 1
+        if not n or not hits:
+            return 0.0
+        return min(1.0, 0.3 + hits / n)
+
+    # ---------------------------------------------------------------- line engine
+
+    @cached_property
+    def _exim_env_re(self) -> re.Pattern[str]:
+        return re.compile(ENVELOPE)
+
+    def _split(self, line: str, mode: str = "main") -> dict[str, Any] | None:
+        """Envelope groups normalized: ``ts3164``/``ts3339`` (Exim's stamp preferred), host,
+        program, pid, body and ``_daemon``; None for an unstamped line (continuation)."""
+        m = self._exim_env_re.match(line)
+        if m is None:  # only a line with "\n" inside can miss; treat as unstamped
+            return None
+        g = m.groupdict()
+        iso = (g["ts"] + (g["tz"] or "")) if g["ts"] else (g["tsS"] + (g["tzS"] or "")) if g["tsS"] else g["tsT"]
+        if not (iso or g["ts3164"]):
+            return None
+        program = g["program"] or g["program2"]
+        exim = program is None or re.match(EXIM_PROGRAM, program) is not None
+        return {
+            "ts3164": g["ts3164"] if not iso else None,
+            "ts3164_raw": g["ts3164"],
+            "ts3339": iso,
+            "host": g["host"] or g["host2"],
+            "program": program or self.default_program,
+            "pid": g["pid"] or g["pid2"] or g["xpid"],
+            "body": g["body"],
+            "_daemon": mode if exim else None,
+        }
+
+    def _event(self, daemon: str, body: str, *, ts: datetime | None, host: str | None, program: str | None,
+               pid: int | None, ctx: FileContext, line_no: int) -> Event | None:
+        hit = self.classify_body(daemon, body)
+        if hit is None:
+            return None
+        rule, groups = hit
+        fields = {k: v for k, v in groups.items() if v is not None}
+        for k, v in rule.set:
+            fields.setdefault(k, v)
+        for src, rx in self._derivs:
+            sv = fields.get(src)
+            if sv is None:
+                continue
+            dm = rx.search(sv)
+            if dm:
+                for k, v in dm.groupdict().items():
+                    if v is not None and fields.get(k) is None:
+                        fields[k] = v
+        secs = {}
+        for src, target in _DURATIONS:
+            if target not in secs or secs[target] is None:
+                secs[target] = _seconds(fields.get(src))
+        kind = rule.kind
+        if rule.kind_by:
+            fname, mapping = rule.kind_by
+            kind = dict(mapping).get(fields.get(fname) or "", kind)
+        kw = {k: _cast(k, v) for k, v in fields.items() if k in _FIELD_SET and k not in _ENV_FIELDS}
+        kw.update({k: v for k, v in secs.items() if v is not None})
+        return Event(ts=ts, host=host, mta=self.mta, program=program, pid=pid, kind=kind, rule=rule.id,
+                     file=ctx.path, line_no=line_no, **kw)
+
+    def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
+        if _MON_RE.match(line) and line[:3] in MONTHS:  # advance the year tracker exactly as assign_years does
+            ctx.years.year_for(MONTHS[line[:3]])
+        if not line.strip():
+            return Event(ts=None, host=None, mta="", program=None, pid=None, kind=K.OTHER, rule="blank",
+                         file=ctx.path, line_no=line_no)
+        g = self._split(line, log_kind(ctx.path))
+        if g is None:
+            ev = self._event("continuation", line, ts=None, host=None, program=self.default_program, pid=None,
+                             ctx=ctx, line_no=line_no)
+            if ev is None:
+                return Unparsed(reason="no-envelope", file=ctx.path, line_no=line_no)
+            if ev.rule.startswith("exim.rejectlog."):
+                ts, qid, pid, host = ctx.extra.get(_STATE, (None, None, None, None))
+                ev = replace(ev, ts=ts, queue_id=qid, pid=pid, host=host)
+            return ev
+        if g["ts3164_raw"] and not g["ts3339"]:
+            ts = parse_3164(g["ts3164_raw"], ctx.years, self._tz)
+        else:
+            ts = parse_3339(g["ts3339"], self._tz) if g["ts3339"] else None
+        pid = _cast("pid", g["pid"])
+        program, host, daemon = g["program"], g["host"], g["_daemon"]
+        if daemon is None:
+            return Event(ts=ts, host=host, mta="", program=program, pid=pid, kind=K.OTHER,
+                         rule="other.program", file=ctx.path, line_no=line_no)
+        ev = self._event(daemon, g["body"], ts=ts, host=host, program=program, pid=pid, ctx=ctx, line_no=line_no)
+        ctx.extra[_STATE] = (ts, ev.queue_id if ev else None, pid, host)
+        if ev is None:
+            return Unparsed(reason="no-rule", program=program, host=host, pid=pid, ts=ts, file=ctx.path,
+                            line_no=line_no, detail=g["body"][:200])
+        return ev
+
+    # ---------------------------------------------------------------- frame engine
+
+    def parse_frame(self, lines: Any, ctx: FileContext) -> Any:
+        """DataFrame ``line_no, line`` → DataFrame with :func:`event_schema` columns (plus ``file``)."""
+        import polars as pl
+
+        from logtrace.rules import _local
+
+        if "_year" not in lines.columns:
+            lines = assign_years(lines, ctx.years)
+        c = pl.col
+        env = lines.with_columns(c("line").str.extract_groups(ENVELOPE).alias("_e")).unnest("_e")
+        iso = pl.coalesce(pl.concat_str([c("ts"), c("tz").fill_null("")]), pl.concat_str([c("tsS"), c("tzS").fill_null("")]), c("tsT"))
+        env = env.with_columns(_iso=iso).with_columns(
+            _stamped=c("_iso").is_not_null() | c("ts3164").is_not_null(),
+            ts3339=c("_iso"),
+            ts3164=pl.when(c("_iso").is_null()).then(c("ts3164")),
+            host=pl.coalesce(c("host"), c("host2")),
+            program=pl.coalesce(c("program"), c("program2"), pl.lit(self.default_program)),
+            pid=pl.coalesce(c("pid"), c("pid2"), c("xpid")),
+            _blank=c("line").str.strip_chars() == "",
+        )
+        env = frame_timestamps(env.drop("ts"), self.options.tz or _local(), ctx.years)
+        env = env.with_columns(
+            _daemon=pl.when(~c("_stamped")).then(pl.lit("continuation"))
+            .when(c("program").str.contains(EXIM_PROGRAM)).then(pl.lit(log_kind(ctx.path))),
+            body=pl.when(c("_stamped")).then(c("body")).otherwise(c("line")),
+        )
+        parts: list[Any] = []
+        blank = env.filter(c("_blank"))
+        if blank.height:
+            parts.append(blank.select("line_no", kind=pl.lit("other"), rule=pl.lit("blank"), mta=pl.lit("")))
+        env = env.filter(~c("_blank"))
+        other = env.filter(c("_daemon").is_null())
+        if other.height:
+            parts.append(other.select("line_no", "ts", "host", "program", "pid", kind=pl.lit("other"),
+                                      rule=pl.lit("other.program"), mta=pl.lit("")))
+        env = env.filter(c("_daemon").is_not_null())
+        anchors = env.filter(c("_stamped")).get_column("line_no")
+        base = ["line_no", "ts", "host", "program", "pid"]
+        for (daemon,), part in env.partition_by("_daemon", as_dict=True, maintain_order=True).items():
+            remaining = part.select(*base, "body")
+            for rule in self.rules_for(daemon):
+                if not remaining.height:
+                    break
+                mask = remaining.get_column("body").str.contains(rule.pattern)
+                hit = remaining.filter(mask)
+                if not hit.height:
+                    continue
+                remaining = remaining.filter(~mask)
+                ex = hit.with_columns(c("body").str.extract_groups(rule.pattern).alias("_g")).unnest("_g").drop("body")
+                ex = ex.with_columns(kind=pl.lit(rule.kind.value), rule=pl.lit(rule.id), mta=pl.lit(self.mta))
+                ex = ex.with_columns(**{k: pl.coalesce(c(k), pl.lit(v)) if k in ex.columns else pl.lit(v) for k, v in rule.set})
+                if rule.kind_by:
+                    fname, mapping = rule.kind_by
+                    ex = ex.with_columns(kind=c(fname).replace_strict({k: v.value for k, v in mapping}, default=c("kind"),
+                                                                       return_dtype=pl.String))
+                parts.append(ex)
+            if remaining.height:
+                if daemon == "continuation":
+                    parts.append(remaining.select("line_no", kind=pl.lit("unparsed"), reason=pl.lit("no-envelope")))
+                else:
+                    parts.append(remaining.select(*base, kind=pl.lit("unparsed"), reason=pl.lit("no-rule"),
+                                                  detail=c("body").str.slice(0, 200)))
+        if not parts:
+            return empty_frame()
+        df = pl.concat(parts, how="diagonal_relaxed")
+        df = apply_derivations(df, self.derivations)
+        df = _frame_durations(df)
+        df = conform(df, ctx.path)
+        return self._attach(df, anchors, ctx)
+
+    def _attach(self, df: Any, anchors: Any, ctx: FileContext) -> Any:
+        """Reject-log dump rows take ts/queue_id/pid/host from the stamped line above (across chunks)."""
+        import polars as pl
+
+        c = pl.col
+        df = df.with_columns(_anchor=c("line_no").is_in(anchors.implode()), _cont=c("rule").str.starts_with("exim.rejectlog."))
+        prev = ctx.extra.get(_STATE, (None, None, None, None))
+        if df.get_column("_cont").any():
+            idx = df.select(pl.when(c("_anchor")).then(pl.int_range(pl.len(), dtype=pl.UInt32)).forward_fill()).to_series()
+            cols = {}
+            for f, pv in zip(_ATTACH, prev, strict=True):
+                took = df.get_column(f).gather(idx)
+                fill = pl.lit(pv, dtype=df.schema[f])
+                cols[f] = pl.when(c("_cont")).then(pl.when(idx.is_null()).then(fill).otherwise(took)).otherwise(c(f))
+            df = df.with_columns(**cols)
+        last = df.filter(c("_anchor")).tail(1)
+        if last.height:
+            ctx.extra[_STATE] = tuple(last.get_column(f)[0] for f in _ATTACH)
+        return df.drop("_anchor", "_cont")
+
+
+def _frame_durations(df: Any) -> Any:
+    """Frame form of the ``qt``/``dt``/``rt`` → seconds step (same arithmetic as :func:`_seconds`)."""
+    import polars as pl
+
+    out = {}
+    for src, target in _DURATIONS:
+        if src not in df.columns:
+            continue
+        g = pl.col(src).str.extract_groups(DURATION)
+        parts = [g.struct.field(k) for k in ("w", "d", "h", "m", "s")]
+        ints = [p.cast(pl.Int64).fill_null(0) for p in parts[:4]]
+        total = ((((ints[0] * 7 + ints[1]) * 24 + ints[2]) * 60 + ints[3]) * 60).cast(pl.Float64) + parts[4].cast(pl.Float64).fill_null(0.0)
+        any_part = pl.any_horizontal([p.is_not_null() for p in parts])
+        secs = pl.when(any_part).then(total)
+        prev = out.get(target)
+        out[target] = secs if prev is None else pl.coalesce(prev, secs)
+    return df.with_columns(**out) if out else df
