@@ -284,6 +284,60 @@ def summary(
 # ---- end summary
 
 
+# ---- bounces (owned by bounces.py)
+
+class GroupBy(str, Enum):
+    reason = "reason"
+    domain = "domain"
+    relay = "relay"
+    sender = "sender"
+
+
+@app.command()
+def bounces(
+    files: Files,
+    by: Annotated[GroupBy, typer.Option("--by", help="Group by failure reason, recipient domain, relay or sender.")] = GroupBy.reason,
+    top: Annotated[int, typer.Option("--top", help="Show at most N messages per group (0: all).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="A list of messages (same objects as follow --json).")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="One row per failed recipient.")] = False,
+    mta: MtaOpt = "auto",
+    year: YearOpt = None,
+    tz: TzOpt = None,
+    where: WhereOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Messages accepted by some hop and then bounced, expired, deferred or lost. Exit 4 when any."""
+    with render.cli_errors(debug):
+        from .bounces import find_bounces, group_key, item_to_json
+
+        res = find_bounces(files, mta=mta, options=_options(year, tz), where=where)
+        render.print_diagnostics(res.diagnostics)
+        if as_json:
+            sys.stdout.write(json.dumps([item_to_json(i) for i in res.items], indent=2, ensure_ascii=False) + "\n")
+        elif as_csv:
+            import csv
+
+            w = csv.writer(sys.stdout)
+            w.writerow(["accepted", "host", "queue_id", "sender", "message_id", "recipient", "category", "class", "failed_host",
+                        "failed_queue_id", "dsn", "reply", "chain", "ndr_queue_id", "ndr_delivered"])
+            for it in res.items:
+                o = it.story.origin
+                for r, c in zip(it.failed, it.classes):
+                    ndr = r.ndr or {}
+                    w.writerow([render.csv_cell(x) for x in (
+                        o.start.isoformat() if o.start else "", o.host, o.queue_id, o.sender, o.message_id, r.recipient,
+                        it.category, c, r.host, r.queue_id, r.dsn, r.reply,
+                        " > ".join(f"{lc.host}:{lc.queue_id}" for lc, _, _ in it.story.chain), ndr.get("queue_id"), ndr.get("delivered"))])
+        else:
+            render.print_bounces(res.items, by.value, top, group_key)
+        if res.accounting is not None and not as_json:
+            render.print_accounting(res.accounting)
+        if res.failed_inputs:
+            raise typer.Exit(render.EXIT_USAGE)
+        if res.items:
+            raise typer.Exit(render.EXIT_NOT_DELIVERED)
+
+
 def main() -> None:
     """Entry point with SIGPIPE/Ctrl-C handling around typer."""
     try:

@@ -254,3 +254,46 @@ def Text_(s: str) -> Any:  # noqa: N802 - a Text built from untrusted text, safe
     from rich.text import Text
 
     return Text(safe(s))
+
+
+# ------------------------------------------------------------------ bounces
+
+def print_bounces(items: list[Any], by: str, top: int, group_key: Any) -> None:
+    from collections import defaultdict
+
+    from rich.table import Table
+    from rich.text import Text
+
+    con = out_console()
+    if not items:
+        con.print("No accepted message failed: every message accepted in these logs was delivered or relayed.")
+        return
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for it in items:
+        groups[group_key(it, by)].append(it)
+    worst = sum(1 for it in items if it.ndr_problem)
+    head = Text(f"{len(items)} accepted message(s) not delivered to every recipient")
+    if worst:
+        head.append(f"; {worst} of them never told the sender (the bounce notification failed or was not sent)", style="bold red")
+    con.print(head)
+    for key, its in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        con.print(Text(f"\n{safe(key)}  ({len(its)})", style="bold"))
+        t = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+        for col in ("accepted", "host", "queue id", "sender", "recipient", "failed at", "dsn", "class", "reply", "NDR"):
+            t.add_column(col, overflow="fold")
+        for it in its[: top or None]:
+            o = it.story.origin
+            for r, cls in zip(it.failed, it.classes):
+                ndr = r.ndr
+                ndr_s = "-" if r.verdict not in ("bounced", "expired") else (
+                    "none sent" if ndr is None else {True: f"{ndr['queue_id']} delivered", False: f"{ndr['queue_id']} FAILED",
+                                                     None: f"{ndr['queue_id']} ?"}[ndr.get("delivered")])
+                t.add_row(Text(o.start.strftime("%b %d %H:%M:%S") if o.start else "?"), Text(safe(o.host)), Text(safe(o.queue_id)),
+                          Text(safe(f"<{o.sender}>" if o.sender is not None else "?")), Text(safe(r.recipient)),
+                          Text(safe(f"{r.host}:{r.queue_id}" if r.queue_id else r.host)),
+                          Text(safe(r.dsn or "")), Text(safe(f"{r.verdict}/{cls}")),
+                          Text(safe((r.reply or r.summary or "")[:120])),
+                          Text(safe(ndr_s), style="bold red" if it.ndr_problem and r.verdict in ("bounced", "expired") else ""))
+        con.print(t)
+        if top and len(its) > top:
+            con.print(Text(f"  … {len(its) - top} more", style="dim"))

@@ -186,3 +186,28 @@ def test_harness_produces_logs(postfix_run):
     assert sc["expired"].ndr and sc["multi"].ndr
     assert [c[2] for c in sc["content_filter"].chain] == ["origin", "content-filter"]
     assert [c[0] for c in sc["relay_mx2"].chain] == ["mx1", "mx2"]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_bounces_finds_exactly_the_failed_scenarios(postfix_run, style):
+    lab, scenarios = postfix_run
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    r = subprocess.run([sys.executable, "-m", "logtrace", "bounces", *lab.log_paths(style, ("mx1", "mx2")), "--json"],
+                       capture_output=True, text=True, cwd=REPO, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 4, r.stderr
+    found = {m["chain"][0]["queue_id"]: m for m in json.loads(r.stdout)}
+    failed = {s.queue_id: s for s in scenarios.values()
+              if s.queue_id and any(v not in ("delivered", "relayed") for v in s.recipients.values())}
+    ok = {s.queue_id for s in scenarios.values() if s.queue_id} - set(failed)
+    assert set(failed) <= set(found), f"missing: {set(failed) - set(found)}"
+    assert not (ok & set(found)), f"delivered messages reported: {ok & set(found)}"
+    for qid, s in failed.items():
+        m = found[qid]
+        got = {x["recipient"]: x["verdict"] for x in m["recipients"] if x["verdict"] not in ("delivered", "relayed")}
+        want = {a: v for a, v in s.recipients.items() if v not in ("delivered", "relayed")}
+        assert got == want, (qid, got, want)
+        assert m["category"] in ("bounced", "expired", "deleted")
+        for x in m["recipients"]:
+            if x["verdict"] == "bounced":
+                assert x["class"] == "mailbox_unknown" and x["ndr"]["delivered"] is True
