@@ -173,7 +173,17 @@ def frame_timestamps(df: Any, tz_name: str, state: YearInference) -> Any:
         .dt.replace_time_zone(tzn, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")
     )
-    ts = pl.coalesce(naive3164, pl.when(s3339.str.contains(r"[+-]\d\d:\d\d$")).then(with_off).otherwise(no_off))
+    n3164 = df.height - df.get_column("ts3164").null_count()
+    n3339 = df.height - df.get_column("ts3339").null_count() if "ts3339" in df.columns else 0
+    full3339 = pl.when(s3339.str.contains(r"[+-]\d\d:\d\d$")).then(with_off).otherwise(no_off)
+    if n3164 and n3339:
+        ts = pl.coalesce(naive3164, full3339)
+    elif n3164:
+        ts = naive3164
+    elif n3339:
+        ts = full3339
+    else:
+        ts = pl.lit(None, pl.Datetime("us", "UTC"))
     return df.with_columns(ts=ts).drop("_year")
 
 

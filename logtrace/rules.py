@@ -45,15 +45,17 @@ class Rule:
 
 
 #: Raw helper groups split into event fields, in order; a target is only filled when empty.
+#: A group named ``field__N`` fills ``field`` (regexes forbid repeated group names, and one
+#: alternation is one pass instead of several).
 DERIVATIONS: tuple[tuple[str, str], ...] = (
     ("relay", r"^(?P<relay_host>[^\[\],\s]+)(?:\[(?P<relay_ip>[^\]]*)\](?::(?P<relay_port>\d+))?)?"),
     ("client", r"^(?P<client_host>[^\[\],\s]+)(?:\[(?P<client_ip>[^\]]*)\](?::\d+)?)?"),
     ("delays", r"^(?P<delay_before_qmgr_s>[\d.]+)/(?P<delay_in_qmgr_s>[\d.]+)/(?P<delay_conn_s>[\d.]+)/(?P<delay_xmit_s>[\d.]+)"),
     ("reply_text", r"^(?P<reply_code>[2-5]\d\d)[ -](?:(?P<dsn>[2-5]\.\d{1,3}\.\d{1,3})\b)?"),
     ("reply_text", r" said: (?P<reply_code>[2-5]\d\d)[ -](?:(?P<dsn>[2-5]\.\d{1,3}\.\d{1,3})\b)?"),
-    ("reply_text", r"queued as (?P<next_queue_id>[0-9A-Za-z]{5,})"),
-    ("reply_text", r"(?:^|[\s(])(?:OK )?id=(?P<next_queue_id>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4})\b"),
-    ("reply_text", r"\[InternalId=(?P<next_queue_id>\d+)(?:, Hostname=(?P<next_host>[^\]\s,]+))?"),
+    ("reply_text", r"(?:queued as (?P<next_queue_id>[0-9A-Za-z]{5,})"
+                   r"|(?:^|[\s(])(?:OK )?id=(?P<next_queue_id__2>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4})\b"
+                   r"|\[InternalId=(?P<next_queue_id__3>\d+)(?:, Hostname=(?P<next_host>[^\]\s,]+))?)"),
     ("reply_text", r"^forwarded as (?P<next_queue_id>[0-9A-Za-z]+)"),
     ("detail", r"^.*; from=<(?P<sender>[^>]*)>(?: to=<(?P<recipient>[^>]*)>)?"),
     ("detail", r"^[A-Z][A-Z-]* from [^\s:]*(?:\[[^\]]*\])?(?::\d+)?: (?P<dsn>[245]\.\d{1,3}\.\d{1,3}) "),
@@ -266,6 +268,7 @@ class RuleParser:
             dm = rx.search(sv)
             if dm:
                 for k, v in dm.groupdict().items():
+                    k = k.split("__", 1)[0]
                     if v is not None and fields.get(k) is None:
                         fields[k] = v
         kind = rule.kind
@@ -362,12 +365,15 @@ def apply_derivations(df: Any, derivations: Sequence[tuple[str, str]]) -> Any:
     for src, pattern in derivations:
         if src not in df.columns:
             continue
-        targets = re.compile(pattern).groupindex.keys()
+        groups = list(re.compile(pattern).groupindex)
         ex = pl.col(src).str.extract_groups(pattern)
+        targets: dict[str, list[str]] = {}
+        for g in groups:
+            targets.setdefault(g.split("__", 1)[0], []).append(g)
         df = df.with_columns(
             [
-                (pl.coalesce(pl.col(t), ex.struct.field(t)) if t in df.columns else ex.struct.field(t)).alias(t)
-                for t in targets
+                pl.coalesce(*([pl.col(t)] if t in df.columns else []), *(ex.struct.field(g) for g in gs)).alias(t)
+                for t, gs in targets.items()
             ]
         )
     return df
