@@ -25,7 +25,7 @@ from .registry import Registry, default_registry
 from .rules import FileContext, ParseOptions
 
 
-WORKERS = max(1, min(4, os.cpu_count() or 1))
+WORKERS = 1  # polars already spreads string kernels over all cores; threads here only add memory
 
 
 @dataclass

@@ -296,8 +296,8 @@ class RuleParser:
             env = lines.with_columns(pl.col("line").str.extract_groups(self.envelope).alias("_e")).unnest("_e")
         env = frame_timestamps(env, self.options.tz or _local(), ctx.years)
         env = env.with_columns(
-            _daemon=pl.col("program").str.extract(self.program_pattern, 1).replace(self.daemon_aliases),
-            _blank=pl.col("line").str.strip_chars() == "",
+            _daemon=self._daemon_expr(env.get_column("program")),
+            _blank=pl.col("line").str.contains(r"^\s*$"),
         )
         parts: list[Any] = []
         blank = env.filter(pl.col("_blank"))
@@ -335,15 +335,24 @@ class RuleParser:
                 if rule.kind_by:
                     fname, mapping = rule.kind_by
                     ex = ex.with_columns(kind=pl.col(fname).replace_strict({k: v.value for k, v in mapping}, default=pl.col("kind"), return_dtype=pl.String))
-                parts.append(ex)
+                # derive on this rule's rows only: dense columns, no scanning of other rules' nulls
+                parts.append(apply_derivations(ex, [d for d in self.derivations if d[0] in ex.columns]))
             if remaining.height:
                 parts.append(remaining.select(*base, kind=pl.lit("unparsed"), reason=pl.lit("no-rule"),
                                               detail=pl.col("body").str.slice(0, 200)))
         if not parts:
             return empty_frame()
         df = pl.concat(parts, how="diagonal_relaxed")
-        df = apply_derivations(df, self.derivations)
         return conform(df, ctx.path)
+
+    def _daemon_expr(self, programs: Any) -> Any:
+        """Daemon per row, computed once per distinct program name with :meth:`daemon_of`
+        (program names are few; this keeps both engines on the same function)."""
+        import polars as pl
+
+        uniq = programs.drop_nulls().unique().to_list()
+        mapping = {p: self.daemon_of(p) for p in uniq}
+        return pl.col("program").replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
 def _local() -> str:
