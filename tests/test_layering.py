@@ -1,0 +1,58 @@
+"""Architecture rules that keep the code base legible (STYLE.md §1)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_import_logtrace_pulls_in_neither_typer_rich_polars_nor_pyparsing():
+    code = ("import logtrace, logtrace.events, logtrace.errors, sys; "
+            "bad = [m for m in ('typer', 'rich', 'polars', 'pyparsing') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_only_cli_render_and_report_import_typer_or_rich():
+    allowed = {"cli.py", "render.py", "report.py"}
+    offenders = []
+    for p in (REPO / "logtrace").glob("*.py"):
+        if p.name in allowed:
+            continue
+        tree = ast.parse(p.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split(".")[0] in ("typer", "rich", "click") for n in names):
+                offenders.append(p.name)
+    assert not offenders, f"{offenders} import typer/rich/click; move presentation to render.py"
+
+
+def test_library_modules_never_print_or_exit():
+    offenders = []
+    for p in list((REPO / "logtrace").glob("*.py")) + list((REPO / "parsers").glob("*.py")):
+        if p.name in ("cli.py", "render.py", "report.py", "__main__.py"):
+            continue
+        tree = ast.parse(p.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("print", "exit"):
+                offenders.append(f"{p.name}:{node.lineno}")
+            if isinstance(node, ast.Attribute) and node.attr == "exit" and isinstance(node.value, ast.Name) and node.value.id == "sys":
+                offenders.append(f"{p.name}:{node.lineno}")
+    assert not offenders, offenders
+
+
+def test_modules_stay_readable_in_size():
+    big = {p.name: len(p.read_text().splitlines()) for p in list((REPO / "logtrace").glob("*.py")) + list((REPO / "parsers").glob("*.py"))}
+    too_big = {k: v for k, v in big.items() if v > 900}
+    assert not too_big, f"split these modules: {too_big}"
+
+
+def test_help_starts_fast_enough_to_not_import_polars():
+    code = "import sys; sys.argv=['logtrace','--help']\ntry:\n import logtrace.cli as c; c.main()\nexcept SystemExit: pass\nprint('polars' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    assert out == "False"
