@@ -380,6 +380,7 @@ class EximParser(RuleParser):
             dm = rx.search(sv)
             if dm:
                 for k, v in dm.groupdict().items():
+                    k = k.split("__", 1)[0]  # ``field__N`` fills ``field`` (as in RuleParser.parse_line)
                     if v is not None and fields.get(k) is None:
                         fields[k] = v
         secs = {}

@@ -1,0 +1,198 @@
+"""Exim rule tables against real lines: rule samples, the public corpus, goldens, both engines.
+
+Regenerate the goldens with ``LOGTRACE_UPDATE_GOLDENS=1 pytest tests/test_exim.py -k golden``
+(or ``--update-goldens``), then review ``git diff sample_logs/exim``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, strategies as st
+
+from conftest import REPO, corpus_dir
+from logtrace.api import parse
+from logtrace.events import canonical
+from logtrace.rules import FileContext, ParseOptions, check_parser
+from logtrace_parsers.exim import RULES, EximParser
+from logtrace_parsers.postfix import PostfixParser
+
+SAMPLES = REPO / "sample_logs" / "exim"
+OPTS = ParseOptions(**tomllib.loads((SAMPLES / "options.toml").read_text()))
+CASES = sorted(p.name for p in SAMPLES.glob("*.log"))
+
+
+def test_every_rule_has_samples_that_match_it_first_and_patterns_are_portable():
+    assert check_parser(EximParser) == []
+
+
+# ---------------------------------------------------------------- corpus
+
+# Lines of the public corpus that may stay unrecognized, with the reason.
+_ACL_LOGWRITE = "test-suite configuration's own ACL/event 'logwrite' text without a message id (free-form by design)"
+EXCEPTIONS: dict[str, dict[int, str]] = {
+    "testsuite-0612-dsn-rcpt-options-bounces.log": {n: _ACL_LOGWRITE for n in (1, 13, 36, 56, 66, 77, 91, 105, 115)},
+    "testsuite-4530-dkim-tls-server.log": {n: _ACL_LOGWRITE for n in (39, 46, 53, 60, 67, 74, 81, 89, 91, 96)},
+}
+# The dovecot file holds no Exim line: its three lines are recognized as another program's.
+OTHER_PROGRAM_FILES = {"whm-grok-tests-dovecot-imap-lmtp.log"}
+
+
+def _corpus_files() -> list[str]:
+    d = REPO.parent / "shared" / "corpus" / "public" / "exim"
+    return sorted(p.name for p in d.glob("*.log")) if d.is_dir() else ["(corpus missing)"]
+
+
+@pytest.mark.parametrize("name", _corpus_files())
+def test_public_corpus_has_no_unrecognized_exim_lines(name):
+    path = corpus_dir("exim") / name
+    res = parse([str(path)], mta="exim", options=OPTS)
+    lines = path.read_text(errors="replace").splitlines()
+    assert res.events.height == len(lines)
+    assert res.events["line_no"].to_list() == list(range(1, len(lines) + 1))
+    bad = set(res.events.filter(pl.col("kind") == "unparsed")["line_no"].to_list())
+    allowed = EXCEPTIONS.get(name, {})
+    unexpected = sorted(bad - set(allowed))
+    assert not unexpected, "unrecognized: " + "\n".join(f"{n}: {lines[n - 1][:160]}" for n in unexpected[:10])
+    stale = sorted(set(allowed) - bad)
+    assert not stale, f"exceptions no longer needed: {stale}"
+    if name in OTHER_PROGRAM_FILES:
+        assert set(res.events["rule"].to_list()) == {"other.program"}
+
+
+@pytest.mark.parametrize("name", _corpus_files())
+def test_both_engines_agree_on_the_corpus(name):
+    path = str(corpus_dir("exim") / name)
+    a = parse([path], mta="exim", options=OPTS, engine="frame").events
+    b = parse([path], mta="exim", options=OPTS, engine="line").events
+    assert a.height == b.height
+    diff = a.join(b, on="line_no", suffix="_l")
+    for col in a.columns:
+        if col in ("line_no", "file"):
+            continue
+        mism = diff.filter(~pl.col(col).eq_missing(pl.col(col + "_l")))
+        assert mism.height == 0, f"{col}: {mism.select('line_no', col, col + '_l').head(3)}"
+
+
+@pytest.mark.parametrize("name", [n for n in _corpus_files() if n not in OTHER_PROGRAM_FILES])
+def test_sniff_claims_exim_files_and_postfix_does_not(name):
+    head = (corpus_dir("exim") / name).read_text(errors="replace").splitlines()[:60]
+    assert EximParser().sniff(head) == 1.0
+    assert PostfixParser().sniff(head) == 0.0
+
+
+def test_sniff_gives_postfix_syslog_zero():
+    head = (REPO / "sample_logs" / "postfix" / "lab-mx1.log").read_text().splitlines()[:60]
+    head += ["2026-11-22 06:25:14 mx1 postfix/smtpd[123]: connect from unknown[192.0.2.1]"]
+    assert EximParser().sniff(head) == 0.0
+    assert EximParser().sniff(["garbage", "", "#Fields: date-time,client-ip"]) == 0.0
+
+
+# ---------------------------------------------------------------- goldens
+
+def _events(path: Path, engine: str) -> list[dict]:
+    """What ``python -m logtrace parse FILE --mta exim`` prints, minus the ``file`` key."""
+    df = parse([str(path)], mta="exim", options=OPTS, engine=engine).events
+    out = []
+    for row in df.iter_rows(named=True):
+        row["line"] = row.pop("line_no")
+        out.append(canonical(row))
+    return out
+
+
+@pytest.mark.parametrize("engine", ["frame", "line"])
+@pytest.mark.parametrize("case", CASES)
+def test_golden_events(case, engine, update_goldens):
+    log = SAMPLES / case
+    golden = log.with_suffix(".events.jsonl")
+    got = _events(log, engine)
+    n_lines = len(log.read_text().splitlines())
+    assert [e["line"] for e in got] == list(range(1, n_lines + 1)), "every input line must yield exactly one event"
+    if update_goldens and engine == "frame":
+        golden.write_text("".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in got))
+    assert golden.exists(), f"missing {golden.name}: run LOGTRACE_UPDATE_GOLDENS=1 pytest tests/test_exim.py -k golden"
+    want = [json.loads(ln) for ln in golden.read_text().splitlines()]
+    for w, g in zip(want, got, strict=True):
+        assert g == w, f"{case}:{w['line']} ({engine}) differs; regenerate with LOGTRACE_UPDATE_GOLDENS=1 and review the diff"
+    if not case.startswith("malformed-"):
+        assert not [e for e in got if e["kind"] == "unparsed"]
+
+
+def test_every_rule_appears_in_a_golden():
+    seen: set[str] = set()
+    for case in CASES:
+        seen.update(json.loads(ln)["rule"] for ln in (SAMPLES / case).with_suffix(".events.jsonl").read_text().splitlines())
+    missing = sorted({r.id for r in RULES} - seen)
+    assert not missing, f"add a line for these rules to a sample_logs/exim case: {missing}"
+
+
+# ---------------------------------------------------------------- conventions the correlator relies on
+
+def _one(line: str, path: str = "mainlog") -> object:
+    return EximParser(OPTS).parse_line(line, FileContext(path, None, OPTS), 1)
+
+
+def test_bounce_accept_links_the_ndr_back_to_the_original_message():
+    ev = _one("2020-06-19 04:54:02 1jmFas-0004f6-EB <= <> R=1jmFYj-00039V-QX U=Debian-exim P=local S=8656")
+    assert (ev.kind, ev.queue_id, ev.next_queue_id, ev.status, ev.sender) == (
+        "accept", "1jmFas-0004f6-EB", "1jmFYj-00039V-QX", "bounce-of", "")
+
+
+def test_remote_confirmation_is_reply_text_and_yields_the_next_hop_id():
+    ev = _one('2026-11-22 06:25:15 1tixMn-00000000C5j-1wRa => bob@example.net R=dnslookup T=remote_smtp '
+              'H=mx.example.net [203.0.113.25]:587* C="250 OK id=1tixMp-00000000C5l-3yTc" QT=1m2s DT=0.5s')
+    assert (ev.reply_text, ev.reply_code, ev.next_queue_id) == ("250 OK id=1tixMp-00000000C5l-3yTc", 250, "1tixMp-00000000C5l-3yTc")
+    assert (ev.relay_host, ev.relay_ip, ev.relay_port) == ("mx.example.net", "203.0.113.25", 587)
+    assert (ev.delay_s, ev.delay_xmit_s) == (62.0, 0.5)
+
+
+def test_zone_suffixed_and_millisecond_stamps_are_converted_to_utc():
+    ev = _one("2026-11-22 06:25:14.123 +0100 [42] 1tixMn-00000000C5j-1wRa Completed")
+    assert (ev.ts.isoformat(), ev.pid, ev.kind) == ("2026-11-22T05:25:14.123000+00:00", 42, "remove")
+
+
+def test_syslog_wrapped_lines_take_host_from_the_envelope_and_exim_stamp_wins():
+    ev = _one("Nov 22 07:00:00 mx1 exim[7]: 2026-11-22 06:25:14 +0100 1tixMn-00000000C5j-1wRa Completed")
+    assert (ev.host, ev.program, ev.pid, ev.ts.isoformat()) == ("mx1", "exim", 7, "2026-11-22T05:25:14+00:00")
+
+
+def test_panic_log_lines_are_panic_events():
+    ev = _one("2020-05-26 14:01:40 1jdghf-00034W-No DKIM: signing failed: RSA_LONG_LINE", path="/var/log/exim4/paniclog")
+    assert (ev.kind, ev.rule, ev.queue_id) == ("panic", "exim.paniclog.entry", "1jdghf-00034W-No")
+
+
+# ---------------------------------------------------------------- robustness
+
+@given(st.text(max_size=300))
+def test_parse_line_never_raises(text):
+    p = EximParser(OPTS)
+    ctx = FileContext("t", None, OPTS)
+    p.parse_line(text, ctx, 1)
+    p.parse_line("2026-11-22 06:25:14 1tixMn-00000000C5j-1wRa " + text, ctx, 2)
+    p.parse_line("Nov 22 06:25:14 mx1 exim[1]: " + text, ctx, 3)
+
+
+@given(st.lists(st.sampled_from([
+    "2026-11-22 06:25:14 1tixMn-00000000C5j-1wRa ** a@example.com R=r T=t H=mx.example.com [192.0.2.1]: SMTP error "
+    "from remote mail server after RCPT TO:<a@example.com>: 550 5.1.1 unknown",
+    "2026-11-22 06:25:14 1tixMn-00000000C5j-1wRa == a@example.com R=r T=t defer (-44) H=mx [192.0.2.1]: x",
+    "2026-11-22 06:25:14 H=(x) [192.0.2.1] F=<> rejected RCPT <a@example.com>: no",
+    "2026-11-22 06:25:14 1tixMn-00000000C5j-1wRa U=CALLER F=<> rejected after DATA: no",
+    "Envelope-from: <a@example.com>", "P Received: from x", "\tby y", "I Message-Id: <m@example.com>", "",
+    "junk line", "Nov 22 06:25:14 mx1 exim[1]: 1tixMn-00000000C5j-1wRa Completed",
+]), min_size=1, max_size=12))
+def test_engines_agree_on_generated_mixes(lines):
+    p = EximParser(OPTS)
+    ctx_l = FileContext("rejectlog", None, OPTS)
+    frame = p.parse_frame(pl.DataFrame({"line": lines}).with_row_index("line_no", offset=1), FileContext("rejectlog", None, OPTS))
+    assert frame["line_no"].to_list() == list(range(1, len(lines) + 1))
+    for i, line in enumerate(lines):
+        ev = p.parse_line(line, ctx_l, i + 1)
+        row = frame.row(i, named=True)
+        assert row["kind"] == str(ev.kind), line
+        for k in ("ts", "queue_id", "rule", "sender", "recipient", "reply_code", "message_id"):
+            assert row.get(k) == getattr(ev, k, None), (k, line)
