@@ -37,10 +37,12 @@ FINAL_RELAYS = ("local", "virtual", "dovecot", "private/", "lmtp")
 
 
 def instance_of(ev: Event) -> str:
+    """The queue an ID belongs to on its host: the syslog name for Postfix (``postfix-out``
+    in ``postfix-out/smtp``), else the MTA (Exim and Exchange have one queue per host)."""
     p = ev.program or ""
-    if "/" in p:
+    if ev.mta == "postfix" and "/" in p:
         return p.split("/", 1)[0]
-    return p or ev.mta
+    return ev.mta or p
 
 
 @dataclass
@@ -279,6 +281,25 @@ class Correlator:
             self.out_links[id(l.src)].append(l)
             self.in_links[id(l.dst)].append(l)
         self.log_end = log_end or max((e.ts for e in self.events if e.ts), default=None)
+        self._name_hostless()
+
+    def _name_hostless(self) -> None:
+        """Exim's mainlog has no host field: name such a hop after the relay that handed it
+        over (``H=``/``relay=`` of the delivery whose reply named its ID)."""
+        for lc in self.lifecycles:
+            if lc.host is not None:
+                continue
+            for l in self.in_links.get(id(lc), []):
+                if l.via is not None and (l.via.next_host or l.via.relay_host):
+                    lc.host = l.via.next_host or l.via.relay_host
+                    break
+        for lc in self.lifecycles:  # NDRs and other hops of a named hostless log share its name
+            if lc.host is None:
+                for l in self.in_links.get(id(lc), []) + self.out_links.get(id(lc), []):
+                    other = l.src if l.dst is lc else l.dst
+                    if other.host is not None and other.mta == lc.mta and l.how in ("ndr", "content-filter"):
+                        lc.host = other.host
+                        break
 
     # -------------------------------------------------------------- lookup
 
@@ -337,11 +358,17 @@ class Correlator:
 
     def _ndr_info(self, lc: Lifecycle) -> tuple[dict[str, Any] | None, list[str]]:
         note = lc.last(K.NOTIFY)
-        if note is None:
-            return None, []
-        ev = [note.where]
         dst = next((l.dst for l in self.out_links.get(id(lc), []) if l.how == "ndr"), None)
-        info: dict[str, Any] = {"queue_id": note.next_queue_id, "host": note.host, "delivered": None, "verdict": None}
+        if note is None and dst is None:
+            return None, []
+        if note is not None:
+            ev = [note.where]
+            info: dict[str, Any] = {"queue_id": note.next_queue_id, "host": note.host, "delivered": None, "verdict": None}
+        else:  # Exim: the bounce message names its original ('<= <> R=id')
+            assert dst is not None
+            first = dst.events[0]
+            ev = [first.where]
+            info = {"queue_id": dst.queue_id, "host": dst.host, "delivered": None, "verdict": None}
         if dst is not None:
             vs = [self._follow_recipient(dst, r, {id(lc)}) for r in self._recipients_of(dst)]
             if vs:

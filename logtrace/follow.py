@@ -35,7 +35,7 @@ EXIM_ID = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
 ANY_ID = rf"{EXIM_ID}|[0-9A-Za-z]{{5,}}"
 MARKERS = ["queued as ", "notification: ", "forwarded as ", "OK id=", "InternalId=", " <= <> "]
 LINK_SYSLOG = rf"\]: (?:\[ID \d+ [\w.]+\] )?(?P<a>{ANY_ID}): .*?(?:queued as |notification: |forwarded as |OK id=|InternalId=)(?P<b>{ANY_ID})"
-LINK_EXIM = rf"(?:^|\s)(?P<a>{EXIM_ID}) (?:=>|->|>>|<=) .*?(?:queued as |OK id=|InternalId=| R=)(?P<b>{ANY_ID})"
+LINK_EXIM = rf"(?:^|\s)(?P<a>{EXIM_ID}) (?:(?:=>|->|>>) .*?(?:queued as |OK id=|InternalId=)|<= <> .*?R=)(?P<b>{ANY_ID})"
 MAX_IDS = 5000
 
 

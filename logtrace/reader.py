@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bz2
 import glob
-import gzip
 import io
 import json
 import lzma
@@ -159,20 +158,74 @@ class _ZstdCli(io.RawIOBase):
         return n or 0
 
 
+class _Decoded(io.RawIOBase):
+    """One decoder for gzip, bzip2, xz and zstd, built on the incremental decompressor objects.
+
+    Unlike ``GzipFile`` & co it (1) hands out data as soon as it is decoded, so a corrupt
+    or truncated tail loses nothing before it; (2) holds back the stream's last 8 bytes
+    until the end, so a bad gzip CRC trailer is reported only after every line was
+    delivered; (3) notices a stream that ends before its end marker (zstandard's
+    ``stream_reader`` silently returns EOF there); (4) reads concatenated members.
+    """
+
+    HOLD = 8
+    PIECE = 16 << 10
+
+    def __init__(self, raw: IO[bytes], factory: Any, kind: str) -> None:
+        self.raw, self.factory, self.kind = raw, factory, kind
+        self.dec = factory()
+        self.pending = b""
+        self.out = bytearray()
+        self.done = False
+        self.fed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _feed(self, data: bytes) -> None:
+        while data:
+            if self.dec.eof:
+                if not data.strip(b"\0"):
+                    return  # padding after the last member
+                self.dec = self.factory()
+            self.out += self.dec.decompress(data)
+            self.fed = True
+            data = self.dec.unused_data if self.dec.eof else b""
+
+    def readinto(self, b: Any) -> int:
+        while not self.out and not self.done:
+            chunk = self.raw.read(self.PIECE)
+            if not chunk:
+                data, self.pending = self.pending, b""
+                self.done = True
+                self._feed(data)
+                if self.fed and not self.dec.eof:
+                    raise EOFError(f"{self.kind} stream ends before its end-of-stream marker")
+                break
+            data = self.pending + chunk
+            data, self.pending = data[: -self.HOLD], data[-self.HOLD :]
+            self._feed(data)
+        n = min(len(b), len(self.out))
+        b[:n] = self.out[:n]
+        del self.out[:n]
+        return n
+
+
 def _decompressor(kind: str | None, raw: IO[bytes]) -> IO[bytes]:
-    if kind == "gzip":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if kind == "bzip2":
-        return bz2.BZ2File(raw)  # type: ignore[return-value]
-    if kind == "xz":
-        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+    factories: dict[str, Any] = {
+        "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+        "bzip2": bz2.BZ2Decompressor,
+        "xz": lzma.LZMADecompressor,
+    }
     if kind == "zstd":
         try:
             import zstandard  # type: ignore[import-not-found]
 
-            return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[no-any-return]
+            factories["zstd"] = lambda: zstandard.ZstdDecompressor().decompressobj()
         except ImportError:
             return io.BufferedReader(_ZstdCli(raw))
+    if kind in factories:
+        return io.BufferedReader(_Decoded(raw, factories[kind], kind), 1 << 20)
     return raw
 
 
@@ -216,14 +269,23 @@ def head(f: InputFile, n_lines: int = 60) -> list[str]:
     """The first lines of a file, decoded lossily, for sniffing. Cached for stdin."""
     if f._head is None:
         stream = open_binary(f)
+        parts: list[bytes] = []
         try:
             if f.is_stdin:
-                data = stream.peek(HEAD_BYTES)[:HEAD_BYTES] if hasattr(stream, "peek") and f._compression is None else b""
+                parts.append(stream.peek(HEAD_BYTES)[:HEAD_BYTES] if hasattr(stream, "peek") and f._compression is None else b"")
             else:
-                data = stream.read(HEAD_BYTES)
+                read = getattr(stream, "read1", stream.read)
+                size = 0
+                while size < HEAD_BYTES:
+                    buf = read(HEAD_BYTES - size)
+                    if not buf:
+                        break
+                    parts.append(buf)
+                    size += len(buf)
         except _read_errors():
-            data = b""
+            pass  # keep what was decoded; read_chunks() reports the damage with its line
         finally:
+            data = b"".join(parts)
             if not f.is_stdin:
                 stream.close()
         f._head = data

@@ -52,9 +52,21 @@ def err_console() -> Any:
 
 
 def out_console(width: int | None = None) -> Any:
+    """stdout console; when stdout is not a terminal (a pipe, a file, cron mail) tables get
+    160 columns (or $COLUMNS) instead of rich's 80, so timelines stay readable."""
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False, width=width)
+    if width is None and not sys.stdout.isatty():
+        width = int(os.environ.get("COLUMNS", "0") or 0) or 160
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich exits 1 here; `… | head` is a success for us
+            _quiet_pipe()
+            raise BrokenPipeError
+
+    return _Console(highlight=False, width=width)
 
 
 def print_error(e: LogtraceError) -> None:
