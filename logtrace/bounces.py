@@ -121,20 +121,11 @@ def _classify(items: list[BounceItem]) -> None:
 
 
 def _where(items: list[BounceItem], expr: str) -> list[BounceItem]:
-    """Keep items with at least one failing recipient whose fields satisfy ``--where``."""
-    from .query import evaluate
+    """Keep items whose story has a recipient row matching ``--where`` (see follow.story_rows)."""
+    from .follow import filter_stories
 
-    out = []
-    for it in items:
-        o = it.story.origin
-        for r, cls in zip(it.failed, it.classes):
-            row = {"queue_id": o.queue_id, "host": r.host, "sender": o.sender, "recipient": r.recipient, "dsn": r.dsn,
-                   "reply_text": r.reply, "status": r.verdict, "kind": r.verdict, "message_id": o.message_id,
-                   "relay_host": r.relay, "ts": r.when, "delay_s": r.delay_s, "detail": cls}
-            if evaluate(expr, row):
-                out.append(it)
-                break
-    return out
+    keep = {id(s) for s in filter_stories([it.story for it in items], expr)}
+    return [it for it in items if id(it.story) in keep]
 
 
 def group_key(it: BounceItem, by: str) -> str:

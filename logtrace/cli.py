@@ -186,6 +186,7 @@ def follow(
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
+    where: WhereOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Follow one message through the logs: every event, every hop, a verdict per recipient.
@@ -204,6 +205,10 @@ def follow(
             raise typer.BadParameter("no log files given", param_hint="FILES")
         res = do_follow(paths, queue_id=queue_id, message_id=message_id, sender=sender, recipient=recipient,
                         mta=mta, options=_options(year, tz))
+        if where:
+            from .follow import filter_stories
+
+            res.stories = filter_stories(res.stories, where)
         render.print_diagnostics(res.diagnostics)
         if as_json:
             doc = {"query": res.query, "log_end": res.log_end.isoformat() if res.log_end else None,

@@ -231,6 +231,23 @@ def _stories(corr: Correlator, events: list[Event], kind: str, value: str) -> li
     return stories
 
 
+def story_rows(s: MessageStory) -> list[dict[str, Any]]:
+    """One event-like dict per recipient verdict, for ``--where`` on follow/bounces listings."""
+    o = s.origin
+    return [{"queue_id": o.queue_id, "host": r.host, "sender": o.sender, "recipient": r.recipient, "dsn": r.dsn,
+             "reply_text": r.reply, "status": r.verdict, "kind": r.verdict, "message_id": o.message_id, "mta": o.mta,
+             "relay_host": r.relay, "ts": r.when or o.start, "delay_s": r.delay_s, "next_queue_id": r.next_queue_id}
+            for r in s.recipients]
+
+
+def filter_stories(stories: list[MessageStory], expr: str) -> list[MessageStory]:
+    """Keep stories with at least one recipient row matching ``--where`` (``status`` is the verdict)."""
+    from .query import compile_where, evaluate
+
+    compile_where(expr)  # syntax errors surface even when nothing is found
+    return [s for s in stories if any(evaluate(expr, row) for row in story_rows(s))]
+
+
 # ------------------------------------------------------------------ JSON
 
 def story_to_json(s: MessageStory) -> dict[str, Any]:

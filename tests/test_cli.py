@@ -168,3 +168,13 @@ def test_hostile_log_text_is_rendered_inert(tmp_path):
     assert "\x1b" not in out and "\u202e" not in out and "\r" not in out
     assert "[bold red]PWNED[/]" in out  # shown literally, not interpreted
     assert "\\x1b" in out and "\\u202e" in out
+
+
+def test_follow_from_listing_filtered_by_where():
+    r = run("follow", "--from", "carol@example.org", LAB1, LAB2, "--json", "--where", "status = bounced")
+    doc = json.loads(r.stdout)
+    assert [m["chain"][0]["queue_id"] for m in doc["messages"]] == ["3E0D620C2B0"]
+    r = run("follow", "--from", "carol@example.org", LAB1, LAB2, "--json", "--where", "status = delivered")
+    assert json.loads(r.stdout)["messages"] == [] and r.returncode == 1
+    r = run("follow", "--from", "carol@example.org", LAB1, "--where", "nosuchfield = 1")
+    assert r.returncode == 2 and "^" in r.stderr
