@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the real MTAs used by tests/test_follow_real_postfix.py (later: exim).
+# Install the real MTAs used by tests/test_follow_real_postfix.py and
+# tests/test_follow_real_exim.py (Exim: unpacked into /opt/exim4, see install_exim).
 # Idempotent; runs as root on Debian 12 (CI=true, no stdin).  Usage:
 #   bash .ci/install-mta.sh
 #
@@ -68,13 +69,57 @@ install_postfix() {
 }
 
 # ------------------------------------------------------------------ exim ----
-# Placeholder.  Debian's exim4 packages conflict with postfix, so exim must not
-# be apt-get installed next to it.  A later section can unpack it instead:
-#   apt_update_once
-#   tmp=$(mktemp -d); (cd "$tmp" && apt-get download exim4-daemon-light exim4-base exim4-config)
-#   for d in "$tmp"/*.deb; do dpkg -x "$d" /opt/exim; done
+# Debian's exim4-* packages CONFLICT with postfix (both are the system MTA), so
+# Exim is never apt-get installed here.  Instead the .debs are downloaded and
+# unpacked with `dpkg -x` into $EXIM_ROOT (default /opt/exim4): no dpkg
+# registration, no maintainer scripts, no conflict with the installed postfix.
+# What the maintainer scripts / dependencies would have provided is done by hand:
+#  * the shared libraries exim4-daemon-light depends on (e.g. libidn12, missing on
+#    a Postfix-only Debian 12) are apt-get installed - plain libraries, no conflict;
+#  * the Debian-exim system user/group: the Debian binary has EXIM_USER compiled
+#    in by name and refuses to run at all without it.
+# The test harness (tests/realmta/exim.py) runs, as root,
+#   $EXIM_ROOT/usr/sbin/exim4 -C <generated config> -bdf -q2s
+# with its own spool, log_file_path and exim_path (root may use -C with any
+# root-owned config; no entry in /etc/exim4/trusted_configs is needed) and
+# listens on a high 127.0.0.1 port only.  Override the binary: LOGTRACE_EXIM=...
+EXIM_ROOT="${EXIM_ROOT:-/opt/exim4}"
+EXIM_PKGS=(exim4-daemon-light exim4-base exim4-config)
 install_exim() {
-    :
+    local bin="$EXIM_ROOT/usr/sbin/exim4" deps="$EXIM_ROOT/.logtrace-lib-depends"
+    if [ ! -x "$bin" ] || [ ! -s "$deps" ]; then
+        apt_update_once
+        local tmp
+        tmp=$(mktemp -d)
+        # APT::Sandbox::User=root: the _apt user cannot write into a root-only mktemp dir
+        (cd "$tmp" && apt-get -qq -o APT::Sandbox::User=root download "${EXIM_PKGS[@]}")
+        $SUDO mkdir -p "$EXIM_ROOT"
+        for deb in "$tmp"/*.deb; do $SUDO dpkg -x "$deb" "$EXIM_ROOT"; done
+        # library dependencies (lib*) of the unpacked packages, one per line
+        for deb in "$tmp"/*.deb; do dpkg-deb -f "$deb" Depends; done | tr ',' '\n' \
+            | sed -e 's/[|(].*//' -e 's/^ *//' -e 's/ *$//' | grep '^lib' | sort -u \
+            | $SUDO tee "$deps" >/dev/null
+        rm -rf "$tmp"
+        echo "install-mta: unpacked ${EXIM_PKGS[*]} into $EXIM_ROOT"
+    fi
+    local libs=()
+    mapfile -t libs <"$deps"
+    if [ "${#libs[@]}" -gt 0 ]; then apt_install "${libs[@]}"; fi
+    if ! getent passwd Debian-exim >/dev/null; then
+        if command -v adduser >/dev/null 2>&1; then
+            $SUDO adduser --system --group --quiet --home /var/spool/exim4 --no-create-home \
+                --disabled-login --force-badname Debian-exim
+        else
+            $SUDO useradd --system --user-group --home-dir /var/spool/exim4 --no-create-home \
+                --shell /usr/sbin/nologin Debian-exim
+        fi
+    fi
+    if ldd "$bin" | grep -q 'not found'; then
+        echo "install-mta: $bin misses libraries:" >&2
+        ldd "$bin" | grep 'not found' >&2
+        return 1
+    fi
+    echo "install-mta: exim $("$bin" -C /dev/null -bV 2>/dev/null | sed -n 's/^Exim version \([^ ]*\).*/\1/p') ($bin)"
 }
 
 install_postfix

@@ -19,6 +19,7 @@ The lines kept are parsed by the parser of their file and handed to :class:`Corr
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,35 +72,28 @@ def _rows_to_events(df: Any) -> list[Event]:
     return out
 
 
-def _pass(paths: Sequence[str], expr: Any, mta: str, options: ParseOptions | None, result: ScanResult,
-          want_links: bool, last_lines: dict[str, Any]) -> tuple[list[Any], list[tuple[str, str]]]:
-    import polars as pl
+def _pass(inputs: Sequence[tuple[Any, Any, Any]], expr: Any, options: ParseOptions | None, diags: list[Diagnostic],
+          last_lines: dict[str, Any] | None) -> list[Any]:
+    """One polars pass over stream inputs (compressed files, Exchange CSV): parsed frames of
+    the lines matching ``expr``."""
+    from . import reader
+    from .envelope import assign_years
+    from .rules import FileContext
 
     frames: list[Any] = []
-    pairs: list[Any] = []
-    for f, parser, ctx, lines in scan_chunks(paths, mta=mta, options=options, result=result, keep_going=True):
-        if lines is None:  # whole-file parsers (Exchange CSV)
-            for df in parser.parse_file(f, ctx, result.diagnostics, None):
-                frames.append(df)
+    for f, parser, _ctx in inputs:
+        ctx = FileContext(f.path, f.mtime, options or ParseOptions())
+        if hasattr(parser, "parse_file"):  # whole-file parsers (Exchange CSV) need their header
+            frames.extend(parser.parse_file(f, ctx, diags, None))
             continue
-        if lines.height:
-            last_lines[f.path] = (parser, ctx, lines.tail(1))
-        hit = lines.filter(expr)
-        if hit.height:
-            frames.append(parser.parse_frame(hit, ctx))
-        if want_links:
-            marked = lines.filter(pl.col("line").str.contains_any(MARKERS))
-            if marked.height:
-                ex = marked.select(
-                    a=pl.coalesce(pl.col("line").str.extract(LINK_SYSLOG, 1), pl.col("line").str.extract(LINK_EXIM, 1)),
-                    b=pl.coalesce(pl.col("line").str.extract(LINK_SYSLOG, 2), pl.col("line").str.extract(LINK_EXIM, 2)),
-                ).drop_nulls()
-                if ex.height:
-                    pairs.append(ex.unique())
-    link_pairs: list[tuple[str, str]] = []
-    if pairs:
-        link_pairs = list(pl.concat(pairs).unique().iter_rows())
-    return frames, link_pairs
+        for lines in reader.frames(f, diags):
+            lines = assign_years(lines, ctx.years)
+            if last_lines is not None and lines.height:
+                last_lines[f.path] = (parser, ctx, lines.tail(1))
+            hit = lines.filter(expr)
+            if hit.height:
+                frames.append(parser.parse_frame(hit, ctx))
+    return frames
 
 
 def _closure(start: set[str], pairs: list[tuple[str, str]]) -> set[str]:
@@ -131,6 +125,23 @@ def _log_end(last_lines: dict[str, Any]) -> datetime | None:
     return max(ends) if ends else None
 
 
+MAX_ROUNDS = 12
+
+
+def _spool_stdin(paths: Sequence[str]) -> tuple[list[str], str | None]:
+    """``follow`` reads its inputs several times: keep stdin in a temporary file."""
+    import sys
+    import tempfile
+
+    if "-" not in paths:
+        return list(paths), None
+    tmp = tempfile.NamedTemporaryFile(prefix="logtrace-stdin-", delete=False)  # noqa: SIM115
+    with tmp:
+        while chunk := sys.stdin.buffer.read(1 << 20):
+            tmp.write(chunk)
+    return [tmp.name if p == "-" else p for p in paths], tmp.name
+
+
 def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str | None = None,
            sender: str | None = None, recipient: str | None = None, mta: str = "auto",
            options: ParseOptions | None = None) -> FollowResult:
@@ -139,8 +150,17 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
     Returns one :class:`MessageStory` per distinct message found (a reused short queue ID,
     or several messages from one sender, give several). Raises :class:`FollowError` only
     for an invalid query; an ID that is not found gives an empty ``stories`` list.
+
+    Search: round 1 finds the lines naming the query; every later round searches for the IDs
+    (next hops, re-injections, notifications, the Message-ID) that the previous round's lines
+    revealed and that were not searched yet, until nothing new turns up. Plain files are
+    searched with ``mmap`` + ``bytes.find`` (:mod:`logtrace.search`), compressed ones and
+    stdin with a polars literal filter.
     """
-    import polars as pl
+    import os
+
+    from .engine import _open
+    from .search import MappedLog
 
     if sum(x is not None for x in (queue_id, message_id, sender, recipient)) != 1:
         raise FollowError("give exactly one of: a queue ID, --message-id, --from, --to")
@@ -157,52 +177,103 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
         kind, value = "to", (recipient or "").strip().strip("<>")
     if not value:
         raise FollowError("empty query")
+    paths, spooled = _spool_stdin(paths)
     result = ScanResult()
-    last_lines: dict[str, Any] = {}
-    frames, pairs = _pass(paths, _needle_expr(kind, value), mta, options, result, True, last_lines)
-    events = _rows_to_events(pl.concat(frames, how="vertical_relaxed")) if frames else []
-    passes = 1
-    if kind == "from":
-        events = [e for e in events if e.queue_id or e.kind == EventKind.REJECT]
-    seed: set[str] = set()
+    mapped: list[Any] = []
+    try:
+        streamed = []
+        for f, parser, ctx in _open(paths, mta, options, None, result, True):
+            m = None
+            if f._compression is None and not hasattr(parser, "parse_file"):
+                m = MappedLog.open(f.path, parser, ctx)
+            if m is not None:
+                mapped.append(m)
+            else:
+                streamed.append((f, parser, ctx))
+        events: list[Event] = []
+        seen: set[tuple[str | None, int | None]] = set()
+        done: set[str] = set()
+        last_lines: dict[str, Any] = {}
+        needles = [value]
+        rounds = 0
+        while needles and rounds < MAX_ROUNDS:
+            fresh: list[Event] = []
+            address = rounds == 0 and kind in ("from", "to")
+            rx = re.compile(re.escape(value.encode()), re.I) if address else None
+            for m in mapped:
+                starts: set[int] = set()
+                for nd in needles:
+                    starts |= m.find_regex(rx) if rx is not None else m.find(nd.encode())
+                fresh += [e for e in m.parse(starts) if isinstance(e, Event)]
+                if rounds == 0 and not starts:
+                    continue
+            if streamed:
+                import polars as pl
+
+                expr = _needle_expr(kind, value) if rounds == 0 else pl.col("line").str.contains_any(needles)
+                frames = _pass(streamed, expr, options, result.diagnostics, last_lines if rounds == 0 else None)
+                if frames:
+                    fresh += _rows_to_events(pl.concat(frames, how="vertical_relaxed"))
+            fresh = [e for e in fresh if (e.file, e.line_no) not in seen]
+            seen |= {(e.file, e.line_no) for e in fresh}
+            events += fresh
+            done |= set(needles)
+            found = _seed(fresh, kind, value) if rounds == 0 else fresh
+            ids: set[str] = set()
+            for e in found:
+                for x in (e.queue_id, e.next_queue_id):
+                    if x:
+                        ids.add(x)
+                if rounds == 0 and e.message_id:  # the Message-ID is the same on every hop: one search finds them all
+                    ids.add(e.message_id)
+            needles = sorted(ids - done)[:MAX_IDS]
+            rounds += 1
+        log_end = _log_end(last_lines)
+        for m in mapped:
+            tail = m.last_line()
+            if tail is not None:
+                ev = m.parser.parse_line(tail[1], m.ctx, 0)
+                if ev.ts is not None and (log_end is None or ev.ts > log_end):
+                    log_end = ev.ts
+        events = _renumber(events, mapped)
+    finally:
+        for m in mapped:
+            m.close()
+        if spooled:
+            os.unlink(spooled)
+    if spooled:
+        events = [dataclasses.replace(e, file="-") if e.file == spooled else e for e in events]
+    corr = Correlator(events, log_end=log_end)
+    stories = _stories(corr, events, kind, value)
+    return FollowResult(query=value, stories=stories, diagnostics=result.diagnostics, failed_inputs=result.failed_inputs,
+                        log_end=corr.log_end, passes=rounds, lines_kept=len(events))
+
+
+def _renumber(events: list[Event], mapped: list[Any]) -> list[Event]:
+    """Mapped hits carry their byte offset as ``line_no`` until here: count newlines once."""
+    by_path = {m.path: m for m in mapped}
+    out = []
+    for e in events:
+        m = by_path.get(e.file or "")
+        out.append(dataclasses.replace(e, line_no=m.numbers[e.line_no]) if m is not None else e)
+    return out
+
+
+def _seed(events: list[Event], kind: str, value: str) -> list[Event]:
+    """Round 1: keep the lines that really are about the query (a literal hit can be a substring)."""
+    low = value.lower()
+    out = []
     for e in events:
         if kind == "id" and value not in (e.queue_id, e.next_queue_id):
             continue
-        if kind == "from" and (e.sender or "").lower() != value.lower() and e.kind not in (EventKind.REJECT,):
+        if kind == "from" and (e.sender or "").lower() != low:
             continue
-        if kind == "to" and value.lower() not in ((e.recipient or "").lower(), (e.orig_recipient or "").lower()):
+        if kind == "to" and low not in ((e.recipient or "").lower(), (e.orig_recipient or "").lower()):
             continue
         if kind == "mid" and e.message_id != value:
             continue
-        if e.queue_id:
-            seed.add(e.queue_id)
-        if e.next_queue_id:
-            seed.add(e.next_queue_id)
-    if kind == "id":
-        seed.add(value)
-    ids = _closure(seed, pairs)
-    mids = {e.message_id for e in events if e.message_id and e.queue_id in ids}
-    if kind == "mid":
-        mids.add(value)
-    needles = sorted((ids | mids) - ({value} if kind in ("id", "mid") else set()))
-    have = {(e.file, e.line_no) for e in events}
-    if needles:
-        frames2, _ = _pass(paths, pl.col("line").str.contains_any(needles), mta, options, ScanResult(), False, {})
-        passes += 1
-        new = [e for e in (_rows_to_events(pl.concat(frames2, how="vertical_relaxed")) if frames2 else []) if (e.file, e.line_no) not in have]
-        events += new
-        have |= {(e.file, e.line_no) for e in new}
-        # Message-ID matches can reveal queue IDs that no reply named (weak links)
-        extra = {e.queue_id for e in new if e.queue_id and e.message_id in mids} - ids
-        if extra:
-            frames3, _ = _pass(paths, pl.col("line").str.contains_any(sorted(extra)), mta, options, ScanResult(), False, {})
-            passes += 1
-            more = [e for e in (_rows_to_events(pl.concat(frames3, how="vertical_relaxed")) if frames3 else []) if (e.file, e.line_no) not in have]
-            events += more
-    corr = Correlator(events, log_end=_log_end(last_lines))
-    stories = _stories(corr, events, kind, value)
-    return FollowResult(query=value, stories=stories, diagnostics=result.diagnostics, failed_inputs=result.failed_inputs,
-                        log_end=corr.log_end, passes=passes, lines_kept=len(events))
+        out.append(e)
+    return out
 
 
 def _stories(corr: Correlator, events: list[Event], kind: str, value: str) -> list[MessageStory]:

@@ -53,6 +53,7 @@ DERIVATIONS: tuple[tuple[str, str], ...] = (
     ("delays", r"^(?P<delay_before_qmgr_s>[\d.]+)/(?P<delay_in_qmgr_s>[\d.]+)/(?P<delay_conn_s>[\d.]+)/(?P<delay_xmit_s>[\d.]+)"),
     ("reply_text", r"^(?P<reply_code>[2-5]\d\d)[ -](?:(?P<dsn>[2-5]\.\d{1,3}\.\d{1,3})\b)?"),
     ("reply_text", r" said: (?P<reply_code>[2-5]\d\d)[ -](?:(?P<dsn>[2-5]\.\d{1,3}\.\d{1,3})\b)?"),
+    ("reply_text", r"^(?P<dsn>[245]\.\d{1,3}\.\d{1,3}) "),
     ("reply_text", r"(?:queued as (?P<next_queue_id>[0-9A-Za-z]{5,})"
                    r"|(?:^|[\s(])(?:OK )?id=(?P<next_queue_id__2>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4})\b"
                    r"|\[InternalId=(?P<next_queue_id__3>\d+)(?:, Hostname=(?P<next_host>[^\]\s,]+))?)"),

@@ -1,0 +1,486 @@
+"""A private, loopback-only Exim instance for tests (optionally next to real Postfix).
+
+How Exim gets onto a host that already has Postfix
+--------------------------------------------------
+Debian's ``exim4-*`` and ``postfix`` packages conflict (both provide
+``mail-transport-agent``), so ``.ci/install-mta.sh`` does not ``apt-get install``
+Exim.  It runs ``apt-get download exim4-daemon-light exim4-base exim4-config`` and
+unpacks the ``.deb`` files with ``dpkg -x`` into ``/opt/exim4`` (no dpkg
+registration, no maintainer scripts, nothing conflicts).  Two things the
+maintainer scripts / dependencies would have provided are done by hand there:
+
+* the library dependencies that a Postfix host may lack (``libidn12`` on a stock
+  Debian 12 image) are ``apt-get install``-ed (plain libraries, no conflict);
+* the ``Debian-exim`` system user/group: the Debian binary has ``EXIM_USER``
+  compiled in *by name* and refuses to start at all (even ``-bV``) when the name
+  cannot be resolved (``failed to find uid for user name "Debian-exim"``).
+
+Binary lookup order: ``$LOGTRACE_EXIM`` (path to the exim binary),
+``/opt/exim4/usr/sbin/exim4``, ``exim4``/``exim`` on ``$PATH`` / ``/usr/sbin``.
+
+Running it
+----------
+The harness runs as root: ``exim4 -C <our config> -bdf -q2s`` (foreground daemon,
+queue runner every 2 s, own process group so teardown can signal exactly the
+processes it started).  ``-C`` with a file that is not in the compiled-in
+``TRUSTED_CONFIG_LIST`` (``/etc/exim4/trusted_configs``) makes Exim drop its
+privileges *unless the caller is root*; as root it keeps them, and the
+re-executed delivery processes get ``-C`` passed along.  The config file must be
+owned by root and not world-writable.  ``exim_path`` must point at the unpacked
+binary, otherwise Exim re-execs the compiled-in ``/usr/sbin/exim4`` for
+deliveries.  ``keep_environment =`` and ``tls_advertise_hosts =`` keep two
+multi-line start-up warnings out of the main log.
+
+Exim writes its own main log (``log_file_path = <logdir>/<name>.%slog`` ->
+``exim1.mainlog``, ``exim1.rejectlog``, ``exim1.paniclog``); no syslog is needed.
+Lines look like::
+
+    2026-11-22 19:53:19.682 [15410] 1xVDcl-00040X-1p => ok@ext.example.test R=far_end T=remote_smtp H=127.0.0.1 [127.0.0.1]:40123 C="250 2.0.0 Ok: queued as 56A917E88D" QT=0.111s DT=0.088s
+
+(``log_selector = +smtp_confirmation +received_recipients +pid +millisec
++queue_time +deliver_time +outgoing_port``).  The main log carries no host name.
+
+Routing (``manualroute`` to IP literals, ``self = send`` + ``allow_localhost`` on
+the transport because the targets are on the loopback interface):
+
+* ``ext.example.test``, ``example.org``, ``via-exim.example.test`` -> the scripted
+  far-end server (``tests/realmta/smtpserver.py``), so bounces to
+  ``*@example.org`` senders are delivered there too;
+* ``via-postfix.example.test`` -> Postfix ``mx1``'s smtpd (when a PostfixLab runs),
+  and mx1 routes ``via-exim.example.test`` to Exim and ``via-postfix.example.test``
+  to the far end.
+
+Retries: ``* * F,<cutoff>,1s`` (default cutoff 10 s), so a greylisted recipient
+is retried by the next queue run and an always-4xx recipient is failed
+(``** ... retry timeout exceeded``) after ~10-15 s.  RCPT ``blocked*`` is refused
+by the RCPT ACL with ``550 5.7.1``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .postfix import free_port, postfix_available
+
+CMD_TIMEOUT = 30
+OPT_EXIM = "/opt/exim4/usr/sbin/exim4"
+#: a stamped Exim main log line (+millisec +pid)
+LINE_RE = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[\d+\] "
+#: an Exim message id (pre-4.97 6-6-2 and 4.97+ 6-11-4)
+ID_RE = r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4})"
+
+
+def find_exim() -> str | None:
+    env = os.environ.get("LOGTRACE_EXIM")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    cands = [OPT_EXIM]
+    for name in ("exim4", "exim"):
+        cands += [p for p in (shutil.which(name),) if p]
+        cands += [f"/usr/sbin/{name}", f"/usr/local/sbin/{name}"]
+    for p in cands:
+        if os.access(p, os.X_OK) and not os.path.isdir(p):
+            # Postfix's /usr/sbin/sendmail is no exim; exim4/exim names only.
+            return p
+    return None
+
+
+def _exim_settings(binary: str) -> dict[str, str]:
+    r = subprocess.run([binary, "-C", "/dev/null", "-bP", "exim_user", "exim_group"],
+                       capture_output=True, text=True, timeout=CMD_TIMEOUT, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise RuntimeError((r.stdout + r.stderr).strip() or f"exit {r.returncode}")
+    out = dict(re.findall(r"^(\w+) = (.*)$", r.stdout, re.M))
+    if "exim_user" not in out:
+        raise RuntimeError(f"unexpected -bP output: {r.stdout!r} {r.stderr!r}")
+    return out
+
+
+def exim_available() -> str | None:
+    """Return None when Exim can be used, else a reason string."""
+    binary = find_exim()
+    if not binary:
+        return "exim is not installed (run: bash .ci/install-mta.sh; it unpacks Exim into /opt/exim4)"
+    if os.geteuid() != 0:
+        return "the real-Exim harness must run as root"
+    try:
+        _exim_settings(binary)
+    except (OSError, subprocess.TimeoutExpired, RuntimeError) as e:
+        return f"{binary} does not run: {e} (run: bash .ci/install-mta.sh)"
+    return None
+
+
+def exim_version(binary: str | None = None) -> str:
+    binary = binary or find_exim()
+    try:
+        r = subprocess.run([binary, "-C", "/dev/null", "-bV"], capture_output=True, text=True,
+                           timeout=CMD_TIMEOUT, stdin=subprocess.DEVNULL)
+        m = re.search(r"Exim version (\S+)", r.stdout)
+        return m.group(1) if m else "?"
+    except (OSError, subprocess.TimeoutExpired, TypeError):
+        return "?"
+
+
+class EximInstance:
+    """One Exim daemon: own spool, own logs, own config, one 127.0.0.1 port."""
+
+    def __init__(self, base: Path, logdir: Path, name: str, fqdn: str, port: int,
+                 routes: dict[str, tuple[str, int]], retry_cutoff: str = "10s",
+                 queue_interval: str = "2s", binary: str | None = None) -> None:
+        self.binary = binary or find_exim()
+        if not self.binary:
+            raise RuntimeError("exim not found")
+        st = _exim_settings(self.binary)
+        self.user = st["exim_user"]
+        self.group = st.get("exim_group") or self.user
+        self.name, self.fqdn, self.port = name, fqdn, port
+        self.routes = routes                 # domain -> (ip, port)
+        self.retry_cutoff, self.queue_interval = retry_cutoff, queue_interval
+        self.dir = base / name
+        self.spool = self.dir / "spool"
+        self.spool.mkdir(parents=True)
+        self.dir.chmod(0o755)
+        shutil.chown(self.spool, self.user, self.group)
+        self.logdir = logdir
+        self.mainlog = logdir / f"{name}.mainlog"
+        self.rejectlog = logdir / f"{name}.rejectlog"
+        self.paniclog = logdir / f"{name}.paniclog"
+        # The log directory is root's (shared with Postfix's rsyslog files) and
+        # Exim writes as exim_user: pre-create the files it appends to.
+        for f in (self.mainlog, self.rejectlog):
+            f.touch(mode=0o644)
+            shutil.chown(f, self.user, self.group)
+        self.conf = self.dir / "exim.conf"
+        self.pidfile = self.dir / "exim.pid"
+        self.proc: subprocess.Popen | None = None
+        self._write_config()
+
+    # ------------------------------------------------------------ config --
+    def _write_config(self) -> None:
+        by_target: dict[tuple[str, int], list[str]] = {}
+        for dom, target in self.routes.items():
+            by_target.setdefault(target, []).append(dom)
+        routers = ""
+        for i, ((ip, port), doms) in enumerate(sorted(by_target.items(), key=lambda kv: kv[0][1])):
+            routers += f"""\
+route{i}:
+  driver = manualroute
+  domains = {' : '.join(doms)}
+  route_list = * {ip}::{port}
+  transport = remote_smtp
+  self = send
+  no_more
+
+"""
+        self.conf.write_text(f"""\
+# generated by tests/realmta/exim.py
+primary_hostname = {self.fqdn}
+qualify_domain = example.test
+exim_path = {self.binary}
+spool_directory = {self.spool}
+log_file_path = {self.logdir}/{self.name}.%slog
+pid_file_path = {self.pidfile}
+exim_user = {self.user}
+exim_group = {self.group}
+trusted_users = root
+never_users =
+deliver_drop_privilege = true
+local_interfaces = 127.0.0.1
+daemon_smtp_ports = {self.port}
+keep_environment =
+tls_advertise_hosts =
+host_lookup =
+rfc1413_hosts =
+rfc1413_query_timeout = 0s
+smtp_banner = $smtp_active_hostname ESMTP Exim $version_number $tod_full
+log_selector = +smtp_confirmation +received_recipients +pid +millisec +queue_time +deliver_time +outgoing_port
+acl_smtp_rcpt = acl_check_rcpt
+timeout_frozen_after = 1m
+ignore_bounce_errors_after = 10s
+delay_warning =
+retry_interval_max = 2s
+queue_run_max = 5
+remote_max_parallel = 4
+smtp_accept_max = 50
+
+begin acl
+
+acl_check_rcpt:
+  deny    local_parts = ^blocked
+          message = 5.7.1 Recipient blocked by local policy
+  accept  hosts = 127.0.0.0/8
+  deny    message = 5.7.1 relay not permitted
+
+begin routers
+
+{routers}begin transports
+
+remote_smtp:
+  driver = smtp
+  allow_localhost
+  hosts_override
+  connect_timeout = 5s
+  command_timeout = 30s
+  data_timeout = 60s
+  final_timeout = 60s
+
+begin retry
+
+* * F,{self.retry_cutoff},1s
+
+begin rewrite
+""")
+        os.chown(self.conf, 0, 0)
+        self.conf.chmod(0o644)
+
+    # ----------------------------------------------------------- running --
+    def exim(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run the exim binary with this instance's config (-bpc, -Mrm, -M ...)."""
+        cmd = [self.binary, "-C", str(self.conf), *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=CMD_TIMEOUT,
+                           stdin=subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stdout}{r.stderr}")
+        return r
+
+    def start(self) -> None:
+        out = open(self.dir / "daemon.out", "wb")
+        self.proc = subprocess.Popen(
+            [self.binary, "-C", str(self.conf), "-bdf", f"-q{self.queue_interval}",
+             "-oX", str(self.port)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        out.close()
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name}: exim exited with {self.proc.returncode}: "
+                                   + self._diag())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                    s.settimeout(5)
+                    if s.recv(512).startswith(b"220"):
+                        s.sendall(b"QUIT\r\n")
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: exim did not come up on port {self.port}: "
+                                   + self._diag())
+            time.sleep(0.1)
+
+    def _diag(self) -> str:
+        parts = []
+        for p in (self.dir / "daemon.out", self.paniclog, self.mainlog):
+            try:
+                parts.append(f"{p.name}: {p.read_text(errors='replace')[-1500:]}")
+            except OSError:
+                pass
+        return "\n".join(parts)
+
+    def queue_count(self) -> int:
+        r = self.exim("-bpc", check=False)
+        try:
+            return int(r.stdout.strip())
+        except ValueError:
+            return -1
+
+    def stop(self) -> None:
+        """SIGTERM the daemon, then whatever is left of its process group."""
+        if not self.proc:
+            return
+        pgid = self.proc.pid  # start_new_session: the daemon leads its own group
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        for sig, pause in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.0)):
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + pause
+            while time.monotonic() < deadline:  # let queue runners/deliveries finish
+                try:
+                    os.killpg(pgid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+            else:
+                try:
+                    os.killpg(pgid, sig)
+                except ProcessLookupError:
+                    break
+        self.proc = None
+
+    # ------------------------------------------------------------- logs --
+    def log_text(self) -> str:
+        try:
+            return self.mainlog.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for(self, regex: str, timeout: float = 60) -> re.Match:
+        pat = re.compile(regex, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = pat.search(self.log_text())
+            if m:
+                return m
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: no log line matching {regex!r} within {timeout}s;"
+                                   f" log tail:\n{self.log_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def wait_completed(self, exim_id: str, timeout: float = 60) -> None:
+        self.wait_for(LINE_RE + rf"{re.escape(exim_id)} Completed", timeout)
+
+
+def smtp_send(port: int, sender: str, rcpts: list[str], subject: str = "test",
+              message_id: str | None = None, body: str = "Hello.\n",
+              helo: str = "client.example.org"
+              ) -> tuple[str | None, dict[str, tuple[int, str]], tuple[int, str] | None]:
+    """Inject one message; return (id from the DATA reply, rcpt_replies, data_reply).
+
+    The id is Exim's ``250 OK id=<id>`` or Postfix's ``250 ... queued as <id>``.
+    """
+    from email.message import EmailMessage
+    from email.utils import formatdate
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(rcpts)
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = message_id or f"<{os.urandom(6).hex()}@client.example.org>"
+    msg.set_content(body)
+    replies: dict[str, tuple[int, str]] = {}
+    with smtplib.SMTP("127.0.0.1", port, local_hostname=helo, timeout=30) as s:
+        s.ehlo()
+        code, text = s.mail(sender)
+        if code != 250:
+            raise RuntimeError(f"MAIL FROM refused: {code} {text!r}")
+        for r in rcpts:
+            c, t = s.rcpt(r)
+            replies[r] = (c, t.decode(errors="replace"))
+        if not any(c in (250, 251) for c, _ in replies.values()):
+            s.rset()
+            return None, replies, None
+        c, t = s.data(msg.as_bytes())
+        data_reply = (c, t.decode(errors="replace"))
+    m = re.search(rf"\bid=({ID_RE})", data_reply[1]) or re.search(
+        r"queued as ([0-9A-Za-z]+)", data_reply[1])
+    return (m.group(1) if m else None), replies, data_reply
+
+
+class EximLab:
+    """Exim ``exim1`` + scripted far end (+ Postfix mx1/mx2 when available).
+
+    With Postfix (``with_postfix=None``: when :func:`postfix_available`), the
+    far end, base and log directories are the :class:`PostfixLab`'s, and mx1
+    gets two extra transport entries (``via-exim.example.test`` -> Exim,
+    ``via-postfix.example.test`` -> far end) before it starts.
+    """
+
+    SINK_DOMAINS = ("ext.example.test", "example.org", "via-exim.example.test")
+
+    def __init__(self, with_postfix: bool | None = None, base: str | os.PathLike | None = None,
+                 keep: bool | None = None, retry_cutoff: str = "10s") -> None:
+        from .smtpserver import ScriptedSMTPServer
+        reason = exim_available()
+        if reason:
+            raise RuntimeError(reason)
+        if with_postfix is None:
+            with_postfix = postfix_available() is None
+        self.keep = keep if keep is not None else os.environ.get("LOGTRACE_MTA_KEEP") == "1"
+        self.exim_port = free_port()
+        self.postfix = None
+        if with_postfix:
+            from .postfix import PostfixLab
+            self.postfix = PostfixLab(base=base, keep=self.keep)
+            self.base, self.logdir, self.sink = self.postfix.base, self.postfix.logdir, self.postfix.sink
+            mx1 = self.postfix.hosts["mx1"]
+            mx1.transports.update({
+                "via-exim.example.test": f"smtp:[127.0.0.1]:{self.exim_port}",
+                "via-postfix.example.test": f"smtp:[127.0.0.1]:{self.sink.port}",
+            })
+            mx1._write_config()  # noqa: SLF001 - re-render with the extra transports
+        else:
+            self.base = Path(tempfile.mkdtemp(prefix="ltexim-", dir=base or "/tmp"))
+            self.base.chmod(0o755)
+            self.logdir = self.base / "log"
+            self.logdir.mkdir(mode=0o755)
+            self.sink = ScriptedSMTPServer()
+        routes = {d: ("127.0.0.1", self.sink.port) for d in self.SINK_DOMAINS}
+        if self.postfix:
+            routes["via-postfix.example.test"] = ("127.0.0.1", self.postfix.mx1_port)
+        self.exim = EximInstance(self.base, self.logdir, "exim1", "exim1.example.test",
+                                 self.exim_port, routes, retry_cutoff=retry_cutoff)
+        self._started: list = []
+
+    def start(self) -> "EximLab":
+        try:
+            if self.postfix:
+                self._started.append(self.postfix)
+                self.postfix.start()
+            else:
+                self.sink.start()
+                self._started.append(self.sink)
+            self._started.append(self.exim)
+            self.exim.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for obj in reversed(self._started):
+            try:
+                obj.stop()
+            except Exception:  # noqa: BLE001 - best-effort teardown
+                pass
+        self._started.clear()
+
+    def cleanup(self) -> None:
+        if not self.keep:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> "EximLab":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        self.cleanup()
+
+    def send(self, host: str, sender: str, rcpts: list[str], subject: str = "test",
+             message_id: str | None = None):
+        """Inject into ``exim1`` or a Postfix instance (``mx1``); see :func:`smtp_send`."""
+        if host == "exim1":
+            port = self.exim_port
+        else:
+            port = self.postfix.hosts[host].port
+        return smtp_send(port, sender, rcpts, subject=subject, message_id=message_id)
+
+    def log_paths(self, hosts=("exim1",), style: str = "rfc3164") -> list[str]:
+        out = []
+        for h in hosts:
+            if h == "exim1":
+                out.append(str(self.exim.mainlog))
+            else:
+                out.append(str(self.postfix.hosts[h].logs[style]))
+        return out
+
+    def text(self, host: str, style: str = "rfc3164") -> str:
+        if host == "exim1":
+            return self.exim.log_text()
+        return self.postfix.hosts[host].log_text(style)
