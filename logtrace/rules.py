@@ -27,7 +27,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
-from .envelope import SOLARIS_TAG, SYSLOG_ENVELOPE, SYSLOG_NOISE, SYSLOG_PREFIX, YearInference, frame_timestamps, parse_3164, parse_3339, zone
+from .envelope import SOLARIS_TAG, SYSLOG_ENVELOPE, SYSLOG_NOISE, SYSLOG_PREFIX, split_syslog_frame, YearInference, frame_timestamps, parse_3164, parse_3339, zone
 from .events import EVENT_FIELDS, Event, EventKind, Unparsed, event_schema
 
 
@@ -286,7 +286,9 @@ class RuleParser:
         """DataFrame ``line_no, line`` → DataFrame with :func:`event_schema` columns (plus ``file``)."""
         import polars as pl
 
-        if self.envelope_prefix:
+        if self.envelope_prefix == SYSLOG_PREFIX:
+            env = split_syslog_frame(lines)
+        elif self.envelope_prefix:
             off = pl.col("line").str.find(": ", literal=True)
             env = lines.with_columns(_off=off).with_columns(
                 pl.when(pl.col("_off").is_not_null()).then(pl.col("line").str.slice(0, pl.col("_off")))
