@@ -179,7 +179,7 @@ RULES: tuple[Rule, ...] = (
     Rule("postfix.pickup.uid", "pickup", rf"^{QID}: uid=(?P<detail>\d+) from=<(?P<sender>[^>]*)>(?: orig_id=\S+)?$", K.ACCEPT,
          ("D2FAE20586: uid=0 from=<fail2ban>",)),
     # ---- cleanup
-    Rule("postfix.cleanup.message_id", "cleanup", rf"^{QID}: message-id=<?(?P<message_id>[^>]*?)>?$", K.HEADER,
+    Rule("postfix.cleanup.message_id", "cleanup", rf"^{QID}: message-id=<?(?P<message_id>[^>]*)>?$", K.HEADER,
          ("0F5383D: message-id=<544D2523.30609@rhsoft.net>", "4104E3D: message-id=<>",
           "ADD961003206D: message-id==?UTF-8?B?PDE5?=? =?UTF-8?B?MTIyMDExMjkxNjYxMUBDbGllbnQtMDQ1LnJ1YmluZXR0ZXJpZS5sb2NhbD4=?=")),
     Rule("postfix.cleanup.resent_message_id", "cleanup", rf"^{QID}: resent-message-id=(?P<detail>.*)$", K.OTHER,
