@@ -160,7 +160,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
     import os
 
     from .engine import _open
-    from .search import MappedLog
+    from .search import PlainLog
 
     if sum(x is not None for x in (queue_id, message_id, sender, recipient)) != 1:
         raise FollowError("give exactly one of: a queue ID, --message-id, --from, --to")
@@ -185,7 +185,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
         for f, parser, ctx in _open(paths, mta, options, None, result, True):
             m = None
             if f._compression is None and not hasattr(parser, "parse_file"):
-                m = MappedLog.open(f.path, parser, ctx)
+                m = PlainLog.open(f.path, parser, ctx)
             if m is not None:
                 mapped.append(m)
             else:
@@ -201,12 +201,8 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
             address = rounds == 0 and kind in ("from", "to")
             rx = re.compile(re.escape(value.encode()), re.I) if address else None
             for m in mapped:
-                starts: set[int] = set()
-                for nd in needles:
-                    starts |= m.find_regex(rx) if rx is not None else m.find(nd.encode())
-                fresh += [e for e in m.parse(starts) if isinstance(e, Event)]
-                if rounds == 0 and not starts:
-                    continue
+                hits = m.scan([nd.encode() for nd in needles] if rx is None else [], rx)
+                fresh += [e for e in m.parse(hits) if isinstance(e, Event)]
             if streamed:
                 import polars as pl
 
@@ -232,10 +228,10 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
         for m in mapped:
             tail = m.last_line()
             if tail is not None:
-                ev = m.parser.parse_line(tail[1], m.ctx, 0)
+                m._set_year(tail)
+                ev = m.parser.parse_line(tail, m.ctx, 0)
                 if ev.ts is not None and (log_end is None or ev.ts > log_end):
                     log_end = ev.ts
-        events = _renumber(events, mapped)
     finally:
         for m in mapped:
             m.close()
@@ -247,16 +243,6 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
     stories = _stories(corr, events, kind, value)
     return FollowResult(query=value, stories=stories, diagnostics=result.diagnostics, failed_inputs=result.failed_inputs,
                         log_end=corr.log_end, passes=rounds, lines_kept=len(events))
-
-
-def _renumber(events: list[Event], mapped: list[Any]) -> list[Event]:
-    """Mapped hits carry their byte offset as ``line_no`` until here: count newlines once."""
-    by_path = {m.path: m for m in mapped}
-    out = []
-    for e in events:
-        m = by_path.get(e.file or "")
-        out.append(dataclasses.replace(e, line_no=m.numbers[e.line_no]) if m is not None else e)
-    return out
 
 
 def _seed(events: list[Event], kind: str, value: str) -> list[Event]:

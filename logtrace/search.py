@@ -14,7 +14,6 @@ what the frame engine computes too.
 
 from __future__ import annotations
 
-import mmap
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,31 +25,29 @@ from .events import Event, Unparsed
 _STAMP3164 = re.compile(rb"^([A-Z][a-z]{2}) [ 0-3]?\d \d\d:")
 
 
+BLOCK = 16 << 20
+
+
 @dataclass
-class MappedLog:
+class PlainLog:
+    """An uncompressed file searched block by block (memory stays at one block whatever the
+    file size). Hits are parsed once; ``line_no`` is exact (newlines are counted per block)."""
+
     path: str
     parser: Any
     ctx: Any
-    mm: Any = None
     first_month: int | None = None
     base: int | None = None
-    starts: set[int] = field(default_factory=set)
-    _numbers: dict[int, int] | None = None
+    parsed: set[int] = field(default_factory=set)
 
     @classmethod
-    def open(cls, path: str, parser: Any, ctx: Any) -> MappedLog | None:
+    def open(cls, path: str, parser: Any, ctx: Any) -> PlainLog | None:
         try:
-            fh = open(path, "rb")  # noqa: SIM115 - the mapping outlives this scope
+            with open(path, "rb") as fh:
+                head = fh.read(1 << 16)
         except OSError:
             return None
-        try:
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
-            fh.close()
-            return None
-        fh.close()
-        log = cls(path, parser, ctx, mm)
-        head = mm[: 1 << 16]
+        log = cls(path, parser, ctx)
         for ln in head.split(b"\n"):
             m = _STAMP3164.match(ln)
             if m and m.group(1).decode() in MONTHS:
@@ -60,71 +57,59 @@ class MappedLog:
         return log
 
     def close(self) -> None:
-        if self.mm is not None:
-            self.mm.close()
-            self.mm = None
+        pass
 
-    # ------------------------------------------------------------------ finding
+    def scan(self, needles: Iterable[bytes], rx: re.Pattern[bytes] | None = None) -> list[tuple[int, str]]:
+        """``(line_no, text)`` of every line containing one of ``needles`` (or matching ``rx``)."""
+        needles = [n for n in needles if n]
+        hits: list[tuple[int, str]] = []
+        line_no = 1
+        rest = b""
+        with open(self.path, "rb", buffering=0) as fh:
+            while True:
+                buf = fh.read(BLOCK)
+                if buf:
+                    data = rest + buf
+                    cut = data.rfind(b"\n")
+                    if cut < 0:
+                        rest = data
+                        continue
+                    data, rest = data[: cut + 1], data[cut + 1 :]
+                else:
+                    data, rest = rest, b""
+                if data:
+                    starts: set[int] = set()
+                    for nd in needles:
+                        pos = data.find(nd)
+                        while pos >= 0:
+                            starts.add(data.rfind(b"\n", 0, pos) + 1)
+                            end = data.find(b"\n", pos)
+                            if end < 0:
+                                break
+                            pos = data.find(nd, end)
+                    if rx is not None:
+                        for m in rx.finditer(data):
+                            starts.add(data.rfind(b"\n", 0, m.start()) + 1)
+                    prev, n = 0, line_no
+                    for st in sorted(starts):
+                        n += data.count(b"\n", prev, st)
+                        prev = st
+                        end = data.find(b"\n", st)
+                        hits.append((n, data[st: end if end >= 0 else len(data)].decode("utf-8", "replace").rstrip("\r")))
+                    line_no += data.count(b"\n")
+                if not buf:
+                    break
+        return hits
 
-    def find(self, needle: bytes) -> set[int]:
-        """Start offsets of the lines containing ``needle``."""
-        mm = self.mm
-        out: set[int] = set()
-        pos = mm.find(needle)
-        while pos >= 0:
-            start = mm.rfind(b"\n", 0, pos) + 1
-            end = mm.find(b"\n", pos)
-            if end < 0:
-                end = len(mm)
-            out.add(start)
-            pos = mm.find(needle, end)
-        return out
-
-    def find_regex(self, rx: re.Pattern[bytes]) -> set[int]:
-        mm = self.mm
-        out: set[int] = set()
-        for m in rx.finditer(mm):
-            out.add(mm.rfind(b"\n", 0, m.start()) + 1)
-        return out
-
-    # ------------------------------------------------------------------ reading
-
-    def line_numbers(self, starts: Iterable[int]) -> dict[int, int]:
-        """Offset → 1-based line number, counting newlines once over the sorted offsets."""
-        mm = self.mm
-        out: dict[int, int] = {}
-        prev, n = 0, 1
-        for s in sorted(starts):
-            n += mm[prev:s].count(b"\n")
-            out[s] = n
-            prev = s
-        return out
-
-    def text_at(self, start: int) -> str:
-        end = self.mm.find(b"\n", start)
-        raw = self.mm[start: end if end >= 0 else len(self.mm)]
-        return raw.decode("utf-8", "replace").rstrip("\r")
-
-    def parse(self, starts: Iterable[int]) -> list[Event | Unparsed]:
-        """Parse the lines at ``starts`` (new ones only). Their ``line_no`` is the byte offset
-        until :attr:`numbers` turns offsets into line numbers, once, at the end."""
-        starts = [s for s in starts if s not in self.starts]
-        if not starts:
-            return []
-        self.starts.update(starts)
-        self._numbers = None
+    def parse(self, hits: Iterable[tuple[int, str]]) -> list[Event | Unparsed]:
         out = []
-        for s in starts:
-            line = self.text_at(s)
+        for n, line in hits:
+            if n in self.parsed:
+                continue
+            self.parsed.add(n)
             self._set_year(line)
-            out.append(self.parser.parse_line(line, self.ctx, s))
+            out.append(self.parser.parse_line(line, self.ctx, n))
         return out
-
-    @property
-    def numbers(self) -> dict[int, int]:
-        if self._numbers is None:
-            self._numbers = self.line_numbers(self.starts)
-        return self._numbers
 
     def _set_year(self, line: str) -> None:
         month = MONTHS.get(line[:3]) if len(line) > 3 and line[3] == " " else None
@@ -133,12 +118,14 @@ class MappedLog:
         year = self.base + (1 if self.first_month is not None and month < self.first_month else 0)
         self.ctx.years.set_state(year, month)
 
-    def last_line(self) -> tuple[int, str] | None:
-        mm = self.mm
-        end = len(mm)
-        while end > 0 and mm[end - 1:end] in (b"\n", b"\r"):
-            end -= 1
-        if end <= 0:
+    def last_line(self) -> str | None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(0, 2)
+                size = fh.tell()
+                fh.seek(max(0, size - (1 << 16)))
+                tail = fh.read()
+        except OSError:
             return None
-        start = mm.rfind(b"\n", 0, end) + 1
-        return start, self.text_at(start)
+        lines = [ln for ln in tail.split(b"\n") if ln.strip()]
+        return lines[-1].decode("utf-8", "replace").rstrip("\r") if lines else None
