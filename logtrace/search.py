@@ -1,10 +1,10 @@
 """Byte-level search of uncompressed logs: find the few lines naming an ID, fast.
 
 ``follow`` needs a handful of lines out of millions. For a plain file that is a job for
-``mmap`` and ``bytes.find`` (memchr-class speed, no decoding, no per-line Python): each
-needle costs one scan of the mapping, and only the hit lines are decoded and parsed with
-the file's parser (the line engine). Compressed files and stdin go through the polars
-path in :mod:`logtrace.follow` instead.
+``bytes.find`` over 16 MiB blocks (memchr-class speed, no decoding, no per-line Python,
+memory bounded by one block): each needle costs one pass, and only the hit lines are
+decoded and parsed with the file's parser (the line engine). Compressed files go through
+the polars path in :mod:`logtrace.follow` instead.
 
 Years: a hit line is parsed out of context, so its RFC 3164 stamp gets the year of the
 file's first stamp (``--year`` or the mtime rule), plus one when its month is earlier than
