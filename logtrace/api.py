@@ -42,6 +42,9 @@ def parse(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | No
         _ = to_dict
     else:
         df = parse_frame_all(paths, mta=mta, options=options, result=scan, keep_going=keep_going)
+    if len(scan.files) > 1 and df.height:  # several inputs (hosts, rotations): one timeline
+        df = (df.with_columns(_k=pl.col("ts").forward_fill().over("file"))
+              .sort("_k", "file", "line_no", nulls_last=False, maintain_order=True).drop("_k"))
     if where:
         from .query import compile_where
 

@@ -88,7 +88,8 @@ def parse(
 
         if fmt == ParseFormat.parquet and output is None:
             raise typer.BadParameter("--format parquet needs --output FILE", param_hint="--output")
-        res = api.parse(files, mta=mta, options=_options(year, tz), engine=engine.value, where=where)
+        with render.status("reading logs…"):
+            res = api.parse(files, mta=mta, options=_options(year, tz), engine=engine.value, where=where)
         df = res.events
         if only_unparsed:
             import polars as pl
@@ -203,8 +204,9 @@ def follow(
             queue_id = None
         if not paths:
             raise typer.BadParameter("no log files given", param_hint="FILES")
-        res = do_follow(paths, queue_id=queue_id, message_id=message_id, sender=sender, recipient=recipient,
-                        mta=mta, options=_options(year, tz))
+        with render.status("searching the logs…"):
+            res = do_follow(paths, queue_id=queue_id, message_id=message_id, sender=sender, recipient=recipient,
+                            mta=mta, options=_options(year, tz))
         if where:
             from .follow import filter_stories
 
@@ -277,7 +279,8 @@ def summary(
         from . import report
         from .summary import summarize
 
-        s = summarize(files, mta=mta, options=options, since=t0, until=t1, where=where, top=top, smtpd_stats=smtpd_stats)
+        with render.status("reading logs…"):
+            s = summarize(files, mta=mta, options=options, since=t0, until=t1, where=where, top=top, smtpd_stats=smtpd_stats)
         report.emit(s, fmt.value, output=output, problems_first=problems_first)
         render.print_diagnostics(s.diagnostics)
         if fmt != SummaryFormat.json:
@@ -315,7 +318,8 @@ def bounces(
     with render.cli_errors(debug):
         from .bounces import find_bounces, group_key, item_to_json
 
-        res = find_bounces(files, mta=mta, options=_options(year, tz), where=where)
+        with render.status("reading logs…"):
+            res = find_bounces(files, mta=mta, options=_options(year, tz), where=where)
         render.print_diagnostics(res.diagnostics)
         if as_json:
             sys.stdout.write(json.dumps([item_to_json(i) for i in res.items], indent=2, ensure_ascii=False) + "\n")

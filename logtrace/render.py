@@ -138,6 +138,16 @@ def _quiet_pipe() -> None:
         pass
 
 
+@contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner on stderr while a long read runs — only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    with err_console().status(safe(message), spinner="dots"):
+        yield
+
+
 def print_accounting(acc: Any, *, title: str = "lines") -> None:
     """One-line summary on stderr, and a per-program breakdown of unrecognized lines."""
     tot_p = int(acc["parsed"].sum()) if acc.height else 0

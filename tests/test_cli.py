@@ -178,3 +178,11 @@ def test_follow_from_listing_filtered_by_where():
     assert json.loads(r.stdout)["messages"] == [] and r.returncode == 1
     r = run("follow", "--from", "carol@example.org", LAB1, "--where", "nosuchfield = 1")
     assert r.returncode == 2 and "^" in r.stderr
+
+
+def test_parse_of_several_hosts_is_one_timeline():
+    r = run("parse", LAB2, LAB1, "--year", "2026", "--tz", "UTC")
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    ts = [x["ts"] for x in rows if "ts" in x]
+    assert ts == sorted(ts)
+    assert {x["file"] for x in rows} == {LAB1, LAB2}
