@@ -6,8 +6,9 @@ Invariants:
   syslog name before the daemon (``postfix-out`` in ``postfix-out/smtp``), so the queues of a
   multi-instance Postfix never mix. Short Postfix queue IDs are reused: a generation ends
   at ``removed``/``Completed``/admin delete, and a later *start* event (client=, uid=,
-  Exim ``<=``) or any event more than :data:`REUSE_GAP` later opens a new generation. Events
-  logged just after ``removed`` (syslog reordering) stay with the old generation.
+  Exim ``<=``) or any event more than :data:`REUSE_GAP` later opens a new generation —
+  "later" by the clock and, within one file, by line order too, so reordered lines and a
+  clock stepped back keep one message in one generation.
 * **Links** never depend on line order: they are computed after all events are grouped.
   Each carries how it was established: ``relay`` (a reply names the next hop's ID),
   ``content-filter`` (same host re-injection, amavis style), ``forwarded`` (local
@@ -110,20 +111,27 @@ def build_lifecycles(events: Iterable[Event]) -> list[Lifecycle]:
         evs.sort(key=lambda e: (e.ts is None, e.ts or 0, e.file or "", e.line_no or 0))  # type: ignore[operator]
         gen = 0
         cur = Lifecycle(host, inst, qid, gen, evs[0].mta)
-        ended_at: datetime | None = None
+        end: Event | None = None
         for e in evs:
-            if ended_at is not None and e.ts is not None and (
-                e.kind in START_KINDS or e.ts - ended_at > REUSE_GAP
-            ):
+            if end is not None and _after(e, end) and (e.kind in START_KINDS or e.ts - end.ts > REUSE_GAP):  # type: ignore[operator]
                 out.append(cur)
                 gen += 1
                 cur = Lifecycle(host, inst, qid, gen, e.mta)
-                ended_at = None
+                end = None
             cur.events.append(e)
             if e.kind in END_KINDS and e.ts is not None:
-                ended_at = e.ts
+                end = e
         out.append(cur)
     return out
+
+
+def _after(e: Event, end: Event) -> bool:
+    """``e`` happened after ``end`` by the clock AND, within one file, by line order: a
+    reordered line (syslog from several hosts) or a clock stepped back must not split one
+    message into two generations."""
+    if e.ts is None or end.ts is None or e.ts < end.ts:
+        return False
+    return e.file != end.file or (e.line_no or 0) > (end.line_no or 0)
 
 
 def _is_loopback(ip: str | None) -> bool:

@@ -50,9 +50,14 @@ def _inputs(paths: Sequence[str], result: ScanResult, keep_going: bool) -> list[
     if not keep_going:
         return reader.expand(paths)
     out: list[reader.InputFile] = []
+    seen: set[str] = set()
     for p in paths:
         try:
-            out.extend(reader.expand([p]))
+            for f in reader.expand([p]):
+                key = f.path if f.is_stdin else os.path.realpath(f.path)
+                if key not in seen:  # `mail.log *.log` names mail.log twice: read it once
+                    seen.add(key)
+                    out.append(f)
         except LogtraceError as e:
             result.diagnostics.append(Diagnostic("error", e.message, hint=e.hint))
             result.failed_inputs += 1
@@ -78,6 +83,12 @@ def _open(paths: Sequence[str], mta: str, options: ParseOptions | None, registry
             result.failed_inputs += 1
             continue
         if parser is None:
+            if f._compression is not None:  # a damaged stream can decode to nothing: say so
+                before = len(result.diagnostics)
+                for _ in reader.read_chunks(f, result.diagnostics):
+                    pass
+                if len(result.diagnostics) > before:
+                    continue
             result.diagnostics.append(Diagnostic("warning", "empty input, nothing to read", path=f.path))
             continue
         result.files.append((f.path, parser.name))

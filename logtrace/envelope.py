@@ -5,8 +5,9 @@ Supported stamps: RFC 3164 (``Nov 22 06:25:14``, no year, optional ``.ffffff``),
 Solaris ``[ID 197553 mail.info]`` tag after the pid. Year inference for RFC 3164 lives in
 :class:`YearInference` (line engine) and :func:`year_offsets` (frame engine); both implement
 the same rule: the first stamp's year comes from ``--year`` or the file's mtime (a first
-month later than the mtime's month means the previous year), and each backwards jump of
-more than six months (Dec→Jan) adds one year.
+month later than the mtime's month means the previous year), each backwards jump of more
+than six months (Dec→Jan) adds one year, and a forward jump of more than six months (a
+December line after January ones) takes one away again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,12 +46,10 @@ def split_syslog_frame(lines: Any) -> Any:
     """
     import polars as pl
 
-    off = pl.col("line").str.find(": ", literal=True)
-    has = pl.col("_off").is_not_null()
-    df = lines.with_columns(_off=off).with_columns(
-        _pre=pl.when(has).then(pl.col("line").str.slice(0, pl.col("_off"))),
-        body=pl.when(has).then(pl.col("line").str.slice(pl.col("_off") + 2)),
-    )
+    # splitn, not find+slice: find() counts bytes and slice() characters (atheris found the
+    # mismatch with a non-ASCII host name)
+    df = lines.with_columns(_sp=pl.col("line").str.splitn(": ", 2)).unnest("_sp").rename({"field_0": "_pre", "field_1": "body"})
+    df = df.with_columns(_pre=pl.when(pl.col("body").is_not_null()).then(pl.col("_pre")))
     df = df.with_columns(
         pl.when(pl.col("body").str.starts_with("[ID ")).then(pl.col("body").str.replace(SOLARIS_TAG, "")).otherwise(pl.col("body")).alias("body"),
         _hp=pl.col("_pre").str.slice(16).str.split_exact(" ", 1),
@@ -60,6 +59,7 @@ def split_syslog_frame(lines: Any) -> Any:
         pl.col("ts3164").str.contains(r"^[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d$")
         & pl.col("field_1").str.contains(r"^[^\s\[\]]+(?:\[\d+\])?$")
         & (pl.col("_pre").str.slice(15, 1) == " ")
+        & (pl.col("field_0") != "")
         & pl.col("ts3164").str.slice(0, 3).is_in(list(MONTHS))
     ).fill_null(False)
     df = df.with_columns(_ok=ok)
@@ -149,6 +149,8 @@ class YearInference:
             self._cur = base_year(month, self.mtime, self.year)
         elif self._prev_month is not None and self._prev_month - month > 6:
             self._cur += 1
+        elif self._prev_month is not None and month - self._prev_month > 6:
+            self._cur -= 1
         self._prev_month = month
         return self._cur
 
@@ -172,7 +174,9 @@ def parse_3164(stamp: str, yi: YearInference, tz: tzinfo) -> datetime | None:
         m = _FRAC_RE.match(stamp, 15)
         us = int((m.group(1) + "000000")[:6]) if m else 0
         y = yi.year_for(month)
-        return datetime(y, month, day, hh, mm, ss, us, tzinfo=tz).astimezone(timezone.utc)
+        leap = ss == 60  # 23:59:60 rolls over, as polars' strptime does
+        dt = datetime(y, month, day, hh, mm, 59 if leap else ss, us, tzinfo=tz)
+        return (dt + timedelta(seconds=1) if leap else dt).astimezone(timezone.utc)
     except (KeyError, ValueError):
         return None
 
@@ -183,10 +187,15 @@ def parse_3339(stamp: str, tz: tzinfo) -> datetime | None:
         s = s[:-1] + "+00:00"
     elif len(s) > 5 and s[-5] in "+-" and s[-3] != ":":
         s = s[:-2] + ":" + s[-2:]
+    leap = s[17:19] == "60" and s[16:17] == ":"
+    if leap:
+        s = s[:17] + "59" + s[19:]
     try:
         dt = datetime.fromisoformat(s)
     except ValueError:
         return None
+    if leap:
+        dt += timedelta(seconds=1)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
     return dt.astimezone(timezone.utc)
@@ -244,8 +253,9 @@ def _years(mon: Any, state: YearInference) -> Any:
         cur = base_year(int(present[0]), state.mtime, state.year)
         prev = int(present[0])
     filled = months.fill_null(strategy="forward").fill_null(prev)
-    back = (filled.shift(1, fill_value=prev) - filled) > 6
-    years = back.cast(pl.Int32).cum_sum() + cur
+    step = filled.shift(1, fill_value=prev) - filled
+    # Dec→Jan is a new year; a stray Dec line after Jan (clock or order glitch) steps back one
+    years = ((step > 6).cast(pl.Int32) - (step < -6).cast(pl.Int32)).cum_sum() + cur
     state.set_state(int(years[-1]), int(filled[-1]))
     return years
 

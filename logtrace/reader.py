@@ -306,10 +306,16 @@ def check_text(f: InputFile) -> None:
     data = (f._head or b"")[:8192]
     if not data:
         return
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) > 64 and data[1::2].count(0) > len(data) // 3):
-        return  # UTF-16 text (PowerShell 5 Export-Csv); its parser decodes it
-    bad = sum(1 for b in data if b < 9 or 13 < b < 32 and b != 27)
-    if bad > len(data) // 10:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return  # UTF-16 with a BOM (PowerShell 5 Export-Csv); its parser decodes it
+    if len(data) > 64 and data[1::2].count(0) > len(data) * 2 // 5:
+        even = data[0::2]
+        if sum(1 for b in even if 32 <= b < 127 or b in (9, 10, 13)) > len(even) * 9 // 10:
+            return  # UTF-16 LE without a BOM: every other byte NUL, the rest ASCII text
+    # NULs are padding (dropped on reading), not evidence of a binary file
+    text = data.replace(b"\0", b"")
+    bad = sum(1 for b in text if b < 9 or 13 < b < 32 and b != 27)
+    if bad > len(text) // 20:
         raise InputError(f"{f.path}: looks like a binary file, not a log", hint="give a text mail log (compressed is fine)")
 
 
@@ -347,14 +353,14 @@ def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_
             parts, size = [], 0
             if not buf:  # end of input (or broken): flush everything
                 if data:
-                    yield line_no, data
+                    yield line_no, _denul(data)
                 break
             cut = data.rfind(b"\n")
             if cut < 0:
                 parts, size = [data], len(data)
                 continue
             chunk, rest = data[: cut + 1], data[cut + 1 :]
-            yield line_no, chunk
+            yield line_no, _denul(chunk)
             line_no += chunk.count(b"\n")
             if rest:
                 parts, size = [rest], len(rest)
@@ -362,6 +368,12 @@ def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_
     finally:
         if not f.is_stdin:
             stream.close()
+
+
+def _denul(data: bytes) -> bytes:
+    """NUL bytes never carry meaning in a text log (a crash pads files with them): drop them,
+    so a line glued to NUL padding still parses. Both engines read through here."""
+    return data.replace(b"\0", b"") if b"\0" in data else data
 
 
 def _short(e: BaseException) -> str:
@@ -408,13 +420,16 @@ def chunk_frame(data: bytes, first_line: int) -> Any:
     if b"\x1f" in data:
         data = data.replace(b"\x1f", b"\\x1f")
     expected = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    df = pl.DataFrame({"line": []}, schema={"line": pl.String})
     if data:
-        df = pl.read_csv(io.BytesIO(data), has_header=False, separator="\x1f", quote_char=None,
-                         schema={"line": pl.String}, encoding="utf8-lossy", truncate_ragged_lines=True,
-                         extra_columns="ignore")
-    else:
-        df = pl.DataFrame({"line": []}, schema={"line": pl.String})
-    if df.height != expected:  # polars disagreed on line breaks (lone \r, …): take the slow, exact path
+        try:
+            df = pl.read_csv(io.BytesIO(data), has_header=False, separator="\x1f", quote_char=None,
+                             schema={"line": pl.String}, encoding="utf8-lossy", truncate_ragged_lines=True,
+                             extra_columns="ignore")
+        except (pl.exceptions.PolarsError, OSError):
+            pass  # read_csv sniffs compression magic in the *text* ("(\xb5/\xfd" …): exact path below
+    # polars disagreed on line breaks (lone \r) or took text for zlib/zstd magic: slow, exact path
+    if df.height != expected:
         text = data.decode("utf-8", "replace")
         lines = text.split("\n")
         if data.endswith(b"\n"):

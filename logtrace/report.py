@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import render
-from .summary import TOTAL_KEYS, UNIQUE_KEYS, UNIQUE_NOTE, Summary, to_document
+from .summary import TOTALS_NOTES, UNIQUE_KEYS, UNIQUE_NOTE, Summary, to_document
 
 #: section name → title, in report order (pflogsumm's order; problems move up with --problems-first).
 TITLES: dict[str, str] = {
@@ -55,10 +55,29 @@ _TOTAL_LABELS = {
     "bytes_received": "bytes received", "bytes_delivered": "bytes delivered", "senders": "senders",
     "sending_hosts": "sending hosts/domains", "recipients": "recipients", "recipient_hosts": "recipient hosts/domains",
 }
+#: eximstats' grand-total cells (row, column) for Exim-only inputs (``Summary.counting == "eximstats"``).
+_EXIM_LABELS = {
+    "received": "received (messages)", "bytes_received": "received volume (bytes)", "received_hosts": "received from hosts",
+    "delayed": "delayed (messages with a == line)", "failed": "failed (messages with a ** line)",
+    "delivered": "delivered (=> deliveries)", "delivered_addresses": "delivered addresses (=> and ->)",
+    "bytes_delivered": "delivered volume (bytes)", "delivered_hosts": "delivered to hosts", "rejected": "rejects",
+    "rejected_hosts": "rejected hosts", "temp_rejected": "temporary rejects", "temp_rejected_hosts": "temporarily rejected hosts",
+    "ham": "ham (SA-Exim)", "ham_hosts": "ham hosts", "spam": "spam (SA-Exim)", "spam_hosts": "spam hosts",
+}
+#: sections that only Postfix logs fill
+_POSTFIX_ONLY = ("postscreen",)
+
+
+def total_label(s: Summary, key: str) -> str:
+    return (_EXIM_LABELS if s.counting == "eximstats" else _TOTAL_LABELS).get(key, key)
+
+
+def totals_title(s: Summary) -> str:
+    return f"Grand totals ({s.counting} counting rules)"
 
 
 def ordered_sections(s: Summary, problems_first: bool = False) -> list[str]:
-    names = [n for n in TITLES if n in s.sections]
+    names = [n for n in TITLES if n in s.sections and not (s.counting == "eximstats" and n in _POSTFIX_ONLY)]
     if problems_first:
         names = [n for n in names if n in PROBLEMS] + [n for n in names if n not in PROBLEMS]
     return names
@@ -114,11 +133,11 @@ def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None
     head = Text(f"logtrace summary: {_fmt(period.get('first'))} → {_fmt(period.get('last'))} ({render.safe(period.get('timezone'))})",
                 style="bold")
     console.print(head)
-    grand = Table(title="Grand totals (pflogsumm counting rules)", title_justify="left", show_header=False)
+    grand = Table(title=totals_title(s), title_justify="left", show_header=False)
     grand.add_column("value", justify="right")
     grand.add_column("what")
-    for k in TOTAL_KEYS:
-        grand.add_row(_fmt(s.totals[k]), _TOTAL_LABELS[k])
+    for k, v in s.totals.items():
+        grand.add_row(_fmt(v), total_label(s, k))
     uniq = Table(title="De-duplicated (logtrace)", title_justify="left", show_header=False)
     uniq.add_column("value", justify="right")
     uniq.add_column("what")
@@ -127,6 +146,8 @@ def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None
     from rich.columns import Columns
 
     console.print(Columns([grand, uniq]))
+    if s.counting != "pflogsumm":
+        console.print(Text(TOTALS_NOTES[s.counting], style="dim"))
     console.print(Text(UNIQUE_NOTE, style="dim"))
     c = s.counts
     console.print(Text(f"warnings {c['warnings']:,}  fatal {c['fatal']:,}  panic {c['panic']:,}  "
@@ -174,8 +195,8 @@ def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
 
 def to_markdown(s: Summary, problems_first: bool = False) -> str:
     parts = [f"# logtrace summary\n\n{_md(s.period.get('first'))} → {_md(s.period.get('last'))} ({_md(s.period.get('timezone'))})\n",
-             "## Grand totals (pflogsumm counting rules)\n",
-             _md_table(["total", "value"], [[_TOTAL_LABELS[k], s.totals[k]] for k in TOTAL_KEYS]),
+             f"## {totals_title(s)}\n",
+             _md_table(["total", "value"], [[total_label(s, k), v] for k, v in s.totals.items()]),
              "## De-duplicated (logtrace)\n", _md_table(["count", "value"], [[k, s.unique[k]] for k in UNIQUE_KEYS]),
              f"\n{_md(UNIQUE_NOTE)}\n",
              "## Counts\n", _md_table(["count", "value"], [[k, v] for k, v in s.counts.items()])]
@@ -207,7 +228,8 @@ def write_csv(s: Summary, outdir: Path) -> list[Path]:
 
     outdir.mkdir(parents=True, exist_ok=True)
     tables: dict[str, Any] = {
-        "totals": pl.DataFrame({"key": list(TOTAL_KEYS), "value": [s.totals[k] for k in TOTAL_KEYS]}),
+        "totals": pl.DataFrame({"key": list(s.totals), "value": list(s.totals.values())},
+                               schema={"key": pl.String, "value": pl.Int64}),
         "unique": pl.DataFrame({"key": list(UNIQUE_KEYS), "value": [s.unique[k] for k in UNIQUE_KEYS]}),
         "counts": pl.DataFrame({"key": list(s.counts), "value": list(s.counts.values())}),
     }

@@ -234,7 +234,7 @@ class RuleParser:
         return None
 
     def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
-        if not line.strip():
+        if _BLANK_RE.match(line):
             return Event(ts=None, host=None, mta="", program=None, pid=None, kind=EventKind.OTHER, rule="blank",
                          file=ctx.path, line_no=line_no)
         g = self.split_envelope(line)
@@ -300,7 +300,7 @@ class RuleParser:
         env = frame_timestamps(env, self.options.tz or _local(), ctx.years)
         env = env.with_columns(
             _daemon=self._daemon_expr(env.get_column("program")),
-            _blank=pl.col("line").str.contains(r"^\s*$"),
+            _blank=pl.col("line").str.contains(BLANK),
         )
         parts: list[Any] = []
         blank = env.filter(pl.col("_blank"))
@@ -366,6 +366,10 @@ def _local() -> str:
 
 _EVENT_FIELD_SET = frozenset(EVENT_FIELDS)
 _NOISE_RE = re.compile(SYSLOG_NOISE)
+#: One definition of an empty line for both engines (Python's str.strip() also strips
+#: U+001C–U+001F, Rust's \s does not).
+BLANK = r"^[ \t\n\r\f\v]*$"
+_BLANK_RE = re.compile(BLANK)
 _SOLARIS_RE = re.compile(SOLARIS_TAG)
 _ENV_FIELDS = frozenset({"ts", "host", "program", "pid", "mta", "kind", "rule", "file", "line_no"})
 

@@ -95,7 +95,7 @@ class PlainLog:
                         n += data.count(b"\n", prev, st)
                         prev = st
                         end = data.find(b"\n", st)
-                        hits.append((n, data[st: end if end >= 0 else len(data)].decode("utf-8", "replace").rstrip("\r")))
+                        hits.append((n, data[st: end if end >= 0 else len(data)].replace(b"\0", b"").decode("utf-8", "replace").rstrip("\r")))
                     line_no += data.count(b"\n")
                 if not buf:
                     break

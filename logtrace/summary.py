@@ -19,6 +19,35 @@ Known, deliberate differences from pflogsumm (pinned in the cross-check test):
 
 * ``NOQUEUE: client=`` lines are not counted as received (no message was queued);
 * multi-instance syslog names (``postfix-out/smtpd``) are counted (pflogsumm skips them).
+
+Exim logs (every input read by the ``exim`` parser) get ``totals`` in eximstats' "Grand total
+summary" instead (Debian's eximstats 1.61; ``tests/test_eximstats_crosscheck.py``), keys
+:data:`EXIM_TOTAL_KEYS`, ``counting`` ``"eximstats"``. eximstats keys its state by message ID
+and forgets a message at ``Completed``; logtrace does the same:
+
+* ``received``: ``<=`` lines (every one, a repeated ``<=`` counts again; not ``(=``);
+  ``bytes_received``: their ``S=`` (0 when missing); ``received_hosts``: distinct first word
+  after ``H=`` (``unknown`` is one host), ``[ip]`` when only an address is logged, ``local``
+  without ``H=``;
+* ``delayed`` / ``failed``: messages with at least one ``==`` / ``**`` line after their ``<=``
+  (so a ``**`` for a message received before the log started is not counted);
+* ``delivered``: ``=>`` lines (eximstats' "Messages"); ``delivered_addresses``: ``=>`` plus
+  ``->`` lines (further addresses of the same delivery); ``bytes_delivered``: the message's
+  ``S=`` once per ``=>`` (0 when its ``<=`` is not in the log); ``delivered_hosts``: distinct
+  first word after ``H=`` on ``=>`` lines, ``local`` without one;
+* ``rejected`` / ``temp_rejected``: ACL rejections, ``SMTP call … dropped`` and blackholed
+  ``=>`` lines (no transport), split by eximstats' text rules (only ``temporarily rejected
+  <VERB> …: reason`` is temporary; ``temporarily rejected after DATA`` and ``too many
+  recipients`` are plain rejects); ``*_hosts``: distinct client IPs (``local`` without one);
+* ``ham`` / ``spam`` (+ ``*_hosts``): SA-Exim ``SA: Action:`` lines.
+
+Deliberate differences from eximstats: a line that is not an ACL decision but happens to say
+"rejected", "refused" or "dropped" (``H=host [ip] Connection refused``) is not a reject;
+``>>`` (cutthrough) deliveries are deliveries (eximstats 1.61 skips them and cannot read 4.97+
+long message IDs). The parser does not keep the ``=>``/``->``/``>>`` flag: a delivery is taken
+as a ``->`` when the previous delivery of the same message was at the same second, by the same
+process, to the same host and IP with the same ``C=`` confirmation; a ``H=(helo) [ip]`` client
+counts as ``[ip]``.
 """
 
 from __future__ import annotations
@@ -48,6 +77,25 @@ UNIQUE_KEYS: tuple[str, ...] = (
     "messages_deferred_unique", "messages_bounced_unique", "content_filter_reinjections", "host_handoffs",
 )
 
+#: eximstats' "Grand total summary", in its order (Exim-only inputs; see the module docstring).
+EXIM_TOTAL_KEYS: tuple[str, ...] = (
+    "received", "bytes_received", "received_hosts", "delayed", "failed", "delivered", "delivered_addresses",
+    "bytes_delivered", "delivered_hosts", "rejected", "rejected_hosts", "temp_rejected", "temp_rejected_hosts",
+    "ham", "ham_hosts", "spam", "spam_hosts",
+)
+
+#: ``counting`` → the note on ``totals`` in the JSON document.
+TOTALS_NOTES: dict[str, str] = {
+    "pflogsumm": "totals follow pflogsumm 1.1.5's Grand Totals (names and counting rules).",
+    "eximstats": (
+        "Exim inputs: totals follow eximstats' Grand total summary. received/bytes_received/received_hosts: <= lines, "
+        "their S= and distinct H= words; delayed/failed: messages with a == / ** line after their <=; delivered: => "
+        "lines, delivered_addresses: => and -> lines, bytes_delivered: the message size per =>, delivered_hosts: "
+        "distinct H= words of => lines; rejected/temp_rejected (+_hosts: distinct client IPs): ACL rejections, dropped "
+        "SMTP calls and blackholed deliveries; ham/spam: SA-Exim verdicts."
+    ),
+}
+
 UNIQUE_NOTE = (
     "pflogsumm-compatible totals count a message that passes a content filter (amavis on 127.0.0.1:10024/10025) "
     "or hops between two hosts whose logs are both given once per pass (pflogsumm FAQ section 14). The *_unique "
@@ -60,12 +108,13 @@ REASON_CLASSES: tuple[str, ...] = (
     "dns_failure", "connection_failure", "mailbox_unknown", "policy_spam", "other",
 )
 
-_COLS = ("ts", "host", "mta", "program", "pid", "kind", "rule", "status", "queue_id", "next_queue_id", "sender",
+_COLS = ("ts", "host", "mta", "program", "pid", "kind", "rule", "status", "queue_id", "next_queue_id", "sender", "orig_recipient",
          "recipient", "relay_host", "relay_ip", "client_host", "client_ip", "dsn", "reply_text", "size", "delay_s",
          "delay_before_qmgr_s", "delay_in_qmgr_s", "delay_conn_s", "delay_xmit_s", "detail")
 _KEEP_KINDS = ("accept", "queued", "deliver", "defer", "bounce", "expire", "reject", "reject_warning", "hold",
                "discard", "warning", "fatal", "panic")
 _CONN_KINDS = ("connect", "disconnect")
+_EXIM_EXTRA = ("exim.main.completed", "exim.main.call_dropped")  #: eximstats needs Completed and dropped calls
 _LOOPBACK = r"^(?:127\.|::1$|::ffff:127\.)"
 _HANDOFF_WINDOW_S = 900
 
@@ -85,6 +134,7 @@ class Summary:
     diagnostics: list[Any] = field(default_factory=list)
     failed_inputs: int = 0
     top: int = 10
+    counting: str = "pflogsumm"  #: whose Grand totals ``totals`` follows: ``pflogsumm`` or ``eximstats``
 
 
 # ---------------------------------------------------------------- expressions
@@ -228,7 +278,9 @@ def _narrow(df: Any, smtpd_stats: bool) -> Any:
     import polars as pl
 
     keep = (pl.col("kind").is_in(_KEEP_KINDS) | pl.col("rule").str.ends_with(".delivery_status")
-            | (pl.col("rule") == "postfix.cleanup.checks") | (pl.col("rule") == "postfix.postscreen.action"))
+            | (pl.col("rule") == "postfix.cleanup.checks") | (pl.col("rule") == "postfix.postscreen.action")
+            | pl.col("rule").is_in(_EXIM_EXTRA)
+            | ((pl.col("rule") == "exim.main.note") & pl.col("detail").str.starts_with("SA: ")))
     if smtpd_stats:
         keep = keep | pl.col("kind").is_in(_CONN_KINDS)
     return df.filter(keep).select("seq", *_COLS)
@@ -314,29 +366,38 @@ def _derive(ev: Any, tz: str) -> Any:
         received=(k == "accept") & pl.col("queue_id").is_not_null(),
         day=pl.col("lts").dt.date(),
         hour=pl.col("lts").dt.hour(),
-        rcpt=_lc_domain(pl.col("recipient").fill_null("")),
+        # Exim local deliveries log the local part (``=> bob <bob@example.org>``): use the address
+        rcpt=_lc_domain(pl.when((pl.col("mta") == "exim") & ~pl.col("recipient").fill_null("").str.contains("@")
+                                & pl.col("orig_recipient").is_not_null()).then(pl.col("orig_recipient"))
+                        .otherwise(pl.col("recipient")).fill_null("")),
     )
 
 
 def _sizes(ev: Any) -> Any:
-    """First ``from=<…>, size=N`` per queue ID (pflogsumm ``%msgSizes``), keyed without host."""
+    """First ``from=<…>, size=N`` per queue ID (pflogsumm ``%msgSizes``), keyed without host.
+
+    Exim has no separate size line: its ``<= … S=N`` (accept) line carries the size.
+    """
     import polars as pl
 
-    return (ev.filter((pl.col("kind") == "queued") & pl.col("size").is_not_null() & pl.col("queue_id").is_not_null())
+    sized = (pl.col("kind") == "queued") | ((pl.col("mta") == "exim") & (pl.col("kind") == "accept"))
+    return (ev.filter(sized & pl.col("size").is_not_null() & pl.col("queue_id").is_not_null())
             .group_by("queue_id").agg(pl.all().sort_by("seq").first())
             .select("queue_id", size_seq="seq", msg_size="size", from_addr="sender"))
 
 
 def _received_msgs(ev: Any, sizes: Any) -> Any:
-    """Messages pflogsumm counts in bytes_received/senders: size line preceded by a client=/uid= line."""
+    """Messages pflogsumm counts in bytes_received/senders: size line preceded by a client=/uid= line
+    (for Exim the accept line is both)."""
     import polars as pl
 
+    local = (pl.col("daemon") == "pickup") | ((pl.col("mta") != "postfix") & pl.col("client_host").is_null()
+                                              & pl.col("client_ip").is_null())
     acc = ev.filter(pl.col("received")).select(
         "queue_id", acc_seq="seq", host=pl.col("host"),
-        whence=pl.when(pl.col("daemon") == "pickup").then(pl.lit("pickup"))
-        .otherwise(gimme_domain(pl.col("client_host"), pl.col("client_ip"))),
+        whence=pl.when(local).then(pl.lit("pickup")).otherwise(gimme_domain(pl.col("client_host"), pl.col("client_ip"))),
     )
-    j = (sizes.join(acc, on="queue_id", how="inner").filter(pl.col("acc_seq") < pl.col("size_seq"))
+    j = (sizes.join(acc, on="queue_id", how="inner").filter(pl.col("acc_seq") <= pl.col("size_seq"))
          .sort("acc_seq").group_by("queue_id").agg(pl.all().last()))
     addr = pl.when(pl.col("from_addr").fill_null("") == "").then(pl.lit("from=<>")).otherwise(_lc_domain(pl.col("from_addr")))
     return j.with_columns(addr=addr).with_columns(
@@ -466,8 +527,67 @@ def _postscreen(ev: Any) -> Any:
             .sort(["count", "action"], descending=[True, False]))
 
 
-def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False) -> tuple[dict[str, int], dict[str, int], dict[str, Any], dict[str, Any] | None, dict[str, int]]:
-    """Narrow events → (totals, unique, sections, smtpd, counts). Pure; see :func:`summarize`."""
+_X = "exim.main."
+_SPAM = r"Action: (?:(?:permanently|temporarily) rejected message|flagged as Spam but accepted): score=\d+\.\d"
+_HAM = (r"Action: scanned but message isn't spam: score=-?\d+\.\d|Not running SA because SAEximRunCond expanded to false"
+        r"|check skipped due to message size")
+
+
+def exim_totals(ev: Any) -> dict[str, int]:
+    """eximstats' Grand total summary over the Exim rows of narrow events (rules: module docstring)."""
+    import polars as pl
+
+    c, rule = pl.col, pl.col("rule")
+    x = ev.filter(c("mta") == "exim").sort("seq")
+    is_acc = rule.is_in([_X + "accept", _X + "accept_bounce"])
+    is_co = rule == _X + "completed"
+    flagged = is_acc | is_co | rule.is_in([_X + "deliver", _X + "defer", _X + "bounce"])
+    m = x.filter(flagged & c("queue_id").is_not_null())
+    # eximstats forgets a message at "Completed": each run up to and including it is one incarnation
+    m = m.with_columns(inc=(is_co.cast(pl.Int32).cum_sum() - is_co.cast(pl.Int32)).over("queue_id"))
+    m = m.with_columns(sz=pl.when(is_acc).then(c("size").fill_null(0)).otherwise(None).forward_fill().over("queue_id", "inc"))
+    d = m.filter(rule == _X + "deliver")
+    same = [c(k).eq_missing(c(k).shift(1).over("queue_id"))
+            for k in ("ts", "pid", "host", "relay_host", "relay_ip", "reply_text")]
+    d = d.with_columns(additional=pl.all_horizontal(same) & c("relay_ip").is_not_null()
+                       & c("seq").shift(1).over("queue_id").is_not_null())
+    first = d.filter(~c("additional"))
+    acc = m.filter(is_acc)
+    word = pl.coalesce(c("client_host"), pl.lit("[") + c("client_ip") + pl.lit("]"), pl.lit("local"))
+    rword = pl.coalesce(c("relay_host"), pl.lit("[") + c("relay_ip") + pl.lit("]"), pl.lit("local"))
+
+    def incarnations(r: str) -> int:
+        return m.filter((rule == _X + r) & c("sz").is_not_null()).select(pl.struct("queue_id", "inc").n_unique()).item()
+
+    text = pl.concat_str([c("detail").fill_null(""), c("reply_text").fill_null("")], separator=" ")
+    blackhole = (rule == _X + "deliver") & c("recipient").is_in([":blackhole:", "blackhole"])
+    rj = x.filter((c("kind") == "reject") | (rule == _X + "call_dropped") | blackhole).with_columns(
+        ip=pl.coalesce(pl.lit("[") + c("client_ip") + pl.lit("]"), pl.lit("local")),
+        temp=(c("status") == "temporarily rejected") & c("reply_text").is_not_null() & ~text.str.contains("SpamAssassin")
+        & ((rule == _X + "reject_rcpt") | ((rule == _X + "reject") & c("detail").str.contains(r"^[A-Z]+ "))))
+    sa = x.filter(rule == _X + "note").with_columns(
+        ip=pl.coalesce(c("detail").str.extract(r"From.*?(\[[^\]]+\])", 1),
+                       pl.when(c("detail").str.contains(r"\(local\)")).then(pl.lit("local")), pl.lit("")),
+        verdict=pl.when(c("detail").str.contains(_SPAM)).then(pl.lit("spam"))
+        .when(c("detail").str.contains(_HAM)).then(pl.lit("ham")))
+    out = {
+        "received": acc.height, "bytes_received": int(acc["sz"].sum() or 0),
+        "received_hosts": acc.select(word.n_unique()).item() if acc.height else 0,
+        "delayed": incarnations("defer"), "failed": incarnations("bounce"),
+        "delivered": first.height, "delivered_addresses": d.height, "bytes_delivered": int(first["sz"].fill_null(0).sum() or 0),
+        "delivered_hosts": first.select(rword.n_unique()).item() if first.height else 0,
+    }
+    for key, rows in (("rejected", rj.filter(~c("temp"))), ("temp_rejected", rj.filter(c("temp"))),
+                      ("ham", sa.filter(c("verdict") == "ham")), ("spam", sa.filter(c("verdict") == "spam"))):
+        out[key], out[f"{key}_hosts"] = rows.height, rows["ip"].n_unique() if rows.height else 0
+    return {k: int(out[k]) for k in EXIM_TOTAL_KEYS}
+
+
+def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False, counting: str = "pflogsumm") -> tuple[dict[str, int], dict[str, int], dict[str, Any], dict[str, Any] | None, dict[str, int]]:
+    """Narrow events → (totals, unique, sections, smtpd, counts). Pure; see :func:`summarize`.
+
+    ``counting="eximstats"`` makes ``totals`` eximstats' grand totals (:func:`exim_totals`).
+    """
     import polars as pl
 
     ev = _derive(ev, tz)
@@ -494,7 +614,7 @@ def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False)
         senders=recv["addr"].n_unique(), sending_hosts=recv["sdom"].n_unique(),
         recipients=dlv["rcpt"].n_unique(), recipient_hosts=dlv.select(rcpt_dom.n_unique()).item(),
     )
-    totals = {k: tot[k] for k in TOTAL_KEYS}
+    totals = exim_totals(ev) if counting == "eximstats" else {k: tot[k] for k in TOTAL_KEYS}
 
     re_acc, re_dlv = _handoffs(ev)
     re_sizes = re_acc.join(recv.select("queue_id", "msg_size"), on="queue_id", how="inner")
@@ -532,7 +652,9 @@ def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False)
         "reception_by_domain": _top(recv.group_by("sdom").agg(count=pl.len(), bytes=pl.col("msg_size").sum())
                                     .rename({"sdom": "domain"}), "count", top),
         "reception_by_client": _top(ev.filter(pl.col("received")).group_by(
-            gimme_domain(pl.col("client_host"), pl.col("client_ip")).fill_null("(local pickup)").alias("client"))
+            gimme_domain(pl.col("client_host"), pl.col("client_ip"))
+            .fill_null(pl.when(pl.col("mta") == "postfix").then(pl.lit("(local pickup)")).otherwise(pl.lit("(local)")))
+            .alias("client"))
             .agg(count=pl.len()), "count", top),
         "senders_by_count": _top(senders, "count", top),
         "senders_by_size": _top(senders, "bytes", top),
@@ -579,11 +701,13 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
                                      smtpd_stats=smtpd_stats, result=scan)
     tz = getattr(options, "tz", None) or local_zone_name()
     tz = "UTC" if tz.upper() in ("UTC", "Z") else tz
-    totals, unique, sections, smtpd, counts = build(ev, tz=tz, top=top, smtpd_stats=smtpd_stats)
+    # eximstats' totals when every input is an Exim log; pflogsumm's otherwise (also for a mix)
+    counting = "eximstats" if scan.files and all(name == "exim" for _, name in scan.files) else "pflogsumm"
+    totals, unique, sections, smtpd, counts = build(ev, tz=tz, top=top, smtpd_stats=smtpd_stats, counting=counting)
     period["timezone"] = tz
     return Summary(totals=totals, unique=unique, sections=sections, smtpd=smtpd, accounting=acc, period=period,
                    counts=counts, inputs=list(scan.files), diagnostics=scan.diagnostics,
-                   failed_inputs=scan.failed_inputs, top=top)
+                   failed_inputs=scan.failed_inputs, top=top, counting=counting)
 
 
 def to_document(s: Summary) -> dict[str, Any]:
@@ -599,6 +723,7 @@ def to_document(s: Summary) -> dict[str, Any]:
         "generator": f"logtrace {version}",
         "inputs": [{"path": p, "parser": n} for p, n in s.inputs],
         "period": {k: iso(v) for k, v in s.period.items()},
+        "counting": {"rules": s.counting, "keys": list(s.totals), "note": TOTALS_NOTES[s.counting]},
         "totals": dict(s.totals),
         "unique": {**s.unique, "note": UNIQUE_NOTE},
         "counts": dict(s.counts),

@@ -68,7 +68,7 @@ from typing import Any, ClassVar
 
 from logtrace.envelope import MONTHS, assign_years, frame_timestamps, parse_3164, parse_3339
 from logtrace.events import EVENT_FIELDS, Event, EventKind as K, Unparsed
-from logtrace.rules import DERIVATIONS, FileContext, Rule, RuleParser, _cast, apply_derivations, conform, empty_frame
+from logtrace.rules import BLANK, _BLANK_RE, DERIVATIONS, FileContext, Rule, RuleParser, _cast, apply_derivations, conform, empty_frame
 
 ID = r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4})"
 QID = rf"(?P<queue_id>{ID})"
@@ -400,7 +400,7 @@ class EximParser(RuleParser):
     def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
         if _MON_RE.match(line) and line[:3] in MONTHS:  # advance the year tracker exactly as assign_years does
             ctx.years.year_for(MONTHS[line[:3]])
-        if not line.strip():
+        if _BLANK_RE.match(line):
             return Event(ts=None, host=None, mta="", program=None, pid=None, kind=K.OTHER, rule="blank",
                          file=ctx.path, line_no=line_no)
         g = self._split(line, log_kind(ctx.path))
@@ -449,7 +449,7 @@ class EximParser(RuleParser):
             host=pl.coalesce(c("host"), c("host2")),
             program=pl.coalesce(c("program"), c("program2"), pl.lit(self.default_program)),
             pid=pl.coalesce(c("pid"), c("pid2"), c("xpid")),
-            _blank=c("line").str.strip_chars() == "",
+            _blank=c("line").str.contains(BLANK),
         )
         env = frame_timestamps(env.drop("ts"), self.options.tz or _local(), ctx.years)
         env = env.with_columns(

@@ -1,0 +1,77 @@
+"""Bounded memory: peak RSS of ``follow`` and ``summary`` on a generated ~45 MB day of logs.
+
+Each command runs in its own fresh helper process, which reports
+``getrusage(RUSAGE_CHILDREN).ru_maxrss`` of its only child, so every number is that one
+command's peak. Bounds were calibrated on 2 cores / polars 2.1 with a wide margin
+(measured: follow 49 MB on 100k lines, 99 MB on 300k and on 600k; summary 568 MB on 300k).
+
+``follow`` must not grow with the file: 600k lines (88 MB) may cost at most 1.5x what 300k
+(44 MB) cost. Both are above the reader's 32 MiB block, so the ratio measures growth; 100k
+lines (15 MB) fit in one block and only show the block filling up (49 -> 99 MB), which is
+why 100k is not the baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+GENLOG = REPO / "bench" / "genlog.py"
+FOLLOW_MAX_MB = 400
+SUMMARY_MAX_MB = 1200
+GROWTH_MAX = 1.5
+
+_HELPER = """
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+sys.stdout.write("%d %d\\n" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode))
+sys.stderr.buffer.write(r.stderr[-2000:])
+"""
+
+
+def peak_rss_mb(*args: str) -> tuple[float, int]:
+    """(peak RSS in MB, exit code) of ``python -m logtrace ARGS`` in a fresh helper process."""
+    r = subprocess.run([sys.executable, "-c", _HELPER, sys.executable, "-m", "logtrace", *args], capture_output=True,
+                       text=True, cwd=REPO, timeout=300)
+    assert r.returncode == 0, r.stderr
+    kb, rc = map(int, r.stdout.split())
+    assert "Traceback" not in r.stderr, r.stderr
+    return kb / 1024, rc
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Path, str]]:
+    d = tmp_path_factory.mktemp("mem")
+    out: dict[int, tuple[Path, str]] = {}
+    for n in (300_000, 600_000):
+        log, truth = d / f"mail-{n}.log", d / f"truth-{n}.jsonl"
+        subprocess.run([sys.executable, str(GENLOG), "--lines", str(n), "--seed", "3", "--out", str(log), "--truth", str(truth),
+                        "-q"], check=True, timeout=300)
+        qid = next(m["queue_id"] for m in map(json.loads, truth.read_text().splitlines())
+                   if m["queue_id"] and m["n_lines"] >= 6)
+        out[n] = (log, qid)
+    return out
+
+
+def test_follow_peak_rss_is_bounded_and_does_not_grow_with_the_file(logs):
+    small_log, small_id = logs[300_000]
+    big_log, big_id = logs[600_000]
+    small, rc_small = peak_rss_mb("follow", small_id, str(small_log), "--json")
+    big, rc_big = peak_rss_mb("follow", big_id, str(big_log), "--json")
+    print(f"follow peak RSS: 300k lines {small:.0f} MB, 600k lines {big:.0f} MB ({big / small:.2f}x)")
+    assert rc_small in (0, 4) and rc_big in (0, 4)
+    assert small < FOLLOW_MAX_MB, f"follow used {small:.0f} MB on 300k lines (bound {FOLLOW_MAX_MB})"
+    assert big / small < GROWTH_MAX, f"follow grew {big / small:.2f}x from 300k to 600k lines ({small:.0f} -> {big:.0f} MB)"
+
+
+def test_summary_peak_rss_is_bounded(logs):
+    big_log, _ = logs[300_000]
+    big, rc = peak_rss_mb("summary", str(big_log), "--format", "json")
+    print(f"summary peak RSS: 300k lines {big:.0f} MB")
+    assert rc == 0
+    assert big < SUMMARY_MAX_MB, f"summary used {big:.0f} MB on 300k lines (bound {SUMMARY_MAX_MB})"
