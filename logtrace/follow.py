@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from .correlator import Correlator, MessageStory, rejected_stories
-from .engine import ScanResult, scan_chunks
+from .engine import ScanResult
 from .errors import Diagnostic, LogtraceError
 from .events import Event, EventKind, event_schema
 from .rules import ParseOptions

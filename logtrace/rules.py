@@ -258,8 +258,12 @@ class RuleParser:
         if hit is None:
             return Unparsed(reason="no-rule", program=program, host=host, pid=pid, ts=ts, file=ctx.path, line_no=line_no,
                             detail=(g.get("body") or "")[:200])
-        rule, fields = hit
-        fields = {k: v for k, v in fields.items() if v is not None}
+        return self.make_event(hit[0], hit[1], ts=ts, host=host, program=program, pid=pid, ctx=ctx, line_no=line_no)
+
+    def make_event(self, rule: Rule, groups: dict[str, str | None], *, ts: datetime | None, host: str | None,
+                   program: str | None, pid: int | None, ctx: FileContext, line_no: int) -> Event:
+        """Line-engine form of one rule hit: constants, derivations, kind mapping, casts."""
+        fields = {k: v for k, v in groups.items() if v is not None}
         for k, v in rule.set:
             fields.setdefault(k, v)
         for src, rx in self._derivs:
@@ -277,8 +281,47 @@ class RuleParser:
             fname, mapping = rule.kind_by
             kind = dict(mapping).get(fields.get(fname) or "", kind)
         kw = {k: _cast(k, v) for k, v in fields.items() if k in _EVENT_FIELD_SET and k not in _ENV_FIELDS}
+        self.extra_fields(fields, kw)
         return Event(ts=ts, host=host, mta=self.mta, program=program, pid=pid, kind=kind, rule=rule.id,
                      file=ctx.path, line_no=line_no, **kw)
+
+    def extra_fields(self, fields: dict[str, str], kw: dict[str, Any]) -> None:
+        """Hook: fields a parser computes beyond groups and derivations (Exim's ``QT=1m2s``)."""
+
+    def rule_parts(self, env: Any, base: list[str]) -> list[Any]:
+        """Frame form of first-match-wins, per daemon: every row is extracted by exactly one rule
+        (rows are peeled off rule by rule), derivations run on each rule's own dense rows."""
+        import polars as pl
+
+        parts: list[Any] = []
+        for (daemon,), part in env.partition_by("_daemon", as_dict=True, maintain_order=True).items():
+            remaining = part.select(*base, "body")
+            for rule in self.rules_for(daemon):
+                if not remaining.height:
+                    break
+                mask = remaining.get_column("body").str.contains(rule.pattern)
+                hit = remaining.filter(mask)
+                if not hit.height:
+                    continue
+                remaining = remaining.filter(~mask)
+                ex = hit.with_columns(pl.col("body").str.extract_groups(rule.pattern).alias("_g")).unnest("_g").drop("body")
+                ex = ex.with_columns(kind=pl.lit(rule.kind.value), rule=pl.lit(rule.id), mta=pl.lit(self.mta))
+                if rule.set:
+                    ex = ex.with_columns(**{k: pl.coalesce(pl.col(k), pl.lit(v)) if k in ex.columns else pl.lit(v) for k, v in rule.set})
+                if rule.kind_by:
+                    fname, mapping = rule.kind_by
+                    ex = ex.with_columns(kind=pl.col(fname).replace_strict({k: v.value for k, v in mapping}, default=pl.col("kind"),
+                                                                           return_dtype=pl.String))
+                parts.append(apply_derivations(ex, self.derivations))  # skips sources a rule lacks
+            if remaining.height:
+                parts.append(self.unmatched_frame(daemon, remaining, base))
+        return parts
+
+    def unmatched_frame(self, daemon: str, remaining: Any, base: list[str]) -> Any:
+        """Rows no rule of their daemon matched: unparsed, reason ``no-rule``."""
+        import polars as pl
+
+        return remaining.select(*base, kind=pl.lit("unparsed"), reason=pl.lit("no-rule"), detail=pl.col("body").str.slice(0, 200))
 
     # ---------------------------------------------------------------- frame engine
 
@@ -321,28 +364,7 @@ class RuleParser:
             parts.append(other.filter(fam).select("line_no", "ts", "host", "program", "pid", kind=pl.lit("unparsed"),
                                                   reason=pl.lit("no-rule"), detail=pl.col("body").str.slice(0, 200)))
         env = env.filter(pl.col("_daemon").is_not_null())
-        base = ["line_no", "ts", "host", "program", "pid"]
-        for (daemon,), part in env.partition_by("_daemon", as_dict=True, maintain_order=False).items():
-            remaining = part.select(*base, "body")
-            for rule in self.rules_for(daemon):
-                if not remaining.height:
-                    break
-                mask = remaining.get_column("body").str.contains(rule.pattern)
-                hit = remaining.filter(mask)
-                if not hit.height:
-                    continue
-                remaining = remaining.filter(~mask)
-                ex = hit.with_columns(pl.col("body").str.extract_groups(rule.pattern).alias("_g")).unnest("_g")
-                ex = ex.drop("body").with_columns(kind=pl.lit(rule.kind.value), rule=pl.lit(rule.id), mta=pl.lit(self.mta),
-                                                  **{k: pl.lit(v) for k, v in rule.set})
-                if rule.kind_by:
-                    fname, mapping = rule.kind_by
-                    ex = ex.with_columns(kind=pl.col(fname).replace_strict({k: v.value for k, v in mapping}, default=pl.col("kind"), return_dtype=pl.String))
-                # derive on this rule's rows only: dense columns, no scanning of other rules' nulls
-                parts.append(apply_derivations(ex, [d for d in self.derivations if d[0] in ex.columns]))
-            if remaining.height:
-                parts.append(remaining.select(*base, kind=pl.lit("unparsed"), reason=pl.lit("no-rule"),
-                                              detail=pl.col("body").str.slice(0, 200)))
+        parts += self.rule_parts(env, ["line_no", "ts", "host", "program", "pid"])
         if not parts:
             return empty_frame()
         df = pl.concat(parts, how="diagonal_relaxed")

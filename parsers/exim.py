@@ -68,7 +68,7 @@ from typing import Any, ClassVar
 
 from logtrace.envelope import MONTHS, assign_years, frame_timestamps, parse_3164, parse_3339
 from logtrace.events import EVENT_FIELDS, Event, EventKind as K, Unparsed
-from logtrace.rules import BLANK, _BLANK_RE, DERIVATIONS, FileContext, Rule, RuleParser, _cast, apply_derivations, conform, empty_frame
+from logtrace.rules import BLANK, _BLANK_RE, DERIVATIONS, FileContext, Rule, RuleParser, _cast, conform, empty_frame
 
 ID = r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4})"
 QID = rf"(?P<queue_id>{ID})"
@@ -370,32 +370,15 @@ class EximParser(RuleParser):
         hit = self.classify_body(daemon, body)
         if hit is None:
             return None
-        rule, groups = hit
-        fields = {k: v for k, v in groups.items() if v is not None}
-        for k, v in rule.set:
-            fields.setdefault(k, v)
-        for src, rx in self._derivs:
-            sv = fields.get(src)
-            if sv is None:
-                continue
-            dm = rx.search(sv)
-            if dm:
-                for k, v in dm.groupdict().items():
-                    k = k.split("__", 1)[0]  # ``field__N`` fills ``field`` (as in RuleParser.parse_line)
-                    if v is not None and fields.get(k) is None:
-                        fields[k] = v
-        secs = {}
+        return self.make_event(hit[0], hit[1], ts=ts, host=host, program=program, pid=pid, ctx=ctx, line_no=line_no)
+
+    def extra_fields(self, fields: dict[str, str], kw: dict[str, Any]) -> None:
+        """``QT=``/``DT=``/``RT=`` in Exim's ``1m2s`` form become seconds."""
+        secs: dict[str, float | None] = {}
         for src, target in _DURATIONS:
             if target not in secs or secs[target] is None:
                 secs[target] = _seconds(fields.get(src))
-        kind = rule.kind
-        if rule.kind_by:
-            fname, mapping = rule.kind_by
-            kind = dict(mapping).get(fields.get(fname) or "", kind)
-        kw = {k: _cast(k, v) for k, v in fields.items() if k in _FIELD_SET and k not in _ENV_FIELDS}
         kw.update({k: v for k, v in secs.items() if v is not None})
-        return Event(ts=ts, host=host, mta=self.mta, program=program, pid=pid, kind=kind, rule=rule.id,
-                     file=ctx.path, line_no=line_no, **kw)
 
     def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
         if _MON_RE.match(line) and line[:3] in MONTHS:  # advance the year tracker exactly as assign_years does
@@ -468,38 +451,20 @@ class EximParser(RuleParser):
                                       rule=pl.lit("other.program"), mta=pl.lit("")))
         env = env.filter(c("_daemon").is_not_null())
         anchors = env.filter(c("_stamped")).get_column("line_no")
-        base = ["line_no", "ts", "host", "program", "pid"]
-        for (daemon,), part in env.partition_by("_daemon", as_dict=True, maintain_order=True).items():
-            remaining = part.select(*base, "body")
-            for rule in self.rules_for(daemon):
-                if not remaining.height:
-                    break
-                mask = remaining.get_column("body").str.contains(rule.pattern)
-                hit = remaining.filter(mask)
-                if not hit.height:
-                    continue
-                remaining = remaining.filter(~mask)
-                ex = hit.with_columns(c("body").str.extract_groups(rule.pattern).alias("_g")).unnest("_g").drop("body")
-                ex = ex.with_columns(kind=pl.lit(rule.kind.value), rule=pl.lit(rule.id), mta=pl.lit(self.mta))
-                ex = ex.with_columns(**{k: pl.coalesce(c(k), pl.lit(v)) if k in ex.columns else pl.lit(v) for k, v in rule.set})
-                if rule.kind_by:
-                    fname, mapping = rule.kind_by
-                    ex = ex.with_columns(kind=c(fname).replace_strict({k: v.value for k, v in mapping}, default=c("kind"),
-                                                                       return_dtype=pl.String))
-                parts.append(ex)
-            if remaining.height:
-                if daemon == "continuation":
-                    parts.append(remaining.select("line_no", kind=pl.lit("unparsed"), reason=pl.lit("no-envelope")))
-                else:
-                    parts.append(remaining.select(*base, kind=pl.lit("unparsed"), reason=pl.lit("no-rule"),
-                                                  detail=c("body").str.slice(0, 200)))
+        parts += self.rule_parts(env, ["line_no", "ts", "host", "program", "pid"])
         if not parts:
             return empty_frame()
         df = pl.concat(parts, how="diagonal_relaxed")
-        df = apply_derivations(df, self.derivations)
         df = _frame_durations(df)
         df = conform(df, ctx.path)
         return self._attach(df, anchors, ctx)
+
+    def unmatched_frame(self, daemon: str, remaining: Any, base: list[str]) -> Any:
+        import polars as pl
+
+        if daemon == "continuation":
+            return remaining.select("line_no", kind=pl.lit("unparsed"), reason=pl.lit("no-envelope"))
+        return super().unmatched_frame(daemon, remaining, base)
 
     def _attach(self, df: Any, anchors: Any, ctx: FileContext) -> Any:
         """Reject-log dump rows take ts/queue_id/pid/host from the stamped line above (across chunks)."""
