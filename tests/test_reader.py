@@ -7,7 +7,6 @@ import gzip
 import lzma
 import os
 
-import polars as pl
 import pytest
 
 from logtrace import reader

@@ -23,7 +23,7 @@ import smtplib
 import socket
 import socketserver
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 IO_TIMEOUT = 30.0
 
