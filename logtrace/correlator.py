@@ -30,11 +30,11 @@ from typing import Any
 from .events import Event, EventKind as K
 
 REUSE_GAP = timedelta(minutes=10)
-START_KINDS = frozenset({K.ACCEPT})
+START_KINDS = frozenset({K.ACCEPT, K.HEADER})  # client=/uid=/Exim <=, and cleanup's message-id (a forwarded or bounce message has no client= line)
 END_KINDS = frozenset({K.REMOVE, K.DELETE})
 NOT_DELIVERED = frozenset({"bounced", "expired", "deferred", "rejected", "deleted", "held", "discarded", "unknown"})
 FILTER_PORTS = frozenset({10024, 10025, 10026, 10027, 10028})
-FINAL_RELAYS = ("local", "virtual", "dovecot", "private/", "lmtp")
+FINAL_AGENTS = ("local", "virtual", "pipe", "lmtp")
 
 
 def instance_of(ev: Event) -> str:
@@ -132,6 +132,19 @@ def _after(e: Event, end: Event) -> bool:
     if e.ts is None or end.ts is None or e.ts < end.ts:
         return False
     return e.file != end.file or (e.line_no or 0) > (end.line_no or 0)
+
+
+def _is_final_delivery(e: Event) -> bool:
+    """Into a mailbox (or a program), not handed to another MTA: Postfix local/virtual/pipe/
+    LMTP agents, a unix-socket relay, Exim deliveries without a remote host, Exchange DELIVER."""
+    daemon = (e.program or "").rsplit("/", 1)[-1]
+    if daemon in FINAL_AGENTS or (e.relay_host or "").lower() in ("local", "virtual"):
+        return True
+    if (e.relay_ip or "").startswith(("private/", "public/", "unix:", "/")):
+        return True
+    if e.mta == "exchange":
+        return (e.status or "").upper() == "DELIVER"
+    return e.mta == "exim" and not e.relay_ip and not e.relay_host
 
 
 def _is_loopback(ip: str | None) -> bool:
@@ -356,7 +369,8 @@ class Correlator:
         seen: dict[str, None] = {}
         for e in lc.events:
             if e.recipient and e.kind in (K.DELIVER, K.DEFER, K.BOUNCE, K.EXPIRE, K.DISCARD, K.REJECT):
-                seen.setdefault(e.orig_recipient or e.recipient, None)
+                # the address the sender used (orig_to), unless it is an unqualified local name
+                seen.setdefault(e.orig_recipient if e.orig_recipient and "@" in e.orig_recipient else e.recipient, None)
         return list(seen)
 
     def _recipient_events(self, lc: Lifecycle, rcpt: str) -> list[Event]:
@@ -437,18 +451,19 @@ class Correlator:
                         sub.verdict = "deferred"
                     return sub
             relay = (final.relay_host or "").lower()
+            final_hop = _is_final_delivery(final)
             if nxt and (final.reply_text or "").startswith("forwarded as"):
                 v.verdict = "relayed"
                 v.next_queue_id = nxt
                 v.summary = (f"forwarded by {final.relay_host or 'local'} delivery at {_t(final.ts)} as a new message {nxt} "
                              f"on {lc.host}; that message's lines are not in the logs given")
-            elif nxt and not relay.startswith(FINAL_RELAYS):
+            elif nxt and not final_hop:
                 v.verdict = "relayed"
                 v.next_queue_id = nxt
                 where = final.next_host or _relay_str(final)
                 v.summary = (f"relayed to {where} at {_t(final.ts)}: the next hop accepted it as {nxt} "
                              f"({final.reply_text}); give that host's log to follow it further")
-            elif relay.startswith(FINAL_RELAYS) or final.relay_host in ("none",) or not final.relay_ip:
+            elif final_hop:
                 v.verdict = "delivered"
                 v.summary = f"delivered at {_t(final.ts)} by {final.relay_host or final.program} on {lc.host}" + (
                     f" after {_dur(final.delay_s)}" if final.delay_s else "") + (f": {final.reply_text}" if final.reply_text else "")
