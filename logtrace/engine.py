@@ -25,9 +25,6 @@ from .registry import Registry, default_registry
 from .rules import FileContext, ParseOptions
 
 
-WORKERS = 1  # polars already spreads string kernels over all cores; threads here only add memory
-
-
 @dataclass
 class ScanResult:
     """What a scan saw besides events."""
@@ -108,7 +105,8 @@ def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOption
         if hasattr(parser, "parse_file"):
             yield from parser.parse_file(f, ctx, result.diagnostics, line_filter)
             continue
-        yield from _parallel(_prepared(f, parser, ctx, result, line_filter), parser, ctx)
+        for lines in _prepared(f, parser, ctx, result, line_filter):
+            yield parser.parse_frame(lines, ctx)
 
 
 def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_filter: Any) -> Iterator[Any]:
@@ -122,26 +120,6 @@ def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_fi
             if not lines.height:
                 continue
         yield lines
-
-
-def _parallel(chunks: Iterator[Any], parser: Any, ctx: FileContext, workers: int = WORKERS) -> Iterator[Any]:
-    """Parse chunks on a small thread pool (polars releases the GIL), in order, at most
-    ``workers + 1`` chunks in flight so memory stays bounded."""
-    if workers <= 1:
-        for lines in chunks:
-            yield parser.parse_frame(lines, ctx)
-        return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque[Any] = deque()
-        for lines in chunks:
-            pending.append(pool.submit(parser.parse_frame, lines, ctx))
-            if len(pending) > workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def scan_chunks(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
