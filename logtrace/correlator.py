@@ -450,7 +450,6 @@ class Correlator:
                     if still:
                         sub.verdict = "deferred"
                     return sub
-            relay = (final.relay_host or "").lower()
             final_hop = _is_final_delivery(final)
             if nxt and (final.reply_text or "").startswith("forwarded as"):
                 v.verdict = "relayed"

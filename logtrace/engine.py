@@ -122,25 +122,6 @@ def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_fi
         yield lines
 
 
-def scan_chunks(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
-                registry: Registry | None = None, result: ScanResult | None = None,
-                keep_going: bool = False) -> Iterator[tuple[Any, Any, FileContext, Any]]:
-    """Raw chunks for callers that filter lines themselves: ``(input, parser, ctx, lines)``.
-
-    ``lines`` has ``line_no, line, _year`` (years fixed over the whole chunk), or is ``None``
-    for parsers that read whole files (``parse_file``), which the caller must then use.
-    """
-    from .envelope import assign_years
-
-    result = result if result is not None else ScanResult()
-    for f, parser, ctx in _open(paths, mta, options, registry, result, keep_going):
-        if hasattr(parser, "parse_file"):
-            yield f, parser, ctx, None
-            continue
-        for lines in reader.frames(f, result.diagnostics):
-            yield f, parser, ctx, assign_years(lines, ctx.years)
-
-
 def parse_frame_all(paths: Sequence[str], **kw: Any) -> Any:
     """All events of ``paths`` as one DataFrame (see :func:`scan_frames`)."""
     import polars as pl

@@ -1,20 +1,21 @@
 """``follow``: find one message's lines in a day of logs, then correlate them.
 
-Search strategy (polars for the millions of lines, Python for the few dozen that matter):
+Search in rounds (byte-level ``find`` or polars literal filters for the millions of lines,
+Python only for the few dozen that matter):
 
-1. **Pass 1** reads every input once. Per chunk it keeps the lines containing the needle
-   (a literal queue ID / Message-ID, or a case-insensitive address), and from the lines
-   carrying a hop marker (``queued as``, ``notification:``, ``forwarded as``, ``OK id=``,
-   ``InternalId=``, Exim ``<= <>``) it extracts just the ``(queue ID, next ID)`` pairs into a
-   small link table. It also remembers each file's last line (for "when the log ends").
-2. The IDs reachable from the needle's lines through the link table, in both directions,
-   are the whole chain: content-filter re-injections, next hops on other hosts, NDRs.
-3. **Pass 2** reads the inputs once more, keeping lines that contain any of those IDs or
-   the message's Message-ID (Aho-Corasick ``str.contains_any``).
-4. Only if the Message-ID revealed queue IDs not linked by any reply (a weak link), a third
-   pass fetches their lines.
+1. Round 1 keeps the lines naming the query: a literal queue ID or Message-ID, or a
+   case-insensitive address for ``--from``/``--to``.
+2. Each later round searches for what the previous round's lines revealed and was not
+   searched yet: next-hop IDs from replies (``queued as X``, ``250 OK id=X``,
+   ``[InternalId=N]``), ``forwarded as X``, notification IDs, and once the Message-ID (the
+   same on every hop: the weak link for hops whose reply names no ID). A chain of N hops
+   costs about N+1 passes; each pass over a plain file is a ``bytes.find`` per needle
+   (:mod:`logtrace.search`), compressed files go through a polars filter.
+3. Each file's last line gives "when the log ends" for messages still queued.
 
-The lines kept are parsed by the parser of their file and handed to :class:`Correlator`.
+The lines kept are parsed by the parser of their file (the line engine) and handed to
+:class:`~logtrace.correlator.Correlator`; links between lifecycles never depend on the order
+in which they were found.
 """
 
 from __future__ import annotations
@@ -32,11 +33,6 @@ from .errors import Diagnostic, LogtraceError
 from .events import Event, EventKind, event_schema
 from .rules import ParseOptions
 
-EXIM_ID = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
-ANY_ID = rf"{EXIM_ID}|[0-9A-Za-z]{{5,}}"
-MARKERS = ["queued as ", "notification: ", "forwarded as ", "OK id=", "InternalId=", " <= <> "]
-LINK_SYSLOG = rf"\]: (?:\[ID \d+ [\w.]+\] )?(?P<a>{ANY_ID}): .*?(?:queued as |notification: |forwarded as |OK id=|InternalId=)(?P<b>{ANY_ID})"
-LINK_EXIM = rf"(?:^|\s)(?P<a>{EXIM_ID}) (?:(?:=>|->|>>) .*?(?:queued as |OK id=|InternalId=)|<= <> .*?R=)(?P<b>{ANY_ID})"
 MAX_IDS = 5000
 
 
