@@ -20,6 +20,7 @@ split into fields.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -312,10 +313,22 @@ class RuleParser:
                     fname, mapping = rule.kind_by
                     ex = ex.with_columns(kind=pl.col(fname).replace_strict({k: v.value for k, v in mapping}, default=pl.col("kind"),
                                                                            return_dtype=pl.String))
-                parts.append(apply_derivations(ex, self.derivations))  # skips sources a rule lacks
+                parts.append(apply_derivations(ex, self._derivations_for(tuple(ex.columns))))
             if remaining.height:
                 parts.append(self.unmatched_frame(daemon, remaining, base))
         return parts
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - keyed by column sets, a handful per parser
+    def _derivations_for(self, columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """The derivations whose source a rule's frame has, following chains (a derived
+        ``reply_text`` feeds the ``dsn`` derivation): each ``with_columns`` costs ~0.4 ms."""
+        have = set(columns)
+        out = []
+        for src, pattern in self.derivations:
+            if src in have:
+                out.append((src, pattern))
+                have |= {g.split("__", 1)[0] for g in re.compile(pattern).groupindex}
+        return tuple(out)
 
     def unmatched_frame(self, daemon: str, remaining: Any, base: list[str]) -> Any:
         """Rows no rule of their daemon matched: unparsed, reason ``no-rule``."""
