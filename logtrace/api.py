@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine import ScanResult, accounting, parse_frame_all, parse_lines
+from .engine import ScanResult, accounting, parse_frame_all, parse_lines, scan_frames
 from .errors import Diagnostic
 from .rules import ParseOptions
 
@@ -51,3 +51,43 @@ def parse(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | No
         df = df.filter(compile_where(where))
     acc = accounting(df)
     return ParseResult(df, acc, scan.diagnostics, scan.failed_inputs)
+
+
+@dataclass
+class ParseStream:
+    """Events chunk by chunk (memory stays at one chunk); ``accounting`` is complete once
+    ``frames`` has been exhausted."""
+
+    frames: Iterator[Any]
+    result: ScanResult
+    _acc: list[Any] = field(default_factory=list)
+
+    @property
+    def accounting(self) -> Any:
+        import polars as pl
+
+        if not self._acc:
+            return pl.DataFrame(schema={"program": pl.String, "parsed": pl.UInt32, "other": pl.UInt32, "unrecognized": pl.UInt32})
+        return pl.concat(self._acc).group_by("program").agg(pl.all().sum()).sort(["unrecognized", "parsed", "other"], descending=True)
+
+
+def parse_stream(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
+                 where: str | None = None, keep_going: bool = True) -> ParseStream:
+    """Like :func:`parse` with the frame engine, but yielding each chunk's events as soon as
+    they are parsed, in input order (one file after another; :func:`parse` merges several
+    inputs into one timeline instead)."""
+    scan = ScanResult()
+    expr = None
+    if where:
+        from .query import compile_where
+
+        expr = compile_where(where)
+    out = ParseStream(iter(()), scan)
+
+    def gen() -> Iterator[Any]:
+        for df in scan_frames(paths, mta=mta, options=options, result=scan, keep_going=keep_going):
+            out._acc.append(accounting(df))
+            yield df.filter(expr) if expr is not None else df
+
+    out.frames = gen()
+    return out

@@ -88,52 +88,73 @@ def parse(
 
         if fmt == ParseFormat.parquet and output is None:
             raise typer.BadParameter("--format parquet needs --output FILE", param_hint="--output")
-        with render.status("reading logs…"):
-            res = api.parse(files, mta=mta, options=_options(year, tz), engine=engine.value, where=where)
-        df = res.events
-        if only_unparsed:
-            import polars as pl
+        from .reader import expand
 
-            df = df.filter(pl.col("kind") == "unparsed")
-        _write_events(df, fmt, output)
-        render.print_diagnostics(res.diagnostics)
-        render.print_accounting(res.accounting)
-        if res.failed_inputs:
+        single = len(files) == 1 and ("-" in files or len(expand(files)) == 1)
+        if engine == Engine.frame and single:  # one input: stream, memory stays at one chunk
+            st = api.parse_stream(files, mta=mta, options=_options(year, tz), where=where)
+            frames = (f.filter(f["kind"] == "unparsed") if only_unparsed else f for f in st.frames)
+            with render.status("reading logs…"):
+                _write_events(frames, fmt, output)
+            diagnostics, acc, failed = st.result.diagnostics, st.accounting, st.result.failed_inputs
+        else:
+            with render.status("reading logs…"):
+                res = api.parse(files, mta=mta, options=_options(year, tz), engine=engine.value, where=where)
+            df = res.events
+            if only_unparsed:
+                import polars as pl
+
+                df = df.filter(pl.col("kind") == "unparsed")
+            _write_events(iter([df]), fmt, output)
+            diagnostics, acc, failed = res.diagnostics, res.accounting, res.failed_inputs
+        render.print_diagnostics(diagnostics)
+        render.print_accounting(acc)
+        if failed:
             raise typer.Exit(render.EXIT_USAGE)
-        if strict and int(res.accounting["unrecognized"].sum()):
+        if strict and int(acc["unrecognized"].sum()):
             raise typer.Exit(render.EXIT_NEGATIVE)
 
 
-def _write_events(df, fmt: ParseFormat, output: Path | None) -> None:  # noqa: ANN001
+def _write_events(frames, fmt: ParseFormat, output: Path | None) -> None:  # noqa: ANN001
+    """Write event frames as they come: Parquet through polars' streaming sink, CSV and JSONL
+    chunk by chunk (CSV cells that would run as spreadsheet formulas are neutralized)."""
     import polars as pl
 
-    if fmt == ParseFormat.parquet:
-        df.write_parquet(output)
-        return
-    if fmt == ParseFormat.csv:
-        str_cols = [c for c, t in df.schema.items() if t == pl.String]
-        out = df.with_columns(
-            [pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in str_cols]
-        ).with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
-        if output:
-            out.write_csv(output)
-        else:
-            sys.stdout.write(out.write_csv())
-        return
-    from .events import canonical
+    from .events import KEY_ORDER, event_schema
 
-    fh = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    if fmt == ParseFormat.parquet:
+        from polars.io.plugins import register_io_source
+
+        def source(with_columns, predicate, n_rows, batch_size):  # noqa: ANN001, ANN202
+            for df in frames:
+                yield df.select(with_columns) if with_columns is not None else df
+
+        register_io_source(io_source=source, schema=event_schema()).sink_parquet(output)
+        return
+    fh = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
     try:
-        buf: list[str] = []
-        dumps = json.dumps
-        for row in df.iter_rows(named=True):
-            row["line"] = row.pop("line_no")
-            buf.append(dumps(canonical(row, include_file=True), ensure_ascii=False, separators=(",", ":")))
-            if len(buf) >= 4096:
-                fh.write("\n".join(buf) + "\n")
-                buf.clear()
-        if buf:
-            fh.write("\n".join(buf) + "\n")
+        first = True
+        for df in frames:
+            if fmt == ParseFormat.csv:
+                str_cols = [c for c, t in df.schema.items() if t == pl.String]
+                out = df.with_columns(
+                    [pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+                     for c in str_cols]
+                ).with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
+                fh.write(out.write_csv(include_header=first))
+                first = False
+                continue
+            # the canonical JSONL form (events.canonical): file, line, schema order, nulls
+            # omitted, ISO stamps; built from tuples, the stamps formatted by polars
+            cols = ["file", "line_no", *(k for k in KEY_ORDER if k != "line" and k in df.columns)]
+            names = ["line" if c == "line_no" else c for c in cols]
+            view = df.select(cols).with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f").str.strip_suffix(".000000") + "+00:00")
+            enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+            lines = [enc({k: v for k, v in zip(names, row) if v is not None}) for row in view.iter_rows()]
+            if lines:
+                fh.write("\n".join(lines) + "\n")
+        if first and fmt == ParseFormat.csv:
+            fh.write(pl.DataFrame(schema=event_schema()).write_csv())
         fh.flush()
     finally:
         if output:

@@ -186,3 +186,18 @@ def test_parse_of_several_hosts_is_one_timeline():
     ts = [x["ts"] for x in rows if "ts" in x]
     assert ts == sorted(ts)
     assert {x["file"] for x in rows} == {LAB1, LAB2}
+
+
+def test_streamed_jsonl_is_the_canonical_event_form():
+    """The fast JSONL writer produces exactly events.canonical() (key order, nulls, stamps)."""
+    from logtrace.api import parse
+    from logtrace.events import canonical
+    from logtrace.rules import ParseOptions
+
+    for f in (LAB1, str(REPO / "sample_logs/postfix/lab-mx1-rfc3339.log"), str(REPO / "sample_logs/exim/pid-millisec-zone.log")):
+        out = run("parse", f, "--year", "2026", "--tz", "UTC").stdout.splitlines()
+        want = []
+        for row in parse([f], options=ParseOptions(year=2026, tz="UTC")).events.iter_rows(named=True):
+            row["line"] = row.pop("line_no")
+            want.append(json.dumps(canonical(row, include_file=True), ensure_ascii=False, separators=(",", ":")))
+        assert out == want, f
