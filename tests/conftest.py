@@ -35,3 +35,32 @@ def corpus_dir(sub: str) -> Path:
             pytest.fail(f"{d} is missing: CI must run with ../shared beside the clone")
         pytest.skip(f"{d} not present (the shared corpus lives beside the repo)")
     return d
+
+
+def golden_events(path: Path, mta: str, options: object, engine: str) -> list[dict]:
+    """What ``logtrace parse FILE`` prints (the canonical JSONL form), minus the ``file`` key."""
+    from logtrace.api import parse
+    from logtrace.events import canonical
+
+    out = []
+    for row in parse([str(path)], mta=mta, options=options, engine=engine).events.iter_rows(named=True):
+        row["line"] = row.pop("line_no")
+        out.append(canonical(row))
+    return out
+
+
+def assert_engines_agree(path: Path | str, mta: str, options: object) -> None:
+    """The frame engine and the per-line reference engine give the same events, column by column."""
+    import polars as pl
+
+    from logtrace.api import parse
+
+    a = parse([str(path)], mta=mta, options=options, engine="frame").events
+    b = parse([str(path)], mta=mta, options=options, engine="line").events
+    assert a.height == b.height
+    diff = a.join(b, on="line_no", suffix="_l")
+    for col in a.columns:
+        if col in ("line_no", "file"):
+            continue
+        mism = diff.filter(~pl.col(col).eq_missing(pl.col(col + "_l")))
+        assert mism.height == 0, f"{col}: {mism.select('line_no', col, col + '_l').head(3)}"

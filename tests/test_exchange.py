@@ -14,11 +14,9 @@ import polars as pl
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import REPO, corpus_dir
+from conftest import REPO, corpus_dir, golden_events
 from logtrace.api import parse
 from logtrace.errors import InputError
-from logtrace.events import canonical
-from logtrace.reader import InputFile
 from logtrace.rules import FileContext, ParseOptions
 from logtrace_parsers.exchange import FIELDS_2016, ExchangeParser, frame_records
 
@@ -26,38 +24,10 @@ SAMPLES = REPO / "sample_logs" / "exchange"
 OPTIONS = tomllib.loads((SAMPLES / "options.toml").read_text())
 TZ = OPTIONS.get("timezone")
 CASES = sorted(p.name for p in SAMPLES.glob("*.log"))
-#: reader.check_text refuses UTF-16 as "binary" before any parser runs (see test below)
-UTF16 = {"export-csv-utf16le.log"}
-
-
-def _rows(df: pl.DataFrame) -> list[dict]:
-    out = []
-    for row in df.iter_rows(named=True):
-        row["line"] = row.pop("line_no")
-        out.append(canonical(row))
-    return out
-
-
-def _via_parser(path: Path, engine: str) -> list[dict]:
-    """What the CLI would produce once the reader lets the file through (used for UTF-16)."""
-    p = ExchangeParser(ParseOptions(tz=TZ))
-    f = InputFile(path=str(path))
-    ctx = FileContext(str(path), None, p.options)
-    if engine == "frame":
-        return _rows(pl.concat(list(p.parse_file(f, ctx, [])), how="vertical_relaxed"))
-    from logtrace.events import event_schema
-
-    recs = [{k: getattr(ev, k, None) for k in event_schema()} for ev in p.parse_file_lines(f, ctx, [])]
-    for r in recs:
-        r["kind"] = str(r["kind"])
-    return _rows(pl.DataFrame(recs, schema=event_schema()))
 
 
 def _events(path: Path, engine: str) -> list[dict]:
-    if path.name in UTF16:
-        return _via_parser(path, engine)
-    res = parse([str(path)], mta="exchange", options=ParseOptions(tz=TZ), engine=engine, keep_going=False)
-    return _rows(res.events)
+    return golden_events(path, "exchange", ParseOptions(tz=TZ), engine)
 
 
 # ---------------------------------------------------------------------- goldens
@@ -69,7 +39,7 @@ def test_golden_events_match_for_both_engines(case, engine, update_goldens):
     path = SAMPLES / case
     golden = path.with_suffix(".events.jsonl")
     got = _events(path, engine)
-    n_lines = len(path.read_bytes().decode("utf-16" if case in UTF16 else "utf-8-sig").splitlines())
+    n_lines = len(path.read_bytes().decode("utf-16" if "utf16" in case else "utf-8-sig").splitlines())
     assert sorted({e["line"] for e in got}) == list(range(1, n_lines + 1)), "every input line must appear"
     if not case.startswith("malformed-"):
         assert not [e for e in got if e["kind"] == "unparsed"], f"{case} must parse completely"
@@ -146,7 +116,7 @@ def test_smtp_receive_protocol_log_internal_id_is_our_queue_id():
 
 
 def test_utf16_export_csv_is_decoded_and_local_stamps_use_tz():
-    ev = _via_parser(SAMPLES / "export-csv-utf16le.log", "frame")
+    ev = _events(SAMPLES / "export-csv-utf16le.log", "frame")
     rec = next(e for e in ev if e.get("status") == "RECEIVE")
     assert rec["ts"] == "2024-03-12T10:15:02+00:00"  # 11:15:02 AM Europe/Berlin
     expand = next(e for e in ev if e.get("status") == "EXPAND")
@@ -240,8 +210,7 @@ def test_public_corpus_parses_with_no_unparsed_rows(name, mta):
     assert df.height and df.filter(pl.col("kind") == "unparsed").height == 0
     n = len(path.read_text(encoding="utf-8-sig").splitlines())
     assert sorted(set(df.get_column("line_no").to_list())) == list(range(1, n + 1))
-    same = parse([str(path)], mta=mta, engine="line", keep_going=False).events
-    assert _rows(same) == _rows(df)
+    assert golden_events(path, mta, None, "line") == golden_events(path, mta, None, "frame")
 
 
 def test_corpus_sendexternal_reply_in_source_context_gives_internal_id_link():

@@ -14,9 +14,8 @@ import polars as pl
 import pytest
 from hypothesis import given, strategies as st
 
-from conftest import REPO, corpus_dir
+from conftest import REPO, assert_engines_agree, corpus_dir, golden_events
 from logtrace.api import parse
-from logtrace.events import canonical
 from logtrace.rules import FileContext, ParseOptions, check_parser
 from logtrace_parsers.exim import RULES, EximParser
 from logtrace_parsers.postfix import PostfixParser
@@ -66,16 +65,7 @@ def test_public_corpus_has_no_unrecognized_exim_lines(name):
 
 @pytest.mark.parametrize("name", _corpus_files())
 def test_both_engines_agree_on_the_corpus(name):
-    path = str(corpus_dir("exim") / name)
-    a = parse([path], mta="exim", options=OPTS, engine="frame").events
-    b = parse([path], mta="exim", options=OPTS, engine="line").events
-    assert a.height == b.height
-    diff = a.join(b, on="line_no", suffix="_l")
-    for col in a.columns:
-        if col in ("line_no", "file"):
-            continue
-        mism = diff.filter(~pl.col(col).eq_missing(pl.col(col + "_l")))
-        assert mism.height == 0, f"{col}: {mism.select('line_no', col, col + '_l').head(3)}"
+    assert_engines_agree(corpus_dir("exim") / name, "exim", OPTS)
 
 
 @pytest.mark.parametrize("name", [n for n in _corpus_files() if n not in OTHER_PROGRAM_FILES])
@@ -95,13 +85,7 @@ def test_sniff_gives_postfix_syslog_zero():
 # ---------------------------------------------------------------- goldens
 
 def _events(path: Path, engine: str) -> list[dict]:
-    """What ``python -m logtrace parse FILE --mta exim`` prints, minus the ``file`` key."""
-    df = parse([str(path)], mta="exim", options=OPTS, engine=engine).events
-    out = []
-    for row in df.iter_rows(named=True):
-        row["line"] = row.pop("line_no")
-        out.append(canonical(row))
-    return out
+    return golden_events(path, "exim", OPTS, engine)
 
 
 @pytest.mark.parametrize("engine", ["frame", "line"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from logtrace.api import parse
+from conftest import golden_events
 from logtrace.rules import ParseOptions
 from logtrace_parsers.postfix import RULES
 
@@ -20,14 +20,7 @@ OPTS = ParseOptions(year=_opts["year"], tz=_opts["tz"])
 
 
 def _events(path: Path, engine: str) -> list[dict]:
-    from logtrace.events import canonical
-
-    df = parse([str(path)], mta="postfix", options=OPTS, engine=engine).events
-    out = []
-    for row in df.iter_rows(named=True):
-        row["line"] = row.pop("line_no")
-        out.append(canonical(row))
-    return out
+    return golden_events(path, "postfix", OPTS, engine)
 
 
 @pytest.mark.parametrize("engine", ["frame", "line"])

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from hypothesis import given, strategies as st
 
-from conftest import corpus_dir
+from conftest import assert_engines_agree, corpus_dir
 from logtrace.api import parse
 from logtrace.rules import FileContext, ParseOptions, check_parser
 from logtrace_parsers.postfix import DAEMONS, PostfixParser
@@ -62,16 +62,7 @@ def test_public_corpus_has_no_unrecognized_postfix_lines(name):
 
 @pytest.mark.parametrize("name", FULL_LINE_FILES)
 def test_both_engines_agree_on_the_corpus(name):
-    path = str(corpus_dir("postfix") / name)
-    a = parse([path], mta="postfix", options=OPTS, engine="frame").events
-    b = parse([path], mta="postfix", options=OPTS, engine="line").events
-    assert a.height == b.height
-    diff = a.join(b, on="line_no", suffix="_l")
-    for col in a.columns:
-        if col in ("line_no", "file"):
-            continue
-        mism = diff.filter(~pl.col(col).eq_missing(pl.col(col + "_l")))
-        assert mism.height == 0, f"{col}: {mism.select('line_no', col, col + '_l').head(3)}"
+    assert_engines_agree(corpus_dir("postfix") / name, "postfix", OPTS)
 
 
 # The grok/SEKOIA files hold message bodies only; the daemon is known per file or per line range.
