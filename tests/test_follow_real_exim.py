@@ -24,16 +24,15 @@ LOGTRACE_REQUIRE_MTA=1, in which case that is a failure.  Install with:
 """
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from realmta.common import find_message, find_recipient, run_follow  # noqa: E402
 from realmta.exim import LINE_RE, EximLab, exim_available  # noqa: E402
 from realmta.exim_scenarios import CROSS, EXIM_ONLY, run_all  # noqa: E402
 from realmta.postfix import STYLES, postfix_available  # noqa: E402
@@ -86,42 +85,6 @@ def _paths(lab, style="rfc3164", mx1=True):
     return paths
 
 
-def _follow(args, paths):
-    cmd = [sys.executable, "-m", "logtrace", "follow", *args, *paths, "--json"]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=60,
-                       stdin=subprocess.DEVNULL)
-    ctx = f"\n$ {' '.join(cmd)}\nexit={r.returncode}\nstdout:\n{r.stdout[-4000:]}\nstderr:\n{r.stderr[-4000:]}"
-    try:
-        data = json.loads(r.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"follow did not print JSON{ctx}")
-    return r.returncode, data, ctx
-
-
-def _message(data, scenario, ctx):
-    msgs = data.get("messages") or []
-    assert msgs, f"no messages in output{ctx}"
-    if scenario.queue_id:
-        for m in msgs:
-            if m.get("query") == scenario.queue_id or any(
-                    c.get("queue_id") == scenario.queue_id for c in m.get("chain") or []):
-                return m
-        pytest.fail(f"no message for queue id {scenario.queue_id}{ctx}")
-    for m in msgs:
-        if any(r.get("recipient") == scenario.follow_to for r in m.get("recipients") or []):
-            return m
-    pytest.fail(f"no message with recipient {scenario.follow_to}{ctx}")
-
-
-def _recipient(msg, addr, ctx):
-    for r in msg.get("recipients") or []:
-        if (r.get("recipient") or "").lower() == addr.lower():
-            return r
-    pytest.fail(f"recipient {addr} missing{ctx}")
-
-
 def _scenario(exim_run, name):
     lab, scenarios = exim_run
     if name in CROSS:
@@ -133,7 +96,7 @@ def _scenario(exim_run, name):
 
 def _check_verdicts(msg, s, code, ctx):
     for addr, verdict in s.recipients.items():
-        r = _recipient(msg, addr, ctx)
+        r = find_recipient(msg, addr, ctx)
         ok = EXPIRED_OK if verdict == "expired" else (verdict,)
         assert r.get("verdict") in ok, f"{addr}: expected {verdict}, got {r.get('verdict')}{ctx}"
         assert r.get("evidence"), f"{addr}: no evidence{ctx}"
@@ -148,7 +111,7 @@ def _check_ndr(msg, s, ctx):
     _, ndr_id = s.ndr
     for addr, v in s.recipients.items():
         if v in ("bounced", "expired"):
-            ndr = _recipient(msg, addr, ctx).get("ndr")
+            ndr = find_recipient(msg, addr, ctx).get("ndr")
             assert ndr and ndr.get("queue_id") == ndr_id, f"{addr}: NDR {ndr_id} not reported{ctx}"
 
 
@@ -160,8 +123,8 @@ def _norm_mid(v):
 @pytest.mark.parametrize("name", EXIM_ONLY)
 def test_follow_exim_verdicts(exim_run, name):
     lab, s = _scenario(exim_run, name)
-    code, data, ctx = _follow(s.follow_args(), _paths(lab))
-    msg = _message(data, s, ctx)
+    code, data, ctx = run_follow(s.follow_args(), _paths(lab))
+    msg = find_message(data, s, ctx)
     _check_verdicts(msg, s, code, ctx)
     if not s.queue_id:
         return
@@ -179,11 +142,11 @@ def test_follow_exim_verdicts(exim_run, name):
         assert ids[qid].get("mta") == "exim", ctx
     _check_ndr(msg, s, ctx)
     if name in ("delivered", "greylist"):
-        r = _recipient(msg, next(iter(s.recipients)), ctx)
+        r = find_recipient(msg, next(iter(s.recipients)), ctx)
         assert r.get("queue_id") == s.queue_id, ctx
         assert r.get("next_queue_id"), f"far end's 'queued as' id not reported{ctx}"
     if name == "greylist":
-        r = _recipient(msg, next(iter(s.recipients)), ctx)
+        r = find_recipient(msg, next(iter(s.recipients)), ctx)
         assert (r.get("attempts") or 0) >= 2, f"the == (deferred) attempt is not counted{ctx}"
 
 
@@ -192,8 +155,8 @@ def test_follow_exim_verdicts(exim_run, name):
 def test_follow_exim_to_postfix(exim_run, style):
     """exim1 -> mx1 -> far end: Exim's C="250 2.0.0 Ok: ... queued as <mx1 id>" links to mx1."""
     lab, s = _scenario(exim_run, "to_postfix")
-    code, data, ctx = _follow([s.queue_id], _paths(lab, style))
-    msg = _message(data, s, ctx)
+    code, data, ctx = run_follow([s.queue_id], _paths(lab, style))
+    msg = find_message(data, s, ctx)
     _check_verdicts(msg, s, code, ctx)
     assert msg.get("sender") == s.sender, ctx
     assert _norm_mid(msg.get("message_id")) == _norm_mid(s.message_id), ctx
@@ -206,7 +169,7 @@ def test_follow_exim_to_postfix(exim_run, style):
     assert ids[pf_id].get("link") == "relay", ctx
     assert ids[pf_id].get("mta") == "postfix", ctx
     assert ids[pf_id].get("host") == MX1_NAME[style], ctx
-    r = _recipient(msg, next(iter(s.recipients)), ctx)
+    r = find_recipient(msg, next(iter(s.recipients)), ctx)
     assert r.get("host") == MX1_NAME[style], f"verdict should come from mx1's log{ctx}"
     assert r.get("queue_id") == pf_id, ctx
 
@@ -216,8 +179,8 @@ def test_follow_exim_to_postfix(exim_run, style):
 def test_follow_postfix_to_exim(exim_run, name, style):
     """mx1 -> exim1: mx1's 'status=sent (250 OK id=<exim id>)' links to Exim's '<='."""
     lab, s = _scenario(exim_run, name)
-    code, data, ctx = _follow([s.queue_id], _paths(lab, style))
-    msg = _message(data, s, ctx)
+    code, data, ctx = run_follow([s.queue_id], _paths(lab, style))
+    msg = find_message(data, s, ctx)
     _check_verdicts(msg, s, code, ctx)
     assert msg.get("sender") == s.sender, ctx
     assert _norm_mid(msg.get("message_id")) == _norm_mid(s.message_id), ctx
@@ -232,7 +195,7 @@ def test_follow_postfix_to_exim(exim_run, name, style):
     hop = ids[exim_id]
     assert hop.get("link") == "relay", ctx
     assert hop.get("mta") == "exim", ctx   # host: Exim's main log names none (may be null)
-    r = _recipient(msg, next(iter(s.recipients)), ctx)
+    r = find_recipient(msg, next(iter(s.recipients)), ctx)
     assert r.get("queue_id") == exim_id, f"verdict should come from Exim's log{ctx}"
     _check_ndr(msg, s, ctx)
 
@@ -240,15 +203,15 @@ def test_follow_postfix_to_exim(exim_run, name, style):
 def test_follow_without_next_hop_log(exim_run):
     """Only one side's log: the hand-off is 'relayed' and names the next hop's id."""
     lab, s = _scenario(exim_run, "from_postfix_bounce")
-    code, data, ctx = _follow([s.queue_id], [str(lab.postfix.hosts["mx1"].logs["rfc3164"])])
-    r = _recipient(_message(data, s, ctx), next(iter(s.recipients)), ctx)
+    code, data, ctx = run_follow([s.queue_id], [str(lab.postfix.hosts["mx1"].logs["rfc3164"])])
+    r = find_recipient(find_message(data, s, ctx), next(iter(s.recipients)), ctx)
     assert r.get("verdict") == "relayed", ctx
     assert r.get("next_queue_id") == s.chain[1][1], ctx
     assert code == 0, ctx
 
     lab, s = _scenario(exim_run, "to_postfix")
-    code, data, ctx = _follow([s.queue_id], _paths(lab, mx1=False))
-    r = _recipient(_message(data, s, ctx), next(iter(s.recipients)), ctx)
+    code, data, ctx = run_follow([s.queue_id], _paths(lab, mx1=False))
+    r = find_recipient(find_message(data, s, ctx), next(iter(s.recipients)), ctx)
     assert r.get("verdict") == "relayed", ctx
     assert r.get("next_queue_id") == s.chain[1][1], ctx
     assert code == 0, ctx

@@ -23,6 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realmta.postfix import STYLES, PostfixLab, postfix_available  # noqa: E402
+from realmta.common import find_message, find_recipient, run_follow  # noqa: E402
 from realmta.scenarios import run_all  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,40 +53,7 @@ def postfix_run():
 
 
 def _follow(lab, scenario, style, hosts=("mx1", "mx2")):
-    cmd = [sys.executable, "-m", "logtrace", "follow", *scenario.follow_args(),
-           *lab.log_paths(style, hosts), "--json"]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=60,
-                       stdin=subprocess.DEVNULL)
-    ctx = f"\n$ {' '.join(cmd)}\nexit={r.returncode}\nstdout:\n{r.stdout[-4000:]}\nstderr:\n{r.stderr[-4000:]}"
-    try:
-        data = json.loads(r.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"follow did not print JSON{ctx}")
-    return r.returncode, data, ctx
-
-
-def _message(data, scenario, ctx):
-    msgs = data.get("messages") or []
-    assert msgs, f"no messages in output{ctx}"
-    if scenario.queue_id:
-        for m in msgs:
-            if m.get("query") == scenario.queue_id or any(
-                    c.get("queue_id") == scenario.queue_id for c in m.get("chain") or []):
-                return m
-        pytest.fail(f"no message for queue id {scenario.queue_id}{ctx}")
-    for m in msgs:
-        if any(r.get("recipient") == scenario.follow_to for r in m.get("recipients") or []):
-            return m
-    pytest.fail(f"no message with recipient {scenario.follow_to}{ctx}")
-
-
-def _recipient(msg, addr, ctx):
-    for r in msg.get("recipients") or []:
-        if (r.get("recipient") or "").lower() == addr.lower():
-            return r
-    pytest.fail(f"recipient {addr} missing{ctx}")
+    return run_follow(scenario.follow_args(), lab.log_paths(style, hosts))
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -95,9 +63,9 @@ def test_follow_verdicts(postfix_run, name, style):
     s = scenarios[name]
     assert not s.error, f"harness failed for {name}: {s.error}"
     code, data, ctx = _follow(lab, s, style)
-    msg = _message(data, s, ctx)
+    msg = find_message(data, s, ctx)
     for addr, verdict in s.recipients.items():
-        r = _recipient(msg, addr, ctx)
+        r = find_recipient(msg, addr, ctx)
         assert r.get("verdict") == verdict, f"{addr}: expected {verdict}{ctx}"
         assert r.get("evidence"), f"{addr}: no evidence{ctx}"
         if addr in s.dsn:
@@ -121,7 +89,7 @@ def test_follow_verdicts(postfix_run, name, style):
         if name in ("relay_mx2", "relay_bounce"):
             hop = ids[s.chain[1][1]]
             assert hop.get("host") != chain[0].get("host"), ctx
-            r = _recipient(msg, next(iter(s.recipients)), ctx)
+            r = find_recipient(msg, next(iter(s.recipients)), ctx)
             assert r.get("host") == lab.hostname("mx2", style), ctx
         if name == "content_filter":
             assert len(chain) >= 2, ctx
@@ -133,7 +101,7 @@ def test_follow_verdicts(postfix_run, name, style):
         ndr_host, ndr_id = s.ndr
         bounced = [a for a, v in s.recipients.items() if v in ("bounced", "expired")]
         for addr in bounced:
-            ndr = _recipient(msg, addr, ctx).get("ndr")
+            ndr = find_recipient(msg, addr, ctx).get("ndr")
             assert ndr and ndr.get("queue_id") == ndr_id, f"{addr}: ndr {ndr_id} not reported{ctx}"
             assert ndr.get("host") == lab.hostname(ndr_host, style), ctx
 
@@ -144,8 +112,8 @@ def test_follow_relay_without_next_hop_log(postfix_run):
     s = scenarios["relay_bounce"]
     assert not s.error, s.error
     code, data, ctx = _follow(lab, s, "rfc3164", hosts=("mx1",))
-    msg = _message(data, s, ctx)
-    r = _recipient(msg, next(iter(s.recipients)), ctx)
+    msg = find_message(data, s, ctx)
+    r = find_recipient(msg, next(iter(s.recipients)), ctx)
     assert r.get("verdict") == "relayed", ctx
     assert code == 0, ctx
 

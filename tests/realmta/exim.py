@@ -61,7 +61,6 @@ import os
 import re
 import shutil
 import signal
-import smtplib
 import socket
 import subprocess
 import tempfile
@@ -73,9 +72,10 @@ from .postfix import free_port, postfix_available
 CMD_TIMEOUT = 30
 OPT_EXIM = "/opt/exim4/usr/sbin/exim4"
 #: a stamped Exim main log line (+millisec +pid)
+from .common import smtp_send, wait_for_text  # noqa: E402  (re-exported for the scenarios)
+
 LINE_RE = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[\d+\] "
 #: an Exim message id (pre-4.97 6-6-2 and 4.97+ 6-11-4)
-ID_RE = r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4})"
 
 
 def find_exim() -> str | None:
@@ -332,55 +332,10 @@ begin rewrite
             return ""
 
     def wait_for(self, regex: str, timeout: float = 60) -> re.Match:
-        pat = re.compile(regex, re.M)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = pat.search(self.log_text())
-            if m:
-                return m
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name}: no log line matching {regex!r} within {timeout}s;"
-                                   f" log tail:\n{self.log_text()[-3000:]}")
-            time.sleep(0.2)
+        return wait_for_text(self.name, self.log_text, regex, timeout)
 
     def wait_completed(self, exim_id: str, timeout: float = 60) -> None:
         self.wait_for(LINE_RE + rf"{re.escape(exim_id)} Completed", timeout)
-
-
-def smtp_send(port: int, sender: str, rcpts: list[str], subject: str = "test",
-              message_id: str | None = None, body: str = "Hello.\n",
-              helo: str = "client.example.org"
-              ) -> tuple[str | None, dict[str, tuple[int, str]], tuple[int, str] | None]:
-    """Inject one message; return (id from the DATA reply, rcpt_replies, data_reply).
-
-    The id is Exim's ``250 OK id=<id>`` or Postfix's ``250 ... queued as <id>``.
-    """
-    from email.message import EmailMessage
-    from email.utils import formatdate
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = ", ".join(rcpts)
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = message_id or f"<{os.urandom(6).hex()}@client.example.org>"
-    msg.set_content(body)
-    replies: dict[str, tuple[int, str]] = {}
-    with smtplib.SMTP("127.0.0.1", port, local_hostname=helo, timeout=30) as s:
-        s.ehlo()
-        code, text = s.mail(sender)
-        if code != 250:
-            raise RuntimeError(f"MAIL FROM refused: {code} {text!r}")
-        for r in rcpts:
-            c, t = s.rcpt(r)
-            replies[r] = (c, t.decode(errors="replace"))
-        if not any(c in (250, 251) for c, _ in replies.values()):
-            s.rset()
-            return None, replies, None
-        c, t = s.data(msg.as_bytes())
-        data_reply = (c, t.decode(errors="replace"))
-    m = re.search(rf"\bid=({ID_RE})", data_reply[1]) or re.search(
-        r"queued as ([0-9A-Za-z]+)", data_reply[1])
-    return (m.group(1) if m else None), replies, data_reply
 
 
 class EximLab:

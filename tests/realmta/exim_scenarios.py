@@ -29,7 +29,8 @@ import os
 import re
 import time
 
-from .exim import ID_RE, LINE_RE, EximLab
+from .common import ID_RE
+from .exim import LINE_RE, EximLab
 from .scenarios import Scenario
 
 EXIM_ONLY = ["delivered", "greylist", "bounced", "multi", "expired", "rejected"]

@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .common import smtp_send, wait_for_text
+
 STYLES = ("rfc3164", "rfc3339")
 CMD_TIMEOUT = 30
 
@@ -336,16 +338,7 @@ amavis    unix  -       -       n       -       2       smtp
             return ""
 
     def wait_for(self, regex: str, timeout: float = 60, style: str = "rfc3164") -> re.Match:
-        pat = re.compile(regex, re.M)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = pat.search(self.log_text(style))
-            if m:
-                return m
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name}: no log line matching {regex!r} within {timeout}s;"
-                                   f" log tail:\n{self.log_text(style)[-3000:]}")
-            time.sleep(0.2)
+        return wait_for_text(self.name, lambda: self.log_text(style), regex, timeout)
 
     def wait_removed(self, queue_id: str, timeout: float = 60) -> None:
         self.wait_for(rf"\b{queue_id}: removed$", timeout)
@@ -470,32 +463,5 @@ class PostfixLab:
     def send(self, host: str, sender: str, rcpts: list[str], subject: str = "test",
              message_id: str | None = None, body: str = "Hello.\n"
              ) -> tuple[str | None, dict[str, tuple[int, str]], tuple[int, str] | None]:
-        """Inject one message with smtplib; return (queue_id, rcpt_replies, data_reply)."""
-        import smtplib
-        from email.message import EmailMessage
-        from email.utils import formatdate
-        msg = EmailMessage()
-        msg["From"] = sender
-        msg["To"] = ", ".join(rcpts)
-        msg["Subject"] = subject
-        msg["Date"] = formatdate(localtime=True)
-        msg["Message-ID"] = message_id or f"<{os.urandom(6).hex()}@client.example.org>"
-        msg.set_content(body)
-        port = self.hosts[host].port
-        replies: dict[str, tuple[int, str]] = {}
-        with smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.org",
-                          timeout=30) as s:
-            s.ehlo()
-            code, text = s.mail(sender)
-            if code != 250:
-                raise RuntimeError(f"MAIL FROM refused: {code} {text!r}")
-            for r in rcpts:
-                c, t = s.rcpt(r)
-                replies[r] = (c, t.decode(errors="replace"))
-            if not any(c in (250, 251) for c, _ in replies.values()):
-                s.rset()
-                return None, replies, None
-            c, t = s.data(msg.as_bytes())
-            data_reply = (c, t.decode(errors="replace"))
-        m = re.search(r"queued as ([0-9A-Za-z]+)", data_reply[1])
-        return (m.group(1) if m else None), replies, data_reply
+        """Inject one message into ``host``; return (queue_id, rcpt_replies, data_reply)."""
+        return smtp_send(self.hosts[host].port, sender, rcpts, subject=subject, message_id=message_id, body=body)
