@@ -22,8 +22,8 @@ def main(name: str) -> None:
         sys.exit(fallback.run(name, secs))
     with atheris.instrument_imports(include=["logtrace", "logtrace_parsers", "_targets"]):
         import _targets
-        import logtrace.envelope, logtrace.query, logtrace.rules  # noqa: E401,F401
-        from logtrace.registry import Registry
+        import logtrace.containers.stamps, logtrace.query, logtrace.parsing.rules  # noqa: E401,F401
+        from logtrace.parsing.registry import Registry
 
         for info in Registry(include_plugins=False).available():
             pass  # import every parser module under instrumentation

@@ -26,14 +26,14 @@ OPTS_KW = {"year": 2026, "tz": "UTC"}
 @cache
 def parsers() -> dict[str, Any]:
     """name -> parser instance, for every importable built-in parser (plugins excluded)."""
-    from logtrace.registry import Registry
-    from logtrace.rules import ParseOptions
+    from logtrace.parsing.registry import Registry
+    from logtrace.parsing.rules import ParseOptions
 
     return {i.name: i.cls(ParseOptions(**OPTS_KW)) for i in Registry(include_plugins=False).available()}
 
 
 def ctx(path: str = "<fuzz>") -> Any:
-    from logtrace.rules import FileContext, ParseOptions
+    from logtrace.parsing.rules import FileContext, ParseOptions
 
     return FileContext(path, None, ParseOptions(**OPTS_KW))
 
@@ -49,7 +49,7 @@ def line_record(parser: Any, text: str, line_no: int = 1) -> dict[str, Any]:
 def frame_records(parser: Any, lines: list[str]) -> list[dict[str, Any]]:
     import polars as pl
 
-    from logtrace.envelope import assign_years
+    from logtrace.containers.stamps import assign_years
     from logtrace.events import canonical
 
     c = ctx()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .events import Event, EventKind, SourceRef, Unparsed
+from logtrace.events import Event, EventKind, SourceRef, Unparsed
 
 __all__ = ["Event", "EventKind", "SourceRef", "Unparsed", "parse", "follow", "__version__"]
 __version__ = "0.1.0"
@@ -19,11 +19,11 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     if name == "parse":
-        from .api import parse
+        from logtrace.parsing.scan import parse
 
         return parse
     if name == "follow":
-        from .follow import follow
+        from logtrace.trace.follow import follow
 
         return follow
     raise AttributeError(name)

@@ -1,3 +1,3 @@
-from .cli import main
+from logtrace.cli import main
 
 main()

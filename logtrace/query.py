@@ -109,8 +109,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .errors import QuerySyntaxError
-from .events import EVENT_FIELDS, Event
+from logtrace.errors import QuerySyntaxError
+from logtrace.events import EVENT_FIELDS, Event
 
 __all__ = ["ALIASES", "COLUMNS", "FIELDS", "compile_where", "evaluate"]
 

@@ -36,7 +36,7 @@ Conventions (documented in the README glossary too):
   except on ``SEND``/``SENDEXTERNAL`` rows, where ``server-*`` is the *destination*: there
   ``host`` = ``client-hostname`` and ``relay_host``/``relay_ip`` = ``server-hostname``/``server-ip``.
 * ``reply_text`` = the recipient's entry of ``recipient-status``; ``reply_code``/``dsn``/
-  ``next_queue_id``/``next_host`` come from :data:`logtrace.rules.DERIVATIONS` over it and,
+  ``next_queue_id``/``next_host`` come from :data:`logtrace.parsing.rules.DERIVATIONS` over it and,
   for ``SEND*`` rows, over ``source-context`` (where Exchange writes the next hop's reply to
   DATA, e.g. ``250 2.6.0 <…> [InternalId=N, Hostname=H] Queued mail for delivery``).
 * ``orig_recipient`` = ``related-recipient-address`` (EXPAND: the group; REDIRECT: the old address).
@@ -69,10 +69,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from logtrace import reader
+from logtrace.input import reader
 from logtrace.errors import Diagnostic, InputError
 from logtrace.events import Event, EventKind, Unparsed
-from logtrace.rules import DERIVATIONS, FileContext, ParseOptions, apply_derivations, conform
+from logtrace.parsing.rules import DERIVATIONS, FileContext, ParseOptions, apply_derivations, conform
 
 K = EventKind
 
@@ -367,7 +367,7 @@ class ExchangeParser:
                     state.layout = lay
             parts.append(self._rows(seg, lay, ctx, state))
         if not parts:
-            from logtrace.rules import empty_frame
+            from logtrace.parsing.rules import empty_frame
 
             return empty_frame()
         df = pl.concat([p for p in parts if p.height or len(parts) == 1], how="diagonal_relaxed")
@@ -781,7 +781,7 @@ def _timestamp(col: Any, tz: str | None, *, local: bool) -> Any:
     """UTC stamps (``Z``/offset) as is; naive ones in ``tz`` (``local``: else this machine's zone)."""
     import polars as pl
 
-    from logtrace.envelope import local_zone_name
+    from logtrace.containers.stamps import local_zone_name
 
     s = col.str.strip_chars()
     aware = [s.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in _ISO_FORMATS[2:]]

@@ -66,9 +66,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
-from logtrace.envelope import MONTHS, assign_years, frame_timestamps, parse_3164, parse_3339
+from logtrace.containers.stamps import MONTHS, assign_years, frame_timestamps, parse_3164, parse_3339
 from logtrace.events import EVENT_FIELDS, Event, EventKind as K, Unparsed
-from logtrace.rules import BLANK, _BLANK_RE, DERIVATIONS, FileContext, Rule, RuleParser, _cast, conform, empty_frame
+from logtrace.parsing.rules import BLANK, _BLANK_RE, DERIVATIONS, FileContext, Rule, RuleParser, _cast, conform, empty_frame
 
 ID = r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4})"
 QID = rf"(?P<queue_id>{ID})"
@@ -418,7 +418,7 @@ class EximParser(RuleParser):
         """DataFrame ``line_no, line`` → DataFrame with :func:`event_schema` columns (plus ``file``)."""
         import polars as pl
 
-        from logtrace.rules import _local
+        from logtrace.parsing.rules import _local
 
         if "_year" not in lines.columns:
             lines = assign_years(lines, ctx.years)

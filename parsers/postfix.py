@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from logtrace.events import EventKind as K
-from logtrace.rules import Rule, RuleParser
+from logtrace.parsing.rules import Rule, RuleParser
 
 QID = r"(?P<queue_id>[0-9A-F]{5,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,})"
 CLIENT = r"(?P<client>[^\s\[\]]*\[[^\]]*\](?::\d+)?)"

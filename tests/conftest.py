@@ -39,7 +39,7 @@ def corpus_dir(sub: str) -> Path:
 
 def golden_events(path: Path, mta: str, options: object, engine: str) -> list[dict]:
     """What ``logtrace parse FILE`` prints (the canonical JSONL form), minus the ``file`` key."""
-    from logtrace.api import parse
+    from logtrace.parsing.scan import parse
     from logtrace.events import canonical
 
     out = []
@@ -53,7 +53,7 @@ def assert_engines_agree(path: Path | str, mta: str, options: object) -> None:
     """The frame engine and the per-line reference engine give the same events, column by column."""
     import polars as pl
 
-    from logtrace.api import parse
+    from logtrace.parsing.scan import parse
 
     a = parse([str(path)], mta=mta, options=options, engine="frame").events
     b = parse([str(path)], mta=mta, options=options, engine="line").events

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from logtrace.bounces import find_bounces
-from logtrace.follow import follow, story_to_json
-from logtrace.rules import ParseOptions
+from logtrace.trace.bounces import find_bounces
+from logtrace.trace.follow import follow, story_to_json
+from logtrace.parsing.rules import ParseOptions
 
 REPO = Path(__file__).resolve().parents[1]
 OPTS = ParseOptions(year=2026, tz="UTC")

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from logtrace.bounces import find_bounces
-from logtrace.rules import ParseOptions
+from logtrace.trace.bounces import find_bounces
+from logtrace.parsing.rules import ParseOptions
 
 REPO = Path(__file__).resolve().parents[1]
 LABS = [str(REPO / "sample_logs/postfix/lab-mx1.log"), str(REPO / "sample_logs/postfix/lab-mx2.log")]

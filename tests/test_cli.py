@@ -190,9 +190,9 @@ def test_parse_of_several_hosts_is_one_timeline():
 
 def test_streamed_jsonl_is_the_canonical_event_form():
     """The fast JSONL writer produces exactly events.canonical() (key order, nulls, stamps)."""
-    from logtrace.api import parse
+    from logtrace.parsing.scan import parse
     from logtrace.events import canonical
-    from logtrace.rules import ParseOptions
+    from logtrace.parsing.rules import ParseOptions
 
     for f in (LAB1, str(REPO / "sample_logs/postfix/lab-mx1-rfc3339.log"), str(REPO / "sample_logs/exim/pid-millisec-zone.log")):
         out = run("parse", f, "--year", "2026", "--tz", "UTC").stdout.splitlines()

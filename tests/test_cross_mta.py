@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logtrace.follow import follow, story_to_json
-from logtrace.rules import ParseOptions
+from logtrace.trace.follow import follow, story_to_json
+from logtrace.parsing.rules import ParseOptions
 
 S = Path(__file__).resolve().parents[1] / "sample_logs"
 EXCH = str(S / "exchange" / "relay-to-postfix-then-dsn.log")

@@ -26,7 +26,7 @@ def test_event_schema_matches_dataclass_fields_and_types():
 
 
 def test_frame_engine_output_has_exactly_the_schema():
-    from logtrace.rules import ParseOptions, FileContext
+    from logtrace.parsing.rules import ParseOptions, FileContext
     from logtrace_parsers.postfix import PostfixParser
 
     lines = pl.DataFrame({"line": ["Nov 22 06:25:14 mx1 postfix/qmgr[1]: 4F8B23C0F2: removed", "junk"]}).with_row_index("line_no", offset=1)

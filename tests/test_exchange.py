@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import REPO, corpus_dir, golden_events
-from logtrace.api import parse
+from logtrace.parsing.scan import parse
 from logtrace.errors import InputError
-from logtrace.rules import FileContext, ParseOptions
+from logtrace.parsing.rules import FileContext, ParseOptions
 from logtrace_parsers.exchange import FIELDS_2016, ExchangeParser, frame_records
 
 SAMPLES = REPO / "sample_logs" / "exchange"

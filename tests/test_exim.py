@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from conftest import REPO, assert_engines_agree, corpus_dir, golden_events
-from logtrace.api import parse
-from logtrace.rules import FileContext, ParseOptions, check_parser
+from logtrace.parsing.scan import parse
+from logtrace.parsing.rules import FileContext, ParseOptions, check_parser
 from logtrace_parsers.exim import RULES, EximParser
 from logtrace_parsers.postfix import PostfixParser
 

@@ -8,7 +8,7 @@ and without its top-N/histogram/relay/transport tables (``-t0 -h0 -q0 -nr -nt``)
 not change the grand totals.
 
 Its grand-total rows and columns map onto logtrace's ``totals`` keys (``EXIM_TOTAL_KEYS``;
-counting rules in ``logtrace/summary.py``'s docstring):
+counting rules in ``logtrace/reports/summary.py``'s docstring):
 
     Received   Volume → bytes_received, Messages → received, Hosts → received_hosts,
                Delayed → delayed, Failed → failed   (the percentages are derived)

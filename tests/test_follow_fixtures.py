@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import corpus_dir
-from logtrace.follow import follow, story_to_json
-from logtrace.rules import ParseOptions
+from logtrace.trace.follow import follow, story_to_json
+from logtrace.parsing.rules import ParseOptions
 
 
 def _one(path, qid, year):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import golden_events
-from logtrace.rules import ParseOptions
+from logtrace.parsing.rules import ParseOptions
 from logtrace_parsers.postfix import RULES
 
 DIR = Path(__file__).resolve().parents[1] / "sample_logs" / "postfix"

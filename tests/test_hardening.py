@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "fuzz"))
 
 import _targets as T  # noqa: E402  (shared with the atheris harnesses)
 
-from logtrace.correlator import _after, END_KINDS, REUSE_GAP, START_KINDS, build_lifecycles, instance_of  # noqa: E402
+from logtrace.trace.correlator import _after, END_KINDS, REUSE_GAP, START_KINDS, build_lifecycles, instance_of  # noqa: E402
 from logtrace.events import Event, EventKind  # noqa: E402
 
 GENLOG = REPO / "bench" / "genlog.py"

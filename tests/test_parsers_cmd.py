@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from logtrace.registry import Registry
+from logtrace.parsing.registry import Registry
 
 
 def test_parsers_json_lists_builtins_and_check_passes():

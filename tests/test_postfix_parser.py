@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from conftest import assert_engines_agree, corpus_dir
-from logtrace.api import parse
-from logtrace.rules import FileContext, ParseOptions, check_parser
+from logtrace.parsing.scan import parse
+from logtrace.parsing.rules import FileContext, ParseOptions, check_parser
 from logtrace_parsers.postfix import DAEMONS, PostfixParser
 
 OPTS = ParseOptions(year=2026, tz="UTC")

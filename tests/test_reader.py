@@ -9,10 +9,10 @@ import os
 
 import pytest
 
-from logtrace import reader
-from logtrace.api import parse
+from logtrace.input import reader
+from logtrace.parsing.scan import parse
 from logtrace.errors import Diagnostic, InputError
-from logtrace.rules import ParseOptions
+from logtrace.parsing.rules import ParseOptions
 
 OPTS = ParseOptions(year=2026, tz="UTC")
 LINE = "Nov 22 06:25:14 mx1 postfix/qmgr[1]: 4F8B23C0F2: from=<a@example.org>, size=10, nrcpt=1 (queue active)\n"

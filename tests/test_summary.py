@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from logtrace import summary as lib
+from logtrace.reports import summary as lib
 from logtrace.cli import app
 
 PIN = ["--year", "2024", "--tz", "UTC"]
@@ -102,7 +102,7 @@ def basic(tmp_path: Path) -> str:
 
 def test_json_totals_follow_pflogsumm_counting_rules(basic: str) -> None:
     d = doc_for(basic, "--smtpd-stats")
-    assert d["schema"] == "logtrace.summary/1"
+    assert d["schema"] == "logtrace.reports.summary/1"
     assert d["totals"] == {
         "received": 2, "delivered": 3, "forwarded": 0, "deferred": 1, "deferrals": 1, "bounced": 1,
         # smtpd rejects (2) + cleanup milter-reject (1); rejected% = 3 / (3 delivered + 3 + 1 discarded)
@@ -197,7 +197,7 @@ def test_missing_file_exits_2_with_error_on_stderr(tmp_path: Path) -> None:
 def test_table_shows_every_section_with_bars_and_accounting_on_stderr(basic: str) -> None:
     code, out, err = run(basic, *PIN, "--smtpd-stats")
     assert code == 0
-    from logtrace.report import TITLES
+    from logtrace.cli.report import TITLES
 
     flat = " ".join(out.split())  # titles wrap to their table's width
     for title in TITLES.values():
@@ -346,6 +346,6 @@ def test_where_filters_events_when_query_module_exists(basic: str) -> None:
 
 
 def test_summary_library_does_not_import_rich() -> None:
-    r = subprocess.run([sys.executable, "-c", "import logtrace.summary, sys; assert 'rich' not in sys.modules and 'typer' not in sys.modules"],
+    r = subprocess.run([sys.executable, "-c", "import logtrace.reports.summary, sys; assert 'rich' not in sys.modules and 'typer' not in sys.modules"],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr

@@ -3,7 +3,7 @@
 The batch form of ``follow``. Polars finds the few queue IDs with a problem (a bounce,
 expiry, deferral without removal, admin delete/hold, discard, or acceptance with no trace
 after it) and the IDs linked to them (the upstream hops that relayed into them, NDRs);
-only those lifecycles become Python events for the :class:`~logtrace.correlator.Correlator`,
+only those lifecycles become Python events for the :class:`~logtrace.trace.correlator.Correlator`,
 which gives the same verdicts as ``follow``.
 
 Categories: ``bounced`` (same host or a later hop), ``expired``, ``deferred`` (still queued
@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .correlator import NOT_DELIVERED, Correlator, MessageStory
-from .engine import ScanResult, accounting, scan_frames
-from .errors import Diagnostic
-from .follow import _closure, _rows_to_events, story_to_json
-from .rules import ParseOptions
+from logtrace.trace.correlator import NOT_DELIVERED, Correlator, MessageStory
+from logtrace.parsing.scan import ScanResult, accounting, scan_frames
+from logtrace.errors import Diagnostic
+from logtrace.trace.follow import _closure, _rows_to_events, story_to_json
+from logtrace.parsing.rules import ParseOptions
 
 PROBLEM_KINDS = ("bounce", "expire", "defer", "delete", "hold", "discard", "reject")
 CATEGORY = {"bounced": "bounced", "expired": "expired", "deferred": "deferred", "deleted": "deleted", "held": "held",
@@ -107,7 +107,7 @@ def _is_ndr_of_another(corr: Correlator, lc: Any) -> bool:
 def _classify(items: list[BounceItem]) -> None:
     import polars as pl
 
-    from .summary import classify_reason
+    from logtrace.reports.summary import classify_reason
 
     rows = [(r.dsn, r.reply) for it in items for r in it.failed]
     if not rows:
@@ -122,7 +122,7 @@ def _classify(items: list[BounceItem]) -> None:
 
 def _where(items: list[BounceItem], expr: str) -> list[BounceItem]:
     """Keep items whose story has a recipient row matching ``--where`` (see follow.story_rows)."""
-    from .follow import filter_stories
+    from logtrace.trace.follow import filter_stories
 
     keep = {id(s) for s in filter_stories([it.story for it in items], expr)}
     return [it for it in items if id(it.story) in keep]

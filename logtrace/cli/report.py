@@ -1,12 +1,12 @@
-"""Rendering a :class:`~logtrace.summary.Summary`: rich tables with bar charts, JSON, CSV files, markdown.
+"""Rendering a :class:`~logtrace.reports.summary.Summary`: rich tables with bar charts, JSON, CSV files, markdown.
 
 Layering note: STYLE §1 keeps rich inside ``render.py`` and ``cli.py``. This module is the
 summary's half of ``render.py`` (split out to keep both under the size limit) and is imported
 only by ``cli.py``, lazily, so ``import logtrace`` still pulls in neither typer nor rich.
 
 Log-derived text (addresses, reply texts, host names) is always passed through
-:func:`logtrace.render.safe` and rendered as :class:`rich.text.Text`, never as markup; CSV
-cells get :func:`logtrace.render.csv_cell` semantics; markdown cells escape ``|`` and ``<``.
+:func:`logtrace.cli.render.safe` and rendered as :class:`rich.text.Text`, never as markup; CSV
+cells get :func:`logtrace.cli.render.csv_cell` semantics; markdown cells escape ``|`` and ``<``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import render
-from .summary import TOTALS_NOTES, UNIQUE_KEYS, UNIQUE_NOTE, Summary, to_document
+from logtrace.cli import render
+from logtrace.reports.summary import TOTALS_NOTES, UNIQUE_KEYS, UNIQUE_NOTE, Summary, to_document
 
 #: section name → title, in report order (pflogsumm's order; problems move up with --problems-first).
 TITLES: dict[str, str] = {

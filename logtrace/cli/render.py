@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .errors import Diagnostic, InputError, LogtraceError, QuerySyntaxError
+from logtrace.errors import Diagnostic, InputError, LogtraceError, QuerySyntaxError
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1

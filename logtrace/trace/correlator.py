@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .events import Event, EventKind as K
+from logtrace.events import Event, EventKind as K
 
 REUSE_GAP = timedelta(minutes=10)
 START_KINDS = frozenset({K.ACCEPT, K.HEADER})  # client=/uid=/Exim <=, and cleanup's message-id (a forwarded or bounce message has no client= line)

@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import render
+from logtrace.cli import render
 
 app = typer.Typer(
     name="logtrace",
@@ -55,7 +55,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show internal errors wi
 
 
 def _options(year: int | None, tz: str | None):  # noqa: ANN202
-    from .rules import ParseOptions
+    from logtrace.parsing.rules import ParseOptions
 
     if tz:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,11 +84,11 @@ def parse(
 ) -> None:
     """Parse logs into normalized events (JSONL by default) with line accounting on stderr."""
     with render.cli_errors(debug):
-        from . import api
+        from logtrace.parsing import scan as api
 
         if fmt == ParseFormat.parquet and output is None:
             raise typer.BadParameter("--format parquet needs --output FILE", param_hint="--output")
-        from .reader import expand
+        from logtrace.input.reader import expand
 
         single = len(files) == 1 and ("-" in files or len(expand(files)) == 1)
         if engine == Engine.frame and single:  # one input: stream, memory stays at one chunk
@@ -120,7 +120,7 @@ def _write_events(frames, fmt: ParseFormat, output: Path | None) -> None:  # noq
     chunk by chunk (CSV cells that would run as spreadsheet formulas are neutralized)."""
     import polars as pl
 
-    from .events import KEY_ORDER, event_schema
+    from logtrace.events import KEY_ORDER, event_schema
 
     if fmt == ParseFormat.parquet:
         from polars.io.plugins import register_io_source
@@ -168,8 +168,8 @@ def parsers(
 ) -> None:
     """List built-in and plugin parsers (entry-point group logtrace.parsers)."""
     with render.cli_errors():
-        from .registry import default_registry
-        from .rules import check_parser
+        from logtrace.parsing.registry import default_registry
+        from logtrace.parsing.rules import check_parser
 
         infos = default_registry().infos()
         rows = []
@@ -217,7 +217,7 @@ def follow(
     1 not found, 2 usage or input error, 4 some recipient not delivered.
     """
     with render.cli_errors(debug):
-        from .follow import follow as do_follow, story_to_json
+        from logtrace.trace.follow import follow as do_follow, story_to_json
 
         paths = list(files or [])
         if queue_id is not None and (message_id or sender or recipient):
@@ -229,7 +229,7 @@ def follow(
             res = do_follow(paths, queue_id=queue_id, message_id=message_id, sender=sender, recipient=recipient,
                             mta=mta, options=_options(year, tz))
         if where:
-            from .follow import filter_stories
+            from logtrace.trace.follow import filter_stories
 
             res.stories = filter_stories(res.stories, where)
         render.print_diagnostics(res.diagnostics)
@@ -268,7 +268,7 @@ class SummaryFormat(str, Enum):
 
 
 def _when(value: str | None, tz: str | None, hint: str):  # noqa: ANN202
-    from .summary import parse_time_spec
+    from logtrace.reports.summary import parse_time_spec
 
     try:
         return parse_time_spec(value, tz=tz) if value else None
@@ -297,8 +297,8 @@ def summary(
         raise typer.BadParameter("--format csv needs --output DIR", param_hint="--output")
     options, t0, t1 = _options(year, tz), _when(since, tz, "--since"), _when(until, tz, "--until")
     with render.cli_errors(debug):
-        from . import report
-        from .summary import summarize
+        from logtrace.cli import report
+        from logtrace.reports.summary import summarize
 
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=t0, until=t1, where=where, top=top, smtpd_stats=smtpd_stats)
@@ -337,7 +337,7 @@ def bounces(
 ) -> None:
     """Messages accepted by some hop and then bounced, expired, deferred or lost. Exit 4 when any."""
     with render.cli_errors(debug):
-        from .bounces import find_bounces, group_key, item_to_json
+        from logtrace.trace.bounces import find_bounces, group_key, item_to_json
 
         with render.status("reading logs…"):
             res = find_bounces(files, mta=mta, options=_options(year, tz), where=where)

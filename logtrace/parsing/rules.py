@@ -28,8 +28,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
-from .envelope import SOLARIS_TAG, SYSLOG_ENVELOPE, SYSLOG_NOISE, SYSLOG_PREFIX, split_syslog_frame, YearInference, frame_timestamps, parse_3164, parse_3339, zone
-from .events import EVENT_FIELDS, Event, EventKind, Unparsed, event_schema
+from logtrace.containers.stamps import YearInference, frame_timestamps, parse_3164, parse_3339, zone
+
+from logtrace.containers.syslog import SOLARIS_TAG, SYSLOG_ENVELOPE, SYSLOG_NOISE, SYSLOG_PREFIX, split_syslog_frame
+from logtrace.events import EVENT_FIELDS, Event, EventKind, Unparsed, event_schema
 
 
 @dataclass(frozen=True)
@@ -394,7 +396,7 @@ class RuleParser:
 
 
 def _local() -> str:
-    from .envelope import local_zone_name
+    from logtrace.containers.stamps import local_zone_name
 
     return local_zone_name()
 

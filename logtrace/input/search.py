@@ -4,7 +4,7 @@
 ``bytes.find`` over 16 MiB blocks (memchr-class speed, no decoding, no per-line Python,
 memory bounded by one block): each needle costs one pass, and only the hit lines are
 decoded and parsed with the file's parser (the line engine). Compressed files go through
-the polars path in :mod:`logtrace.follow` instead.
+the polars path in :mod:`logtrace.trace.follow` instead.
 
 Years: a hit line is parsed out of context, so its RFC 3164 stamp gets the year of the
 file's first stamp (``--year`` or the mtime rule), plus one when its month is earlier than
@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .envelope import MONTHS, base_year
-from .events import Event, Unparsed
+from logtrace.containers.stamps import MONTHS, base_year
+from logtrace.events import Event, Unparsed
 
 _STAMP3164 = re.compile(rb"^([A-Z][a-z]{2}) [ 0-3]?\d \d\d:")
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from .errors import Diagnostic, InputError
+from logtrace.errors import Diagnostic, InputError
 
 CHUNK_BYTES = 16 << 20  # measured: 8 MiB chunks peak at ~300 MB RSS, 32 MiB at ~730 MB but run 20% faster
 HEAD_BYTES = 64 << 10

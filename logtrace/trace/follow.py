@@ -10,11 +10,11 @@ Python only for the few dozen that matter):
    ``[InternalId=N]``), ``forwarded as X``, notification IDs, and once the Message-ID (the
    same on every hop: the weak link for hops whose reply names no ID). A chain of N hops
    costs about N+1 passes; each pass over a plain file is a ``bytes.find`` per needle
-   (:mod:`logtrace.search`), compressed files go through a polars filter.
+   (:mod:`logtrace.input.search`), compressed files go through a polars filter.
 3. Each file's last line gives "when the log ends" for messages still queued.
 
 The lines kept are parsed by the parser of their file (the line engine) and handed to
-:class:`~logtrace.correlator.Correlator`; links between lifecycles never depend on the order
+:class:`~logtrace.trace.correlator.Correlator`; links between lifecycles never depend on the order
 in which they were found.
 """
 
@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .correlator import Correlator, MessageStory, rejected_stories
-from .engine import ScanResult
-from .errors import Diagnostic, LogtraceError
-from .events import Event, EventKind, event_schema
-from .rules import ParseOptions
+from logtrace.trace.correlator import Correlator, MessageStory, rejected_stories
+from logtrace.parsing.scan import ScanResult
+from logtrace.errors import Diagnostic, LogtraceError
+from logtrace.events import Event, EventKind, event_schema
+from logtrace.parsing.rules import ParseOptions
 
 MAX_IDS = 5000
 
@@ -72,9 +72,9 @@ def _pass(inputs: Sequence[tuple[Any, Any, Any]], expr: Any, options: ParseOptio
           last_lines: dict[str, Any] | None) -> list[Any]:
     """One polars pass over stream inputs (compressed files, Exchange CSV): parsed frames of
     the lines matching ``expr``."""
-    from . import reader
-    from .envelope import assign_years
-    from .rules import FileContext
+    from logtrace.input import reader
+    from logtrace.containers.stamps import assign_years
+    from logtrace.parsing.rules import FileContext
 
     frames: list[Any] = []
     for f, parser, _ctx in inputs:
@@ -150,13 +150,13 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
     Search: round 1 finds the lines naming the query; every later round searches for the IDs
     (next hops, re-injections, notifications, the Message-ID) that the previous round's lines
     revealed and that were not searched yet, until nothing new turns up. Plain files are
-    searched with ``mmap`` + ``bytes.find`` (:mod:`logtrace.search`), compressed ones and
+    searched with ``mmap`` + ``bytes.find`` (:mod:`logtrace.input.search`), compressed ones and
     stdin with a polars literal filter.
     """
     import os
 
-    from .engine import _open
-    from .search import PlainLog
+    from logtrace.parsing.scan import _open
+    from logtrace.input.search import PlainLog
 
     if sum(x is not None for x in (queue_id, message_id, sender, recipient)) != 1:
         raise FollowError("give exactly one of: a queue ID, --message-id, --from, --to")
@@ -295,7 +295,7 @@ def story_rows(s: MessageStory) -> list[dict[str, Any]]:
 
 def filter_stories(stories: list[MessageStory], expr: str) -> list[MessageStory]:
     """Keep stories with at least one recipient row matching ``--where`` (``status`` is the verdict)."""
-    from .query import compile_where, evaluate
+    from logtrace.query import compile_where, evaluate
 
     compile_where(expr)  # syntax errors surface even when nothing is found
     return [s for s in stories if any(evaluate(expr, row) for row in story_rows(s))]

@@ -1,9 +1,9 @@
 """Batch summaries of mail logs: a pflogsumm-class report as polars DataFrames and dicts.
 
-:func:`summarize` reads inputs chunk by chunk through :func:`logtrace.engine.scan_frames`,
+:func:`summarize` reads inputs chunk by chunk through :func:`logtrace.parsing.scan.scan_frames`,
 keeps only the narrow rows and columns the report needs (lifecycle events, not headers, TLS
 or other programs' noise), and computes every section with vectorized polars expressions.
-Nothing here prints or imports rich; :mod:`logtrace.report` renders a :class:`Summary`.
+Nothing here prints or imports rich; :mod:`logtrace.cli.report` renders a :class:`Summary`.
 
 Two families of counts, kept apart on purpose:
 
@@ -62,7 +62,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 #: Version of the JSON document written by ``logtrace summary --format json``.
-SCHEMA = "logtrace.summary/1"
+SCHEMA = "logtrace.reports.summary/1"
 
 #: pflogsumm's "Grand Totals", in its order, under logtrace's key names.
 TOTAL_KEYS: tuple[str, ...] = (
@@ -296,12 +296,12 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
     """
     import polars as pl
 
-    from .engine import ScanResult, accounting, scan_frames
+    from logtrace.parsing.scan import ScanResult, accounting, scan_frames
 
     result = result if result is not None else ScanResult()
     where_expr = None
     if where:
-        from .query import compile_where  # written alongside; imported only when --where is used
+        from logtrace.query import compile_where  # written alongside; imported only when --where is used
 
         where_expr = compile_where(where)
     parts: list[Any] = []
@@ -324,7 +324,7 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
         last = hi if last is None or (hi is not None and hi > last) else last
         parts.append(_narrow(chunk.with_row_index("seq", offset=offset), smtpd_stats).with_columns(pl.col("seq").cast(pl.Int64)))
         offset += n
-    from .rules import empty_frame
+    from logtrace.parsing.rules import empty_frame
 
     ev = (pl.concat(parts, how="vertical_relaxed") if parts
           else _narrow(empty_frame().with_row_index("seq"), smtpd_stats).with_columns(pl.col("seq").cast(pl.Int64)))
@@ -693,8 +693,8 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
     Per-input failures (unreadable file, unknown format) become ``diagnostics`` and
     ``failed_inputs``; a bad ``where`` raises :class:`~logtrace.errors.QuerySyntaxError`.
     """
-    from .engine import ScanResult
-    from .envelope import local_zone_name
+    from logtrace.parsing.scan import ScanResult
+    from logtrace.containers.stamps import local_zone_name
 
     scan = ScanResult()
     ev, acc, period = collect_events(paths, mta=mta, options=options, since=since, until=until, where=where,
@@ -712,7 +712,7 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
 
 def to_document(s: Summary) -> dict[str, Any]:
     """The JSON document of ``--format json`` (schema :data:`SCHEMA`, documented in the README)."""
-    from . import __version__ as version
+    from logtrace import __version__ as version
 
     def iso(v: Any) -> Any:
         return v.isoformat() if isinstance(v, datetime) else v

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .errors import AmbiguousFormatError, PluginLoadError, UnknownFormatError, UnknownParserError
+from logtrace.errors import AmbiguousFormatError, PluginLoadError, UnknownFormatError, UnknownParserError
 
 BUILTIN_PARSERS: dict[str, str] = {
     "postfix": "logtrace_parsers.postfix:PostfixParser",
