@@ -72,7 +72,8 @@ from typing import Any, ClassVar
 from logtrace.input import reader
 from logtrace.errors import Diagnostic, InputError
 from logtrace.events import Event, EventKind, Unparsed
-from logtrace.parsing.rules import DERIVATIONS, FileContext, ParseOptions, apply_derivations, conform
+from logtrace.parsing.tags import Tag
+from logtrace.parsing.rules import Rule, DERIVATIONS, FileContext, ParseOptions, apply_derivations, conform
 
 K = EventKind
 
@@ -122,6 +123,31 @@ EXO_STATUS_KINDS: dict[str, EventKind] = {
     "DEFER": K.DEFER,
     "EXPAND": K.OTHER,
 }
+
+_EVENT_ID = r"^(?P<status>[A-Z][A-Z_]*)$"
+_FINAL = ("status", (("DELIVER", frozenset({Tag.FINAL})),))
+
+#: Row shapes, one rule per rule id this parser emits. The "body" a rule matches is the
+#: row's shape key: the ``event-id`` of a tracking row, the ``event`` column (plus the reply
+#: for ``<`` lines) of a protocol-log row, the raw line of a header. ``kind_by`` over
+#: ``status`` is :data:`EVENT_KINDS`; a ``DELIVER`` row is a final delivery (tag).
+RULES: tuple[Rule, ...] = (
+    Rule("exchange.header", "header", r"^#(?P<detail>[A-Za-z-]+:.*)$", K.OTHER,
+         ("#Software: Microsoft Exchange Server", "#Fields: date-time,client-ip,client-hostname", "#Log-type: Message Tracking Log")),
+    Rule("exchange.blank", "blank", r"^[ \t]*$", K.OTHER, ("",)),
+    Rule("exchange.msgtrk.row", "msgtrk", _EVENT_ID, K.OTHER, ("RECEIVE", "DELIVER", "SENDEXTERNAL", "FAIL", "DEFER", "DSN", "EXPAND"),
+         kind_by=("status", tuple(EVENT_KINDS.items())), tags_by=_FINAL),
+    Rule("exchange.export.row", "export", _EVENT_ID, K.OTHER, ("RECEIVE", "DELIVER", "SEND", "FAIL"),
+         kind_by=("status", tuple(EVENT_KINDS.items())), tags_by=_FINAL),
+    Rule("exchange.exo.row", "exo", r"^(?P<status>[A-Za-z]+)$", K.OTHER, ("Delivered", "Failed", "FilteredAsSpam", "Pending")),
+    Rule("exchange.smtp.connect", "smtp", r"^\+$", K.CONNECT, ("+",)),
+    Rule("exchange.smtp.disconnect", "smtp", r"^-$", K.DISCONNECT, ("-",)),
+    Rule("exchange.smtp.data_reply", "smtp", r"^< (?P<reply_text>[2-5]\d\d[ -].*)$", K.OTHER,
+         ("< 250 2.6.0 <a@example.com> [InternalId=4617089] Queued mail for delivery",
+          "< 451 4.7.0 Temporary server error. Please try again later")),
+    Rule("exchange.smtp.line", "smtp", r"^(?P<detail>[<>*].*)$", K.OTHER, ("> EHLO mx.example.com", "* Tls", "<")),
+    Rule("exchange.generic.row", "generic", r"^(?P<detail>.*,.*)$", K.OTHER, ("2019-01-01T00:00:00.000Z,a@example.com,b@example.com",)),
+)
 
 #: The documented ``#Fields`` sets, used only for header-less files (by column count).
 FIELDS_2010 = (
@@ -200,7 +226,7 @@ class ExchangeParser:
     name: ClassVar[str] = "exchange"
     aliases: ClassVar[tuple[str, ...]] = ("msexchange", "exo")
     mta: ClassVar[str] = "exchange"
-    rules: ClassVar[tuple[Any, ...]] = ()  #: CSV is read by header, not by a rule table
+    rules: ClassVar[tuple[Rule, ...]] = RULES  #: row shapes by log type; CSV columns are read by header
     #: rule ids this parser emits (stable; they appear in goldens)
     rule_ids: ClassVar[tuple[str, ...]] = (
         "exchange.header", "exchange.blank", "exchange.msgtrk.row", "exchange.export.row", "exchange.exo.row",

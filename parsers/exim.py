@@ -68,6 +68,7 @@ from typing import Any, ClassVar
 
 from logtrace.containers.stamps import MONTHS, assign_years, frame_timestamps, parse_3164, parse_3339
 from logtrace.events import EVENT_FIELDS, Event, EventKind as K, Unparsed
+from logtrace.parsing.tags import Tag
 from logtrace.parsing.rules import BLANK, _BLANK_RE, DERIVATIONS, FileContext, Rule, RuleParser, _cast, conform, empty_frame
 
 ID = r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4})"
@@ -277,6 +278,21 @@ RULES: tuple[Rule, ...] = (
        program="continuation"),
 )
 
+#: What the correlator and eximstats' counting need to know about each rule (rule tags).
+ROLES: dict[str, frozenset[str]] = {
+    "exim.main.accept_bounce": frozenset({Tag.EXIMSTATS_ACCEPT, Tag.SIZE_ON_ACCEPT}),
+    "exim.main.accept": frozenset({Tag.EXIMSTATS_ACCEPT, Tag.SIZE_ON_ACCEPT}),
+    "exim.main.deliver": frozenset({Tag.EXIMSTATS_DELIVER, Tag.FINAL_IF_NO_RELAY, Tag.RECIPIENT_LOCAL_PART}),
+    "exim.main.defer": frozenset({Tag.EXIMSTATS_DEFER}),
+    "exim.main.bounce": frozenset({Tag.EXIMSTATS_BOUNCE}),
+    "exim.main.completed": frozenset({Tag.EXIMSTATS_COMPLETED}),
+    "exim.main.reject_rcpt": frozenset({Tag.EXIMSTATS_REJECT_RCPT}),
+    "exim.main.reject": frozenset({Tag.EXIMSTATS_REJECT}),
+    "exim.main.call_dropped": frozenset({Tag.EXIMSTATS_CALL_DROPPED}),
+    "exim.main.note": frozenset({Tag.EXIMSTATS_NOTE}),
+}
+RULES = tuple(replace(r, tags=r.tags | ROLES.get(r.id, frozenset())) for r in RULES)
+
 _STAMPED_SNIFF = re.compile(rf"^{STAMP}(?: [+-]\d{{4}})? (?:\[\d+\] )?")
 _MON_RE = re.compile(r"^[A-Z][a-z]{2} [ 0-3]?\d \d\d:")
 _ATTACH = ("ts", "queue_id", "pid", "host")
@@ -309,6 +325,7 @@ class EximParser(RuleParser):
     name: ClassVar[str] = "exim"
     aliases: ClassVar[tuple[str, ...]] = ("exim4",)
     mta: ClassVar[str] = "exim"
+    tags: ClassVar[frozenset[str]] = frozenset({Tag.EXIMSTATS})
     rules: ClassVar[tuple[Rule, ...]] = RULES
     program_pattern: ClassVar[str] = r"^(?P<daemon>exim)"
     envelope: ClassVar[str] = ENVELOPE

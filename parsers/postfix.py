@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from logtrace.events import EventKind as K
 from logtrace.parsing.rules import Rule, RuleParser
+from logtrace.parsing.tags import Tag
 
 QID = r"(?P<queue_id>[0-9A-F]{5,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,})"
 CLIENT = r"(?P<client>[^\s\[\]]*\[[^\]]*\](?::\d+)?)"
@@ -69,9 +70,9 @@ CHECKS_KIND = tuple(
 )
 
 
-def _delivery(daemon: str, *samples: str, kind: K = K.DELIVER, by_status: bool = True) -> Rule:
+def _delivery(daemon: str, *samples: str, kind: K = K.DELIVER, by_status: bool = True, tags: frozenset[str] = frozenset()) -> Rule:
     return Rule(f"postfix.{daemon}.delivery_status", daemon, DELIVERY, kind, samples,
-                kind_by=("status", STATUS_KIND) if by_status else None)
+                kind_by=("status", STATUS_KIND) if by_status else None, tags=frozenset({Tag.DELIVERY_STATUS}) | tags)
 
 
 def _catch_all(daemon: str, *samples: str) -> Rule:
@@ -134,7 +135,7 @@ RULES: tuple[Rule, ...] = (
           "NOQUEUE: reject_warning: RCPT from example.com[93.184.216.34]: 553 5.7.1 <sender@example.com>: Sender address rejected: not owned by user ph123; from=<sender@example.com> to=<recipient@example.com> proto=ESMTP helo=<example.com>",
           "NOQUEUE: filter: RCPT from unknown[85.25.255.255]: <mail@sender.com>: Sender address triggers FILTER smtp-amavis:[127.0.0.1]:10024; from=<mail@sender.com> to=<user@domain.com> proto=ESMTP helo=<plutoapp.biz>",
           "NOQUEUE: milter-reject: RCPT from mailrelay.example.com[8.8.8.8]: 451 4.7.1 Greylisting in action, please come back later; from=<support@example.com> to=<example@example.org> proto=ESMTP helo=<mailrelay.example.com>"),
-         kind_by=("status", NOQUEUE_KIND)),
+         kind_by=("status", NOQUEUE_KIND), tags=frozenset({Tag.NOQUEUE})),
     Rule("postfix.smtpd.proxy", "smtpd",
          rf"^(?:(?:NOQUEUE|{QID}): )?(?P<status>proxy-accept|proxy-reject): (?P<detail>[A-Z][A-Z-]*): (?P<reply_text>.*?){TAIL}", K.FILTER,
          ("proxy-accept: END-OF-MESSAGE: 250 2.0.0 from MTA(smtp:[127.0.0.1]:10013): 250 2.0.0 Ok: queued as DF66E940333; from=<user1@test.example.com> to=<user2@example2.com> proto=ESMTP helo=<[127.0.0.1]>",
@@ -162,13 +163,14 @@ RULES: tuple[Rule, ...] = (
     Rule("postfix.postscreen.noqueue", "postscreen", NOQUEUE, K.REJECT,
          ("NOQUEUE: reject: RCPT from [182.98.255.184]:2413: 550 5.5.1 Protocol error; from=<lvtowxfdp@yahoo.com>, to=<tom@example.com>, proto=SMTP, helo=<mx32.usaindiamunish.net>",
           "NOQUEUE: reject: CONNECT from [1.2.3.4]:1337: too many connections"),
-         kind_by=("status", NOQUEUE_KIND)),
+         kind_by=("status", NOQUEUE_KIND), tags=frozenset({Tag.NOQUEUE})),
     Rule("postfix.postscreen.action", "postscreen",
          rf"^(?P<status>PASS OLD|PASS NEW|WHITELISTED|BLACKLISTED|ALLOWLISTED|DENYLISTED|WHITELIST VETO|ALLOWLIST VETO|PREGREET|DNSBL|HANGUP|COMMAND TIME LIMIT|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT|NON-SMTP COMMAND|COMMAND PIPELINING|BARE NEWLINE)(?P<detail>[^\[]*?)(?:from |for )?{CLIENT}(?:\s.*|:.*)?$",
          K.OTHER,
          ("PASS NEW [2607:f8b0:4003:c01::23a]:36051", "PREGREET 6 after 1.2 from [216.81.72.72]:43421: RSET\\r\\n",
           "DNSBL rank 3 for [111.73.45.149]:1038", "HANGUP after 63 from [111.73.45.149]:1038 in tests after SMTP handshake",
-          "COMMAND TIME LIMIT from [182.246.250.243]:51799 after CONNECT", "DENYLISTED [192.0.2.5]:1234")),
+          "COMMAND TIME LIMIT from [182.246.250.243]:51799 after CONNECT", "DENYLISTED [192.0.2.5]:1234"),
+         tags=frozenset({Tag.POSTSCREEN})),
     Rule("postfix.postscreen.without_rcpt", "postscreen", rf"^(?P<detail>(?:DATA|BDAT) without valid RCPT) from {CLIENT}$", K.OTHER,
          ("DATA without valid RCPT from [123.45.67.89]:12345", "BDAT without valid RCPT from [123.45.67.89]:12345")),
     Rule("postfix.postscreen.cache", "postscreen", r"^(?P<detail>cache \S+ (?:full|partial) cleanup: .*)$", K.OTHER,
@@ -190,7 +192,7 @@ RULES: tuple[Rule, ...] = (
          ("4104E3D: milter-reject: END-OF-MESSAGE from 061238241086.static.ctinets.com[61.238.241.86]: 5.7.1 Blocked by SpamAssassin; from=<wumt5@cchfdc.com> to=<voorzitter@example.com> proto=ESMTP helo=<ecsolved.com>",
           "D95341E50350: info: header Subject: =?utf-8?Q?Gr=C3=BC=C3=9Fe?= test from local; from=<from@example.com> to=<to@example.com>",
           "48rT2v1hQrz1J0N: prepend: header X-Spam-Status: Yes, score=45.1 required=10.0 tests=ADVANCE_FE from mx2.example.org[192.0.2.41]; from=<noreply@srs.example.org> to=<recipient@example.net> proto=ESMTP helo=<mx2.example.org>"),
-         kind_by=("status", CHECKS_KIND)),
+         kind_by=("status", CHECKS_KIND), tags=frozenset({Tag.CHECKS})),
     # ---- qmgr (oqmgr/nqmgr share it)
     Rule("postfix.qmgr.removed", "qmgr", rf"^{QID}: removed$", K.REMOVE, ("0F5383D: removed",)),
     Rule("postfix.qmgr.from", "qmgr", rf"^{QID}: from=<(?P<sender>[^>]*)>, size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \((?P<detail>[^)]*)\)$", K.QUEUED,
@@ -218,16 +220,19 @@ RULES: tuple[Rule, ...] = (
     _delivery("local",
               "8B22B43C3: to=<gabriel.matthews@cs.tcd.ie>, relay=local, delay=0, status=sent (forwarded as 9627443F0)",
               "2A22C263F6: to=user@hostname.example.com, orig_to=root@localhost, relay=local, delay=0.07, delays=0.04/0/0/0.03, dsn=2.0.0, status=sent (delivered to command: procmail -a \"$EXTENSION\")",
-              "892A0205B6: to=ghdsgfhdslfh@localhost, relay=local, delay=0.05, delays=0.02/0/0/0.02, dsn=5.1.1, status=bounced (unknown user: \"ghdsgfhdslfh\")"),
-    _delivery("virtual", "B657F2DB195D: to=<postmaster@example.com>, relay=virtual, delay=0.52, delays=0.51/0.01/0/0, dsn=2.0.0, status=sent (delivered to maildir)"),
+              "892A0205B6: to=ghdsgfhdslfh@localhost, relay=local, delay=0.05, delays=0.02/0/0/0.02, dsn=5.1.1, status=bounced (unknown user: \"ghdsgfhdslfh\")",
+              tags=frozenset({Tag.FINAL})),
+    _delivery("virtual", "B657F2DB195D: to=<postmaster@example.com>, relay=virtual, delay=0.52, delays=0.51/0.01/0/0, dsn=2.0.0, status=sent (delivered to maildir)",
+              tags=frozenset({Tag.FINAL})),
     _delivery("pipe",
               "0F5383D: to=<tom@example.com>, relay=dovecot, delay=4.3, delays=4.1/0.01/0/0.15, dsn=2.0.0, status=sent (delivered via dovecot service)",
-              "2F6C83D: to=<user@example.org>, relay=dovecot, delay=5.1, delays=4.4/0.02/0/0.61, dsn=5.1.1, status=bounced (user unknown)"),
+              "2F6C83D: to=<user@example.org>, relay=dovecot, delay=5.1, delays=4.4/0.02/0/0.61, dsn=5.1.1, status=bounced (user unknown)",
+              tags=frozenset({Tag.FINAL})),
     _delivery("error",
               "2DC5552A34: to=<user@yahoo.com>, relay=none, delay=63495, delays=63350/144/0/0, dsn=4.4.2, status=deferred (delivery temporarily suspended: lost connection with mta7.am0.yahoodns.net[98.136.216.22] while sending RCPT TO)",
               "3E29030F8637E: to=<user@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (User unknown in virtual alias table)"),
     _delivery("discard", "25F2E5E061: to=<george.desantis@test.example.com>, relay=none, delay=0.05, delays=0.05/0/0/0, dsn=2.0.0, status=sent (test.example.com)",
-              kind=K.DISCARD, by_status=False),
+              kind=K.DISCARD, by_status=False, tags=frozenset({Tag.DISCARD_SENT})),
     # ---- auxiliary daemons: operational messages only
     Rule("postfix.anvil.statistics", "anvil", r"^statistics: (?P<detail>.*)$", K.OTHER,
          ("statistics: max connection rate 1/60s for (smtpd:61.238.241.86) at Oct 26 18:13:50",)),
@@ -263,6 +268,7 @@ class PostfixParser(RuleParser):
     name: ClassVar[str] = "postfix"
     aliases: ClassVar[tuple[str, ...]] = ("pf",)
     mta: ClassVar[str] = "postfix"
+    tags: ClassVar[frozenset[str]] = frozenset({Tag.PFLOGSUMM, Tag.INSTANCE_FROM_PROGRAM})
     rules: ClassVar[tuple[Rule, ...]] = RULES
     daemon_aliases: ClassVar[dict[str, str]] = {"lmtp": "smtp", "oqmgr": "qmgr", "nqmgr": "qmgr", "defer": "bounce",
                                                  "trace": "bounce", "retry": "error"}

@@ -45,6 +45,8 @@ class Rule:
     samples: tuple[str, ...]  #: real message bodies this rule must match (and no sibling)
     kind_by: tuple[str, tuple[tuple[str, EventKind], ...]] | None = None  #: (field, value→kind) overrides
     set: tuple[tuple[str, str], ...] = ()  #: constant fields, e.g. (("status", "expired"),)
+    tags: frozenset[str] = frozenset()  #: facts for the correlator and reports (:mod:`logtrace.parsing.tags`)
+    tags_by: tuple[str, tuple[tuple[str, frozenset[str]], ...]] | None = None  #: (field, value→tags) additions
 
 
 #: Raw helper groups split into event fields, in order; a target is only filled when empty.
@@ -187,24 +189,7 @@ class RuleParser:
 
     @cached_property
     def _compiled(self) -> dict[str, list[tuple[Rule, re.Pattern[str]]]]:
-        """Per daemon: its own rules, then the common (``*``) rules, then catch-alls.
-
-        Common rules (``warning: …``) come after the daemon's own, which never start with a
-        severity, so the frequent shapes are tried first; a catch-all (a pattern matching the
-        empty body) always comes last.
-        """
-        comp = [(r, re.compile(r.pattern)) for r in self.rules]
-        common = [(r, rx) for r, rx in comp if r.program == "*"]
-        table: dict[str, list[tuple[Rule, re.Pattern[str]]]] = {}
-        for r, rx in comp:
-            if r.program != "*":
-                table.setdefault(r.program, []).append((r, rx))
-        for d, lst in table.items():
-            specific = [x for x in lst if x[1].match("") is None]
-            catch = [x for x in lst if x[1].match("") is not None]
-            table[d] = specific + common + catch
-        table["*"] = list(common)
-        return table
+        return compile_table(self.rules)
 
     @cached_property
     def _derivs(self) -> list[tuple[str, re.Pattern[str]]]:
@@ -223,11 +208,7 @@ class RuleParser:
     # ---------------------------------------------------------------- line engine
 
     def classify_body(self, daemon: str, body: str) -> tuple[Rule, dict[str, str | None]] | None:
-        for rule, rx in self._compiled.get(daemon, self._compiled["*"]):
-            m = rx.match(body)
-            if m:
-                return rule, m.groupdict()
-        return None
+        return classify(self._compiled, daemon, body)
 
     def timestamp(self, g: dict[str, str | None], ctx: FileContext) -> datetime | None:
         if g.get("ts3164"):
@@ -462,6 +443,36 @@ def conform(df: Any, path: str) -> Any:
 
 
 
+def compile_table(rules: Sequence[Rule]) -> dict[str, list[tuple[Rule, re.Pattern[str]]]]:
+    """Per daemon: its own rules, then the common (``*``) rules, then catch-alls.
+
+    Common rules (``warning: …``) come after the daemon's own, which never start with a
+    severity, so the frequent shapes are tried first; a catch-all (a pattern matching the
+    empty body) always comes last.
+    """
+    comp = [(r, re.compile(r.pattern)) for r in rules]
+    common = [(r, rx) for r, rx in comp if r.program == "*"]
+    table: dict[str, list[tuple[Rule, re.Pattern[str]]]] = {}
+    for r, rx in comp:
+        if r.program != "*":
+            table.setdefault(r.program, []).append((r, rx))
+    for d, lst in table.items():
+        specific = [x for x in lst if x[1].match("") is None]
+        catch = [x for x in lst if x[1].match("") is not None]
+        table[d] = specific + common + catch
+    table["*"] = list(common)
+    return table
+
+
+def classify(table: dict[str, list[tuple[Rule, re.Pattern[str]]]], daemon: str, body: str) -> tuple[Rule, dict[str, str | None]] | None:
+    """First rule of ``daemon`` (else the common rules) matching ``body``, with its groups."""
+    for rule, rx in table.get(daemon, table["*"]):
+        m = rx.match(body)
+        if m:
+            return rule, m.groupdict()
+    return None
+
+
 def check_parser(cls: type) -> list[str]:
     """Validate a rule table (used by tests and ``logtrace parsers --check``).
 
@@ -472,7 +483,7 @@ def check_parser(cls: type) -> list[str]:
     rules: tuple[Rule, ...] = getattr(cls, "rules", ())
     if not rules:
         return issues
-    parser = cls()
+    table = compile_table(rules)
     seen: set[str] = set()
     for r in rules:
         key = f"{r.program}:{r.id}"
@@ -491,7 +502,7 @@ def check_parser(cls: type) -> list[str]:
         daemons = [r.program] if r.program != "*" else ["*"]
         for s in r.samples:
             for d in daemons:
-                hit = parser.classify_body(d, s)
+                hit = classify(table, d, s)
                 if hit is None:
                     issues.append(f"{r.id}: sample matches no rule: {s[:80]!r}")
                 elif hit[0].id != r.id:

@@ -1,0 +1,140 @@
+"""Rule tags: the facts downstream code needs about an event, declared by the dialect.
+
+The correlator and the reports never test an MTA name or a rule ID. A dialect says what its
+rules *mean* by tagging them (``Rule.tags``, ``Rule.tags_by``, or ``Dialect.tags`` for every
+rule of the dialect), and downstream code asks for the tag:
+
+>>> has_tag(event, Tag.FINAL)                        # doctest: +SKIP
+>>> frame.filter(tagged(Tag.EXIMSTATS_DELIVER))      # doctest: +SKIP
+
+So a third-party dialect gets verdicts and totals by tagging its rules, and renaming a rule
+keeps its tags (a test checks that every tag used downstream is carried by some rule).
+
+Invariants: tags are plain strings (a plugin may invent its own); the index is built once
+per registry from every loaded dialect; ``tags_by`` adds tags when a field of the event has
+one of the listed values (Exchange's one row rule is a final delivery when ``status`` is
+``DELIVER``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+
+class Tag(StrEnum):
+    """Tags the built-in correlator and reports understand."""
+
+    #: delivery into a mailbox or a program, not a hand-off to another MTA
+    FINAL = "final"
+    #: a final delivery unless the event names a relay host or IP (Exim's local transports)
+    FINAL_IF_NO_RELAY = "final-if-no-relay"
+    #: the program name's first path element names the queue instance (``postfix-out/smtp``)
+    INSTANCE_FROM_PROGRAM = "instance-from-program"
+    #: counted by pflogsumm's rules (``summary`` totals for this dialect's events)
+    PFLOGSUMM = "count:pflogsumm"
+    #: counted by eximstats' rules
+    EXIMSTATS = "count:eximstats"
+    #: pflogsumm: ``status`` is the raw delivery status word (``sent``, ``deferred`` …)
+    DELIVERY_STATUS = "pflogsumm:delivery-status"
+    #: pflogsumm: a ``sent`` status of this rule counts as delivered although kind is discard
+    DISCARD_SENT = "pflogsumm:discard-sent"
+    #: pflogsumm: header/body/milter checks; ``status`` is the action
+    CHECKS = "pflogsumm:checks"
+    #: pflogsumm: an SMTP-time decision (``NOQUEUE: reject: …``); ``status`` is the action
+    NOQUEUE = "pflogsumm:noqueue"
+    #: pflogsumm: postscreen's PASS/DNSBL/… actions
+    POSTSCREEN = "pflogsumm:postscreen"
+    #: the accept line carries the message size (no separate size line)
+    SIZE_ON_ACCEPT = "size-on-accept"
+    #: deliveries may name a bare local part; ``orig_recipient`` is then the address
+    RECIPIENT_LOCAL_PART = "recipient-local-part"
+    #: eximstats roles
+    EXIMSTATS_ACCEPT = "eximstats:accept"
+    EXIMSTATS_COMPLETED = "eximstats:completed"
+    EXIMSTATS_DELIVER = "eximstats:deliver"
+    EXIMSTATS_DEFER = "eximstats:defer"
+    EXIMSTATS_BOUNCE = "eximstats:bounce"
+    EXIMSTATS_REJECT_RCPT = "eximstats:reject-rcpt"
+    EXIMSTATS_REJECT = "eximstats:reject"
+    EXIMSTATS_CALL_DROPPED = "eximstats:call-dropped"
+    #: a per-message note line that may carry SpamAssassin's verdict (``SA: Action: …``)
+    EXIMSTATS_NOTE = "eximstats:note"
+
+
+TagsBy = tuple[str, tuple[tuple[str, frozenset[str]], ...]]
+
+
+class TagIndex:
+    """Rule ID → tags, plus conditional tags (``tags_by``), for every loaded dialect."""
+
+    def __init__(self) -> None:
+        self.plain: dict[str, frozenset[str]] = {}
+        self.by: dict[str, list[tuple[str, str, frozenset[str]]]] = {}  # rule → [(field, value, tags)]
+
+    def add(self, rule_id: str, tags: frozenset[str], tags_by: TagsBy | None = None) -> None:
+        self.plain[rule_id] = self.plain.get(rule_id, frozenset()) | tags
+        if tags_by:
+            fname, mapping = tags_by
+            lst = self.by.setdefault(rule_id, [])
+            lst.extend((fname, value, frozenset(t)) for value, t in mapping)
+
+    def rules(self, tag: str) -> list[str]:
+        return sorted(r for r, t in self.plain.items() if tag in t)
+
+    def conditional(self, tag: str) -> list[tuple[str, str, str]]:
+        return [(r, f, v) for r, lst in self.by.items() for f, v, t in lst if tag in t]
+
+    def all_tags(self) -> frozenset[str]:
+        out: set[str] = set()
+        for t in self.plain.values():
+            out |= t
+        for lst in self.by.values():
+            for _, _, t in lst:
+                out |= t
+        return frozenset(out)
+
+
+def build_index(dialects: list[Any]) -> TagIndex:
+    idx = TagIndex()
+    for cls in dialects:
+        common = frozenset(getattr(cls, "tags", ()))
+        for r in getattr(cls, "rules", ()):
+            idx.add(r.id, frozenset(r.tags) | common, r.tags_by)
+        for rid in getattr(cls, "extra_rule_ids", ()):
+            idx.add(rid, common)
+    return idx
+
+
+@cache
+def default_index() -> TagIndex:
+    from logtrace.parsing.registry import default_registry
+
+    return build_index([i.cls for i in default_registry().available()])
+
+
+def has_tag(event: Any, tag: str, index: TagIndex | None = None) -> bool:
+    """Whether ``event`` (an :class:`~logtrace.events.Event` or anything with ``rule``) has ``tag``."""
+    idx = index or default_index()
+    rule = getattr(event, "rule", None)
+    if rule is None:
+        return False
+    if tag in idx.plain.get(rule, ()):
+        return True
+    for fname, value, tags in idx.by.get(rule, ()):
+        if tag in tags and str(getattr(event, fname, None) or "") == value:
+            return True
+    return False
+
+
+def tagged(tag: str, index: TagIndex | None = None) -> Any:
+    """A polars expression: rows whose event has ``tag`` (over the ``rule`` column and the
+    fields ``tags_by`` conditions name)."""
+    import polars as pl
+
+    idx = index or default_index()
+    expr = pl.col("rule").is_in(idx.rules(tag))
+    for rule, fname, value in idx.conditional(tag):
+        expr = expr | ((pl.col("rule") == rule) & (pl.col(fname) == value)).fill_null(False)
+    return expr
