@@ -29,7 +29,13 @@ def parsers() -> dict[str, Any]:
     from logtrace.parsing.registry import Registry
     from logtrace.parsing.rules import ParseOptions
 
-    return {i.name: i.cls(ParseOptions(**OPTS_KW)) for i in Registry(include_plugins=False).available()}
+    from logtrace.parsing.router import Router
+    from logtrace.parsing.rules import RuleParser
+
+    out = {i.name: i.cls(ParseOptions(**OPTS_KW)) for i in Registry(include_plugins=False).available()}
+    # a central syslog file: every rule dialect behind the program router
+    out["router"] = Router([p for p in out.values() if isinstance(p, RuleParser)], ParseOptions(**OPTS_KW))
+    return out
 
 
 def ctx(path: str = "<fuzz>") -> Any:
@@ -70,6 +76,13 @@ def _norm(d: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, float) and math.isnan(v):
             d[k] = "nan"
     return d
+
+
+def has_native(parser: Any) -> bool:
+    """A parser with a file format of its own (Exim's mainlog container)."""
+    from logtrace.parsing.scan import has_native_container
+
+    return has_native_container(type(parser))
 
 
 def is_syslog_parser(parser: Any) -> bool:

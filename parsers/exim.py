@@ -69,7 +69,7 @@ from typing import Any, ClassVar
 from logtrace.containers.stamps import MONTHS, assign_years, frame_timestamps, parse_3164, parse_3339
 from logtrace.events import EVENT_FIELDS, Event, EventKind as K, Unparsed
 from logtrace.parsing.tags import Tag
-from logtrace.parsing.rules import BLANK, _BLANK_RE, DERIVATIONS, FileContext, Rule, RuleParser, _cast, conform, empty_frame
+from logtrace.parsing.rules import BLANK, BLANK_RE, DERIVATIONS, FileContext, Rule, RuleParser, cast_field, conform, empty_frame, local_zone
 
 ID = r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4})"
 QID = rf"(?P<queue_id>{ID})"
@@ -100,7 +100,6 @@ RCPT = r"(?P<recipient>\"[^\"]*\"@\S+|[^\s\"<]\S*)(?: <(?P<orig_recipient>[^>]*)
 #: ``key=value`` tokens before a ``: reason`` (values may be quoted; never end in ``:``).
 TOKENS = r"(?: (?:[A-Za-z0-9]+=\"[^\"]*\"|[^\s\"]*[^\s\":]))"
 FIELDS = r"(?: [A-Z][A-Za-z]*=\S+)*"
-DURATION = r"^(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$"
 
 #: Raw helper groups: ``rcv`` (receiving side: H= is the client), ``dlv`` (delivery side: H=
 #: is the relay), ``why`` (failure text after ``defer (errno)``), ``client_spec`` (a bare
@@ -125,7 +124,9 @@ EXIM_DERIVATIONS: tuple[tuple[str, str], ...] = (
     *(d for d in DERIVATIONS if d[0] == "reply_text"),
 )
 
-_DURATIONS = (("qt", "delay_s"), ("dt", "delay_s"), ("dt", "delay_xmit_s"), ("rt", "delay_before_qmgr_s"))
+#: ``QT=``/``DT=``/``RT=`` in Exim's ``1m2s`` form become seconds (first non-null per target wins).
+CONVERSIONS = (("qt", "delay_s", "duration"), ("dt", "delay_s", "duration"), ("dt", "delay_xmit_s", "duration"),
+               ("rt", "delay_before_qmgr_s", "duration"))
 
 
 def _r(what: str, pattern: str, kind: K, *samples: str, program: str = "main", **kw: Any) -> Rule:
@@ -306,19 +307,6 @@ def log_kind(path: str) -> str:
     return "panic" if "panic" in os.path.basename(path).lower() else "main"
 
 
-def _seconds(v: str | None) -> float | None:
-    if v is None:
-        return None
-    m = _DURATION_RE.match(v)
-    if not m or not any(m.groups()):
-        return None
-    w, d, h, mi = (int(x or 0) for x in m.group("w", "d", "h", "m"))
-    return float((((w * 7 + d) * 24 + h) * 60 + mi) * 60) + float(m.group("s") or 0)
-
-
-_DURATION_RE = re.compile(DURATION)
-
-
 class EximParser(RuleParser):
     """Exim main log (plain or syslog-wrapped), reject log (multi-line entries) and panic log."""
 
@@ -328,8 +316,11 @@ class EximParser(RuleParser):
     tags: ClassVar[frozenset[str]] = frozenset({Tag.EXIMSTATS})
     rules: ClassVar[tuple[Rule, ...]] = RULES
     program_pattern: ClassVar[str] = r"^(?P<daemon>exim)"
-    envelope: ClassVar[str] = ENVELOPE
-    envelope_prefix: ClassVar[str | None] = None
+    daemon_aliases: ClassVar[dict[str, str]] = {"exim": "main"}
+    conversions: ClassVar[tuple[tuple[str, str, str], ...]] = CONVERSIONS
+    #: Exim's own stamp and ``[pid]`` when its main log is relayed through syslog
+    body_stamp: ClassVar[str | None] = rf"^(?:(?P<bts>{STAMP})(?: (?P<btz>[+-]\d{{4}}))? )?(?:\[(?P<bpid>\d+)\] )?"
+    unstamped_daemon: ClassVar[str | None] = "continuation"
     family_pattern: ClassVar[str | None] = EXIM_PROGRAM
     derivations: ClassVar[tuple[tuple[str, str], ...]] = EXIM_DERIVATIONS
     #: program name for lines Exim wrote itself (no syslog tag)
@@ -389,18 +380,10 @@ class EximParser(RuleParser):
             return None
         return self.make_event(hit[0], hit[1], ts=ts, host=host, program=program, pid=pid, ctx=ctx, line_no=line_no)
 
-    def extra_fields(self, fields: dict[str, str], kw: dict[str, Any]) -> None:
-        """``QT=``/``DT=``/``RT=`` in Exim's ``1m2s`` form become seconds."""
-        secs: dict[str, float | None] = {}
-        for src, target in _DURATIONS:
-            if target not in secs or secs[target] is None:
-                secs[target] = _seconds(fields.get(src))
-        kw.update({k: v for k, v in secs.items() if v is not None})
-
     def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
         if _MON_RE.match(line) and line[:3] in MONTHS:  # advance the year tracker exactly as assign_years does
             ctx.years.year_for(MONTHS[line[:3]])
-        if _BLANK_RE.match(line):
+        if BLANK_RE.match(line):
             return Event(ts=None, host=None, mta="", program=None, pid=None, kind=K.OTHER, rule="blank",
                          file=ctx.path, line_no=line_no)
         g = self._split(line, log_kind(ctx.path))
@@ -417,7 +400,7 @@ class EximParser(RuleParser):
             ts = parse_3164(g["ts3164_raw"], ctx.years, self._tz)
         else:
             ts = parse_3339(g["ts3339"], self._tz) if g["ts3339"] else None
-        pid = _cast("pid", g["pid"])
+        pid = cast_field("pid", g["pid"])
         program, host, daemon = g["program"], g["host"], g["_daemon"]
         if daemon is None:
             return Event(ts=ts, host=host, mta="", program=program, pid=pid, kind=K.OTHER,
@@ -435,8 +418,6 @@ class EximParser(RuleParser):
         """DataFrame ``line_no, line`` → DataFrame with :func:`event_schema` columns (plus ``file``)."""
         import polars as pl
 
-        from logtrace.parsing.rules import _local
-
         if "_year" not in lines.columns:
             lines = assign_years(lines, ctx.years)
         c = pl.col
@@ -451,7 +432,7 @@ class EximParser(RuleParser):
             pid=pl.coalesce(c("pid"), c("pid2"), c("xpid")),
             _blank=c("line").str.contains(BLANK),
         )
-        env = frame_timestamps(env.drop("ts"), self.options.tz or _local(), ctx.years)
+        env = frame_timestamps(env.drop("ts"), self.options.tz or local_zone(), ctx.years)
         env = env.with_columns(
             _daemon=pl.when(~c("_stamped")).then(pl.lit("continuation"))
             .when(c("program").str.contains(EXIM_PROGRAM)).then(pl.lit(log_kind(ctx.path))),
@@ -472,16 +453,8 @@ class EximParser(RuleParser):
         if not parts:
             return empty_frame()
         df = pl.concat(parts, how="diagonal_relaxed")
-        df = _frame_durations(df)
         df = conform(df, ctx.path)
         return self._attach(df, anchors, ctx)
-
-    def unmatched_frame(self, daemon: str, remaining: Any, base: list[str]) -> Any:
-        import polars as pl
-
-        if daemon == "continuation":
-            return remaining.select("line_no", kind=pl.lit("unparsed"), reason=pl.lit("no-envelope"))
-        return super().unmatched_frame(daemon, remaining, base)
 
     def _attach(self, df: Any, anchors: Any, ctx: FileContext) -> Any:
         """Reject-log dump rows take ts/queue_id/pid/host from the stamped line above (across chunks)."""
@@ -502,22 +475,3 @@ class EximParser(RuleParser):
         if last.height:
             ctx.extra[_STATE] = tuple(last.get_column(f)[0] for f in _ATTACH)
         return df.drop("_anchor", "_cont")
-
-
-def _frame_durations(df: Any) -> Any:
-    """Frame form of the ``qt``/``dt``/``rt`` → seconds step (same arithmetic as :func:`_seconds`)."""
-    import polars as pl
-
-    out = {}
-    for src, target in _DURATIONS:
-        if src not in df.columns:
-            continue
-        g = pl.col(src).str.extract_groups(DURATION)
-        parts = [g.struct.field(k) for k in ("w", "d", "h", "m", "s")]
-        ints = [p.cast(pl.Int64).fill_null(0) for p in parts[:4]]
-        total = ((((ints[0] * 7 + ints[1]) * 24 + ints[2]) * 60 + ints[3]) * 60).cast(pl.Float64) + parts[4].cast(pl.Float64).fill_null(0.0)
-        any_part = pl.any_horizontal([p.is_not_null() for p in parts])
-        secs = pl.when(any_part).then(total)
-        prev = out.get(target)
-        out[target] = secs if prev is None else pl.coalesce(prev, secs)
-    return df.with_columns(**out) if out else df

@@ -19,6 +19,8 @@ BUILTIN_PARSERS: dict[str, str] = {
     "postfix": "logtrace_parsers.postfix:PostfixParser",
     "exim": "logtrace_parsers.exim:EximParser",
     "exchange": "logtrace_parsers.exchange:ExchangeParser",
+    "amavis": "logtrace_parsers.amavis:AmavisParser",
+    "dovecot": "logtrace_parsers.dovecot:DovecotParser",
 }
 
 ENTRY_POINT_GROUP = "logtrace.parsers"

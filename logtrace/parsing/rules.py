@@ -28,10 +28,11 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
-from logtrace.containers.stamps import YearInference, frame_timestamps, parse_3164, parse_3339, zone
+from logtrace.containers.stamps import parse_3339, zone
 
-from logtrace.containers.syslog import SOLARIS_TAG, SYSLOG_ENVELOPE, SYSLOG_NOISE, SYSLOG_PREFIX, split_syslog_frame
+
 from logtrace.events import EVENT_FIELDS, Event, EventKind, Unparsed, event_schema
+from logtrace.parsing.protocol import FileContext, ParseOptions  # noqa: F401 - re-exported for parsers
 
 
 @dataclass(frozen=True)
@@ -83,29 +84,8 @@ def check_portable(pattern: str) -> None:
         raise ValueError(f"pattern not portable to polars: {e}") from None
 
 
-@dataclass
-class ParseOptions:
-    """Typed settings shared by all parsers."""
-
-    year: int | None = None  #: year of the first RFC 3164 stamp (else from the file's mtime)
-    tz: str | None = None  #: IANA zone for naive stamps (else the machine's zone)
-
-
-@dataclass
-class FileContext:
-    """Per-file state threaded through chunks: name, mtime, year tracker."""
-
-    path: str
-    mtime: float | None
-    options: ParseOptions
-    years: YearInference = field(init=False)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.years = YearInference(self.options.year, self.mtime)
-
-
-def _cast(name: str, v: str | None) -> Any:
+def cast_field(name: str, v: str | None) -> Any:
+    """A captured string → the field's type (None when it does not convert)."""
     if v is None:
         return None
     if name in _INT_FIELDS:
@@ -122,22 +102,37 @@ def _cast(name: str, v: str | None) -> Any:
 
 
 class RuleParser:
-    """Base class for syslog-style parsers driven by a rule table."""
+    """A dialect driven by a rule table: data plus the generic executors below.
+
+    Subclasses declare class attributes only (name, rules, program_pattern …). The two
+    executors — :meth:`body_event` (one body, ``re``) and :meth:`body_parts` (a partition of
+    a chunk, polars) — read the same table: rules, :data:`DERIVATIONS`, ``conversions`` and
+    ``body_stamp``. ``parse_frame``/``parse_line`` are the syslog container (a one-dialect
+    :class:`~logtrace.parsing.router.Router`); a dialect with a file format of its own
+    (Exim's mainlog) overrides those two as its container, never the executors.
+    """
 
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
     mta: ClassVar[str]
     rules: ClassVar[tuple[Rule, ...]]
+    #: tags every rule of this dialect carries (:mod:`logtrace.parsing.tags`)
+    tags: ClassVar[frozenset[str]] = frozenset()
     #: regex over the envelope's program; group ``daemon`` selects the rule list
     program_pattern: ClassVar[str]
-    envelope: ClassVar[str] = SYSLOG_ENVELOPE
-    #: fast path: the envelope before the first ": " (no body group); None to use ``envelope``
-    envelope_prefix: ClassVar[str | None] = SYSLOG_PREFIX
     derivations: ClassVar[tuple[tuple[str, str], ...]] = DERIVATIONS
     #: programs of this MTA's family; one that matches but names no known daemon is unparsed, not "other"
     family_pattern: ClassVar[str | None] = None
     #: daemons that share another daemon's table (``lmtp`` → ``smtp``)
     daemon_aliases: ClassVar[dict[str, str]] = {}
+    #: (source group, target field, converter) applied after derivations, first non-null wins
+    #: per target; converters: :data:`CONVERTERS`
+    conversions: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    #: optional portable regex at the start of a body: the program's own stamp and pid inside
+    #: a syslog line (groups ``bts``, ``btz``, ``bpid``); stripped, its stamp wins over syslog's
+    body_stamp: ClassVar[str | None] = None
+    #: daemon whose unmatched rows are unparsed with reason ``no-envelope`` (not ``no-rule``)
+    unstamped_daemon: ClassVar[str | None] = None
 
     def __init__(self, options: ParseOptions | None = None) -> None:
         self.options = options or ParseOptions()
@@ -146,42 +141,24 @@ class RuleParser:
     # ---------------------------------------------------------------- metadata
 
     def sniff(self, head: Sequence[str]) -> float:
-        """0.0–1.0: how sure this parser is that ``head`` is its format."""
-        prog = self._prog_re
+        """0.0–1.0: share of syslog lines in ``head`` whose program this dialect claims."""
+        from logtrace.parsing.router import split_line
+
         n = hits = 0
         for ln in head:
             if not ln.strip():
                 continue
             n += 1
-            g = self.split_envelope(ln)
-            if g and prog.match(g.get("program") or ""):
+            g = split_line(ln)
+            if g and self.claims(g.get("program") or ""):
                 hits += 1
         if not n or not hits:
             return 0.0
         return min(1.0, 0.5 + hits / n)
 
-    @cached_property
-    def _env_re(self) -> re.Pattern[str]:
-        return re.compile(self.envelope)
-
-    @cached_property
-    def _prefix_re(self) -> re.Pattern[str] | None:
-        return re.compile(self.envelope_prefix) if self.envelope_prefix else None
-
-    def split_envelope(self, line: str) -> dict[str, str | None] | None:
-        """Envelope groups plus ``body`` for one line, or None (both engines split the same way)."""
-        if self._prefix_re is None:
-            m = self._env_re.match(line)
-            return m.groupdict() if m else None
-        off = line.find(": ")
-        if off < 0:
-            return None
-        m = self._prefix_re.match(line, 0, off)
-        if not m:
-            return None
-        g = m.groupdict()
-        g["body"] = _SOLARIS_RE.sub("", line[off + 2:], count=1)
-        return g
+    def claims(self, program: str) -> bool:
+        """Whether this dialect parses syslog program ``program`` (its family included)."""
+        return self.daemon_of(program) is not None or bool(self.family_pattern and re.match(self.family_pattern, program))
 
     @cached_property
     def _prog_re(self) -> re.Pattern[str]:
@@ -195,6 +172,10 @@ class RuleParser:
     def _derivs(self) -> list[tuple[str, re.Pattern[str]]]:
         return [(src, re.compile(p)) for src, p in self.derivations]
 
+    @cached_property
+    def _stamp_re(self) -> re.Pattern[str] | None:
+        return re.compile(self.body_stamp) if self.body_stamp else None
+
     def rules_for(self, daemon: str) -> list[Rule]:
         return [r for r, _ in self._compiled.get(daemon, self._compiled["*"])]
 
@@ -205,48 +186,46 @@ class RuleParser:
         d = m.group("daemon")
         return self.daemon_aliases.get(d, d)
 
-    # ---------------------------------------------------------------- line engine
+    @cached_property
+    def _router(self) -> Any:
+        from logtrace.parsing.router import Router
+
+        return Router([self], self.options)
+
+    # ---------------------------------------------------------------- syslog container (one dialect)
+
+    def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
+        return self._router.parse_line(line, ctx, line_no)
+
+    def parse_frame(self, lines: Any, ctx: FileContext) -> Any:
+        """DataFrame ``line_no, line`` → DataFrame with :func:`event_schema` columns (plus ``file``)."""
+        return self._router.parse_frame(lines, ctx)
+
+    # ---------------------------------------------------------------- line executor
 
     def classify_body(self, daemon: str, body: str) -> tuple[Rule, dict[str, str | None]] | None:
         return classify(self._compiled, daemon, body)
 
-    def timestamp(self, g: dict[str, str | None], ctx: FileContext) -> datetime | None:
-        if g.get("ts3164"):
-            return parse_3164(g["ts3164"], ctx.years, self._tz)  # type: ignore[arg-type]
-        if g.get("ts3339"):
-            return parse_3339(g["ts3339"], self._tz)  # type: ignore[arg-type]
-        return None
-
-    def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
-        if _BLANK_RE.match(line):
-            return Event(ts=None, host=None, mta="", program=None, pid=None, kind=EventKind.OTHER, rule="blank",
-                         file=ctx.path, line_no=line_no)
-        g = self.split_envelope(line)
-        if g is None:
-            if _NOISE_RE.match(line):
-                return Event(ts=None, host=None, mta="", program=None, pid=None, kind=EventKind.OTHER, rule="syslog.noise",
-                             file=ctx.path, line_no=line_no)
-            return Unparsed(reason="no-envelope", file=ctx.path, line_no=line_no)
-        ts = self.timestamp(g, ctx)
-        program = g.get("program")
-        host = g.get("host")
-        pid = _cast("pid", g.get("pid"))
-        daemon = self.daemon_of(program or "")
-        if daemon is None and self.family_pattern and re.match(self.family_pattern, program or ""):
-            return Unparsed(reason="no-rule", program=program, host=host, pid=pid, ts=ts, file=ctx.path, line_no=line_no,
-                            detail=(g.get("body") or "")[:200])
-        if daemon is None:
-            return Event(ts=ts, host=host, mta="", program=program, pid=pid, kind=EventKind.OTHER,
-                         rule="other.program", file=ctx.path, line_no=line_no)
-        hit = self.classify_body(daemon, g.get("body") or "")
+    def body_event(self, daemon: str | None, body: str, *, ts: datetime | None, host: str | None, program: str | None,
+                   pid: int | None, ctx: FileContext, line_no: int) -> Event | Unparsed:
+        """One body of a claimed program → its event (``daemon`` None: family, no known daemon)."""
+        if daemon is not None and self._stamp_re is not None:
+            m = self._stamp_re.match(body)
+            if m and m.end():
+                if m.group("bts"):
+                    ts = parse_3339(m.group("bts") + (m.group("btz") or ""), self._tz) or ts
+                if pid is None and m.group("bpid"):
+                    pid = cast_field("pid", m.group("bpid"))
+                body = body[m.end():]
+        hit = self.classify_body(daemon, body) if daemon is not None else None
         if hit is None:
             return Unparsed(reason="no-rule", program=program, host=host, pid=pid, ts=ts, file=ctx.path, line_no=line_no,
-                            detail=(g.get("body") or "")[:200])
+                            detail=body[:200])
         return self.make_event(hit[0], hit[1], ts=ts, host=host, program=program, pid=pid, ctx=ctx, line_no=line_no)
 
     def make_event(self, rule: Rule, groups: dict[str, str | None], *, ts: datetime | None, host: str | None,
                    program: str | None, pid: int | None, ctx: FileContext, line_no: int) -> Event:
-        """Line-engine form of one rule hit: constants, derivations, kind mapping, casts."""
+        """Line form of one rule hit: constants, derivations, kind mapping, conversions, casts."""
         fields = {k: v for k, v in groups.items() if v is not None}
         for k, v in rule.set:
             fields.setdefault(k, v)
@@ -264,13 +243,53 @@ class RuleParser:
         if rule.kind_by:
             fname, mapping = rule.kind_by
             kind = dict(mapping).get(fields.get(fname) or "", kind)
-        kw = {k: _cast(k, v) for k, v in fields.items() if k in _EVENT_FIELD_SET and k not in _ENV_FIELDS}
-        self.extra_fields(fields, kw)
+        kw = {k: cast_field(k, v) for k, v in fields.items() if k in _EVENT_FIELD_SET and k not in _ENV_FIELDS}
+        converted: dict[str, Any] = {}
+        for src, target, conv in self.conversions:
+            if converted.get(target) is None:
+                converted[target] = CONVERTERS[conv][0](fields.get(src))
+        kw.update({k: v for k, v in converted.items() if v is not None})
         return Event(ts=ts, host=host, mta=self.mta, program=program, pid=pid, kind=kind, rule=rule.id,
                      file=ctx.path, line_no=line_no, **kw)
 
-    def extra_fields(self, fields: dict[str, str], kw: dict[str, Any]) -> None:
-        """Hook: fields a parser computes beyond groups and derivations (Exim's ``QT=1m2s``)."""
+    # ---------------------------------------------------------------- frame executor
+
+    def body_parts(self, env: Any, base: list[str]) -> list[Any]:
+        """A chunk's rows of programs this dialect claims (columns ``base``, ``body``,
+        ``_daemon``) → event frames: family rows without a daemon are unparsed, the rest go
+        through :meth:`rule_parts` after the optional ``body_stamp`` is taken off."""
+        import polars as pl
+
+        parts: list[Any] = []
+        fam = env.filter(pl.col("_daemon").is_null())
+        if fam.height:
+            parts.append(fam.select(*base, kind=pl.lit("unparsed"), reason=pl.lit("no-rule"), detail=pl.col("body").str.slice(0, 200)))
+            env = env.filter(pl.col("_daemon").is_not_null())
+        if self.body_stamp and env.height:
+            env = self._strip_stamp(env)
+        if env.height:
+            parts += self.rule_parts(env, base)
+        return parts
+
+    def _strip_stamp(self, env: Any) -> Any:
+        import polars as pl
+
+        from logtrace.containers.stamps import frame_timestamps
+
+        g = env.get_column("body").str.extract_groups(self.body_stamp)  # type: ignore[arg-type]
+        env = env.with_columns(g.alias("_bs")).unnest("_bs")
+        has = pl.col("bts").is_not_null() | pl.col("bpid").is_not_null()
+        if not env.select(has.any()).item():
+            return env.drop("bts", "btz", "bpid")
+        stamp = env.select(ts3339=pl.concat_str([pl.col("bts"), pl.col("btz").fill_null("")]),
+                           ts3164=pl.lit(None, pl.String), _year=pl.lit(0, pl.Int32))
+        own = frame_timestamps(stamp, self.options.tz or local_zone(), _NoYears()).get_column("ts")
+        strip = rf"{self.body_stamp}"
+        return env.with_columns(
+            ts=pl.coalesce(own, pl.col("ts")),
+            pid=pl.coalesce(pl.col("pid"), pl.col("bpid")),
+            body=pl.when(has).then(pl.col("body").str.replace(strip, "")).otherwise(pl.col("body")),
+        ).drop("bts", "btz", "bpid")
 
     def rule_parts(self, env: Any, base: list[str]) -> list[Any]:
         """Frame form of first-match-wins, per daemon: every row is extracted by exactly one rule
@@ -296,9 +315,14 @@ class RuleParser:
                     fname, mapping = rule.kind_by
                     ex = ex.with_columns(kind=pl.col(fname).replace_strict({k: v.value for k, v in mapping}, default=pl.col("kind"),
                                                                            return_dtype=pl.String))
-                parts.append(apply_derivations(ex, self._derivations_for(tuple(ex.columns))))
+                ex = apply_derivations(ex, self._derivations_for(tuple(ex.columns)))
+                parts.append(apply_conversions(ex, self.conversions))
             if remaining.height:
-                parts.append(self.unmatched_frame(daemon, remaining, base))
+                if daemon == self.unstamped_daemon:
+                    parts.append(remaining.select("line_no", kind=pl.lit("unparsed"), reason=pl.lit("no-envelope")))
+                else:
+                    parts.append(remaining.select(*base, kind=pl.lit("unparsed"), reason=pl.lit("no-rule"),
+                                                  detail=pl.col("body").str.slice(0, 200)))
         return parts
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - keyed by column sets, a handful per parser
@@ -313,82 +337,74 @@ class RuleParser:
                 have |= {g.split("__", 1)[0] for g in re.compile(pattern).groupindex}
         return tuple(out)
 
-    def unmatched_frame(self, daemon: str, remaining: Any, base: list[str]) -> Any:
-        """Rows no rule of their daemon matched: unparsed, reason ``no-rule``."""
-        import polars as pl
 
-        return remaining.select(*base, kind=pl.lit("unparsed"), reason=pl.lit("no-rule"), detail=pl.col("body").str.slice(0, 200))
+class _NoYears:
+    """Year state for frames without RFC 3164 stamps (never consulted)."""
 
-    # ---------------------------------------------------------------- frame engine
+    year = None
+    mtime = None
 
-    def parse_frame(self, lines: Any, ctx: FileContext) -> Any:
-        """DataFrame ``line_no, line`` → DataFrame with :func:`event_schema` columns (plus ``file``)."""
-        import polars as pl
+    def state(self) -> tuple[None, None]:
+        return None, None
 
-        if self.envelope_prefix == SYSLOG_PREFIX:
-            env = split_syslog_frame(lines)
-        elif self.envelope_prefix:
-            off = pl.col("line").str.find(": ", literal=True)
-            env = lines.with_columns(_off=off).with_columns(
-                pl.when(pl.col("_off").is_not_null()).then(pl.col("line").str.slice(0, pl.col("_off")))
-                .str.extract_groups(self.envelope_prefix).alias("_e"),
-                body=pl.col("line").str.slice(pl.col("_off") + 2).str.replace(SOLARIS_TAG, ""),
-            ).unnest("_e").drop("_off")
-        else:
-            env = lines.with_columns(pl.col("line").str.extract_groups(self.envelope).alias("_e")).unnest("_e")
-        env = frame_timestamps(env, self.options.tz or _local(), ctx.years)
-        env = env.with_columns(
-            _daemon=self._daemon_expr(env.get_column("program")),
-            _blank=pl.col("line").str.contains(BLANK),
-        )
-        parts: list[Any] = []
-        blank = env.filter(pl.col("_blank"))
-        if blank.height:
-            parts.append(blank.select("line_no", kind=pl.lit("other"), rule=pl.lit("blank"), mta=pl.lit("")))
-        env = env.filter(~pl.col("_blank"))
-        noenv = env.filter(pl.col("program").is_null())
-        if noenv.height:
-            noise = noenv.get_column("line").str.contains(SYSLOG_NOISE)
-            parts.append(noenv.filter(noise).select("line_no", kind=pl.lit("other"), rule=pl.lit("syslog.noise"), mta=pl.lit("")))
-            parts.append(noenv.filter(~noise).select("line_no", kind=pl.lit("unparsed"), reason=pl.lit("no-envelope")))
-        env = env.filter(pl.col("program").is_not_null())
-        other = env.filter(pl.col("_daemon").is_null())
-        if other.height:
-            fam = other.get_column("program").str.contains(self.family_pattern) if self.family_pattern else pl.repeat(False, other.height, eager=True)
-            parts.append(other.filter(~fam).select("line_no", "ts", "host", "program", "pid", kind=pl.lit("other"),
-                                                   rule=pl.lit("other.program"), mta=pl.lit("")))
-            parts.append(other.filter(fam).select("line_no", "ts", "host", "program", "pid", kind=pl.lit("unparsed"),
-                                                  reason=pl.lit("no-rule"), detail=pl.col("body").str.slice(0, 200)))
-        env = env.filter(pl.col("_daemon").is_not_null())
-        parts += self.rule_parts(env, ["line_no", "ts", "host", "program", "pid"])
-        if not parts:
-            return empty_frame()
-        df = pl.concat(parts, how="diagonal_relaxed")
-        return conform(df, ctx.path)
-
-    def _daemon_expr(self, programs: Any) -> Any:
-        """Daemon per row, computed once per distinct program name with :meth:`daemon_of`
-        (program names are few; this keeps both engines on the same function)."""
-        import polars as pl
-
-        uniq = programs.drop_nulls().unique().to_list()
-        mapping = {p: self.daemon_of(p) for p in uniq}
-        return pl.col("program").replace_strict(mapping, default=None, return_dtype=pl.String)
+    def set_state(self, cur: Any, prev: Any) -> None:
+        pass
 
 
-def _local() -> str:
+def local_zone() -> str:
     from logtrace.containers.stamps import local_zone_name
 
     return local_zone_name()
 
 
+#: Duration in Exim's ``1w2d3h4m5.5s`` style (or any subset) → seconds.
+DURATION = r"^(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$"
+_DURATION_RE = re.compile(DURATION)
+
+
+def _seconds(v: str | None) -> float | None:
+    if v is None:
+        return None
+    m = _DURATION_RE.match(v)
+    if not m or not any(m.groups()):
+        return None
+    w, d, h, mi = (int(x or 0) for x in m.group("w", "d", "h", "m"))
+    return float((((w * 7 + d) * 24 + h) * 60 + mi) * 60) + float(m.group("s") or 0)
+
+
+def _seconds_expr(col: str) -> Any:
+    import polars as pl
+
+    g = pl.col(col).str.extract_groups(DURATION)
+    parts = [g.struct.field(k) for k in ("w", "d", "h", "m", "s")]
+    ints = [p.cast(pl.Int64).fill_null(0) for p in parts[:4]]
+    total = ((((ints[0] * 7 + ints[1]) * 24 + ints[2]) * 60 + ints[3]) * 60).cast(pl.Float64) + parts[4].cast(pl.Float64).fill_null(0.0)
+    return pl.when(pl.any_horizontal([p.is_not_null() for p in parts])).then(total)
+
+
+#: name → (line form, frame form) of a conversion (same arithmetic in both)
+CONVERTERS: dict[str, tuple[Any, Any]] = {"duration": (_seconds, _seconds_expr)}
+
+
+def apply_conversions(df: Any, conversions: Sequence[tuple[str, str, str]]) -> Any:
+    """Frame form of the conversion step (:attr:`RuleParser.conversions`)."""
+    out: dict[str, Any] = {}
+    for src, target, conv in conversions:
+        if src not in df.columns:
+            continue
+        import polars as pl
+
+        e = CONVERTERS[conv][1](src)
+        prev = out.get(target)
+        out[target] = e if prev is None else pl.coalesce(prev, e)
+    return df.with_columns(**out) if out else df
+
+
 _EVENT_FIELD_SET = frozenset(EVENT_FIELDS)
-_NOISE_RE = re.compile(SYSLOG_NOISE)
 #: One definition of an empty line for both engines (Python's str.strip() also strips
 #: U+001C–U+001F, Rust's \s does not).
 BLANK = r"^[ \t\n\r\f\v]*$"
-_BLANK_RE = re.compile(BLANK)
-_SOLARIS_RE = re.compile(SOLARIS_TAG)
+BLANK_RE = re.compile(BLANK)
 _ENV_FIELDS = frozenset({"ts", "host", "program", "pid", "mta", "kind", "rule", "file", "line_no"})
 
 

@@ -22,7 +22,9 @@ from logtrace.input import reader
 from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.events import Event, Unparsed
 from logtrace.parsing.registry import Registry, default_registry
-from logtrace.parsing.rules import FileContext, ParseOptions
+from logtrace.parsing.protocol import FileContext, ParseOptions
+from logtrace.parsing.router import Router, looks_like_syslog
+from logtrace.parsing.rules import RuleParser
 
 
 @dataclass
@@ -35,12 +37,47 @@ class ScanResult:
 
 
 def _parser_for(f: reader.InputFile, mta: str, options: ParseOptions, registry: Registry) -> Any:
+    """The reader of one input: a :class:`Router` over every rule dialect (the sniffed or
+    ``--mta`` one first) for a syslog file, else the chosen parser's own container."""
     if mta and mta != "auto":
-        return registry.get(mta)(options)
-    head = reader.sniff_head(f)
-    if not any(h.strip() for h in head):
-        return None
-    return registry.sniff(head, f.path)(options)
+        cls = registry.get(mta)
+        head = reader.sniff_head(f) if has_native_container(cls) else []
+    else:
+        head = reader.sniff_head(f)
+        if not any(h.strip() for h in head):
+            return None
+        cls = (looks_like_syslog(head) and _syslog_majority(head, registry)) or registry.sniff(head, f.path)
+    if not issubclass(cls, RuleParser) or (has_native_container(cls) and not looks_like_syslog(head)):
+        return cls(options)
+    dialects = [cls(options)] + [i.cls(options) for i in registry.available()
+                                 if i.cls is not cls and isinstance(i.cls, type) and issubclass(i.cls, RuleParser)]
+    return Router(dialects, options)
+
+
+def _syslog_majority(head: Sequence[str], registry: Registry) -> Any:
+    """In a syslog file every dialect reads its own programs: the one claiming most head
+    lines goes first (registry order breaks ties); None when no dialect claims any."""
+    from logtrace.parsing.router import split_line
+
+    programs = [g.get("program") or "" for g in map(split_line, head) if g]
+    best, best_n = None, 0
+    for i in registry.available():
+        if not (isinstance(i.cls, type) and issubclass(i.cls, RuleParser)):
+            continue
+        try:
+            d = i.cls()
+            n = sum(1 for p in programs if d.claims(p))
+        except Exception:  # noqa: BLE001 - a plugin must not break detection
+            continue
+        if n > best_n:
+            best, best_n = i.cls, n
+    return best
+
+
+def has_native_container(cls: Any) -> bool:
+    """Whether a parser reads a file format of its own besides syslog (it overrides the
+    syslog container's ``parse_frame``)."""
+    return getattr(cls, "parse_frame", None) is not RuleParser.parse_frame
 
 
 def _inputs(paths: Sequence[str], result: ScanResult, keep_going: bool) -> list[reader.InputFile]:
