@@ -43,6 +43,12 @@ class PluginLoadError(LogtraceError):
     """A third-party parser failed to import."""
 
 
+class FollowError(LogtraceError):
+    """A ``follow`` query is invalid (not exactly one of ID/Message-ID/sender/recipient, an
+    empty value, or something that cannot be a queue ID). An ID that is not found is not an
+    error: it gives no stories."""
+
+
 class QuerySyntaxError(LogtraceError):
     """A ``--where`` expression is invalid. Keeps the column for the caret."""
 

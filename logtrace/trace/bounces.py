@@ -17,15 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from logtrace.trace.correlator import NOT_DELIVERED, Correlator, MessageStory
-from logtrace.parsing.scan import ScanResult, accounting, scan_frames
 from logtrace.errors import Diagnostic
-from logtrace.trace.follow import _closure, _rows_to_events, story_to_json
 from logtrace.parsing.rules import ParseOptions
+from logtrace.parsing.scan import ScanResult, accounting, scan_frames
+from logtrace.trace.correlator import Correlator
+from logtrace.trace.follow import linked_ids, rows_to_events, story_to_json
+from logtrace.trace.verdicts import NOT_DELIVERED, RETURNED, MessageStory, Verdict
 
 PROBLEM_KINDS = ("bounce", "expire", "defer", "delete", "hold", "discard", "reject")
-CATEGORY = {"bounced": "bounced", "expired": "expired", "deferred": "deferred", "deleted": "deleted", "held": "held",
-            "discarded": "discarded", "rejected": "rejected", "unknown": "lost"}
+#: verdict → category (``unknown`` after acceptance means the message was lost from the logs)
+CATEGORY = {v: ("lost" if v is Verdict.UNKNOWN else str(v)) for v in NOT_DELIVERED}
 
 
 @dataclass
@@ -74,9 +75,9 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     if not seeds:
         return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc)
     pairs = ev.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique().rows()
-    ids = _closure(set(seeds), pairs)
+    ids = linked_ids(set(seeds), pairs)
     sub = ev.filter(pl.col("queue_id").is_in(list(ids)))
-    events = _rows_to_events(sub)
+    events = rows_to_events(sub)
     corr = Correlator(events, log_end=ev.get_column("ts").max())
     seed_set = set(seeds)
     roots: dict[int, Any] = {}
@@ -87,21 +88,17 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     items: list[BounceItem] = []
     for root in sorted(roots.values(), key=lambda r: (r.start is None, r.start or 0)):  # type: ignore[operator]
         story = corr.story(root, root.queue_id)
-        if _is_ndr_of_another(corr, root):
+        if corr.is_ndr(root):
             continue  # a bounce notification is reported with its original message
         failed = [r for r in story.recipients if r.verdict in NOT_DELIVERED]
         if not failed:
             continue
-        ndr_problem = any(r.verdict in ("bounced", "expired") and (r.ndr is None or r.ndr.get("delivered") is False) for r in failed)
+        ndr_problem = any(r.verdict in RETURNED and (r.ndr is None or r.ndr.get("delivered") is False) for r in failed)
         items.append(BounceItem(story, failed, [], ndr_problem))
     _classify(items)
     if where:
         items = _where(items, where)
     return BouncesResult(items, scan.diagnostics, scan.failed_inputs, acc)
-
-
-def _is_ndr_of_another(corr: Correlator, lc: Any) -> bool:
-    return any(l.how == "ndr" for l in corr.in_links.get(id(lc), []))
 
 
 def _classify(items: list[BounceItem]) -> None:

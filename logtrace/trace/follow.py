@@ -27,17 +27,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from logtrace.trace.correlator import Correlator, MessageStory, rejected_stories
-from logtrace.parsing.scan import ScanResult
-from logtrace.errors import Diagnostic, LogtraceError
+from logtrace.errors import Diagnostic, FollowError
 from logtrace.events import Event, EventKind, event_schema
 from logtrace.parsing.rules import ParseOptions
+from logtrace.parsing.scan import ScanResult
+from logtrace.trace.correlator import Correlator, rejected_stories
+from logtrace.trace.verdicts import MessageStory
+
+__all__ = ["FollowError", "FollowResult", "filter_stories", "follow", "linked_ids", "rows_to_events", "story_rows",
+           "story_to_json"]
 
 MAX_IDS = 5000
-
-
-class FollowError(LogtraceError):
-    pass
 
 
 @dataclass
@@ -59,7 +59,8 @@ def _needle_expr(kind: str, value: str) -> Any:
     return pl.col("line").str.contains(value, literal=True)
 
 
-def _rows_to_events(df: Any) -> list[Event]:
+def rows_to_events(df: Any) -> list[Event]:
+    """Parsed rows of an event frame as :class:`Event` objects (unparsed rows dropped)."""
     names = [n for n in event_schema() if n != "reason"]
     out = []
     for row in df.filter(df["kind"] != "unparsed").select(names).iter_rows(named=True):
@@ -92,7 +93,9 @@ def _pass(inputs: Sequence[tuple[Any, Any, Any]], expr: Any, options: ParseOptio
     return frames
 
 
-def _closure(start: set[str], pairs: list[tuple[str, str]]) -> set[str]:
+def linked_ids(start: set[str], pairs: list[tuple[str, str]]) -> set[str]:
+    """Every ID connected to ``start`` through ``(queue_id, next_queue_id)`` pairs, in either
+    direction (at most :data:`MAX_IDS`)."""
     adj: dict[str, set[str]] = {}
     for a, b in pairs:
         adj.setdefault(a, set()).add(b)
@@ -205,7 +208,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
                 expr = _needle_expr(kind, value) if rounds == 0 else pl.col("line").str.contains_any(needles)
                 frames = _pass(streamed, expr, options, result.diagnostics, last_lines if rounds == 0 else None)
                 if frames:
-                    fresh += _rows_to_events(pl.concat(frames, how="vertical_relaxed"))
+                    fresh += rows_to_events(pl.concat(frames, how="vertical_relaxed"))
             fresh = [e for e in fresh if (e.file, e.line_no) not in seen]
             seen |= {(e.file, e.line_no) for e in fresh}
             events += fresh

@@ -1,0 +1,126 @@
+"""Lifecycles: one message's stay in one queue, grouped from events.
+
+Invariants:
+
+* A **lifecycle** is keyed by ``(host, instance, queue_id, generation)``. ``instance`` names
+  the queue on its host: for a dialect whose rules carry :data:`~logtrace.parsing.tags.Tag.INSTANCE_FROM_PROGRAM`
+  it is the program name's first path element (``postfix-out`` in ``postfix-out/smtp``), so
+  the queues of a multi-instance MTA never mix; otherwise it is the event's ``mta`` (one
+  queue per host).
+* Short queue IDs are reused: a generation ends at an end event (``removed``/``Completed``/
+  admin delete), and a later *start* event (client=, uid=, ``<=``, a Message-ID header) or
+  any event more than :data:`REUSE_GAP` later opens a new generation — "later" by the clock
+  and, within one file, by line order too, so reordered lines and a clock stepped back keep
+  one message in one generation.
+* Grouping never depends on the order events arrive in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from logtrace.events import Event, EventKind as K
+from logtrace.parsing.tags import Tag, has_tag
+
+REUSE_GAP = timedelta(minutes=10)
+START_KINDS = frozenset({K.ACCEPT, K.HEADER})  # client=/uid=/Exim <=, and cleanup's message-id (a forwarded or bounce message has no client= line)
+END_KINDS = frozenset({K.REMOVE, K.DELETE})
+
+
+def instance_of(ev: Event) -> str:
+    """The queue an ID belongs to on its host: the program's first path element when the
+    rule says so (:data:`Tag.INSTANCE_FROM_PROGRAM`), else the MTA (one queue per host)."""
+    p = ev.program or ""
+    if "/" in p and has_tag(ev, Tag.INSTANCE_FROM_PROGRAM):
+        return p.split("/", 1)[0]
+    return ev.mta or p
+
+
+@dataclass
+class Lifecycle:
+    host: str | None
+    instance: str
+    queue_id: str
+    generation: int
+    mta: str
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str | None, str, str, int]:
+        return (self.host, self.instance, self.queue_id, self.generation)
+
+    def first(self, *kinds: K) -> Event | None:
+        return next((e for e in self.events if e.kind in kinds), None)
+
+    def last(self, *kinds: K) -> Event | None:
+        return next((e for e in reversed(self.events) if e.kind in kinds), None)
+
+    @property
+    def start(self) -> datetime | None:
+        return next((e.ts for e in self.events if e.ts), None)
+
+    @property
+    def end(self) -> datetime | None:
+        return next((e.ts for e in reversed(self.events) if e.ts), None)
+
+    @property
+    def sender(self) -> str | None:
+        for e in self.events:
+            if e.sender is not None and e.kind in (K.QUEUED, K.ACCEPT, K.EXPIRE):
+                return e.sender
+        return None
+
+    @property
+    def message_id(self) -> str | None:
+        for e in self.events:
+            if e.message_id:
+                return e.message_id
+        return None
+
+    @property
+    def still_queued(self) -> bool:
+        """No removal, admin delete or expiry is logged: in the queue when the log ends."""
+        return self.last(K.REMOVE, K.DELETE, K.EXPIRE) is None
+
+
+def event_order(e: Event) -> tuple[Any, ...]:
+    """Sort key for showing events: time, then file and line."""
+    return (e.ts or datetime.min.replace(tzinfo=None).astimezone(), e.file or "", e.line_no or 0)
+
+
+def build_lifecycles(events: Iterable[Event]) -> list[Lifecycle]:
+    """Group events with a queue ID into lifecycles (see module docstring)."""
+    by_id: dict[tuple[str | None, str, str], list[Event]] = defaultdict(list)
+    for e in events:
+        if e.queue_id:
+            by_id[(e.host, instance_of(e), e.queue_id)].append(e)
+    out: list[Lifecycle] = []
+    for (host, inst, qid), evs in by_id.items():
+        evs.sort(key=lambda e: (e.ts is None, e.ts or 0, e.file or "", e.line_no or 0))  # type: ignore[operator]
+        gen = 0
+        cur = Lifecycle(host, inst, qid, gen, evs[0].mta)
+        end: Event | None = None
+        for e in evs:
+            if end is not None and happened_after(e, end) and (e.kind in START_KINDS or e.ts - end.ts > REUSE_GAP):  # type: ignore[operator]
+                out.append(cur)
+                gen += 1
+                cur = Lifecycle(host, inst, qid, gen, e.mta)
+                end = None
+            cur.events.append(e)
+            if e.kind in END_KINDS and e.ts is not None:
+                end = e
+        out.append(cur)
+    return out
+
+
+def happened_after(e: Event, end: Event) -> bool:
+    """``e`` happened after ``end`` by the clock AND, within one file, by line order: a
+    reordered line (syslog from several hosts) or a clock stepped back must not split one
+    message into two generations."""
+    if e.ts is None or end.ts is None or e.ts < end.ts:
+        return False
+    return e.file != end.file or (e.line_no or 0) > (end.line_no or 0)

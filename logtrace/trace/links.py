@@ -1,0 +1,175 @@
+"""Links between lifecycles: how a message went from one queue to the next.
+
+Invariants:
+
+* Links never depend on line order: they are computed after all events are grouped.
+* Each link says how it was established (:data:`LINK_KINDS`): ``relay`` (a reply names the
+  next hop's ID), ``content-filter`` (same-host re-injection, amavis style), ``forwarded``
+  (local ``forwarded as``), ``ndr`` (bounce/delay notification; also a bounce that names
+  its original, ``status`` ``bounce-of``), ``message-id`` (the same Message-ID header on
+  another host: a weaker link, used only when no reply names the next ID).
+* A pair of lifecycles is linked at most once per direction.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from logtrace.events import Event, EventKind as K
+from logtrace.trace.lifecycles import Lifecycle
+
+#: link kinds, strongest first
+LINK_KINDS = ("relay", "content-filter", "forwarded", "ndr", "message-id")
+FILTER_PORTS = frozenset({10024, 10025, 10026, 10027, 10028})
+
+
+@dataclass
+class Link:
+    src: Lifecycle
+    dst: Lifecycle
+    how: str  # one of LINK_KINDS
+    via: Event | None = None
+
+
+def _is_loopback(ip: str | None) -> bool:
+    if not ip:
+        return False
+    try:
+        return ipaddress.ip_address(ip.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _closest(cands: list[Lifecycle], when: datetime | None) -> Lifecycle | None:
+    if not cands:
+        return None
+    if when is None:
+        return cands[0]
+
+    def dist(lc: Lifecycle) -> float:
+        s = lc.start
+        if s is None:
+            return 1e18
+        d = (s - when).total_seconds()
+        return abs(d) if d > -300 else 1e12 + abs(d)  # prefer lifecycles that start around/after the hand-off
+
+    return min(cands, key=dist)
+
+
+def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
+    """Every link between ``lifecycles`` (see module docstring)."""
+    by_qid: dict[str, list[Lifecycle]] = defaultdict(list)
+    for lc in lifecycles:
+        by_qid[lc.queue_id].append(lc)
+    links: list[Link] = []
+    linked_pairs: set[tuple[int, int]] = set()
+    for lc in lifecycles:
+        for e in lc.events:
+            if not e.next_queue_id or e.next_queue_id == lc.queue_id and e.kind != K.NOTIFY:
+                continue
+            cands = [c for c in by_qid.get(e.next_queue_id, []) if c is not lc]
+            if e.next_host:
+                named = [c for c in cands if c.host and c.host.lower().startswith(e.next_host.lower().split(".")[0])]
+                cands = named or cands
+            if e.kind == K.NOTIFY:
+                cands = [c for c in cands if c.host == lc.host] or cands
+                how = "ndr"
+            elif e.status == "bounce-of":  # a bounce message naming its original ('<= <> R=orig'): original → bounce
+                dst = _closest(cands, e.ts)
+                if dst is not None and (id(dst), id(lc)) not in linked_pairs:
+                    links.append(Link(dst, lc, "ndr", e))
+                    linked_pairs.add((id(dst), id(lc)))
+                continue
+            elif (e.reply_text or "").startswith("forwarded as"):
+                how = "forwarded"
+            else:
+                how = "relay"
+            dst = _closest(cands, e.ts)
+            if dst is None or (id(lc), id(dst)) in linked_pairs:
+                continue
+            if how == "relay" and dst.host == lc.host and (
+                dst.instance == lc.instance or "from MTA(" in (e.reply_text or "") or (e.relay_port in FILTER_PORTS)
+                or _is_loopback(e.relay_ip) and dst.instance == lc.instance
+            ):
+                how = "content-filter"
+            links.append(Link(lc, dst, how, e))
+            linked_pairs.add((id(lc), id(dst)))
+    # weak links: same Message-ID on another host, only where nothing else connects them
+    by_mid: dict[str, list[Lifecycle]] = defaultdict(list)
+    for lc in lifecycles:
+        mid = lc.message_id
+        if mid:
+            by_mid[mid].append(lc)
+    connected = {id(l.src) for l in links} | {id(l.dst) for l in links}
+    for group in by_mid.values():
+        if len(group) < 2:
+            continue
+        group = sorted(group, key=lambda c: (c.start is None, c.start or 0))  # type: ignore[operator]
+        for a, b in zip(group, group[1:]):
+            if a.host != b.host and not (id(b) in connected and any(l.dst is b for l in links)):
+                links.append(Link(a, b, "message-id", None))
+    return links
+
+
+class LinkGraph:
+    """Links indexed by source and destination, with the walks ``follow`` needs."""
+
+    def __init__(self, links: list[Link]) -> None:
+        self.links = links
+        self.out_links: dict[int, list[Link]] = defaultdict(list)
+        self.in_links: dict[int, list[Link]] = defaultdict(list)
+        for l in links:
+            self.out_links[id(l.src)].append(l)
+            self.in_links[id(l.dst)].append(l)
+
+    def root_of(self, lc: Lifecycle) -> Lifecycle:
+        """The first hop of ``lc``'s message, walking back over hop links (not NDRs or guesses)."""
+        seen = {id(lc)}
+        while True:
+            ins = [l for l in self.in_links.get(id(lc), []) if l.how != "ndr" and l.how != "message-id"]
+            if not ins or id(ins[0].src) in seen:
+                return lc
+            lc = ins[0].src
+            seen.add(id(lc))
+
+    def chain_from(self, root: Lifecycle) -> list[tuple[Lifecycle, str, Lifecycle | None]]:
+        """``root`` and everything reachable from it, breadth first: (lifecycle, how linked, from)."""
+        out: list[tuple[Lifecycle, str, Lifecycle | None]] = [(root, "origin", None)]
+        seen = {id(root)}
+        i = 0
+        while i < len(out):
+            lc = out[i][0]
+            for l in sorted(self.out_links.get(id(lc), []), key=lambda l: (l.dst.start is None, l.dst.start or 0)):  # type: ignore[operator]
+                if id(l.dst) in seen:
+                    continue
+                seen.add(id(l.dst))
+                out.append((l.dst, l.how, lc))
+            i += 1
+        return out
+
+    def is_ndr(self, lc: Lifecycle) -> bool:
+        """``lc`` is a bounce notification about another lifecycle."""
+        return any(l.how == "ndr" for l in self.in_links.get(id(lc), []))
+
+    def name_hostless(self, lifecycles: Sequence[Lifecycle]) -> None:
+        """A log without a host field (a native Exim mainlog): name such a hop after the relay
+        that handed it over (``H=``/``relay=`` of the delivery whose reply named its ID); then
+        NDRs and content-filter hops of a named hostless log share its name."""
+        for lc in lifecycles:
+            if lc.host is not None:
+                continue
+            for l in self.in_links.get(id(lc), []):
+                if l.via is not None and (l.via.next_host or l.via.relay_host):
+                    lc.host = l.via.next_host or l.via.relay_host
+                    break
+        for lc in lifecycles:
+            if lc.host is None:
+                for l in self.in_links.get(id(lc), []) + self.out_links.get(id(lc), []):
+                    other = l.src if l.dst is lc else l.dst
+                    if other.host is not None and other.mta == lc.mta and l.how in ("ndr", "content-filter"):
+                        lc.host = other.host
+                        break

@@ -1,0 +1,133 @@
+"""Verdicts in plain English: the ``summary`` of each recipient, and the story's notes.
+
+Invariants: one sentence per :class:`~logtrace.trace.verdicts.Case` (:data:`SENTENCES`);
+sentences only read what the verdict and its facts already hold, they decide nothing. The
+wording is part of the documented output (goldens and CLI tests pin it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from logtrace.events import Event
+from logtrace.trace.lifecycles import Lifecycle
+from logtrace.trace.links import Link
+from logtrace.trace.verdicts import Case, Facts, RecipientVerdict, relay_text
+
+LOG_STARTS_LATE = "the log starts after this message was received (no client=/pickup/queue line)"
+HOP_PHRASES = {"relay": "relayed it to", "content-filter": "passed it through its content filter to",
+               "forwarded": "forwarded it to"}
+
+
+def when(ts: datetime | None) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S") if ts else "?"
+
+
+def age(td: timedelta) -> str:
+    s = int(td.total_seconds())
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    if s < 172800:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def duration(s: float | None) -> str:
+    if s is None:
+        return "?"
+    if s < 1:
+        return f"{s:.2f}s"
+    return age(timedelta(seconds=s)) if s >= 120 else f"{s:.1f}s"
+
+
+def ndr_sentence(ndr: dict[str, Any] | None) -> str:
+    if ndr is None:
+        return "; no bounce notification to the sender is logged"
+    if ndr.get("delivered") is True:
+        return f"; the bounce notification {ndr['queue_id']} reached the sender"
+    if ndr.get("delivered") is False:
+        return f"; the bounce notification {ndr['queue_id']} ALSO FAILED: the sender was never told"
+    return f"; a bounce notification {ndr['queue_id']} was created, its delivery is not in the logs given"
+
+
+def open_note(lc: Lifecycle) -> str:
+    return " (still in the queue when the log ends)" if lc.still_queued else ""
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What a sentence may read: the lifecycle, its facts, the verdict so far and the deciding event."""
+
+    lc: Lifecycle
+    facts: Facts
+    v: RecipientVerdict
+    e: Event  # the deciding event (for NO_ATTEMPT: unused)
+    log_end: datetime | None
+
+
+def _still_queued(s: Scene) -> str:
+    defers = s.facts.defers
+    since = f", {age(s.log_end - defers[-1].ts)} before the log ends" if s.log_end and defers[-1].ts else ""
+    return (f"still in the queue on {s.lc.host} when the log ends: {len(defers)} deferred attempt(s) "
+            f"from {when(defers[0].ts)} to {when(defers[-1].ts)}{since}; last reason: {s.v.reply or 'unknown'}")
+
+
+def _returned(s: Scene) -> str:
+    e = s.e
+    return (f"bounced at {s.lc.host} ({s.lc.queue_id}) at {when(e.ts)} with {e.dsn or 'no DSN'}: "
+            f"{e.reply_text or ''}".rstrip(": ") + ndr_sentence(s.v.ndr))
+
+
+#: Case → sentence
+SENTENCES: dict[Case, Callable[[Scene], str]] = {
+    Case.FORWARDED: lambda s: (f"forwarded by {s.e.relay_host or 'local'} delivery at {when(s.e.ts)} as a new message "
+                               f"{s.e.next_queue_id} on {s.lc.host}; that message's lines are not in the logs given"),
+    Case.RELAYED_WITH_ID: lambda s: (f"relayed to {s.e.next_host or relay_text(s.e)} at {when(s.e.ts)}: the next hop accepted it as "
+                                     f"{s.e.next_queue_id} ({s.e.reply_text}); give that host's log to follow it further"),
+    Case.DELIVERED: lambda s: f"delivered at {when(s.e.ts)} by {s.e.relay_host or s.e.program} on {s.lc.host}" + (
+        f" after {duration(s.e.delay_s)}" if s.e.delay_s else "") + (f": {s.e.reply_text}" if s.e.reply_text else ""),
+    Case.RELAYED_NO_ID: lambda s: (f"accepted by {relay_text(s.e)} at {when(s.e.ts)} ({s.e.reply_text or 'no reply text'}); "
+                                   "the reply names no queue ID to follow"),
+    Case.BOUNCED: _returned,
+    Case.EXPIRED: _returned,
+    Case.DISCARDED: lambda s: f"discarded at {s.lc.host} at {when(s.e.ts)}: {s.e.reply_text or s.e.detail or ''}",
+    Case.REJECTED: lambda s: f"rejected at {s.lc.host} at {when(s.e.ts)}: {s.e.reply_text or ''}",
+    Case.EXPIRED_IN_QUEUE: lambda s: (f"expired at {s.lc.host} at {when(s.e.ts)} after {len(s.facts.defers)} deferred attempt(s) and "
+                                      f"was returned to the sender; last reason: {s.v.reply or 'unknown'}" + ndr_sentence(s.v.ndr)),
+    Case.DELETED: lambda s: f"deleted from the queue by an administrator (postsuper -d) at {when(s.e.ts)} on {s.lc.host}" + (
+        f" after {len(s.facts.defers)} deferred attempt(s); last reason: {s.v.reply}" if s.facts.defers else ""),
+    Case.HELD: lambda s: f"placed on hold at {when(s.e.ts)} on {s.lc.host} ({s.e.detail or s.e.program})",
+    Case.DISCARDED_IN_QUEUE: lambda s: f"discarded at {when(s.e.ts)} on {s.lc.host}: {s.e.detail or ''}",
+    Case.REJECTED_AFTER_QUEUE: lambda s: f"rejected after queueing by {s.e.program} at {when(s.e.ts)}: {s.e.detail or ''}",
+    Case.STILL_QUEUED: _still_queued,
+    Case.NO_ATTEMPT: lambda s: f"no delivery attempt for this recipient is logged on {s.lc.host}" + open_note(s.lc),
+}
+
+
+def summary(case: Case, lc: Lifecycle, facts: Facts, v: RecipientVerdict, e: Event | None, log_end: datetime | None) -> str:
+    """The sentence for ``case`` (see :data:`SENTENCES`)."""
+    return SENTENCES[case](Scene(lc, facts, v, e, log_end))  # type: ignore[arg-type]
+
+
+def then_prefix(lc: Lifecycle, link: Link, final: Event) -> str:
+    """How a hop handed the message on, before what happened next: ``"… ; then "``."""
+    hop = HOP_PHRASES.get(link.how, "handed it to")
+    return (f"{lc.host} {hop} {link.dst.host}, which accepted it as {link.dst.queue_id} "
+            f"({final.reply_text or final.status}) at {when(final.ts)}; then ")
+
+
+def handed_without_attempt(link: Link, rcpt: str) -> str:
+    """The next hop accepted the message but logs no attempt for this recipient."""
+    return (f"handed to {link.dst.host} as {link.dst.queue_id} ({link.how}); no delivery attempt for "
+            f"{rcpt} is logged there" + open_note(link.dst))
+
+
+def rejected_before_queueing(e: Event) -> str:
+    """An SMTP-time reject: the message never got a queue ID."""
+    return (f"rejected before queueing by {e.host} at {when(e.ts)} ({e.detail or 'SMTP'} from {e.client_host}"
+            f"[{e.client_ip}]): {e.reply_text or ''}; the message never got a queue ID")
