@@ -139,7 +139,8 @@ RULES: tuple[Rule, ...] = (
          kind_by=("status", tuple(EVENT_KINDS.items())), tags_by=_FINAL),
     Rule("exchange.export.row", "export", _EVENT_ID, K.OTHER, ("RECEIVE", "DELIVER", "SEND", "FAIL"),
          kind_by=("status", tuple(EVENT_KINDS.items())), tags_by=_FINAL),
-    Rule("exchange.exo.row", "exo", r"^(?P<status>[A-Za-z]+)$", K.OTHER, ("Delivered", "Failed", "FilteredAsSpam", "Pending")),
+    Rule("exchange.exo.row", "exo", r"^(?P<status>[A-Za-z]+)$", K.OTHER, ("Delivered", "Failed", "FilteredAsSpam", "Pending", "Deliver"),
+         tags_by=("status", (("Deliver", frozenset({Tag.FINAL})), ("DELIVER", frozenset({Tag.FINAL}))))),
     Rule("exchange.smtp.connect", "smtp", r"^\+$", K.CONNECT, ("+",)),
     Rule("exchange.smtp.disconnect", "smtp", r"^-$", K.DISCONNECT, ("-",)),
     Rule("exchange.smtp.data_reply", "smtp", r"^< (?P<reply_text>[2-5]\d\d[ -].*)$", K.OTHER,
@@ -227,6 +228,12 @@ class ExchangeParser:
     aliases: ClassVar[tuple[str, ...]] = ("msexchange", "exo")
     mta: ClassVar[str] = "exchange"
     rules: ClassVar[tuple[Rule, ...]] = RULES  #: row shapes by log type; CSV columns are read by header
+    #: Exchange never writes to syslog: no program is claimed, only its own containers are read
+    program_pattern: ClassVar[str | None] = None
+    tags: ClassVar[frozenset[str]] = frozenset()
+
+    def claims(self, program: str) -> bool:
+        return False
     #: rule ids this parser emits (stable; they appear in goldens)
     rule_ids: ClassVar[tuple[str, ...]] = (
         "exchange.header", "exchange.blank", "exchange.msgtrk.row", "exchange.export.row", "exchange.exo.row",

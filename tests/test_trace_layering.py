@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 TRACE = REPO / "logtrace" / "trace"
 #: private imports still waiting for a public name in a module trace/ does not own
-KNOWN = {("logtrace.parsing.scan", "_open")}  # the lead exposes parsing.scan.open_inputs
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _modules() -> list[Path]:

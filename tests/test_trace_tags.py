@@ -36,8 +36,6 @@ def test_final_delivery_is_known_by_tags_and_generic_signs(ev, final):
     assert is_final_delivery(ev) is final
 
 
-@pytest.mark.xfail(strict=True, reason="needs Tag.FINAL on exchange.exo.row when status is Deliver/DELIVER "
-                                        "(historical-search reports); before the split the correlator tested the MTA name")
 def test_exo_historical_search_deliver_is_final():
     ev = _ev("exchange", "exchange.exo.row", "ExchangeOnline", status="Deliver")
     assert is_final_delivery(ev)

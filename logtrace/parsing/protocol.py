@@ -67,8 +67,9 @@ class Dialect(Protocol):
     #: ordered rule table; every rule has real samples and an id starting with ``<name>.``
     rules: ClassVar[tuple[Any, ...]]
     #: regex over the syslog program name; group ``daemon`` selects the rule list. A program it
-    #: matches is claimed by this dialect (the router sends its rows here)
-    program_pattern: ClassVar[str]
+    #: matches is claimed by this dialect (the router sends its rows here). None: the parser
+    #: reads only a container of its own (Exchange's W3C logs) and claims no syslog program
+    program_pattern: ClassVar[str | None]
     #: tags every rule of this dialect carries (``count:pflogsumm`` …)
     tags: ClassVar[frozenset[str]]
 

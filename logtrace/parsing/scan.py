@@ -102,7 +102,7 @@ def _inputs(paths: Sequence[str], result: ScanResult, keep_going: bool) -> list[
     return out
 
 
-def _open(paths: Sequence[str], mta: str, options: ParseOptions | None, registry: Registry | None,
+def open_inputs(paths: Sequence[str], mta: str, options: ParseOptions | None, registry: Registry | None,
           result: ScanResult, keep_going: bool) -> Iterator[tuple[reader.InputFile, Any, FileContext]]:
     options = options or ParseOptions()
     registry = registry or default_registry()
@@ -138,7 +138,7 @@ def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOption
     before parsing (``follow`` narrows a day of logs to the lines naming its IDs this way).
     """
     result = result if result is not None else ScanResult()
-    for f, parser, ctx in _open(paths, mta, options, registry, result, keep_going):
+    for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
         if hasattr(parser, "parse_file"):
             yield from parser.parse_file(f, ctx, result.diagnostics, line_filter)
             continue
@@ -174,7 +174,7 @@ def parse_lines(paths: Sequence[str], *, mta: str = "auto", options: ParseOption
                 keep_going: bool = False) -> Iterator[Event | Unparsed]:
     """The line engine: one record per input line, in file order."""
     result = result if result is not None else ScanResult()
-    for f, parser, ctx in _open(paths, mta, options, registry, result, keep_going):
+    for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
         if hasattr(parser, "parse_file_lines"):
             yield from parser.parse_file_lines(f, ctx, result.diagnostics)
             continue

@@ -158,7 +158,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
     """
     import os
 
-    from logtrace.parsing.scan import _open
+    from logtrace.parsing.scan import open_inputs
     from logtrace.input.search import PlainLog
 
     if sum(x is not None for x in (queue_id, message_id, sender, recipient)) != 1:
@@ -181,7 +181,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
     mapped: list[Any] = []
     try:
         streamed = []
-        for f, parser, ctx in _open(paths, mta, options, None, result, True):
+        for f, parser, ctx in open_inputs(paths, mta, options, None, result, True):
             m = None
             if f._compression is None and not hasattr(parser, "parse_file"):
                 m = PlainLog.open(f.path, parser, ctx)
