@@ -22,6 +22,10 @@ KEEP_KINDS = ("accept", "queued", "deliver", "defer", "bounce", "expire", "rejec
               "discard", "warning", "fatal", "panic")
 CONN_KINDS = ("connect", "disconnect")
 
+#: ``Summary.counting`` values: whose Grand totals ``totals`` follows
+PFLOGSUMM_COUNTING = "pflogsumm"
+EXIMSTATS_COUNTING = "eximstats"
+
 
 class Collected(NamedTuple):
     events: Any  #: narrow events with a global ``seq`` (polars DataFrame)
@@ -105,5 +109,5 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
            if accs else pl.DataFrame(schema={"program": pl.String, "parsed": pl.UInt32, "other": pl.UInt32, "unrecognized": pl.UInt32}))
     period = {"first": first, "last": last, "since": since, "until": until}
     # eximstats' totals when every event a dialect produced is eximstats-tagged; pflogsumm's otherwise (also for a mix)
-    counting = "eximstats" if voters and voters == exim_votes else "pflogsumm"
+    counting = EXIMSTATS_COUNTING if voters and voters == exim_votes else PFLOGSUMM_COUNTING
     return Collected(ev, acc, period, counting)

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from logtrace.reports.collect import collect_events
+from logtrace.reports.collect import EXIMSTATS_COUNTING, PFLOGSUMM_COUNTING, collect_events
 from logtrace.reports.document import SCHEMA, TOTALS_NOTES, UNIQUE_NOTE, to_document
 from logtrace.reports.eximstats import EXIM_TOTAL_KEYS, exim_totals
 from logtrace.reports.pflogsumm import (TOTAL_KEYS, UNIQUE_KEYS, deliveries, derive, gimme_domain, grand_totals,
@@ -91,7 +91,7 @@ class Summary:
     diagnostics: list[Any] = field(default_factory=list)
     failed_inputs: int = 0
     top: int = 10
-    counting: str = "pflogsumm"  #: whose Grand totals ``totals`` follows: ``pflogsumm`` or ``eximstats``
+    counting: str = PFLOGSUMM_COUNTING  #: whose Grand totals ``totals`` follows: ``pflogsumm`` or ``eximstats``
 
 
 def parse_time_spec(spec: str, *, tz: str | None = None, now: datetime | None = None) -> datetime:
@@ -128,17 +128,17 @@ def parse_time_spec(spec: str, *, tz: str | None = None, now: datetime | None = 
     return dt
 
 
-def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False, counting: str = "pflogsumm") -> tuple[dict[str, int], dict[str, int], dict[str, Any], dict[str, Any] | None, dict[str, int]]:
+def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False, counting: str = PFLOGSUMM_COUNTING) -> tuple[dict[str, int], dict[str, int], dict[str, Any], dict[str, Any] | None, dict[str, int]]:
     """Narrow events → (totals, unique, sections, smtpd, counts). Pure; see :func:`summarize`.
 
-    ``counting="eximstats"`` makes ``totals`` eximstats' grand totals (:func:`exim_totals`).
+    ``counting=EXIMSTATS_COUNTING`` (``"eximstats"``) makes ``totals`` eximstats' grand totals (:func:`exim_totals`).
     """
     ev = derive(ev, tz)
     sized = sizes(ev)
     recv = received_msgs(ev, sized)
     dlv = deliveries(ev, sized)
     tot = grand_totals(ev, recv, dlv)
-    totals = exim_totals(ev) if counting == "eximstats" else tot
+    totals = exim_totals(ev) if counting == EXIMSTATS_COUNTING else tot
     unique = unique_counts(ev, tot, recv, dlv)
     sections, smtpd, counts = build_sections(ev, sized, recv, dlv, top=top, smtpd_stats=smtpd_stats)
     return totals, unique, sections, smtpd, counts
