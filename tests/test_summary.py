@@ -197,7 +197,7 @@ def test_missing_file_exits_2_with_error_on_stderr(tmp_path: Path) -> None:
 def test_table_shows_every_section_with_bars_and_accounting_on_stderr(basic: str) -> None:
     code, out, err = run(basic, *PIN, "--smtpd-stats")
     assert code == 0
-    from logtrace.cli.report import TITLES
+    from logtrace.cli.render_summary import TITLES
 
     flat = " ".join(out.split())  # titles wrap to their table's width
     for title in TITLES.values():

@@ -1,4 +1,5 @@
-"""The ``logtrace`` command line: typer app (:mod:`.app`), rendering (:mod:`.render`, :mod:`.report`)."""
+"""The ``logtrace`` command line: typer app and shared options (:mod:`.app`), commands (:mod:`.commands`),
+machine formats (:mod:`.writers`), rendering (:mod:`.render`, :mod:`.render_summary`)."""
 
 from logtrace.cli.app import app, main
 

@@ -1,9 +1,9 @@
-"""Everything a person sees: errors, warnings, tables. With ``cli.py`` the only rich user.
+"""Everything a person sees: errors, warnings, the parser list, follow's stories, bounces.
+The summary's tables are in :mod:`.render_summary`; machine formats in :mod:`.writers`.
 
 Log text is attacker-controlled, so it is always rendered as :class:`rich.text.Text` after
 :func:`safe`, which shows control characters (ESC, CR, backspace, bidi overrides, …)
 escaped instead of sending them to the terminal; it is never interpolated into markup.
-CSV cells that a spreadsheet would run as a formula are neutralized by :func:`csv_cell`.
 """
 
 from __future__ import annotations
@@ -32,13 +32,6 @@ def safe(s: object) -> str:
     return _CTRL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 
-def csv_cell(v: object) -> object:
-    """OWASP CSV injection: prefix cells starting with = + - @ TAB CR with a quote."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
-
-
 _err_console: Any = None
 
 
@@ -63,7 +56,7 @@ def out_console(width: int | None = None) -> Any:
 
     class _Console(Console):
         def on_broken_pipe(self) -> None:  # rich exits 1 here; `… | head` is a success for us
-            _quiet_pipe()
+            quiet_pipe()
             raise BrokenPipeError
 
     return _Console(highlight=False, width=width)
@@ -108,7 +101,7 @@ def cli_errors(debug: bool = False) -> Iterator[None]:
         print_error(e)
         raise typer.Exit(exit_code_for(e)) from None
     except BrokenPipeError:
-        _quiet_pipe()
+        quiet_pipe()
         raise typer.Exit(EXIT_OK) from None
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -127,7 +120,7 @@ def cli_errors(debug: bool = False) -> Iterator[None]:
         raise typer.Exit(EXIT_INTERNAL) from None
 
 
-def _quiet_pipe() -> None:
+def quiet_pipe() -> None:
     """stdout was closed (``| head``): silence the flush at interpreter exit."""
     import os
 
@@ -159,6 +152,19 @@ def print_accounting(acc: Any, *, title: str = "lines") -> None:
         parts = ", ".join(f"{safe(r['program'])} {r['unrecognized']:,}" for r in worst.iter_rows(named=True))
         msg += f" ({parts}); see them with: logtrace parse --only-unparsed"
     sys.stderr.write(msg + "\n")
+
+
+# ------------------------------------------------------------------ parsers
+
+
+def print_parsers(rows: list[dict[str, Any]]) -> None:
+    """``name (aliases: …)  [origin]`` per parser, its load error and its ``--check`` issues."""
+    for r in rows:
+        status = f"  ERROR: {safe(r['error'])}" if r["error"] else ""
+        aliases = f" (aliases: {', '.join(r['aliases'])})" if r["aliases"] else ""
+        sys.stdout.write(f"{r['name']}{aliases}  [{r['origin']}]{status}\n")
+        for issue in r.get("check", []):
+            sys.stdout.write(f"  check: {safe(issue)}\n")
 
 
 # ------------------------------------------------------------------ follow
@@ -265,6 +271,21 @@ def print_story(story: Any, console: Any, show_files: bool = False) -> None:
         if r.evidence:
             console.print(Text("    evidence: " + ", ".join(safe(x) for x in r.evidence), style="dim"))
     console.print()
+
+
+def print_follow(res: Any, show_files: bool = False) -> None:
+    """Every story of a follow result; a list of them first when several match."""
+    con = out_console()
+    if not res.stories:
+        sys.stderr.write(f"not found: no message matches {safe(res.query)} in the logs given\n")
+    if len(res.stories) > 1:
+        con.print(f"{len(res.stories)} messages match:")
+        for s in res.stories:
+            verdicts = ", ".join(sorted({r.verdict for r in s.recipients}))
+            con.print(Text_(f"  {s.origin.start or '?'}  {s.origin.host}  {s.origin.queue_id}  <{s.origin.sender or ''}>  {verdicts}"))
+        con.print()
+    for s in res.stories:
+        print_story(s, con, show_files)
 
 
 def _kind_style(k: str) -> str:

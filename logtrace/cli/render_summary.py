@@ -1,22 +1,22 @@
 """Rendering a :class:`~logtrace.reports.summary.Summary`: rich tables with bar charts, JSON, CSV files, markdown.
 
-Layering note: STYLE §1 keeps rich inside ``render.py`` and ``cli.py``. This module is the
-summary's half of ``render.py`` (split out to keep both under the size limit) and is imported
-only by ``cli.py``, lazily, so ``import logtrace`` still pulls in neither typer nor rich.
+Layering note: rich stays inside ``logtrace.cli``. This module is the summary's half of
+``render.py`` (split out to keep both under the size limit) and is imported only by
+``commands.py``, lazily, so ``import logtrace`` still pulls in neither typer nor rich.
 
 Log-derived text (addresses, reply texts, host names) is always passed through
 :func:`logtrace.cli.render.safe` and rendered as :class:`rich.text.Text`, never as markup; CSV
-cells get :func:`logtrace.cli.render.csv_cell` semantics; markdown cells escape ``|`` and ``<``.
+files go through :func:`logtrace.cli.writers.write_csv` (the CSV-injection guard); markdown
+cells escape ``|`` and ``<``.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from logtrace.cli import render
+from logtrace.cli import render, writers
 from logtrace.reports.summary import TOTALS_NOTES, UNIQUE_KEYS, UNIQUE_NOTE, Summary, to_document
 
 #: section name → title, in report order (pflogsumm's order; problems move up with --problems-first).
@@ -86,7 +86,7 @@ def ordered_sections(s: Summary, problems_first: bool = False) -> list[str]:
 def emit(s: Summary, fmt: str, *, output: Path | None = None, problems_first: bool = False, width: int | None = None) -> list[Path]:
     """Write the report in ``fmt`` (table, json, markdown to stdout; csv files into ``output``)."""
     if fmt == "json":
-        sys.stdout.write(json.dumps(to_document(s), ensure_ascii=False, indent=2) + "\n")
+        writers.write_json(to_document(s))
     elif fmt == "markdown":
         sys.stdout.write(to_markdown(s, problems_first))
     elif fmt == "csv":
@@ -213,15 +213,6 @@ def to_markdown(s: Summary, problems_first: bool = False) -> str:
 # ---------------------------------------------------------------- csv
 
 
-def _csv_safe(df: Any) -> Any:
-    """render.csv_cell, vectorized: string cells starting with = + - @ TAB CR get a leading quote."""
-    import polars as pl
-
-    cols = [pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-            for c, t in df.schema.items() if t == pl.String]
-    return df.with_columns(cols) if cols else df
-
-
 def write_csv(s: Summary, outdir: Path) -> list[Path]:
     """One CSV per section into ``outdir`` (created): totals, unique, counts, smtpd, accounting and every section."""
     import polars as pl
@@ -240,6 +231,6 @@ def write_csv(s: Summary, outdir: Path) -> list[Path]:
     written = []
     for name, df in tables.items():
         p = outdir / f"{name}.csv"
-        _csv_safe(df).write_csv(p)
+        writers.write_csv(df, p)
         written.append(p)
     return written

@@ -1,0 +1,111 @@
+"""Writing rows out: JSONL, CSV and Parquet of events, CSV of bounce rows and summary
+sections, and JSON documents. The one CSV-injection guard lives here (:func:`guard`).
+
+Every CSV cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+``@``, TAB or CR — OWASP's CSV injection list) gets a leading ``'``; every CSV this command
+writes goes through :func:`write_csv`, which applies it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+#: a string cell matching this would run as a spreadsheet formula
+FORMULA = r"^[=+\-@\t\r]"
+
+#: columns of ``logtrace bounces --csv`` (one row per failed recipient)
+BOUNCE_COLUMNS = ("accepted", "host", "queue_id", "sender", "message_id", "recipient", "category", "class", "failed_host",
+                  "failed_queue_id", "dsn", "reply", "chain", "ndr_queue_id", "ndr_delivered")
+
+
+def guard(df: Any) -> Any:
+    """The CSV-injection guard: string cells matching :data:`FORMULA` get a leading quote."""
+    import polars as pl
+
+    cols = [pl.when(pl.col(c).str.contains(FORMULA)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+            for c, t in df.schema.items() if t == pl.String]
+    return df.with_columns(cols) if cols else df
+
+
+def write_csv(df: Any, dest: Path | IO[str], *, header: bool = True, line_terminator: str = "\n") -> None:
+    """``df`` as CSV (guarded) to a path or an open text file."""
+    out = guard(df).write_csv(include_header=header, line_terminator=line_terminator)
+    if isinstance(dest, Path):
+        dest.write_text(out, encoding="utf-8", newline="")
+    else:
+        dest.write(out)
+
+
+def write_json(doc: Any, fh: IO[str] | None = None, *, ensure_ascii: bool = False) -> None:
+    """One JSON document, indented, newline-terminated (stdout by default)."""
+    (fh or sys.stdout).write(json.dumps(doc, indent=2, ensure_ascii=ensure_ascii) + "\n")
+
+
+def write_events(frames: Iterable[Any], fmt: str, output: Path | None) -> None:
+    """Write event frames as they come (``fmt``: ``jsonl``, ``csv`` or ``parquet``).
+
+    Parquet goes through polars' streaming sink; CSV and JSONL chunk by chunk. JSONL is the
+    canonical form (:mod:`logtrace.events`): file, line, schema order, nulls omitted, ISO stamps.
+    """
+    import polars as pl
+
+    from logtrace.events import KEY_ORDER, event_schema
+
+    if fmt == "parquet":
+        from polars.io.plugins import register_io_source
+
+        def source(with_columns, predicate, n_rows, batch_size) -> Iterator[Any]:  # noqa: ANN001
+            for df in frames:
+                yield df.select(with_columns) if with_columns is not None else df
+
+        register_io_source(io_source=source, schema=event_schema()).sink_parquet(output)
+        return
+    fh = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
+    try:
+        first = True
+        for df in frames:
+            if fmt == "csv":
+                write_csv(df.with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00")), fh, header=first)
+                first = False
+                continue
+            cols = ["file", "line_no", *(k for k in KEY_ORDER if k != "line" and k in df.columns)]
+            names = ["line" if c == "line_no" else c for c in cols]
+            view = df.select(cols).with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f").str.strip_suffix(".000000") + "+00:00")
+            enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+            lines = [enc({k: v for k, v in zip(names, row) if v is not None}) for row in view.iter_rows()]
+            if lines:
+                fh.write("\n".join(lines) + "\n")
+        if first and fmt == "csv":
+            write_csv(pl.DataFrame(schema=event_schema()), fh)
+        fh.flush()
+    finally:
+        if output:
+            fh.close()
+
+
+def bounce_frame(items: list[Any]) -> Any:
+    """``logtrace bounces --csv`` rows (:data:`BOUNCE_COLUMNS`), all strings, missing values null."""
+    import polars as pl
+
+    def cell(v: Any) -> str | None:
+        return None if v is None or v == "" else str(v)
+
+    rows = []
+    for it in items:
+        o = it.story.origin
+        chain = " > ".join(f"{lc.host}:{lc.queue_id}" for lc, _, _ in it.story.chain)
+        for r, c in zip(it.failed, it.classes):
+            ndr = r.ndr or {}
+            rows.append([cell(x) for x in (
+                o.start.isoformat() if o.start else "", o.host, o.queue_id, o.sender, o.message_id, r.recipient,
+                it.category, c, r.host, r.queue_id, r.dsn, r.reply, chain, ndr.get("queue_id"), ndr.get("delivered"))])
+    return pl.DataFrame(rows, schema={k: pl.String for k in BOUNCE_COLUMNS}, orient="row")
+
+
+def write_bounces_csv(items: list[Any], fh: IO[str] | None = None) -> None:
+    """One CSV row per failed recipient (RFC 4180 line ends, as Python's csv module writes them)."""
+    write_csv(bounce_frame(items), fh or sys.stdout, line_terminator="\r\n")

@@ -1,0 +1,75 @@
+"""eximstats' "Grand total summary" (Debian's eximstats 1.61) over narrow events.
+
+Which rows play which part comes from the eximstats role tags on the rules
+(``Tag.EXIMSTATS_ACCEPT``, ``_COMPLETED``, ``_DELIVER``, ``_DEFER``, ``_BOUNCE``,
+``_REJECT_RCPT``, ``_REJECT``, ``_CALL_DROPPED``, ``_NOTE``); the counting rules are in the
+docstring of :mod:`logtrace.reports.summary` and pinned by ``tests/test_eximstats_crosscheck.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from logtrace.parsing.tags import Tag, tagged
+
+#: eximstats' "Grand total summary", in its order.
+EXIM_TOTAL_KEYS: tuple[str, ...] = (
+    "received", "bytes_received", "received_hosts", "delayed", "failed", "delivered", "delivered_addresses",
+    "bytes_delivered", "delivered_hosts", "rejected", "rejected_hosts", "temp_rejected", "temp_rejected_hosts",
+    "ham", "ham_hosts", "spam", "spam_hosts",
+)
+
+SPAM = r"Action: (?:(?:permanently|temporarily) rejected message|flagged as Spam but accepted): score=\d+\.\d"
+HAM = (r"Action: scanned but message isn't spam: score=-?\d+\.\d|Not running SA because SAEximRunCond expanded to false"
+       r"|check skipped due to message size")
+
+
+def exim_totals(ev: Any) -> dict[str, int]:
+    """eximstats' Grand total summary over the eximstats-tagged rows of narrow events."""
+    import polars as pl
+
+    c = pl.col
+    x = ev.filter(tagged(Tag.EXIMSTATS)).sort("seq")
+    is_acc = tagged(Tag.EXIMSTATS_ACCEPT)
+    is_co = tagged(Tag.EXIMSTATS_COMPLETED)
+    is_dlv = tagged(Tag.EXIMSTATS_DELIVER)
+    flagged = is_acc | is_co | is_dlv | tagged(Tag.EXIMSTATS_DEFER) | tagged(Tag.EXIMSTATS_BOUNCE)
+    m = x.filter(flagged & c("queue_id").is_not_null())
+    # eximstats forgets a message at "Completed": each run up to and including it is one incarnation
+    m = m.with_columns(inc=(is_co.cast(pl.Int32).cum_sum() - is_co.cast(pl.Int32)).over("queue_id"))
+    m = m.with_columns(sz=pl.when(is_acc).then(c("size").fill_null(0)).otherwise(None).forward_fill().over("queue_id", "inc"))
+    d = m.filter(is_dlv)
+    same = [c(k).eq_missing(c(k).shift(1).over("queue_id"))
+            for k in ("ts", "pid", "host", "relay_host", "relay_ip", "reply_text")]
+    d = d.with_columns(additional=pl.all_horizontal(same) & c("relay_ip").is_not_null()
+                       & c("seq").shift(1).over("queue_id").is_not_null())
+    first = d.filter(~c("additional"))
+    acc = m.filter(is_acc)
+    word = pl.coalesce(c("client_host"), pl.lit("[") + c("client_ip") + pl.lit("]"), pl.lit("local"))
+    rword = pl.coalesce(c("relay_host"), pl.lit("[") + c("relay_ip") + pl.lit("]"), pl.lit("local"))
+
+    def incarnations(role: str) -> int:
+        return m.filter(tagged(role) & c("sz").is_not_null()).select(pl.struct("queue_id", "inc").n_unique()).item()
+
+    text = pl.concat_str([c("detail").fill_null(""), c("reply_text").fill_null("")], separator=" ")
+    blackhole = is_dlv & c("recipient").is_in([":blackhole:", "blackhole"])
+    rj = x.filter((c("kind") == "reject") | tagged(Tag.EXIMSTATS_CALL_DROPPED) | blackhole).with_columns(
+        ip=pl.coalesce(pl.lit("[") + c("client_ip") + pl.lit("]"), pl.lit("local")),
+        temp=(c("status") == "temporarily rejected") & c("reply_text").is_not_null() & ~text.str.contains("SpamAssassin")
+        & (tagged(Tag.EXIMSTATS_REJECT_RCPT) | (tagged(Tag.EXIMSTATS_REJECT) & c("detail").str.contains(r"^[A-Z]+ "))))
+    sa = x.filter(tagged(Tag.EXIMSTATS_NOTE)).with_columns(
+        ip=pl.coalesce(c("detail").str.extract(r"From.*?(\[[^\]]+\])", 1),
+                       pl.when(c("detail").str.contains(r"\(local\)")).then(pl.lit("local")), pl.lit("")),
+        verdict=pl.when(c("detail").str.contains(SPAM)).then(pl.lit("spam"))
+        .when(c("detail").str.contains(HAM)).then(pl.lit("ham")))
+    out = {
+        "received": acc.height, "bytes_received": int(acc["sz"].sum() or 0),
+        "received_hosts": acc.select(word.n_unique()).item() if acc.height else 0,
+        "delayed": incarnations(Tag.EXIMSTATS_DEFER), "failed": incarnations(Tag.EXIMSTATS_BOUNCE),
+        "delivered": first.height, "delivered_addresses": d.height, "bytes_delivered": int(first["sz"].fill_null(0).sum() or 0),
+        "delivered_hosts": first.select(rword.n_unique()).item() if first.height else 0,
+    }
+    for key, rows in (("rejected", rj.filter(~c("temp"))), ("temp_rejected", rj.filter(c("temp"))),
+                      ("ham", sa.filter(c("verdict") == "ham")), ("spam", sa.filter(c("verdict") == "spam"))):
+        out[key], out[f"{key}_hosts"] = rows.height, rows["ip"].n_unique() if rows.height else 0
+    return {k: int(out[k]) for k in EXIM_TOTAL_KEYS}
