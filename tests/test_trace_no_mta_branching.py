@@ -44,7 +44,6 @@ def test_trace_never_branches_on_mta_or_rule_id():
     assert not offenders, "use rule tags (has_tag/tagged) instead:\n" + "\n".join(offenders)
 
 
-@pytest.mark.skip(reason="reports/ is owned by another change; the lead enables this once it is tag-based")
 def test_reports_never_branch_on_mta_or_rule_id():
     folder = REPO / "logtrace" / "reports"
     if not folder.is_dir():
