@@ -1,0 +1,71 @@
+"""Postfix line shapes shared by the per-daemon rule tables: queue IDs, clients, the
+delivery-status line, NOQUEUE decisions and the helpers that build rules."""
+
+
+from __future__ import annotations
+
+
+from logtrace.events import EventKind as K
+from logtrace.parsing.rules import Rule
+from logtrace.parsing.tags import Tag
+
+QID = r"(?P<queue_id>[0-9A-F]{5,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,})"
+CLIENT = r"(?P<client>[^\s\[\]]*\[[^\]]*\](?::\d+)?)"
+ADDR = r"<?(?P<recipient>[^>,\s]*)>?"
+TAIL = (
+    r"(?:;(?: from=<(?P<sender>[^>]*)>,?)?(?: to=<(?P<recipient>[^>]*)>,?)?"
+    r"(?: proto=[^\s,]+,?)?(?: helo=<[^>]*>)?)?\s*$"
+)
+
+STATUS_KIND = (
+    ("sent", K.DELIVER),
+    ("deferred", K.DEFER),
+    ("bounced", K.BOUNCE),
+    ("expired", K.EXPIRE),
+    ("SOFTBOUNCE", K.DEFER),
+    ("deliverable", K.OTHER),
+    ("undeliverable", K.OTHER),
+    ("undeliverable-but-not-cached", K.OTHER),
+)
+
+DELIVERY = (
+    rf"^{QID}: to=<?(?P<recipient>[^>,]*)>?, (?:orig_to=<?(?P<orig_recipient>[^>,]*)>?, )?"
+    r"relay=(?P<relay>[^,]+), (?:conn_use=\d+, )?delay=(?P<delay_s>[\d.]+), "
+    r"(?:delays=(?P<delays>[\d./]+), )?(?:tls=[^,\s]*, )?(?:dsn=(?P<dsn>[\d.]+), )?"
+    r"status=(?P<status>[\w-]+)(?: \((?P<reply_text>.*)\))?$"
+)
+
+NOQUEUE_KIND = (
+    ("reject", K.REJECT),
+    ("reject_warning", K.REJECT_WARNING),
+    ("discard", K.DISCARD),
+    ("filter", K.FILTER),
+    ("hold", K.HOLD),
+    ("redirect", K.REDIRECT),
+    ("milter-reject", K.REJECT),
+    ("milter-discard", K.DISCARD),
+    ("milter-hold", K.HOLD),
+)
+NOQUEUE = (
+    rf"^(?:NOQUEUE|{QID}): (?P<status>reject|reject_warning|discard|filter|hold|redirect|milter-reject|milter-discard|milter-hold): "
+    rf"(?P<detail>[A-Z][A-Z-]*) from {CLIENT}: (?P<reply_text>.*?){TAIL}"
+)
+
+CHECKS_KIND = tuple(
+    (f"{m}{p}{a}", k)
+    for m in ("", "milter-")
+    for p in ("", "header-", "body-")
+    for a, k in (("reject", K.REJECT), ("hold", K.HOLD), ("discard", K.DISCARD), ("redirect", K.REDIRECT),
+                 ("filter", K.FILTER), ("warning", K.OTHER), ("info", K.OTHER), ("replace", K.OTHER),
+                 ("prepend", K.OTHER), ("bcc", K.OTHER), ("strip", K.OTHER))
+)
+
+
+def delivery_rule(daemon: str, *samples: str, kind: K = K.DELIVER, by_status: bool = True, tags: frozenset[str] = frozenset()) -> Rule:
+    return Rule(f"postfix.{daemon}.delivery_status", daemon, DELIVERY, kind, samples,
+                kind_by=("status", STATUS_KIND) if by_status else None, tags=frozenset({Tag.DELIVERY_STATUS}) | tags)
+
+
+def catch_all_rule(daemon: str, *samples: str) -> Rule:
+    """For auxiliary daemons whose every message is operational, with no lifecycle meaning."""
+    return Rule(f"postfix.{daemon}.message", daemon, r"^(?P<detail>.*)$", K.OTHER, samples)
