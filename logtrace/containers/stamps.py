@@ -3,8 +3,9 @@
 Supported stamps: RFC 3164 (``Nov 22 06:25:14``, no year, optional ``.ffffff``), RFC 3339
 (``2026-11-22T06:25:14.123456+01:00``, also ``journalctl -o short-iso``'s ``+0100``), and the
 Solaris ``[ID 197553 mail.info]`` tag after the pid. Year inference for RFC 3164 lives in
-:class:`YearInference` (line engine) and :func:`year_offsets` (frame engine); both implement
-the same rule: the first stamp's year comes from ``--year`` or the file's mtime (a first
+:meth:`YearInference.year_for`, the one function both engines call (the frame engine once per
+run of equal months, the line engine per line; ``follow``'s random access seeks with
+:meth:`YearInference.seek`). The rule: the first stamp's year comes from ``--year`` or the file's mtime (a first
 month later than the mtime's month means the previous year), each backwards jump of more
 than six months (Dec→Jan) adds one year, and a forward jump of more than six months (a
 December line after January ones) takes one away again.
@@ -77,6 +78,7 @@ class YearInference:
     _prev_month: int | None = None
 
     def year_for(self, month: int) -> int:
+        """The year of the next stamp, in file order, whose month is ``month`` (advances)."""
         if self._cur is None:
             self._cur = base_year(month, self.mtime, self.year)
         elif self._prev_month is not None and self._prev_month - month > 6:
@@ -85,6 +87,16 @@ class YearInference:
             self._cur -= 1
         self._prev_month = month
         return self._cur
+
+    def seek(self, month: int, first_month: int | None) -> int:
+        """Random access (``follow`` reads hit lines only): the state a reader in file order
+        would have at a line of ``month`` in a file whose first stamp has ``first_month``
+        (files span less than a year: an earlier month than the first is the next year)."""
+        self._cur, self._prev_month = None, None
+        base = self.year_for(first_month if first_month is not None else month)
+        year = base + (1 if first_month is not None and month < first_month else 0)
+        self._cur, self._prev_month = year, month
+        return year
 
     def state(self) -> tuple[int | None, int | None]:
         return self._cur, self._prev_month
@@ -173,7 +185,11 @@ def frame_timestamps(df: Any, tz_name: str, state: YearInference) -> Any:
 
 
 def _years(mon: Any, state: YearInference) -> Any:
-    """Series of month names (null where none) → Series of years; advances ``state``."""
+    """Series of month names (null where none) → Series of years; advances ``state``.
+
+    Months change rarely (a run per month of the file), so :meth:`YearInference.year_for` is
+    called once per run of equal months and the runs are expanded: one rule, no per-line
+    Python. Lines without a stamp take the year of the month before them."""
     import polars as pl
 
     months = mon.replace_strict(MONTHS, default=None, return_dtype=pl.Int32)
@@ -181,15 +197,10 @@ def _years(mon: Any, state: YearInference) -> Any:
     cur, prev = state.state()
     if not len(present):
         return pl.repeat(cur or 1970, len(months), dtype=pl.Int32, eager=True)
-    if cur is None:
-        cur = base_year(int(present[0]), state.mtime, state.year)
-        prev = int(present[0])
-    filled = months.fill_null(strategy="forward").fill_null(prev)
-    step = filled.shift(1, fill_value=prev) - filled
-    # Dec→Jan is a new year; a stray Dec line after Jan (clock or order glitch) steps back one
-    years = ((step > 6).cast(pl.Int32) - (step < -6).cast(pl.Int32)).cum_sum() + cur
-    state.set_state(int(years[-1]), int(filled[-1]))
-    return years
+    filled = months.fill_null(strategy="forward").fill_null(prev if prev is not None else int(present[0]))
+    runs = filled.rle()
+    years = [state.year_for(int(m)) for m in runs.struct.field("value")]
+    return pl.Series(years, dtype=pl.Int32).repeat_by(runs.struct.field("len")).explode()
 
 
 def assign_years(lines: Any, state: YearInference) -> Any:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from logtrace.containers.stamps import MONTHS, base_year
+from logtrace.containers.stamps import MONTHS
 from logtrace.events import Event, Unparsed
 
 _STAMP3164 = re.compile(rb"^([A-Z][a-z]{2}) [ 0-3]?\d \d\d:")
@@ -37,7 +37,6 @@ class PlainLog:
     parser: Any
     ctx: Any
     first_month: int | None = None
-    base: int | None = None
     parsed: set[int] = field(default_factory=set)
 
     @classmethod
@@ -53,7 +52,6 @@ class PlainLog:
             if m and m.group(1).decode() in MONTHS:
                 log.first_month = MONTHS[m.group(1).decode()]
                 break
-        log.base = base_year(log.first_month, ctx.years.mtime, ctx.years.year)
         return log
 
     def close(self) -> None:
@@ -107,16 +105,15 @@ class PlainLog:
             if n in self.parsed:
                 continue
             self.parsed.add(n)
-            self._set_year(line)
+            self.set_year(line)
             out.append(self.parser.parse_line(line, self.ctx, n))
         return out
 
-    def _set_year(self, line: str) -> None:
+    def set_year(self, line: str) -> None:
+        """Put the file's year tracker where a reader in file order would be at ``line``."""
         month = MONTHS.get(line[:3]) if len(line) > 3 and line[3] == " " else None
-        if month is None or self.base is None:
-            return
-        year = self.base + (1 if self.first_month is not None and month < self.first_month else 0)
-        self.ctx.years.set_state(year, month)
+        if month is not None:
+            self.ctx.years.seek(month, self.first_month)
 
     def last_line(self) -> str | None:
         try:

@@ -227,7 +227,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
         for m in mapped:
             tail = m.last_line()
             if tail is not None:
-                m._set_year(tail)
+                m.set_year(tail)
                 ev = m.parser.parse_line(tail, m.ctx, 0)
                 if ev.ts is not None and (log_end is None or ev.ts > log_end):
                     log_end = ev.ts
