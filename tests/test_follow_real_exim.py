@@ -258,3 +258,53 @@ def test_harness_produces_exim_logs(exim_run):
         assert [c[0] for c in sc["to_postfix"].chain] == ["exim1", "mx1"]
         assert [c[0] for c in sc["from_postfix"].chain] == ["mx1", "exim1"]
         assert sc["from_postfix_bounce"].ndr and sc["from_postfix_bounce"].ndr[0] == "exim1"
+
+
+_STAMP_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d) (\d\d:\d\d:\d\d)(?:\.\d+)? ")
+_MON = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def _as_syslog(line: str, keep_own_stamp: bool) -> str | None:
+    """An Exim mainlog line as a central syslog file carries it: ``exim[pid]:`` after an RFC 3164
+    stamp, the body without Exim's stamp (Exim logging to syslog), or with it (a forwarded
+    mainlog, rsyslog imfile)."""
+    m = _STAMP_RE.match(line)
+    if not m:
+        return None  # unstamped continuation lines only exist in the reject log
+    mon, day = _MON[int(m.group(2)) - 1], int(m.group(3))
+    body = line if keep_own_stamp else line[m.end():]
+    return f"{mon} {day:2d} {m.group(4)} exim3 exim[4242]: {body}"
+
+
+@pytest.mark.parametrize("keep_own_stamp", [False, True], ids=["exim-syslog", "forwarded-mainlog"])
+def test_real_postfix_and_exim_lines_in_one_central_syslog_file_are_both_parsed(exim_run, tmp_path, keep_own_stamp):
+    """The router: real lines of both labs merged into one file; every Exim line parsed by the
+    Exim dialect exactly as from its own mainlog, every Postfix line as from its own file."""
+    import polars as pl
+
+    from logtrace.parsing.protocol import ParseOptions
+    from logtrace.parsing.scan import parse
+
+    lab, _ = exim_run
+    _need_postfix(lab)
+    opts = ParseOptions(tz="UTC")
+    mainlog = lab.exim.mainlog.read_text(errors="replace").splitlines()
+    pf_path = lab.postfix.hosts["mx1"].logs["rfc3164"]
+    pf_lines = Path(pf_path).read_text(errors="replace").splitlines()
+    exim_lines = [x for x in (_as_syslog(ln, keep_own_stamp) for ln in mainlog) if x]
+    central = tmp_path / "mail.log"
+    central.write_text("\n".join(pf_lines + exim_lines) + "\n")
+    for engine in ("frame", "line"):
+        got = parse([str(central)], options=opts, engine=engine).events
+        ex = got.filter(pl.col("program") == "exim")
+        assert ex.height == len(exim_lines)
+        assert ex.filter(pl.col("kind") == "unparsed").height == 0, ex.filter(pl.col("kind") == "unparsed")
+        assert set(ex["mta"].to_list()) == {"exim"}
+        native = parse([str(lab.exim.mainlog)], mta="exim", options=opts, engine=engine).events
+        native = native.filter(pl.col("ts").is_not_null())
+        cols = ["rule", "kind", "queue_id", "next_queue_id", "sender", "recipient", "relay_ip", "dsn", "status", "reply_text"]
+        assert ex.select(cols).rows() == native.select(cols).rows()
+        pf = got.filter(pl.col("mta") == "postfix")
+        pf_native = parse([str(pf_path)], options=opts, engine=engine).events.filter(pl.col("mta") == "postfix")
+        assert pf.select(cols).rows() == pf_native.select(cols).rows()
+        assert pf.height > 0
