@@ -126,3 +126,45 @@ def test_a_plugin_dialect_installed_by_entry_point_parses_its_program_out_of_a_s
                             cwd=tmp_path)
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert "sendmail-test" in listed.stdout
+
+
+def test_parse_accounting_says_which_dialect_read_what_in_a_central_file(tmp_path):
+    p = _central_file(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "logtrace", "parse", str(p), "--year", "2026", "--tz", "UTC"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    line = r.stderr.strip().splitlines()[-1]
+    n_pf = sum(1 for ln in p.read_text().splitlines() if " postfix/" in ln)
+    n_ex = sum(1 for ln in p.read_text().splitlines() if " exim[" in ln)
+    assert f"postfix {n_pf}" in line and f"exim {n_ex}" in line and "amavis 1" in line and "dovecot 1" in line, line
+    assert "1 other programs/blank" in line and "0 unrecognized" in line, line
+
+
+@pytest.mark.parametrize("engine", ["frame", "line"])
+def test_tz_host_zone_applies_to_that_hosts_naive_stamps_only(tmp_path, engine):
+    from datetime import datetime, timezone
+
+    p = tmp_path / "central.log"
+    p.write_text("Nov 22 06:25:14 mx1 postfix/qmgr[1]: 4F8B23C0F2: removed\n"
+                 "Nov 22 06:25:14 mx2 postfix/qmgr[1]: 4F8B23C0F3: removed\n"
+                 "2026-11-22T06:25:14 mx2 postfix/qmgr[1]: 4F8B23C0F4: removed\n"
+                 "2026-11-22T06:25:14+00:00 mx2 postfix/qmgr[1]: 4F8B23C0F5: removed\n"
+                 "Nov 22 06:25:15 mx3 exim[9]: 2026-11-22 06:25:15 1jmFYj-00039V-QX Completed\n")
+    opts = ParseOptions(year=2026, tz="UTC", host_tz={"mx2": "Europe/Berlin", "mx3": "America/New_York"})
+    ts = parse([str(p)], options=opts, engine=engine).events["ts"].to_list()
+    utc = timezone.utc
+    assert ts == [datetime(2026, 11, 22, 6, 25, 14, tzinfo=utc), datetime(2026, 11, 22, 5, 25, 14, tzinfo=utc),
+                  datetime(2026, 11, 22, 5, 25, 14, tzinfo=utc), datetime(2026, 11, 22, 6, 25, 14, tzinfo=utc),
+                  datetime(2026, 11, 22, 11, 25, 15, tzinfo=utc)]
+
+
+def test_tz_option_takes_host_zones_and_refuses_bad_ones(tmp_path):
+    p = tmp_path / "central.log"
+    p.write_text("Nov 22 06:25:14 mx2 postfix/qmgr[1]: 4F8B23C0F3: removed\n")
+    ok = subprocess.run([sys.executable, "-m", "logtrace", "parse", str(p), "--year", "2026", "--tz", "UTC",
+                         "--tz", "mx2=Europe/Berlin"], capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["ts"] == "2026-11-22T05:25:14+00:00"
+    for bad in ("mx2=", "mx2=Mars/Olympus"):
+        r = subprocess.run([sys.executable, "-m", "logtrace", "parse", str(p), "--tz", bad], capture_output=True, text=True,
+                           cwd=tmp_path)
+        assert r.returncode == 2 and r.stdout == "" and r.stderr.startswith("error: "), r.stderr

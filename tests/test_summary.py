@@ -21,6 +21,7 @@ from logtrace.reports import summary as lib
 from logtrace.cli import app
 
 PIN = ["--year", "2024", "--tz", "UTC"]
+REPO = Path(__file__).resolve().parent.parent
 
 BASIC = """\
 Mar  4 09:00:00 mx postfix/smtpd[100]: connect from mail.example.net[192.0.2.10]
@@ -102,7 +103,7 @@ def basic(tmp_path: Path) -> str:
 
 def test_json_totals_follow_pflogsumm_counting_rules(basic: str) -> None:
     d = doc_for(basic, "--smtpd-stats")
-    assert d["schema"] == "logtrace.reports.summary/1"
+    assert d["schema"] == "logtrace.summary/1"
     assert d["totals"] == {
         "received": 2, "delivered": 3, "forwarded": 0, "deferred": 1, "deferrals": 1, "bounced": 1,
         # smtpd rejects (2) + cleanup milter-reject (1); rejected% = 3 / (3 delivered + 3 + 1 discarded)
@@ -349,3 +350,28 @@ def test_summary_library_does_not_import_rich() -> None:
     r = subprocess.run([sys.executable, "-c", "import logtrace.reports.summary, sys; assert 'rich' not in sys.modules and 'typer' not in sys.modules"],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
+
+
+def test_mixed_postfix_and_exim_input_reports_both_grand_totals_each_by_its_own_rules(tmp_path):
+    """A central file (Postfix and Exim lines in one syslog file): pflogsumm's totals over the
+    Postfix part equal those of the Postfix log alone, eximstats' over the Exim part those of
+    the Exim log alone; the de-duplicated view covers both."""
+    from logtrace.parsing.protocol import ParseOptions
+    from logtrace.reports.summary import summarize
+
+    opts = ParseOptions(year=2026, tz="UTC")
+    pf = REPO / "sample_logs/postfix/relay-to-exim.log"
+    ex = REPO / "sample_logs/exim/delivered-relay-confirmation.log"
+    wrapped = [f"Jun 20 00:{ln[14:19]} mx3 exim[4242]: {ln[20:]}" for ln in ex.read_text().splitlines() if ln[:4].isdigit()]
+    central = tmp_path / "mail.log"
+    central.write_text(pf.read_text() + "\n".join(wrapped) + "\n")
+    s_pf, s_ex, s_mix = (summarize([str(p)], options=opts) for p in (pf, ex, central))
+    assert s_pf.counting == "pflogsumm" and not s_pf.totals_eximstats
+    assert s_ex.counting == "eximstats" and not s_ex.totals_eximstats
+    assert s_mix.totals == s_pf.totals
+    assert s_mix.totals_eximstats == s_ex.totals
+    assert s_mix.unique["messages_received_unique"] >= s_pf.unique["messages_received_unique"]
+    from logtrace.reports.document import to_document
+
+    doc = to_document(s_mix)
+    assert doc["totals_eximstats"] == s_ex.totals and "totals_eximstats" in doc["counting"]["note"]

@@ -56,30 +56,55 @@ class GroupBy(str, Enum):
 Files = Annotated[list[str], typer.Argument(help="Log files, globs, directories, or - for stdin.", show_default=False)]
 MtaOpt = Annotated[str, typer.Option("--mta", help="Log format: auto (sniff each file), postfix, exim, exchange, or a plugin's name.")]
 YearOpt = Annotated[Optional[int], typer.Option("--year", help="Year of the first RFC 3164 stamp (default: from the file's mtime).")]
-TzOpt = Annotated[Optional[str], typer.Option("--tz", help="IANA zone of stamps without an offset (default: this machine's).")]
+TzOpt = Annotated[Optional[list[str]], typer.Option(
+    "--tz", help="IANA zone of stamps without an offset (default: this machine's); HOST=ZONE for one host's lines "
+    "in a central log (repeatable).")]
 WhereOpt = Annotated[Optional[str], typer.Option("--where", "-w", help='Filter, e.g. \'status = bounced and to ~ "@example\\.com$"\'.')]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show internal errors with a traceback.", hidden=True)]
 
 
-def parse_options(year: int | None, tz: str | None) -> Any:
-    """``--year``/``--tz`` → :class:`~logtrace.parsing.rules.ParseOptions` (an unknown zone is a usage error)."""
-    from logtrace.parsing.rules import ParseOptions
+def _check_zone(tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    if tz:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            if tz.upper() not in ("UTC", "Z"):
-                ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise typer.BadParameter(f"unknown time zone '{tz}' (use an IANA name such as Europe/Berlin)", param_hint="--tz") from None
-    return ParseOptions(year=year, tz=tz)
+    try:
+        if tz.upper() not in ("UTC", "Z"):
+            ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"unknown time zone '{tz}' (use an IANA name such as Europe/Berlin)", param_hint="--tz") from None
 
 
-def time_option(value: str | None, tz: str | None, hint: str) -> Any:
+def split_tz(values: list[str] | str | None) -> tuple[str | None, dict[str, str]]:
+    """``--tz`` values → (the zone for every host, {host: zone}); unknown zones are usage errors."""
+    if isinstance(values, str) or values is None:
+        values = [values] if values else []
+    default: str | None = None
+    hosts: dict[str, str] = {}
+    for v in values:
+        host, eq, zone = v.partition("=")
+        if eq:
+            if not host or not zone:
+                raise typer.BadParameter(f"'{v}' is not HOST=ZONE", param_hint="--tz")
+            _check_zone(zone)
+            hosts[host] = zone
+        else:
+            _check_zone(v)
+            default = v
+    return default, hosts
+
+
+def parse_options(year: int | None, tz: list[str] | str | None) -> Any:
+    """``--year``/``--tz`` → :class:`~logtrace.parsing.protocol.ParseOptions` (an unknown zone is a usage error)."""
+    from logtrace.parsing.protocol import ParseOptions
+
+    default, hosts = split_tz(tz)
+    return ParseOptions(year=year, tz=default, host_tz=hosts)
+
+
+def time_option(value: str | None, tz: list[str] | str | None, hint: str) -> Any:
     """``--since``/``--until`` → aware datetime or None (an unreadable value is a usage error)."""
     from logtrace.reports.summary import parse_time_spec
 
+    tz, _ = split_tz(tz)
     try:
         return parse_time_spec(value, tz=tz) if value else None
     except ValueError as e:

@@ -146,7 +146,14 @@ def print_accounting(acc: Any, *, title: str = "lines") -> None:
     tot_p = int(acc["parsed"].sum()) if acc.height else 0
     tot_o = int(acc["other"].sum()) if acc.height else 0
     tot_u = int(acc["unrecognized"].sum()) if acc.height else 0
-    msg = f"{title}: {tot_p + tot_o + tot_u:,} read, {tot_p:,} parsed, {tot_o:,} other programs/blank, {tot_u:,} unrecognized"
+    parsed = f"{tot_p:,} parsed"
+    if tot_p:
+        from logtrace.parsing.scan import parsed_by_dialect
+
+        by = parsed_by_dialect(acc)
+        if len(by) > 1:  # a central file: say which dialect read what
+            parsed += " (" + ", ".join(f"{safe(k)} {v:,}" for k, v in by.items()) + ")"
+    msg = f"{title}: {tot_p + tot_o + tot_u:,} read, {parsed}, {tot_o:,} other programs/blank, {tot_u:,} unrecognized"
     if tot_u:
         worst = acc.filter(acc["unrecognized"] > 0).head(5)
         parts = ", ".join(f"{safe(r['program'])} {r['unrecognized']:,}" for r in worst.iter_rows(named=True))

@@ -145,7 +145,15 @@ def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None
         uniq.add_row(_fmt(s.unique[k]), k)
     from rich.columns import Columns
 
-    console.print(Columns([grand, uniq]))
+    tables = [grand]
+    if s.totals_eximstats:
+        ex = Table(title="Grand totals (eximstats counting rules, Exim events)", title_justify="left", show_header=False)
+        ex.add_column("value", justify="right")
+        ex.add_column("what")
+        for k, v in s.totals_eximstats.items():
+            ex.add_row(_fmt(v), _EXIM_LABELS.get(k, k))
+        tables.append(ex)
+    console.print(Columns([*tables, uniq]))
     if s.counting != "pflogsumm":
         console.print(Text(TOTALS_NOTES[s.counting], style="dim"))
     console.print(Text(UNIQUE_NOTE, style="dim"))
@@ -197,6 +205,9 @@ def to_markdown(s: Summary, problems_first: bool = False) -> str:
     parts = [f"# logtrace summary\n\n{_md(s.period.get('first'))} → {_md(s.period.get('last'))} ({_md(s.period.get('timezone'))})\n",
              f"## {totals_title(s)}\n",
              _md_table(["total", "value"], [[total_label(s, k), v] for k, v in s.totals.items()]),
+             *(["## Grand totals (eximstats counting rules, Exim events)\n",
+                _md_table(["total", "value"], [[_EXIM_LABELS.get(k, k), v] for k, v in s.totals_eximstats.items()])]
+               if s.totals_eximstats else []),
              "## De-duplicated (logtrace)\n", _md_table(["count", "value"], [[k, s.unique[k]] for k in UNIQUE_KEYS]),
              f"\n{_md(UNIQUE_NOTE)}\n",
              "## Counts\n", _md_table(["count", "value"], [[k, v] for k, v in s.counts.items()])]
@@ -221,6 +232,8 @@ def write_csv(s: Summary, outdir: Path) -> list[Path]:
     tables: dict[str, Any] = {
         "totals": pl.DataFrame({"key": list(s.totals), "value": list(s.totals.values())},
                                schema={"key": pl.String, "value": pl.Int64}),
+        **({"totals_eximstats": pl.DataFrame({"key": list(s.totals_eximstats), "value": list(s.totals_eximstats.values())},
+                                             schema={"key": pl.String, "value": pl.Int64})} if s.totals_eximstats else {}),
         "unique": pl.DataFrame({"key": list(UNIQUE_KEYS), "value": [s.unique[k] for k in UNIQUE_KEYS]}),
         "counts": pl.DataFrame({"key": list(s.counts), "value": list(s.counts.values())}),
     }

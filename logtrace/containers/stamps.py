@@ -147,15 +147,34 @@ def parse_3339(stamp: str, tz: tzinfo) -> datetime | None:
 
 # ----------------------------------------------------------------- frame helpers
 
-def frame_timestamps(df: Any, tz_name: str, state: YearInference) -> Any:
+def frame_timestamps(df: Any, tz_name: str, state: YearInference, host_zones: dict[str, str] | None = None) -> Any:
     """Add a ``ts`` column (Datetime us UTC) from ``ts3164``/``ts3339`` string columns.
 
-    ``state`` carries the year across chunks of one file and is updated.
+    ``state`` carries the year across chunks of one file and is updated. Naive stamps are in
+    ``tz_name``, or, for the hosts ``host_zones`` names (``--tz HOST=ZONE``), in their zone.
     """
     import polars as pl
 
     if "_year" not in df.columns:
         df = df.with_columns(_year=_years(df.get_column("ts3164").str.slice(0, 3), state))
+    n3164 = df.height - df.get_column("ts3164").null_count()
+    n3339 = df.height - df.get_column("ts3339").null_count() if "ts3339" in df.columns else 0
+    ts = _ts_expr(tz_name, n3164 > 0, n3339 > 0)
+    if host_zones and "host" in df.columns:
+        by_zone: dict[str, list[str]] = {}
+        for host, z in host_zones.items():
+            by_zone.setdefault(z, []).append(host)
+        chain: Any = None
+        for z, hosts in by_zone.items():
+            cond = pl.col("host").is_in(hosts).fill_null(False)
+            chain = (pl.when(cond) if chain is None else chain.when(cond)).then(_ts_expr(z, n3164 > 0, n3339 > 0))
+        ts = chain.otherwise(ts)
+    return df.with_columns(ts=ts).drop("_year")
+
+
+def _ts_expr(tz_name: str, has3164: bool, has3339: bool) -> Any:
+    import polars as pl
+
     tzn = "UTC" if tz_name.upper() in ("UTC", "Z") else tz_name
     naive3164 = (
         pl.concat_str([pl.col("_year").cast(pl.String), pl.lit(" "), pl.col("ts3164").str.replace(r"^(\w{3}) +(\d) ", "$1 0$2 ")])
@@ -170,18 +189,14 @@ def frame_timestamps(df: Any, tz_name: str, state: YearInference) -> Any:
         .dt.replace_time_zone(tzn, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")
     )
-    n3164 = df.height - df.get_column("ts3164").null_count()
-    n3339 = df.height - df.get_column("ts3339").null_count() if "ts3339" in df.columns else 0
     full3339 = pl.when(s3339.str.contains(r"[+-]\d\d:\d\d$")).then(with_off).otherwise(no_off)
-    if n3164 and n3339:
-        ts = pl.coalesce(naive3164, full3339)
-    elif n3164:
-        ts = naive3164
-    elif n3339:
-        ts = full3339
-    else:
-        ts = pl.lit(None, pl.Datetime("us", "UTC"))
-    return df.with_columns(ts=ts).drop("_year")
+    if has3164 and has3339:
+        return pl.coalesce(naive3164, full3339)
+    if has3164:
+        return naive3164
+    if has3339:
+        return full3339
+    return pl.lit(None, pl.Datetime("us", "UTC"))
 
 
 def _years(mon: Any, state: YearInference) -> Any:

@@ -34,6 +34,8 @@ class ParseOptions:
 
     year: int | None = None  #: year of the first RFC 3164 stamp (else from the file's mtime)
     tz: str | None = None  #: IANA zone for naive stamps (else the machine's zone)
+    #: per-host zones for naive stamps in a central log (``--tz mx2=Europe/Berlin``)
+    host_tz: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

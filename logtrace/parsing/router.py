@@ -49,6 +49,7 @@ class Router:
         self.name = self.dialects[0].name
         self.mta = self.dialects[0].mta
         self._tz = zone(self.options.tz)
+        self._host_tz = {h: zone(z) for h, z in self.options.host_tz.items()}
         self._owner_cache: dict[str, tuple[int, str | None] | None] = {}
 
     # ---------------------------------------------------------------- routing
@@ -84,7 +85,7 @@ class Router:
         from logtrace.containers.stamps import frame_timestamps
 
         env = split_syslog_frame(lines)
-        env = frame_timestamps(env, self.options.tz or local_zone(), ctx.years)
+        env = frame_timestamps(env, self.options.tz or local_zone(), ctx.years, self.options.host_tz)
         progs = env.get_column("program").drop_nulls().unique().to_list()
         owners = {p: self.owner(p) for p in progs}
         env = env.with_columns(
@@ -131,10 +132,11 @@ class Router:
                 return Event(ts=None, host=None, mta="", program=None, pid=None, kind=EventKind.OTHER,
                              rule="syslog.noise", file=ctx.path, line_no=line_no)
             return Unparsed(reason="no-envelope", file=ctx.path, line_no=line_no)
+        tz = self._host_tz.get(g.get("host") or "", self._tz) if self._host_tz else self._tz
         if g.get("ts3164"):
-            ts = parse_3164(g["ts3164"], ctx.years, self._tz)  # type: ignore[arg-type]
+            ts = parse_3164(g["ts3164"], ctx.years, tz)  # type: ignore[arg-type]
         elif g.get("ts3339"):
-            ts = parse_3339(g["ts3339"], self._tz)  # type: ignore[arg-type]
+            ts = parse_3339(g["ts3339"], tz)  # type: ignore[arg-type]
         else:
             ts = None
         program, host = g.get("program") or "", g.get("host")

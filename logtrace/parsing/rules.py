@@ -213,7 +213,8 @@ class RuleParser:
             m = self._stamp_re.match(body)
             if m and m.end():
                 if m.group("bts"):
-                    ts = parse_3339(m.group("bts") + (m.group("btz") or ""), self._tz) or ts
+                    tz = zone(self.options.host_tz[host]) if host in self.options.host_tz else self._tz
+                    ts = parse_3339(m.group("bts") + (m.group("btz") or ""), tz) or ts
                 if pid is None and m.group("bpid"):
                     pid = cast_field("pid", m.group("bpid"))
                 body = body[m.end():]
@@ -281,9 +282,9 @@ class RuleParser:
         has = pl.col("bts").is_not_null() | pl.col("bpid").is_not_null()
         if not env.select(has.any()).item():
             return env.drop("bts", "btz", "bpid")
-        stamp = env.select(ts3339=pl.concat_str([pl.col("bts"), pl.col("btz").fill_null("")]),
+        stamp = env.select("host", ts3339=pl.concat_str([pl.col("bts"), pl.col("btz").fill_null("")]),
                            ts3164=pl.lit(None, pl.String), _year=pl.lit(0, pl.Int32))
-        own = frame_timestamps(stamp, self.options.tz or local_zone(), _NoYears()).get_column("ts")
+        own = frame_timestamps(stamp, self.options.tz or local_zone(), _NoYears(), self.options.host_tz).get_column("ts")
         strip = rf"{self.body_stamp}"
         return env.with_columns(
             ts=pl.coalesce(own, pl.col("ts")),

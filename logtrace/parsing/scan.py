@@ -204,6 +204,23 @@ def accounting(df: Any) -> Any:
         .collect()
     )
 
+def parsed_by_dialect(acc: Any, registry: Registry | None = None) -> dict[str, int]:
+    """Parsed lines per dialect (``{"postfix": 120, "exim": 40}``) from an :func:`accounting`
+    frame: each program goes to the dialect that claims it, as the router does."""
+    registry = registry or default_registry()
+    dialects = [i.cls() for i in registry.available() if isinstance(i.cls, type) and issubclass(i.cls, RuleParser)]
+    out: dict[str, int] = {}
+    if not dialects or not acc.height:
+        return out
+    router = Router(dialects)
+    for program, parsed in acc.select("program", "parsed").iter_rows():
+        own = router.owner(program or "") if parsed else None
+        name = router.dialects[own[0]].name if own else "native formats"
+        if parsed:
+            out[name] = out.get(name, 0) + int(parsed)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 # ---------------------------------------------------------------- results for the library API
 
 

@@ -31,7 +31,8 @@ class Collected(NamedTuple):
     events: Any  #: narrow events with a global ``seq`` (polars DataFrame)
     accounting: Any  #: polars DataFrame: program, parsed, other, unrecognized
     period: dict[str, Any]
-    counting: str  #: ``eximstats`` when every event a dialect produced is eximstats-tagged, else ``pflogsumm``
+    counting: str  #: ``eximstats`` when every counted event is eximstats-tagged, else ``pflogsumm``
+    mixed: bool = False  #: both pflogsumm-tagged and eximstats-tagged events: both grand totals are reported
 
 
 def narrow(df: Any, smtpd_stats: bool) -> Any:
@@ -46,16 +47,19 @@ def narrow(df: Any, smtpd_stats: bool) -> Any:
     return df.filter(keep).select("seq", *COLS)
 
 
-def counting_tally(df: Any) -> tuple[int, int]:
-    """(events of a registered rule, of those the eximstats-tagged ones) in one chunk.
+def counting_tally(df: Any) -> tuple[int, int, int]:
+    """(counted events, of those the eximstats-tagged ones, the pflogsumm-tagged ones) in one chunk.
 
-    Blank lines, other programs and unrecognized lines carry no registered rule and do not vote.
+    An event counts when a registered rule produced it and its kind is not ``other``: blank
+    lines, other programs, unrecognized lines and the pure ``other`` lines of helper dialects
+    (amavis, Dovecot) do not vote.
     """
     import polars as pl
 
-    dialect = pl.col("rule").is_in(list(default_index().plain)).fill_null(False)
-    n, x = df.select(n=dialect.sum(), x=(dialect & tagged(Tag.EXIMSTATS)).fill_null(False).sum()).row(0)
-    return int(n or 0), int(x or 0)
+    dialect = (pl.col("rule").is_in(list(default_index().plain)) & (pl.col("kind") != "other")).fill_null(False)
+    n, x, p = df.select(n=dialect.sum(), x=(dialect & tagged(Tag.EXIMSTATS)).fill_null(False).sum(),
+                        p=(dialect & tagged(Tag.PFLOGSUMM)).fill_null(False).sum()).row(0)
+    return int(n or 0), int(x or 0), int(p or 0)
 
 
 def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = None, since: datetime | None = None,
@@ -81,11 +85,11 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
     accs: list[Any] = []
     offset = 0
     first = last = None
-    voters = exim_votes = 0
+    voters = exim_votes = pf_votes = 0
     for chunk in scan_frames(paths, mta=mta, options=options, result=result, keep_going=True):
         accs.append(accounting(chunk))
-        n_dialect, n_exim = counting_tally(chunk)
-        voters, exim_votes = voters + n_dialect, exim_votes + n_exim
+        n_dialect, n_exim, n_pf = counting_tally(chunk)
+        voters, exim_votes, pf_votes = voters + n_dialect, exim_votes + n_exim, pf_votes + n_pf
         if since is not None:
             chunk = chunk.filter(pl.col("ts") >= since)
         if until is not None:
@@ -108,6 +112,7 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
            .sort(["unrecognized", "parsed", "other", "program"], descending=[True, True, True, False])
            if accs else pl.DataFrame(schema={"program": pl.String, "parsed": pl.UInt32, "other": pl.UInt32, "unrecognized": pl.UInt32}))
     period = {"first": first, "last": last, "since": since, "until": until}
-    # eximstats' totals when every event a dialect produced is eximstats-tagged; pflogsumm's otherwise (also for a mix)
+    # eximstats' totals when every counted event is eximstats-tagged; pflogsumm's otherwise. A central
+    # file with both (Postfix and Exim) gets both: pflogsumm's over the rest, eximstats' over Exim's.
     counting = EXIMSTATS_COUNTING if voters and voters == exim_votes else PFLOGSUMM_COUNTING
-    return Collected(ev, acc, period, counting)
+    return Collected(ev, acc, period, counting, mixed=bool(exim_votes and pf_votes))

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 #: Version of the JSON document written by ``logtrace summary --format json``.
-SCHEMA = "logtrace.reports.summary/1"
+SCHEMA = "logtrace.summary/1"
 
 #: ``counting`` → the note on ``totals`` in the JSON document.
 TOTALS_NOTES: dict[str, str] = {
@@ -28,6 +28,10 @@ UNIQUE_NOTE = (
 )
 
 
+MIXED_NOTE = ("Postfix and Exim events in one input: totals follow pflogsumm's rules over every event but Exim's; "
+              "totals_eximstats follow eximstats' rules over Exim's events; unique and the sections cover all.")
+
+
 def to_document(s: Any) -> dict[str, Any]:
     """The JSON document of ``--format json`` for a :class:`~logtrace.reports.summary.Summary`."""
     from logtrace import __version__ as version
@@ -41,8 +45,10 @@ def to_document(s: Any) -> dict[str, Any]:
         "generator": f"logtrace {version}",
         "inputs": [{"path": p, "parser": n} for p, n in s.inputs],
         "period": {k: iso(v) for k, v in s.period.items()},
-        "counting": {"rules": s.counting, "keys": list(s.totals), "note": TOTALS_NOTES[s.counting]},
+        "counting": {"rules": s.counting, "keys": list(s.totals),
+                     "note": MIXED_NOTE if s.totals_eximstats else TOTALS_NOTES[s.counting]},
         "totals": dict(s.totals),
+        **({"totals_eximstats": dict(s.totals_eximstats)} if s.totals_eximstats else {}),
         "unique": {**s.unique, "note": UNIQUE_NOTE},
         "counts": dict(s.counts),
         "smtpd": s.smtpd,

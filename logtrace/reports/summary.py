@@ -92,6 +92,9 @@ class Summary:
     failed_inputs: int = 0
     top: int = 10
     counting: str = PFLOGSUMM_COUNTING  #: whose Grand totals ``totals`` follows: ``pflogsumm`` or ``eximstats``
+    #: a mixed input (Postfix and Exim in one central file or set): eximstats' grand totals over the
+    #: Exim events (``totals`` are then pflogsumm's over the others); empty otherwise
+    totals_eximstats: dict[str, int] = field(default_factory=dict)
 
 
 def parse_time_spec(spec: str, *, tz: str | None = None, now: datetime | None = None) -> datetime:
@@ -144,6 +147,15 @@ def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False,
     return totals, unique, sections, smtpd, counts
 
 
+def mixed_pflogsumm_totals(ev: Any, tz: str) -> dict[str, int]:
+    """pflogsumm's Grand Totals over the events eximstats does not count (a mixed input)."""
+    from logtrace.parsing.tags import Tag, tagged
+
+    rest = derive(ev.filter(~tagged(Tag.EXIMSTATS)), tz)
+    sized = sizes(rest)
+    return grand_totals(rest, received_msgs(rest, sized), deliveries(rest, sized))
+
+
 def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, since: datetime | None = None,
               until: datetime | None = None, where: str | None = None, top: int = 10,
               smtpd_stats: bool = False) -> Summary:
@@ -159,12 +171,16 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
     from logtrace.parsing.scan import ScanResult
 
     scan = ScanResult()
-    ev, acc, period, counting = collect_events(paths, mta=mta, options=options, since=since, until=until, where=where,
-                                               smtpd_stats=smtpd_stats, result=scan)
+    ev, acc, period, counting, mixed = collect_events(paths, mta=mta, options=options, since=since, until=until,
+                                                      where=where, smtpd_stats=smtpd_stats, result=scan)
     tz = getattr(options, "tz", None) or local_zone_name()
     tz = "UTC" if tz.upper() in ("UTC", "Z") else tz
     totals, unique, sections, smtpd, counts = build(ev, tz=tz, top=top, smtpd_stats=smtpd_stats, counting=counting)
+    totals_x: dict[str, int] = {}
+    if mixed:  # each MTA's events by its own tool's rules; the sections and unique counts stay over all
+        totals_x = exim_totals(ev)
+        totals = mixed_pflogsumm_totals(ev, tz)
     period["timezone"] = tz
     return Summary(totals=totals, unique=unique, sections=sections, smtpd=smtpd, accounting=acc, period=period,
                    counts=counts, inputs=list(scan.files), diagnostics=scan.diagnostics,
-                   failed_inputs=scan.failed_inputs, top=top, counting=counting)
+                   failed_inputs=scan.failed_inputs, top=top, counting=counting, totals_eximstats=totals_x)
