@@ -94,7 +94,8 @@ def reason_tables(rows: Any, peer: Any, top: int) -> tuple[Any, Any]:
                           code=enhanced_code(pl.col("dsn"), pl.col("reply_text").fill_null("")),
                           reason=normalize_reason(pl.col("reply_text")), peer=peer)
     by_reason = (r.group_by("cls", "code", "reason").agg(count=pl.len(), messages=pl.col("queue_id").n_unique())
-                 .sort(["count", "cls", "reason"], descending=[True, False, False]).head(top * 5)
+                 .sort(["count", "cls", "reason", "code"], descending=[True, False, False, False], nulls_last=True)
+                 .head(top * 5)
                  .rename({"cls": "class"}))
     by_peer = (r.group_by("cls", "peer").agg(count=pl.len()).sort(["count", "cls", "peer"], descending=[True, False, False])
                .head(top * 2).rename({"cls": "class"}))
