@@ -16,6 +16,7 @@ from logtrace import query
 from logtrace.errors import QuerySyntaxError
 from logtrace.events import EventKind, event_schema
 from logtrace.query import ALIASES, COLUMNS, FIELDS, compile_where, evaluate
+from logtrace.query.grammar import where_grammar
 
 UTC = timezone.utc
 
@@ -236,7 +237,7 @@ def test_non_string_input() -> None:
 
 def test_pyparsing_run_tests_table() -> None:
     """The raw grammar, run_tests-style: these parse, the failure table does not."""
-    g = query._grammar()
+    g = where_grammar()
     ok, _ = g.run_tests("""
         status = bounced
         kind in (defer, bounce)
