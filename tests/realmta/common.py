@@ -70,13 +70,19 @@ def smtp_send(port: int, sender: str, rcpts: list[str], subject: str = "test",
 
 
 
-def run_follow(args: Sequence[str], paths: Sequence[str]) -> tuple[int, dict, str]:
-    """``python -m logtrace follow ARGS PATHS --json`` → (exit code, document, context for failures)."""
-    cmd = [sys.executable, "-m", "logtrace", "follow", *args, *paths, "--json"]
+def run_logtrace(*args: str) -> tuple[subprocess.CompletedProcess, str]:
+    """``python -m logtrace ARGS`` from the repo → (completed process, context for failures)."""
+    cmd = [sys.executable, "-m", "logtrace", *args]
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=60, stdin=subprocess.DEVNULL)
     ctx = f"\n$ {' '.join(cmd)}\nexit={r.returncode}\nstdout:\n{r.stdout[-4000:]}\nstderr:\n{r.stderr[-4000:]}"
+    return r, ctx
+
+
+def run_follow(args: Sequence[str], paths: Sequence[str]) -> tuple[int, dict, str]:
+    """``python -m logtrace follow ARGS PATHS --json`` → (exit code, document, context for failures)."""
+    r, ctx = run_logtrace("follow", *args, *paths, "--json")
     try:
         data = json.loads(r.stdout)
     except json.JSONDecodeError:

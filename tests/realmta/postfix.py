@@ -18,6 +18,9 @@ when available, else postlogd):
   ``<name>.rfc3339.log`` RFC 3339: ``2025-11-22T06:25:14.123456+00:00 mx1.example.test postfix-mx1/smtpd[123]: ...``
   (short host name in the traditional file, as Postfix's own postlogd and a
   default Debian host write it; FQDN in the RFC 3339 file).
+  With ``PostfixLab(forward=(ip, port))`` each rsyslogd also forwards mail.*
+  to a :class:`LogHost` (one rsyslogd on a loopback TCP port writing
+  ``central.log`` / ``central.rfc3339.log`` in the same two formats).
 * ``postlogd`` - Postfix's own ``maillog_file`` (RFC 3164 style only: that is
   all postlogd in Postfix 3.7 can write).  The RFC 3339 file is then a
   re-stamped copy (same lines, timestamp converted, year guessed, no
@@ -101,10 +104,29 @@ exec "$@"
 """
 
 
-class SyslogDaemon:
-    """One private rsyslogd per simulated host, writing both timestamp styles."""
+def ns_prefix(orig: Path, sock: Path) -> list[str]:
+    """Command prefix: run in a new private mount namespace whose ``/dev/log`` is ``sock``.
 
-    def __init__(self, base: Path, name: str, fqdn: str, logs: dict[str, Path]) -> None:
+    ``orig`` is an empty directory the real ``/dev`` is bind-mounted on inside it."""
+    orig.mkdir(exist_ok=True)
+    return [_which("unshare"), "-m", "--propagation", "private", "sh", "-c", _NS_SCRIPT,
+            "sh", str(orig), str(sock)]
+
+
+#: what a per-host rsyslogd sends to the log host (omfwd, TCP, LF-framed): the
+#: RSYSLOG_ForwardFormat without its 32-character tag cut, full-precision stamp.
+_FWD_TEMPLATE = ('template(name="lt_fwd" type="string" string="<%PRI%>%TIMESTAMP:::date-rfc3339% '
+                 '%HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%")\n')
+
+
+class SyslogDaemon:
+    """One private rsyslogd per simulated host, writing both timestamp styles.
+
+    With ``forward=(ip, port)`` it also sends every ``mail.*`` message to a log
+    host (:class:`LogHost`) over TCP, as a host of a central-logging site does."""
+
+    def __init__(self, base: Path, name: str, fqdn: str, logs: dict[str, Path],
+                 forward: tuple[str, int] | None = None) -> None:
         self.dir = base / f"rsyslog-{name}"
         self.dir.mkdir(mode=0o755)
         self.sock = self.dir / "log.sock"
@@ -122,6 +144,12 @@ template(name="lt_rfc3339" type="string"
 mail.* action(type="omfile" file="{logs['rfc3164']}" template="lt_rfc3164")
 mail.* action(type="omfile" file="{logs['rfc3339']}" template="lt_rfc3339")
 """)
+        if forward:
+            with self.conf.open("a") as f:
+                f.write(_FWD_TEMPLATE)
+                f.write(f'mail.* action(type="omfwd" target="{forward[0]}" port="{forward[1]}" '
+                        'protocol="tcp" template="lt_fwd")\n')
+        self.logs = logs
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -138,6 +166,88 @@ mail.* action(type="omfile" file="{logs['rfc3339']}" template="lt_rfc3339")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def _line_count(path: Path) -> int:
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
+
+
+class LogHost:
+    """A central log host: one rsyslogd receiving on a loopback TCP port (imtcp).
+
+    It writes every ``mail.*`` message it receives twice, in the per-host
+    templates' formats:
+    ``central.log``         RFC 3164 with the sender's short host name
+    ``central.rfc3339.log`` RFC 3339 with the sender's FQDN
+    """
+
+    def __init__(self, base: Path, logdir: Path, name: str = "central") -> None:
+        self.dir = base / f"rsyslog-{name}"
+        self.dir.mkdir(mode=0o755)
+        self.conf = self.dir / "rsyslog.conf"
+        self.pidfile = self.dir / "rsyslogd.pid"
+        self.port = free_port()
+        self.logs = {"rfc3164": logdir / f"{name}.log", "rfc3339": logdir / f"{name}.rfc3339.log"}
+        self.conf.write_text(f"""\
+global(workDirectory="{self.dir}" maxMessageSize="64k")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="{self.port}")
+template(name="lt_rfc3164" type="string"
+         string="%TIMESTAMP% %HOSTNAME:F,46:1% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\\n")
+template(name="lt_rfc3339" type="string"
+         string="%TIMESTAMP:::date-rfc3339% %HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\\n")
+mail.* action(type="omfile" file="{self.logs['rfc3164']}" template="lt_rfc3164")
+mail.* action(type="omfile" file="{self.logs['rfc3339']}" template="lt_rfc3339")
+""")
+        self.proc: subprocess.Popen | None = None
+        #: per-host RFC 3164 files whose lines must all have arrived before stop()
+        self.sources: list[Path] = []
+
+    @property
+    def target(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [_which("rsyslogd"), "-n", "-f", str(self.conf), "-i", str(self.pidfile)],
+            stdin=subprocess.DEVNULL, stdout=open(self.dir / "stdout", "wb"),
+            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.create_connection(self.target, timeout=1):
+                    break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("log host rsyslogd did not start: "
+                                   + (self.dir / "stdout").read_text(errors="replace"))
+            time.sleep(0.05)
+
+    def wait_synced(self, timeout: float = 10) -> bool:
+        """Wait (bounded) until the central file has as many lines as the sources together."""
+        deadline = time.monotonic() + timeout
+        while True:
+            want = sum(_line_count(p) for p in self.sources)
+            if _line_count(self.logs["rfc3164"]) >= want:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.wait_synced()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
@@ -276,10 +386,7 @@ amavis    unix  -       -       n       -       2       smtp
         pid = self.master_pid()
         if pid and Path(f"/proc/{pid}").exists():
             return [_which("nsenter"), "-t", str(pid), "-m", "--"]
-        orig = self.lab.base / self.name / "devorig"
-        orig.mkdir(exist_ok=True)
-        return [_which("unshare"), "-m", "--propagation", "private", "sh", "-c", _NS_SCRIPT,
-                "sh", str(orig), str(self.syslog.sock)]
+        return ns_prefix(self.lab.base / self.name / "devorig", self.syslog.sock)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a Postfix command (postfix, postsuper, postqueue ...) for this instance."""
@@ -293,7 +400,8 @@ amavis    unix  -       -       n       -       2       smtp
 
     def start(self) -> None:
         if self.lab.logging == "rsyslog":
-            self.syslog = SyslogDaemon(self.lab.base, self.name, self.fqdn, self.logs)
+            self.syslog = SyslogDaemon(self.lab.base, self.name, self.fqdn, self.logs,
+                                       forward=self.lab.forward)
             self.syslog.start()
         self.run("postfix", "start")
         deadline = time.monotonic() + 20
@@ -374,7 +482,7 @@ class PostfixLab:
     """
 
     def __init__(self, base: str | os.PathLike | None = None, logging: str | None = None,
-                 keep: bool | None = None) -> None:
+                 keep: bool | None = None, forward: tuple[str, int] | None = None) -> None:
         from .smtpserver import ContentFilterServer, ScriptedSMTPServer
         reason = postfix_available()
         if reason:
@@ -385,6 +493,10 @@ class PostfixLab:
         elif logging == "rsyslog" and (why := _rsyslog_mode_possible()):
             raise RuntimeError(f"rsyslog logging mode unavailable: {why}")
         self.logging = logging
+        if forward and logging != "rsyslog":
+            raise RuntimeError("forwarding to a log host needs LOGTRACE_MTA_LOGGING=rsyslog")
+        #: (ip, port) of a :class:`LogHost` every instance's rsyslogd forwards mail.* to
+        self.forward = forward
         self.keep = keep if keep is not None else os.environ.get("LOGTRACE_MTA_KEEP") == "1"
         # Short path: unix socket paths are limited to 107 bytes.
         self.base = Path(tempfile.mkdtemp(prefix="ltmta-", dir=base or "/tmp"))
