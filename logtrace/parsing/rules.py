@@ -277,20 +277,20 @@ class RuleParser:
 
         from logtrace.containers.stamps import frame_timestamps
 
-        g = env.get_column("body").str.extract_groups(self.body_stamp)  # type: ignore[arg-type]
+        whole = "^(?P<bs_all>" + self.body_stamp[1:] + ")"  # type: ignore[index]  # body_stamp starts with ^
+        g = env.get_column("body").str.extract_groups(whole)
         env = env.with_columns(g.alias("_bs")).unnest("_bs")
-        has = pl.col("bts").is_not_null() | pl.col("bpid").is_not_null()
+        has = pl.col("bs_all").str.len_bytes() > 0
         if not env.select(has.any()).item():
-            return env.drop("bts", "btz", "bpid")
+            return env.drop("bs_all", "bts", "btz", "bpid")
         stamp = env.select("host", ts3339=pl.concat_str([pl.col("bts"), pl.col("btz").fill_null("")]),
                            ts3164=pl.lit(None, pl.String), _year=pl.lit(0, pl.Int32))
         own = frame_timestamps(stamp, self.options.tz or local_zone(), _NoYears(), self.options.host_tz).get_column("ts")
-        strip = rf"{self.body_stamp}"
-        return env.with_columns(
+        return env.with_columns(  # the stamp is ASCII: its length in characters is its length in bytes
             ts=pl.coalesce(own, pl.col("ts")),
             pid=pl.coalesce(pl.col("pid"), pl.col("bpid")),
-            body=pl.when(has).then(pl.col("body").str.replace(strip, "")).otherwise(pl.col("body")),
-        ).drop("bts", "btz", "bpid")
+            body=pl.when(has).then(pl.col("body").str.slice(pl.col("bs_all").str.len_chars())).otherwise(pl.col("body")),
+        ).drop("bs_all", "bts", "btz", "bpid")
 
     def rule_parts(self, env: Any, base: list[str]) -> list[Any]:
         """Frame form of first-match-wins, per daemon: every row is extracted by exactly one rule

@@ -98,8 +98,11 @@ class EximParser(RuleParser):
     program_pattern: ClassVar[str] = r"^(?P<daemon>exim)"
     daemon_aliases: ClassVar[dict[str, str]] = {"exim": "main"}
     conversions: ClassVar[tuple[tuple[str, str, str], ...]] = CONVERSIONS
-    #: Exim's own stamp and ``[pid]`` when its main log is relayed through syslog
-    body_stamp: ClassVar[str | None] = rf"^(?:(?P<bts>{STAMP})(?: (?P<btz>[+-]\d{{4}}))? )?(?:\[(?P<bpid>\d+)\] )?"
+    #: Exim's own stamp (``syslog_timestamp``, the default) and ``[pid]`` inside a syslog body, after
+    #: the ``[1/N]``/``[1\N]`` mark of the first part of an entry Exim split (over 870 bytes or
+    #: several lines; later parts are ``exim.main.syslog_part``)
+    body_stamp: ClassVar[str | None] = (rf"^(?:\[1[\\/][1-9]\d*\] )?(?:(?P<bts>{STAMP})(?: (?P<btz>[+-]\d{{4}}))? )?"
+                                        r"(?:\[(?P<bpid>\d+)\] )?")
     unstamped_daemon: ClassVar[str | None] = "continuation"
     family_pattern: ClassVar[str | None] = EXIM_PROGRAM
     derivations: ClassVar[tuple[tuple[str, str], ...]] = EXIM_DERIVATIONS

@@ -203,6 +203,11 @@ RULES: tuple[Rule, ...] = (
     _r("daemon", r"^(?P<detail>exim \S+ daemon started: .*)$", K.OTHER,
        "exim x.yz daemon started: pid=p1235, no queue runs, listening for SMTP on port PORT_D"),
     # ---- any other per-message line (DKIM, filter logwrite, SA, event_action …); never a flag line
+    # ---- later parts of an entry Exim split for syslog ("[2\3] ", last one "[3/3] "): the first
+    # part carries the queue ID and the flag and is parsed as usual
+    _r("syslog_part", r"^\[(?:[2-9]|[1-9]\d+)[\\/][1-9]\d*\] (?P<detail>.*)$", K.OTHER,
+       "[2/2] mail.example.net [198.51.100.7]: SMTP error from remote mail server after RCPT TO:<rcpt@example.net>: 550 5.1.1 user unknown",
+       "[2\\3] Envelope-from: <sender@example.org>", "[3/3] Envelope-to: <rcpt@example.net>"),
     _r("note", rf"^{QID} (?P<detail>[^\s<=>*(\-].*)$", K.OTHER,
        "1jdghf-00034W-No DKIM: signing failed: RSA_LONG_LINE",
        "1VxPit-000MMd-U4 SA: Action: flagged as Spam but accepted: score=8.2 required=5.0 (scanned in 6/6 secs | Message-Id: 008701cf04ed_24497d70_6cdc7850_@xxx.xx). From <spammer@xxx.xx> (host=ip-4.net-3-2-1.rev.xxx.xx [178.123.108.196]) for trap@example.com",
