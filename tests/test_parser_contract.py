@@ -168,3 +168,44 @@ def test_tz_option_takes_host_zones_and_refuses_bad_ones(tmp_path):
         r = subprocess.run([sys.executable, "-m", "logtrace", "parse", str(p), "--tz", bad], capture_output=True, text=True,
                            cwd=tmp_path)
         assert r.returncode == 2 and r.stdout == "" and r.stderr.startswith("error: "), r.stderr
+
+
+def test_a_central_file_starting_with_exim_lines_is_read_as_syslog_by_every_dialect(tmp_path):
+    """Detection picks the container, not one MTA: Exim's lines first must not make it an Exim file."""
+    src = _central_file(tmp_path).read_text().splitlines()
+    exim_first = [ln for ln in src if " exim[" in ln] + [ln for ln in src if " exim[" not in ln]
+    p = tmp_path / "exim-first.log"
+    p.write_text("\n".join(exim_first) + "\n")
+    for engine in ("frame", "line"):
+        ev = parse([str(p)], options=OPTS, engine=engine).events
+        assert ev.filter(ev["mta"] == "postfix").height == sum(1 for ln in src if " postfix/" in ln)
+        assert ev.filter(ev["mta"] == "exim").height == sum(1 for ln in src if " exim[" in ln)
+        assert "unparsed" not in ev["kind"].to_list()
+
+
+DOVECOT_LOG = [
+    "Nov 22 06:25:14 lmtp(19423): Info: Connect from local",
+    "Nov 22 06:25:14 lmtp(bob@example.org)<19423><I861FWYuzl/fSwAAWP5Hkg>: Info: msgid=<a@example.net>: saved mail to INBOX",
+    "Nov 22 06:25:15 imap-login: Info: Login: user=<bob@example.org>, method=PLAIN, rip=192.0.2.7, lip=192.0.2.1, mpid=2044, TLS",
+    "Nov 22 06:25:16 auth: Error: passwd-file /etc/dovecot/users: User bob2 exists more than once",
+    "",
+    "Nov 22 06:25:17 mx1 postfix/qmgr[1]: 4F8B23C0F2: removed",
+]
+
+
+@pytest.mark.parametrize("engine", ["frame", "line"])
+def test_dovecots_own_log_file_is_detected_and_read_like_its_syslog_lines(tmp_path, engine):
+    p = tmp_path / "dovecot.log"
+    p.write_text("\n".join(DOVECOT_LOG) + "\n")
+    ev = parse([str(p)], options=OPTS, engine=engine).events
+    assert ev["mta"].to_list()[:4] == ["dovecot"] * 4
+    assert ev["detail"].to_list()[1] == "lmtp(bob@example.org)<19423><I861FWYuzl/fSwAAWP5Hkg>: msgid=<a@example.net>: saved mail to INBOX"
+    assert ev["detail"].to_list()[3].startswith("auth: Error: ")
+    assert ev["rule"].to_list()[4:] == ["blank", "postfix.qmgr.removed"]
+    assert ev["ts"].to_list()[1].isoformat() == "2026-11-22T06:25:14+00:00"
+    # the same body through syslog gives the same event (one rule table, two containers)
+    q = tmp_path / "syslog.log"
+    q.write_text("Nov 22 06:25:14 mx1 dovecot: lmtp(bob@example.org)<19423><I861FWYuzl/fSwAAWP5Hkg>: msgid=<a@example.net>: "
+                 "saved mail to INBOX\n")
+    sv = parse([str(q)], options=OPTS, engine=engine).events
+    assert sv["detail"].to_list() == [ev["detail"].to_list()[1]] and sv["rule"].to_list() == [ev["rule"].to_list()[1]]

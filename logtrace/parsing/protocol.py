@@ -7,9 +7,13 @@ and per chunk (polars); a dialect overrides neither. The :mod:`router <logtrace.
 hands each dialect the rows of the programs it claims, so one syslog file can carry Postfix,
 Exim, amavis, Dovecot and a plugin's program at once.
 
-A dialect whose logs also come in a file format of their own (Exim's mainlog, Exchange's W3C
-logs) additionally provides that **container**: ``parse_frame``/``parse_line`` over the raw
-lines of such a file (``native`` says when it applies).
+A dialect whose logs also come in a file format of their own (Exim's mainlog, Dovecot's
+``log_path`` file, Exchange's W3C logs) additionally provides that **container**:
+``parse_frame``/``parse_line`` over the raw lines of such a file, and a classmethod
+``native_sniff(head) -> float`` (share of head lines in that format). Detection picks the
+container per file: a native format when at least half the head is in it, else syslog (the
+router, every dialect), else the parsers' ``sniff``. Lines of other programs inside a native
+file go to the router (``use_router``).
 
 Everything downstream code needs from a dialect travels as event fields or **rule tags**
 (:mod:`logtrace.parsing.tags`), never as an MTA name or a rule ID tested in the correlator

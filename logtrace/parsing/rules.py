@@ -192,6 +192,10 @@ class RuleParser:
 
         return Router([self], self.options)
 
+    def use_router(self, router: Any) -> None:
+        """The router a native container hands other programs' syslog lines to (every dialect)."""
+        self.__dict__["_router"] = router
+
     # ---------------------------------------------------------------- syslog container (one dialect)
 
     def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:

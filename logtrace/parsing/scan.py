@@ -46,12 +46,34 @@ def _parser_for(f: reader.InputFile, mta: str, options: ParseOptions, registry: 
         head = reader.sniff_head(f)
         if not any(h.strip() for h in head):
             return None
-        cls = (looks_like_syslog(head) and _syslog_majority(head, registry)) or registry.sniff(head, f.path)
-    if not issubclass(cls, RuleParser) or (has_native_container(cls) and not looks_like_syslog(head)):
+        cls = (_native_container(head, registry) or (looks_like_syslog(head) and _syslog_majority(head, registry))
+               or registry.sniff(head, f.path))
+    if not issubclass(cls, RuleParser):
         return cls(options)
     dialects = [cls(options)] + [i.cls(options) for i in registry.available()
                                  if i.cls is not cls and isinstance(i.cls, type) and issubclass(i.cls, RuleParser)]
-    return Router(dialects, options)
+    router = Router(dialects, options)
+    if has_native_container(cls) and _reads_natively(cls, head):
+        dialects[0].use_router(router)  # its own format, other programs' syslog lines to their dialects
+        return dialects[0]
+    return router
+
+
+def _native_container(head: Sequence[str], registry: Registry) -> Any:
+    """The parser whose own file format (Exim's mainlog, Dovecot's log_path …) most head lines
+    are in, when that is at least half of them; None otherwise (then syslog or sniffing decide)."""
+    best, best_share = None, 0.5
+    for i in registry.available():
+        fn = getattr(i.cls, "native_sniff", None)
+        if fn is None:
+            continue
+        try:
+            share = float(fn(head))
+        except Exception:  # noqa: BLE001 - a plugin must not break detection
+            continue
+        if share >= best_share and (best is None or share > best_share):
+            best, best_share = i.cls, share
+    return best
 
 
 def _syslog_majority(head: Sequence[str], registry: Registry) -> Any:
@@ -72,6 +94,14 @@ def _syslog_majority(head: Sequence[str], registry: Registry) -> Any:
         if n > best_n:
             best, best_n = i.cls, n
     return best
+
+
+def _reads_natively(cls: Any, head: Sequence[str]) -> bool:
+    """A parser with a container of its own reads the file itself unless it is syslog."""
+    fn = getattr(cls, "native_sniff", None)
+    if fn is not None and float(fn(head)) >= 0.5:
+        return True
+    return not looks_like_syslog(head)
 
 
 def has_native_container(cls: Any) -> bool:

@@ -111,6 +111,22 @@ class EximParser(RuleParser):
 
     # ---------------------------------------------------------------- detection
 
+    @classmethod
+    def native_sniff(cls, head: Sequence[str]) -> float:
+        """Share of head lines that are Exim's own log lines (its stamp first, not a syslog line)."""
+        from logtrace.parsing.router import split_line
+
+        lines = [ln for ln in head if ln.strip()]
+        if not lines:
+            return 0.0
+        parser = cls()
+        hits = 0
+        for ln in lines:
+            m = _STAMPED_SNIFF.match(ln)
+            if m and split_line(ln) is None and parser.classify_body("main", ln[m.end():]) is not None:
+                hits += 1
+        return hits / len(lines)
+
     def sniff(self, head: Sequence[str]) -> float:
         """Share of stamped lines that an Exim rule recognizes (unstamped dump lines are neutral)."""
         n = hits = 0
@@ -185,9 +201,8 @@ class EximParser(RuleParser):
             ts = parse_3339(g["ts3339"], self._tz) if g["ts3339"] else None
         pid = cast_field("pid", g["pid"])
         program, host, daemon = g["program"], g["host"], g["_daemon"]
-        if daemon is None:
-            return Event(ts=ts, host=host, mta="", program=program, pid=pid, kind=K.OTHER,
-                         rule="other.program", file=ctx.path, line_no=line_no)
+        if daemon is None:  # another program's syslog line: the dialect that claims it reads it
+            return self._router.parse_line(line, ctx, line_no)
         ev = self._event(daemon, g["body"], ts=ts, host=host, program=program, pid=pid, ctx=ctx, line_no=line_no)
         ctx.extra[_STATE] = (ts, ev.queue_id if ev else None, pid, host)
         if ev is None:
@@ -227,9 +242,9 @@ class EximParser(RuleParser):
             parts.append(blank.select("line_no", kind=pl.lit("other"), rule=pl.lit("blank"), mta=pl.lit("")))
         env = env.filter(~c("_blank"))
         other = env.filter(c("_daemon").is_null())
-        if other.height:
-            parts.append(other.select("line_no", "ts", "host", "program", "pid", kind=pl.lit("other"),
-                                      rule=pl.lit("other.program"), mta=pl.lit("")))
+        if other.height:  # other programs' syslog lines: the dialects that claim them read them
+            mine = other.get_column("line_no").implode()
+            parts.append(self._router.parse_frame(lines.filter(pl.col("line_no").is_in(mine)), ctx))
         env = env.filter(c("_daemon").is_not_null())
         anchors = env.filter(c("_stamped")).get_column("line_no")
         parts += self.rule_parts(env, ["line_no", "ts", "host", "program", "pid"])
