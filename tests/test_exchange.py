@@ -20,6 +20,11 @@ from logtrace.errors import InputError
 from logtrace.parsing.rules import FileContext, ParseOptions
 from logtrace_parsers.exchange import FIELDS_2016, ExchangeParser, frame_records
 
+#: the Agent Log's ``#Fields``, as Exchange 2013–2019 write them
+AGENT_COLUMNS = ("Timestamp,SessionId,LocalEndpoint,RemoteEndpoint,EnteredOrgFromIP,MessageId,P1FromAddress,P2FromAddresses,"
+                 "Recipients,NumRecipients,Agent,Event,Action,SmtpResponse,Reason,ReasonData,Diagnostics,NetworkMsgID,"
+                 "TenantID,Directionality").split(",")
+
 SAMPLES = REPO / "sample_logs" / "exchange"
 OPTIONS = tomllib.loads((SAMPLES / "options.toml").read_text())
 TZ = OPTIONS.get("timezone")
@@ -186,6 +191,115 @@ def test_parse_file_lines_gives_the_same_records_as_the_frame():
     df = _frame(data)
     recs = list(frame_records(df))
     assert len(recs) == df.height and [r.line_no for r in recs] == df.get_column("line_no").to_list()
+
+
+# ---------------------------------------------------------------------- agent logs
+
+AGENT_SAMPLE = SAMPLES / "agent-log-content-filter.log"
+AGENT_HEADER = ("#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n#Log-type: Agent Log\r\n"
+                "#Date: 2019-03-05T00:00:01.234Z\r\n#Fields: " + ",".join(AGENT_COLUMNS) + "\r\n")
+
+
+def _agent_row(action: str = "AcceptMessage", recipients: str = "erin@example.com", **kw: str) -> str:
+    vals = {"Timestamp": "2019-03-05T09:15:00.000Z", "SessionId": "08D6A0C3D1F2B7A4", "LocalEndpoint": "10.0.0.5:25",
+            "RemoteEndpoint": "192.0.2.50:44000", "EnteredOrgFromIP": "192.0.2.50", "MessageId": "<e5f6@example.org>",
+            "P1FromAddress": "ok@example.org", "P2FromAddresses": "ok@example.org", "Recipients": recipients,
+            "NumRecipients": str(len(recipients.split(";"))), "Agent": "Content Filter Agent", "Event": "OnEndOfData",
+            "Action": action, "Directionality": "Incoming", **kw}
+    return _csv_line([vals.get(c, "") for c in AGENT_COLUMNS])
+
+
+def test_agent_log_is_not_read_as_a_protocol_log():
+    ev = _events(AGENT_SAMPLE, "frame")
+    assert {e["rule"] for e in ev} == {"exchange.header", "exchange.agent.row"}
+    rows = [e for e in ev if e["rule"] == "exchange.agent.row"]
+    assert {e["program"] for e in rows} == {"Content Filter Agent", "Recipient Filter Agent", "Sender Filter Agent"}
+    assert [e["kind"] for e in rows] == ["reject", "reject", "hold", "reject", "other", "discard", "discard", "reject", "other"]
+    assert not [e for e in ev if e.get("program", "").startswith("Smtp")]
+
+
+def test_agent_rows_give_one_event_per_recipient_with_the_row_fields():
+    ev = [e for e in _events(AGENT_SAMPLE, "frame") if e["rule"] == "exchange.agent.row"]
+    first = [e for e in ev if e["line"] == 6]
+    assert [e["recipient"] for e in first] == ["bob@example.com", "carol@example.com"]
+    a = first[0]
+    assert (a["ts"], a["message_id"], a["sender"], a["client_ip"], a["status"], a["nrcpt"]) == (
+        "2019-03-05T09:12:44.871000+00:00", "a1b2@example.net", "spammer@example.net", "198.51.100.23", "RejectMessage", 2)
+    assert (a["reply_text"], a["reply_code"], a["dsn"]) == (
+        "550 5.7.1 Message rejected as spam by Content Filtering.", 550, "5.7.1")
+    assert a["detail"] == ("network-message-id=c0ffee00-1111-2222-3333-444455556666; session-id=08D6A0C3D1F2B7A1; "
+                           "event=OnEndOfData; reason=SclAtOrAboveRejectThreshold; reason-data=9")
+    assert {k: v for k, v in first[1].items() if k != "recipient"} == {k: v for k, v in a.items() if k != "recipient"}
+    assert not [e for e in ev if "host" in e or "queue_id" in e]
+    assert not [e for e in ev if "DV:" in e.get("detail", "") or "SCL:" in e.get("detail", "")]  # Diagnostics stays out
+    rcpt = next(e for e in ev if e["status"] == "RejectCommand" and e["line"] == 8)
+    assert "message_id" not in rcpt and rcpt["dsn"] == "5.1.10" and rcpt["recipient"] == "x@example.com"
+    assert rcpt["reply_text"].endswith("; Recipient not found by SMTP address lookup")  # never split at ';'
+    assert rcpt["detail"] == ("session-id=08D6A0C3D1F2B7A3; event=OnRcptCommand; reason=RecipientDoesNotExist; "
+                              "reason-data=x@example.com")
+    (mail,) = [e for e in ev if e["line"] == 11]  # OnMailCommand: no recipients, still one event
+    assert "recipient" not in mail and (mail["kind"], mail["reply_code"], mail["nrcpt"]) == ("reject", 554, 0)
+    dele = [e for e in ev if e["line"] == 10]
+    assert [e["client_ip"] for e in dele] == ["10.0.0.9"] * 2
+    assert dele[0]["detail"].endswith("; entered-org-from-ip=203.0.113.77; p2-from=billing@example.com")
+    assert next(e for e in ev if e["line"] == 12)["client_ip"] == "2001:db8::25"
+
+
+@pytest.mark.parametrize(("action", "kind"), [
+    ("RejectMessage", "reject"), ("RejectCommand", "reject"), ("RejectAuthentication", "reject"),
+    ("QuarantineMessage", "hold"), ("DeleteMessage", "discard"), ("RedirectMessage", "redirect"),
+    ("AcceptMessage", "other"), ("AcceptCommand", "other"), ("Disconnect", "other"), ("Frobnicate", "other"), ("", "other"),
+])
+def test_agent_actions_map_to_kinds_and_status_keeps_the_action(action, kind):
+    df = _frame(AGENT_HEADER + _agent_row(action, "a@example.com;b@example.com") + "\r\n").filter(pl.col("line_no") == 6)
+    assert df.select("rule", "kind", "status").rows() == [("exchange.agent.row", kind, action or None)] * 2
+    assert df.get_column("recipient").to_list() == ["a@example.com", "b@example.com"]
+
+
+def test_agent_rule_table_entry_agrees_with_the_frame():
+    from logtrace_parsers.exchange import AGENT_ACTION_KINDS, RULES
+
+    (rule,) = [r for r in RULES if r.id == "exchange.agent.row"]
+    assert rule.id in ExchangeParser.rule_ids and dict(rule.kind_by[1]) == AGENT_ACTION_KINDS
+    text = AGENT_HEADER + "".join(_agent_row(a) + "\r\n" for a in rule.samples)
+    got = _frame(text).filter(pl.col("rule") == rule.id).select("status", "kind").rows()
+    assert got == [(a, AGENT_ACTION_KINDS.get(a, rule.kind).value) for a in rule.samples]
+
+
+def test_agent_log_engines_agree_and_match_the_cli_line_engine():
+    assert _events(AGENT_SAMPLE, "line") == _events(AGENT_SAMPLE, "frame")
+    out = {}
+    for engine in ("line", "frame"):
+        out[engine] = subprocess.run([sys.executable, "-m", "logtrace", "parse", str(AGENT_SAMPLE), "--engine", engine],
+                                     capture_output=True, text=True, check=True).stdout
+    assert out["line"] == out["frame"] and '"rule":"exchange.agent.row"' in out["frame"].replace(" ", "")
+
+
+def test_agent_log_type_wins_over_protocol_like_fields_and_is_sniffed():
+    text = ("#Log-type: Agent Log\n#Fields: Timestamp,SessionId,Event,Recipients,Data\n"
+            "2019-03-05T09:12:44.871Z,08D6A0C3D1F2B7A1,OnEndOfData,bob@example.com,x\n")
+    df = _frame(text)
+    assert df.get_column("rule").to_list() == ["exchange.header", "exchange.header", "exchange.agent.row"]
+    assert ExchangeParser().sniff(["#Log-type: Agent Log", "#Fields: Timestamp,SessionId"]) == 1.0
+
+
+def test_headerless_agent_rows_are_recognised_by_count_and_shape_only():
+    rows = [ln for ln in AGENT_SAMPLE.read_text(encoding="utf-8-sig").splitlines() if not ln.startswith("#")]
+    diags: list = []
+    df = ExchangeParser().parse_bytes(("\n".join(rows) + "\n").encode(), diags=diags)
+    assert set(df.get_column("rule").to_list()) == {"exchange.agent.row"}
+    assert df.filter(pl.col("kind") == "reject").height == 4
+    assert [d.message for d in diags] == ["no #Fields header; assumed the Exchange Agent Log layout (20 columns)"]
+    with pytest.raises(InputError):  # 20 columns without the Agent Log's shape: today's refusal stays
+        _frame("2019-03-05T09:12:44.871Z" + ",x" * 19 + "\n")
+
+
+def test_agent_export_with_a_header_row_reads_local_stamps_in_tz():
+    text = ('"Timestamp","SessionId","Agent","Event","Action","Recipients","SmtpResponse"\n'
+            '"3/5/2019 10:12:44 AM","S1","Content Filter Agent","OnEndOfData","RejectMessage","a@example.com","550 5.7.1 spam"\n')
+    row = _frame(text, tz="Europe/Berlin").filter(pl.col("line_no") == 2).row(0, named=True)
+    assert (row["rule"], row["kind"], row["reply_code"], str(row["ts"])) == (
+        "exchange.agent.row", "reject", 550, "2019-03-05 09:12:44+00:00")
 
 
 # ---------------------------------------------------------------------- public corpus

@@ -1,4 +1,4 @@
-"""Exchange: message tracking CSV, SMTP protocol logs, Get-MessageTrackingLog and EXO trace exports.
+"""Exchange: message tracking CSV, SMTP protocol logs, Agent Logs, Get-MessageTrackingLog and EXO trace exports.
 
 Formats, each recognised from its header (never from column positions):
 
@@ -11,6 +11,14 @@ Formats, each recognised from its header (never from column positions):
   ``exchange.smtp.data_reply`` event: in a Send log ``deliver``/``defer``/``bounce`` with
   ``next_queue_id`` from ``queued as X``/``[InternalId=N]``; in a Receive log ``accept`` with
   ``queue_id`` = Exchange's own ``InternalId``.
+* **Agent Logs** (``#Log-type: Agent Log``, ``TransportRoles\\Logs\\Hub\\AgentLog\\AGENT*.LOG``,
+  2013–2019; columns ``Timestamp,SessionId,…,Agent,Event,Action,SmtpResponse,Reason,ReasonData,
+  Diagnostics,NetworkMsgID,TenantID,Directionality``, found by name, ``Agent``+``Action`` tell it
+  from a protocol log): one ``exchange.agent.row`` event per recipient of each transport-agent
+  decision, ``kind`` from :data:`AGENT_ACTION_KINDS` (``RejectMessage``/``RejectCommand``/
+  ``RejectAuthentication`` → ``reject``, ``QuarantineMessage`` → ``hold``, ``DeleteMessage`` →
+  ``discard``, ``RedirectMessage`` → ``redirect``, any other action → ``other``). A CSV header
+  row with those columns (an export) reads naive stamps in ``--tz`` like the tracking exports.
 * **``Get-MessageTrackingLog | Export-Csv``** (``#TYPE`` line optional; ``Timestamp,EventId,…``
   header row) and **Exchange Online message trace** (``Received,SenderAddress,…`` CSV, or
   the JSON records of ``Get-MessageTrace``/Reporting Web Service, one per line; the historical
@@ -26,24 +34,36 @@ Conventions (documented in the README glossary too):
   expansion), ``reference`` (DSN rows: the original Message-Id), ``return-path`` (when it
   differs from ``sender-address``), ``connector-id``, ``original-client-ip``,
   ``original-server-ip``, ``source-context`` (last, free text). Protocol logs:
-  ``session-id``, ``sequence-number``, ``connector-id``, ``data``, ``context``.
+  ``session-id``, ``sequence-number``, ``connector-id``, ``data``, ``context``. Agent Logs:
+  ``network-message-id``, ``session-id`` (the SMTP Receive protocol log's), ``event`` (``OnEndOfData``
+  …), ``reason``, ``reason-data`` (e.g. the SCL), ``entered-org-from-ip`` (when it differs from
+  ``client_ip``), ``p2-from`` (``P2FromAddresses``, the header From, when it differs from the
+  envelope sender); ``Diagnostics`` (free text: ``DV:…;SID:…;SCL:…;PCL:…``), ``TenantID`` and
+  ``Directionality`` are not copied.
   Query it with ``detail ~ "network-message-id=<guid>"``.
-* ``status`` = the raw ``event-id`` (``SENDEXTERNAL``, ``HAREDIRECTFAIL`` …) or EXO ``Status``;
-  ``kind`` comes from :data:`EVENT_KINDS` (unknown ids pass through as ``other``).
+* ``status`` = the raw ``event-id`` (``SENDEXTERNAL``, ``HAREDIRECTFAIL`` …), EXO ``Status`` or Agent Log
+  ``Action``; ``kind`` comes from :data:`EVENT_KINDS` (unknown ids pass through as ``other``), and
+  :data:`EXO_STATUS_KINDS`/:data:`AGENT_ACTION_KINDS`.
 * ``program`` = the ``source`` column (``SMTP``, ``STOREDRIVER`` …; ``MSExchange`` when empty),
-  ``SmtpSend``/``SmtpReceive`` for protocol logs, ``ExchangeOnline`` for EXO traces.
+  ``SmtpSend``/``SmtpReceive`` for protocol logs, ``ExchangeOnline`` for EXO traces, the ``Agent``
+  column for Agent Logs (``Content Filter Agent`` …).
 * ``host`` is the server that logged the row: ``server-hostname`` (else ``client-hostname``),
   except on ``SEND``/``SENDEXTERNAL`` rows, where ``server-*`` is the *destination*: there
   ``host`` = ``client-hostname`` and ``relay_host``/``relay_ip`` = ``server-hostname``/``server-ip``.
+  Agent Log rows name no server: ``host`` is null; ``client_ip`` = ``RemoteEndpoint`` without its
+  port, else ``EnteredOrgFromIP``; ``sender`` = ``P1FromAddress``; ``nrcpt`` = ``NumRecipients``;
+  ``message_id`` = ``MessageId`` without ``<>``; no ``queue_id`` (the log has none).
 * ``reply_text`` = the recipient's entry of ``recipient-status``; ``reply_code``/``dsn``/
   ``next_queue_id``/``next_host`` come from :data:`logtrace.parsing.rules.DERIVATIONS` over it and,
   for ``SEND*`` rows, over ``source-context`` (where Exchange writes the next hop's reply to
-  DATA, e.g. ``250 2.6.0 <…> [InternalId=N, Hostname=H] Queued mail for delivery``).
+  DATA, e.g. ``250 2.6.0 <…> [InternalId=N, Hostname=H] Queued mail for delivery``). Agent Logs:
+  ``reply_text`` = ``SmtpResponse``, the same for every recipient of the row (never split at ``;``).
 * ``orig_recipient`` = ``related-recipient-address`` (EXPAND: the group; REDIRECT: the old address).
 * ``message-subject`` is not copied anywhere (attacker-controlled, personal data, no field).
-* **One row, several events**: ``recipient-address``/``recipient-status`` are ``;`` lists; each
-  recipient becomes one event, all sharing the row's physical ``line_no`` (in recipient order).
-* Naive timestamps: tracking and protocol logs are UTC (``Z``); ``Export-Csv`` writes the
+* **One row, several events**: ``recipient-address``/``recipient-status`` (Agent Log: ``Recipients``)
+  are ``;`` lists; each recipient becomes one event, all sharing the row's physical ``line_no`` (in
+  recipient order).
+* Naive timestamps: tracking, protocol and agent logs are UTC (``Z``); ``Export-Csv`` writes the
   exporting machine's local time in its culture's format (``--tz`` names that zone); EXO
   times are UTC.
 
@@ -52,7 +72,10 @@ Every physical line yields at least one record: ``#`` lines and CSV header rows 
 count, unbalanced quotes (a field spanning lines is not supported), unreadable JSON or an
 unparseable stamp are ``unparsed`` with reason ``bad-field`` and a ``detail``. A file with no
 header at all is accepted when its rows have exactly a known layout's column count (26/27/30
-tracking, 9 protocol; a warning diagnostic says so); otherwise :class:`InputError`.
+tracking, 9 protocol, 20 Agent Log when every such row also has its shape: a numeric
+``NumRecipients``, an ``Agent`` and a one-word ``Action``; a warning diagnostic says so);
+otherwise :class:`InputError`. ``#Log-type: Agent Log`` makes a file an Agent Log whatever
+its ``#Fields``.
 PowerShell's *formatted* table or list output is refused with a hint to use ``Export-Csv``.
 
 ``parse_file``'s ``line_filter`` (an expression over raw lines) is ignored: CSV rows need
@@ -70,21 +93,23 @@ from logtrace.input import reader
 from logtrace.errors import Diagnostic, InputError
 from logtrace.events import Event, Unparsed
 from logtrace.parsing.rules import Rule, FileContext, ParseOptions, conform
+from logtrace_parsers.exchange.agent import agent_frame
 from logtrace_parsers.exchange.columns import field_count_expr, frame_records, read_rows
 from logtrace_parsers.exchange.exo import exo_frame, exo_json_frame
 from logtrace_parsers.exchange.generic import generic_frame
 from logtrace_parsers.exchange.layout import (
-    Layout, infer_layout, layout_from_names, protocol_program, refuse_formatted, split_header,
+    Layout, infer_layout, is_agent_log, layout_from_names, protocol_program, refuse_formatted, split_header,
 )
 from logtrace_parsers.exchange.smtp_protocol import protocol_frame
 from logtrace_parsers.exchange.table import (
-    EVENT_KINDS, EXO_STATUS_KINDS, FIELDS_2010, FIELDS_2013, FIELDS_2016, FIELDS_PROTOCOL, FORMATTED_OUTPUT, ISO_ROW_COMMA, RULES,
+    AGENT_ACTION_KINDS, EVENT_KINDS, EXO_STATUS_KINDS, FIELDS_2010, FIELDS_2013, FIELDS_2016, FIELDS_PROTOCOL, FIELDS_AGENT,
+    FORMATTED_OUTPUT, ISO_ROW_COMMA, RULES,
     norm,
 )
 from logtrace_parsers.exchange.tracking import tracking_frame
 
-__all__ = ["ExchangeParser", "EVENT_KINDS", "EXO_STATUS_KINDS", "frame_records",
-           "RULES", "FIELDS_2010", "FIELDS_2013", "FIELDS_2016", "FIELDS_PROTOCOL"]
+__all__ = ["ExchangeParser", "EVENT_KINDS", "EXO_STATUS_KINDS", "AGENT_ACTION_KINDS", "frame_records",
+           "RULES", "FIELDS_2010", "FIELDS_2013", "FIELDS_2016", "FIELDS_PROTOCOL", "FIELDS_AGENT"]
 
 
 @dataclass
@@ -112,7 +137,7 @@ class ExchangeParser:
     rule_ids: ClassVar[tuple[str, ...]] = (
         "exchange.header", "exchange.blank", "exchange.msgtrk.row", "exchange.export.row", "exchange.exo.row",
         "exchange.smtp.connect", "exchange.smtp.disconnect", "exchange.smtp.line", "exchange.smtp.data_reply",
-        "exchange.generic.row",
+        "exchange.agent.row", "exchange.generic.row",
     )
 
     def claims(self, program: str) -> bool:
@@ -133,7 +158,7 @@ class ExchangeParser:
             low = ln.lower()
             if low.startswith(("#software: microsoft exchange", "#log-type: message tracking", "#fields: date-time,")):
                 return 1.0
-            if low.startswith("#log-type: smtp ") and "protocol log" in low:
+            if (low.startswith("#log-type: smtp ") and "protocol log" in low) or low.startswith("#log-type: agent log"):
                 return 1.0
             if low.startswith("#type ") and ("messagetracking" in low or "messagetrace" in low):
                 return 1.0
@@ -259,6 +284,8 @@ class ExchangeParser:
             if lay is None:
                 state.log_type = log_type
                 continue
+            if is_agent_log(state.log_type) and lay.fmt in ("smtp", "generic"):
+                lay = Layout("agent", lay.fields)  # the log type wins over a partial or renamed #Fields
             if lay.fmt == "smtp":
                 lay.program = protocol_program(state.log_type, ctx.path)
             state.layout = lay
@@ -332,6 +359,8 @@ class ExchangeParser:
             return tracking_frame(raw, export=lay.fmt == "export", tz=self.options.tz)
         if lay.fmt == "exo":
             return exo_frame(raw)
+        if lay.fmt in ("agent", "agent-export"):
+            return agent_frame(raw, export=lay.fmt == "agent-export", tz=self.options.tz)
         if lay.fmt == "smtp":
             out, state.sessions = protocol_frame(raw, lay.program, state.sessions)
             return out

@@ -15,7 +15,7 @@ from logtrace.events import Event, EventKind, Unparsed
 from logtrace_parsers.exchange.table import QUOTED, SMTP_SPLIT
 
 __all__ = [
-    "field_count_expr", "field_counts", "read_rows", "ensure", "clean", "msgid", "bag", "timestamp", "bad_stamps",
+    "field_count_expr", "field_counts", "read_rows", "ensure", "clean", "msgid", "endpoint_ip", "bag", "timestamp", "bad_stamps",
     "align_statuses", "frame_records",
 ]
 
@@ -72,6 +72,16 @@ def msgid(e: Any) -> Any:
 
     s = e.str.strip_chars().str.strip_prefix("<").str.strip_suffix(">").str.strip_chars()
     return pl.when(s == "").then(None).otherwise(s)
+
+
+def endpoint_ip(e: Any) -> Any:
+    """``ip:port``/``[ipv6]:port`` → the address; a bare address (no port) as is; null when empty."""
+    import polars as pl
+
+    s = e.str.strip_chars()
+    bare = pl.when(s.str.contains(r"^[0-9A-Fa-f.:]+$") & (s.str.count_matches(":", literal=True) != 1)).then(s)
+    ip = pl.coalesce(s.str.extract(r"^\[([^\]]+)\](?::\d+)?$", 1), s.str.extract(r"^([^:\[\]]+):\d+$", 1), bare)
+    return pl.when(ip == "").then(None).otherwise(ip)
 
 
 def bag(pairs: list[tuple[str, Any]]) -> Any:

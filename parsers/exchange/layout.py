@@ -10,19 +10,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from logtrace.errors import Diagnostic, InputError
-from logtrace_parsers.exchange.columns import field_counts
+from logtrace_parsers.exchange.columns import field_counts, read_rows
 from logtrace_parsers.exchange.table import (
-    BY_COUNT, FORMATTED_HINT, FORMATTED_OUTPUT, ISO_ROW, TRACKING_HINT, TRACKING_KEYS, norm,
+    AGENT_ACTION, AGENT_KEYS, BY_COUNT, FORMATTED_HINT, FORMATTED_OUTPUT, ISO_ROW, TRACKING_HINT, TRACKING_KEYS, norm,
 )
 
-__all__ = ["Layout", "split_header", "layout_from_names", "protocol_program", "infer_layout", "refuse_formatted"]
+__all__ = ["Layout", "split_header", "layout_from_names", "protocol_program", "is_agent_log", "infer_layout",
+           "refuse_formatted"]
 
 
 @dataclass
 class Layout:
     """How the rows under a header are read."""
 
-    fmt: str  #: msgtrk | export | exo | smtp | generic
+    fmt: str  #: msgtrk | export | exo | smtp | agent | agent-export | generic
     fields: list[str]  #: canonical names, in column order
     program: str | None = None
 
@@ -45,6 +46,8 @@ def layout_from_names(names: list[str], origin: str) -> Layout | None:
     s = set(canon)
     if not names or len(s) != len(canon):
         return None if origin == "row" else Layout("generic", [f"_c{i}" for i in range(len(names))])
+    if AGENT_KEYS <= s:  # before the protocol log: an Agent Log has SessionId and Event too
+        return Layout("agent" if origin == "fields" else "agent-export", canon)
     if "session-id" in s and "event" in s:
         return Layout("smtp", canon)
     if "event-id" in s or origin == "fields" and s & TRACKING_KEYS:
@@ -73,6 +76,24 @@ def protocol_program(log_type: str, path: str, seg: Any = None) -> str:
     return "SmtpProtocol"
 
 
+def is_agent_log(log_type: str) -> bool:
+    """``#Log-type: Agent Log``."""
+    return log_type.strip().lower() == "agent log"
+
+
+def _agent_shaped(seg: Any, fields: list[str]) -> bool:
+    """Header-less rows that really are Agent Log rows: ``NumRecipients`` a number, ``Agent`` set and
+    ``Action`` one CamelCase word on every row (else the column count alone would be a guess)."""
+    import polars as pl
+
+    df = read_rows(seg.select("line_no", "line"), fields)
+    if df is None or not df.height:
+        return False
+    ok = (pl.col("num-recipients").fill_null("0").str.contains(r"^\d+$") & pl.col("agent").is_not_null()
+          & pl.col("action").fill_null("").str.contains(AGENT_ACTION.pattern))
+    return bool(df.select(ok.all()).item())
+
+
 def infer_layout(seg: Any, path: str, log_type: str, diags: list[Diagnostic]) -> Layout:
     """Header-less rows (``line_no``, ``line``) → the known layout with their column count, with a warning;
     :class:`InputError` when there is none."""
@@ -81,7 +102,8 @@ def infer_layout(seg: Any, path: str, log_type: str, diags: list[Diagnostic]) ->
     good = counts.filter(iso)
     if good.len():
         n = int(good.mode().sort()[-1])
-        if n in BY_COUNT:
+        rows_n = seg.filter((counts == n) & iso)
+        if n in BY_COUNT and (BY_COUNT[n][0] != "agent" or is_agent_log(log_type) or _agent_shaped(rows_n, BY_COUNT[n][1])):
             fmt, fields, label = BY_COUNT[n]
             lay = Layout(fmt, list(fields))
             if fmt == "smtp":

@@ -13,8 +13,9 @@ from logtrace.parsing.rules import DERIVATIONS, Rule
 from logtrace.parsing.tags import Tag
 
 __all__ = [
-    "EVENT_KINDS", "EXO_STATUS_KINDS", "RULES", "FIELDS_2010", "FIELDS_2013", "FIELDS_2016", "FIELDS_PROTOCOL", "BY_COUNT",
-    "ALIASES", "norm", "TRACKING_KEYS", "ISO_ROW", "ISO_ROW_COMMA", "FORMATTED_OUTPUT", "QUOTED", "SMTP_SPLIT",
+    "EVENT_KINDS", "EXO_STATUS_KINDS", "AGENT_ACTION_KINDS", "RULES", "FIELDS_2010", "FIELDS_2013", "FIELDS_2016",
+    "FIELDS_PROTOCOL", "FIELDS_AGENT", "BY_COUNT", "ALIASES", "norm", "TRACKING_KEYS", "AGENT_KEYS", "AGENT_ACTION",
+    "ISO_ROW", "ISO_ROW_COMMA", "FORMATTED_OUTPUT", "QUOTED", "SMTP_SPLIT",
     "REPLY_DERIVS", "HOP_DERIVS", "TRACKING_HINT", "FORMATTED_HINT",
 ]
 
@@ -67,6 +68,17 @@ EXO_STATUS_KINDS: dict[str, EventKind] = {
     "EXPAND": K.OTHER,
 }
 
+#: Agent Log ``Action`` → kind (matched without regard to case). Every other action
+#: (``AcceptMessage``, ``AcceptCommand``, ``Disconnect`` …) is ``other``; ``status`` keeps the raw action.
+AGENT_ACTION_KINDS: dict[str, EventKind] = {
+    "RejectMessage": K.REJECT,
+    "RejectCommand": K.REJECT,
+    "RejectAuthentication": K.REJECT,
+    "QuarantineMessage": K.HOLD,
+    "DeleteMessage": K.DISCARD,
+    "RedirectMessage": K.REDIRECT,
+}
+
 _EVENT_ID = r"^(?P<status>[A-Z][A-Z_]*)$"
 _FINAL = ("status", (("DELIVER", frozenset({Tag.FINAL})),))
 
@@ -76,7 +88,8 @@ _FINAL = ("status", (("DELIVER", frozenset({Tag.FINAL})),))
 #: ``status`` is :data:`EVENT_KINDS`; a ``DELIVER`` row is a final delivery (tag).
 RULES: tuple[Rule, ...] = (
     Rule("exchange.header", "header", r"^#(?P<detail>[A-Za-z-]+:.*)$", K.OTHER,
-         ("#Software: Microsoft Exchange Server", "#Fields: date-time,client-ip,client-hostname", "#Log-type: Message Tracking Log")),
+         ("#Software: Microsoft Exchange Server", "#Fields: date-time,client-ip,client-hostname",
+          "#Log-type: Message Tracking Log", "#Log-type: Agent Log")),
     Rule("exchange.blank", "blank", r"^[ \t]*$", K.OTHER, ("",)),
     Rule("exchange.msgtrk.row", "msgtrk", _EVENT_ID, K.OTHER, ("RECEIVE", "DELIVER", "SENDEXTERNAL", "FAIL", "DEFER", "DSN", "EXPAND"),
          kind_by=("status", tuple(EVENT_KINDS.items())), tags_by=_FINAL),
@@ -90,6 +103,10 @@ RULES: tuple[Rule, ...] = (
          ("< 250 2.6.0 <a@example.com> [InternalId=4617089] Queued mail for delivery",
           "< 451 4.7.0 Temporary server error. Please try again later")),
     Rule("exchange.smtp.line", "smtp", r"^(?P<detail>[<>*].*)$", K.OTHER, ("> EHLO mx.example.com", "* Tls", "<")),
+    Rule("exchange.agent.row", "agent", r"^(?P<status>[A-Za-z]+)$", K.OTHER,
+         ("RejectMessage", "RejectCommand", "QuarantineMessage", "DeleteMessage", "RedirectMessage", "AcceptMessage",
+          "AcceptCommand", "Disconnect", "RejectAuthentication"),
+         kind_by=("status", tuple(AGENT_ACTION_KINDS.items()))),
     Rule("exchange.generic.row", "generic", r"^(?P<detail>.*,.*)$", K.OTHER, ("2019-01-01T00:00:00.000Z,a@example.com,b@example.com",)),
 )
 
@@ -103,9 +120,17 @@ FIELDS_2010 = (
 FIELDS_2013 = [*FIELDS_2010[:11], "network-message-id", *FIELDS_2010[11:]]
 FIELDS_2016 = [*FIELDS_2013, "transport-traffic-type", "log-id", "schema-version"]
 FIELDS_PROTOCOL = "date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context".split(",")
-#: column count → (format, fields, label) for header-less files
+#: Agent Log (``AgentLog\AGENT*.LOG``, Exchange 2013–2019) columns, canonical names in ``#Fields`` order
+FIELDS_AGENT = (
+    "date-time,session-id,local-endpoint,remote-endpoint,entered-org-from-ip,message-id,p1-from-address,"
+    "p2-from-addresses,recipient-address,num-recipients,agent,event,action,smtp-response,reason,reason-data,"
+    "diagnostics,network-message-id,tenant-id,directionality"
+).split(",")
+#: column count → (format, fields, label) for header-less files (an Agent Log's rows must also
+#: have its shape, see :data:`AGENT_ACTION`)
 BY_COUNT = {26: ("msgtrk", FIELDS_2010, "2010"), 27: ("msgtrk", FIELDS_2013, "2013"),
-            30: ("msgtrk", FIELDS_2016, "2016/2019"), 9: ("smtp", FIELDS_PROTOCOL, "SMTP protocol")}
+            30: ("msgtrk", FIELDS_2016, "2016/2019"), 9: ("smtp", FIELDS_PROTOCOL, "SMTP protocol"),
+            20: ("agent", FIELDS_AGENT, "Agent Log")}
 
 #: normalised column name (lowercase, alphanumerics only) → canonical tracking-log name.
 ALIASES: dict[str, str] = {
@@ -123,9 +148,10 @@ ALIASES: dict[str, str] = {
     "size": "total-bytes",
     "fromip": "client-ip",
     "toip": "server-ip",
+    "networkmsgid": "network-message-id",  # Agent Log
 }
 _CANONICAL = [*FIELDS_2016, "session-id", "sequence-number", "local-endpoint", "remote-endpoint", "event", "data",
-              "context", "status", "message-trace-id", "organization"]
+              "context", "status", "message-trace-id", "organization", *FIELDS_AGENT]
 for _c in _CANONICAL:
     ALIASES.setdefault(re.sub(r"[^a-z0-9]", "", _c), _c)
 
@@ -154,3 +180,7 @@ def norm(name: str) -> str:
 
 #: column names that make a ``#Fields`` header a tracking log even without ``event-id``
 TRACKING_KEYS = frozenset({"internal-message-id", "message-id", "network-message-id", "recipient-address"})
+#: column names that make a header an Agent Log's (checked before the protocol log's ``session-id``+``event``)
+AGENT_KEYS = frozenset({"agent", "action"})
+#: header-less Agent Log rows: ``NumRecipients`` is a number, ``Agent`` is set and ``Action`` is one word
+AGENT_ACTION = re.compile(r"^[A-Z][A-Za-z]+$")
