@@ -86,7 +86,9 @@ def has_native(parser: Any) -> bool:
 
 
 def is_syslog_parser(parser: Any) -> bool:
-    return hasattr(parser, "parse_frame") and not hasattr(parser, "parse_file")
+    from logtrace.parsing.protocol import reads_whole_files
+
+    return hasattr(parser, "parse_frame") and not reads_whole_files(parser)
 
 
 #: Python's str.strip() treats U+001C..U+001F as whitespace, Rust's (polars) does not: a line of

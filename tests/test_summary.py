@@ -375,3 +375,24 @@ def test_mixed_postfix_and_exim_input_reports_both_grand_totals_each_by_its_own_
 
     doc = to_document(s_mix)
     assert doc["totals_eximstats"] == s_ex.totals and "totals_eximstats" in doc["counting"]["note"]
+
+
+def test_exim_rejects_written_twice_to_syslog_count_once(tmp_path):
+    """syslog_duplication (Exim's default): a reject goes to syslog as the main-log line and as the
+    reject-log entry (split at its newlines when it carries headers); eximstats' totals count it once."""
+    from logtrace.parsing.protocol import ParseOptions
+    from logtrace.reports.summary import summarize
+
+    rcpt = ("2026-11-22 06:25:16 [2204] H=spam.example.net [203.0.113.66] F=<spam@example.net> "
+            "rejected RCPT <bob@example.com>: relay not permitted")
+    data = ("2026-11-22 06:25:17 [2205] 1wBcDg-000AbE-56 H=spam.example.net [203.0.113.66] F=<spam@example.net> "
+            "rejected after DATA: message rejected as spam")
+    lines = [f"Nov 22 06:25:16 mx3 exim[2204]: {rcpt}", f"Nov 22 06:25:16 mx3 exim[2204]: {rcpt}",
+             f"Nov 22 06:25:17 mx3 exim[2205]: {data}", f"Nov 22 06:25:17 mx3 exim[2205]: [1\\3] {data}",
+             "Nov 22 06:25:17 mx3 exim[2205]: [2\\3] Envelope-from: <spam@example.net>",
+             "Nov 22 06:25:17 mx3 exim[2205]: [3/3] Envelope-to: <bob@example.com>"]
+    p = tmp_path / "mail.log"
+    p.write_text("\n".join(lines) + "\n")
+    s = summarize([str(p)], options=ParseOptions(year=2026, tz="UTC"))
+    assert s.counting == "eximstats"
+    assert s.totals["rejected"] == 2 and s.totals["rejected_hosts"] == 1

@@ -62,6 +62,11 @@ class InputFile:
     def is_stdin(self) -> bool:
         return self.path == "-"
 
+    @property
+    def compression(self) -> str | None:
+        """``gzip``, ``bzip2``, ``xz``, ``zstd`` or None (known once the input was opened or sniffed)."""
+        return self._compression
+
 
 # ------------------------------------------------------------------ expansion
 

@@ -25,7 +25,7 @@ README's "Writing a parser plugin".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -88,6 +88,26 @@ class Dialect(Protocol):
     def claims(self, program: str) -> bool:
         """Whether this dialect parses the lines of syslog program ``program``."""
         ...
+
+
+@runtime_checkable
+class FileContainer(Protocol):
+    """A container that reads a whole file itself instead of chunks of lines: Exchange's W3C
+    and CSV logs need their ``#Fields``/header line for every row. The scanners call these
+    instead of ``parse_frame``/``parse_line`` for such a parser."""
+
+    def parse_file(self, f: Any, ctx: FileContext, diags: list[Any], line_filter: Any) -> Iterator[Any]:
+        """Event frames of input ``f`` (``line_filter``, an expression over raw lines, may be ignored)."""
+        ...
+
+    def parse_file_lines(self, f: Any, ctx: FileContext, diags: list[Any]) -> Iterator[Any]:
+        """Events and unparsed records of input ``f``, in file order (the line engine)."""
+        ...
+
+
+def reads_whole_files(parser: Any) -> bool:
+    """Whether ``parser`` is a :class:`FileContainer` (reads whole files, not lines)."""
+    return isinstance(parser, FileContainer)
 
 
 def dialect_problems(cls: Any) -> list[str]:

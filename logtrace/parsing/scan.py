@@ -22,7 +22,7 @@ from logtrace.input import reader
 from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.events import Event, Unparsed
 from logtrace.parsing.registry import Registry, default_registry
-from logtrace.parsing.protocol import FileContext, ParseOptions
+from logtrace.parsing.protocol import FileContext, ParseOptions, reads_whole_files
 from logtrace.parsing.router import Router, looks_like_syslog
 from logtrace.parsing.rules import RuleParser
 
@@ -147,7 +147,7 @@ def open_inputs(paths: Sequence[str], mta: str, options: ParseOptions | None, re
             result.failed_inputs += 1
             continue
         if parser is None:
-            if f._compression is not None:  # a damaged stream can decode to nothing: say so
+            if f.compression is not None:  # a damaged stream can decode to nothing: say so
                 before = len(result.diagnostics)
                 for _ in reader.read_chunks(f, result.diagnostics):
                     pass
@@ -169,7 +169,7 @@ def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOption
     """
     result = result if result is not None else ScanResult()
     for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
-        if hasattr(parser, "parse_file"):
+        if reads_whole_files(parser):
             yield from parser.parse_file(f, ctx, result.diagnostics, line_filter)
             continue
         for lines in _prepared(f, parser, ctx, result, line_filter):
@@ -205,7 +205,7 @@ def parse_lines(paths: Sequence[str], *, mta: str = "auto", options: ParseOption
     """The line engine: one record per input line, in file order."""
     result = result if result is not None else ScanResult()
     for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
-        if hasattr(parser, "parse_file_lines"):
+        if reads_whole_files(parser):
             yield from parser.parse_file_lines(f, ctx, result.diagnostics)
             continue
         for n, line in reader.iter_lines(f, result.diagnostics):

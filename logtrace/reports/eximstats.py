@@ -57,6 +57,12 @@ def exim_totals(ev: Any) -> dict[str, int]:
         ip=pl.coalesce(pl.lit("[") + c("client_ip") + pl.lit("]"), pl.lit("local")),
         temp=(c("status") == "temporarily rejected") & c("reply_text").is_not_null() & ~text.str.contains("SpamAssassin")
         & (tagged(Tag.EXIMSTATS_REJECT_RCPT) | (tagged(Tag.EXIMSTATS_REJECT) & c("detail").str.contains(r"^[A-Z]+ "))))
+    # Exim logging to syslog (syslog_duplication, the default) writes a reject twice: the main-log
+    # line and the reject-log entry's first line. Lines carried by syslog (they have a host; Exim's
+    # own files have none) that repeat a reject to the letter, same process and second, are one.
+    dup_keys = ["ts", "host", "pid", "rule", "status", "client_ip", "sender", "recipient", "reply_text", "detail", "queue_id"]
+    rj = pl.concat([rj.filter(c("host").is_null()),
+                    rj.filter(c("host").is_not_null()).unique(subset=dup_keys, keep="first", maintain_order=True)])
     sa = x.filter(tagged(Tag.EXIMSTATS_NOTE)).with_columns(
         ip=pl.coalesce(c("detail").str.extract(r"From.*?(\[[^\]]+\])", 1),
                        pl.when(c("detail").str.contains(r"\(local\)")).then(pl.lit("local")), pl.lit("")),

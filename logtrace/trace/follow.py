@@ -29,7 +29,7 @@ from typing import Any
 
 from logtrace.errors import Diagnostic, FollowError
 from logtrace.events import Event, EventKind, event_schema
-from logtrace.parsing.rules import ParseOptions
+from logtrace.parsing.protocol import ParseOptions, reads_whole_files
 from logtrace.parsing.scan import ScanResult
 from logtrace.trace.correlator import Correlator, rejected_stories
 from logtrace.trace.verdicts import MessageStory
@@ -80,7 +80,7 @@ def _pass(inputs: Sequence[tuple[Any, Any, Any]], expr: Any, options: ParseOptio
     frames: list[Any] = []
     for f, parser, _ctx in inputs:
         ctx = FileContext(f.path, f.mtime, options or ParseOptions())
-        if hasattr(parser, "parse_file"):  # whole-file parsers (Exchange CSV) need their header
+        if reads_whole_files(parser):  # whole-file containers (Exchange CSV) need their header
             frames.extend(parser.parse_file(f, ctx, diags, None))
             continue
         for lines in reader.frames(f, diags):
@@ -183,7 +183,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
         streamed = []
         for f, parser, ctx in open_inputs(paths, mta, options, None, result, True):
             m = None
-            if f._compression is None and not hasattr(parser, "parse_file"):
+            if f.compression is None and not reads_whole_files(parser):
                 m = PlainLog.open(f.path, parser, ctx)
             if m is not None:
                 mapped.append(m)
