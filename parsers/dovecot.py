@@ -18,7 +18,7 @@ from logtrace.containers import dovecot_log
 from logtrace.containers.stamps import parse_3164, parse_3339
 from logtrace.events import Event, EventKind as K, Unparsed
 from logtrace.parsing.protocol import FileContext
-from logtrace.parsing.rules import Rule, RuleParser, conform, empty_frame, local_zone
+from logtrace.parsing.rules import with_rust_whitespace, Rule, RuleParser, conform, empty_frame, local_zone
 
 RULES: tuple[Rule, ...] = (
     Rule("dovecot.any.message", "dovecot", r"^(?P<detail>.*)$", K.OTHER,
@@ -44,6 +44,9 @@ class DovecotParser(RuleParser):
         return dovecot_log.share(head)
 
     def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
+        return with_rust_whitespace(self._parse_native_line, line, ctx, line_no)
+
+    def _parse_native_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
         g = dovecot_log.split_line(line)
         if g is None:  # blank, or a syslog line in the same file
             return self._router.parse_line(line, ctx, line_no)

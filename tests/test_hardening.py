@@ -900,3 +900,16 @@ def test_correlator_does_not_depend_on_input_order(evs, seed):
     random.Random(seed).shuffle(shuffled)
     key = lambda lcs: sorted(repr((lc.key, tuple((e.file, e.line_no) for e in lc.events))) for lc in lcs)  # noqa: E731
     assert key(build_lifecycles(evs)) == key(build_lifecycles(shuffled))
+
+
+@pytest.mark.parametrize("name", ["exim", "router"])
+def test_information_separators_inside_a_line_match_the_same_in_both_engines(name, monkeypatch):
+    """U+001C–U+001F are whitespace to Python's re but not to Rust's regex (found by atheris in CI)."""
+    monkeypatch.setenv("LOGTRACE_FUZZ_STRICT", "1")
+    line = ("2026-11-22 06:25:14 no MAIL in SMTP connection from www3005.sakura.ne.jp [49.212.207.15]:28890 "
+            "I=[172.89.0.6]:25 D=21s C=EHLO,STARTTL\x1fS")
+    if name == "router":
+        line = "Nov 22 06:25:14 mx\x1e1 exim[12]: " + line[20:]
+    T.check_syslog_line(PARSERS[name], line)
+    rec = T.line_record(PARSERS[name], line)
+    assert rec["kind"] == "disconnect" and "\x1f" not in str(rec.get("client_host"))

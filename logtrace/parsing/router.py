@@ -26,7 +26,7 @@ from logtrace.containers.stamps import parse_3164, parse_3339, zone
 from logtrace.containers.syslog import SYSLOG_NOISE, SYSLOG_PREFIX, split_syslog_frame
 from logtrace.events import Event, EventKind, Unparsed
 from logtrace.parsing.protocol import FileContext, ParseOptions
-from logtrace.parsing.rules import BLANK, RuleParser, cast_field, conform, empty_frame, local_zone
+from logtrace.parsing.rules import BLANK, RuleParser, cast_field, conform, empty_frame, local_zone, with_rust_whitespace
 
 _BLANK_RE = re.compile(BLANK)
 _NOISE_RE = re.compile(SYSLOG_NOISE)
@@ -123,6 +123,9 @@ class Router:
     # ---------------------------------------------------------------- line engine
 
     def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
+        return with_rust_whitespace(self._parse_line, line, ctx, line_no)
+
+    def _parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
         if _BLANK_RE.match(line):
             return Event(ts=None, host=None, mta="", program=None, pid=None, kind=EventKind.OTHER, rule="blank",
                          file=ctx.path, line_no=line_no)

@@ -356,6 +356,26 @@ class _NoYears:
         pass
 
 
+#: U+001C–U+001F: whitespace to Python's ``re`` (``\s``), not to Rust's regex (polars). The line
+#: engine hides them behind private-use characters while matching, so both engines split and
+#: match the same way, and shows them again in the record it returns.
+SEPARATORS = "\x1c\x1d\x1e\x1f"
+_HIDE = str.maketrans({c: chr(0xE000 + ord(c)) for c in SEPARATORS})
+_SHOW = str.maketrans({chr(0xE000 + ord(c)): c for c in SEPARATORS})
+
+
+def with_rust_whitespace(parse: Any, line: str, *args: Any) -> Any:
+    """``parse(line, *args)`` with U+001C–U+001F matched as Rust's regex does (not whitespace)."""
+    if not any(c in line for c in SEPARATORS):
+        return parse(line, *args)
+    import dataclasses
+
+    rec = parse(line.translate(_HIDE), *args)
+    changes = {f.name: v.translate(_SHOW) for f in dataclasses.fields(rec)
+               if isinstance(v := getattr(rec, f.name), str) and not isinstance(v, EventKind)}
+    return dataclasses.replace(rec, **changes)
+
+
 def local_zone() -> str:
     from logtrace.containers.stamps import local_zone_name
 

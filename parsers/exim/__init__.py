@@ -68,7 +68,7 @@ from typing import Any, ClassVar
 
 from logtrace.containers.stamps import MONTHS, assign_years, frame_timestamps, parse_3164, parse_3339
 from logtrace.events import EVENT_FIELDS, Event, EventKind as K, Unparsed
-from logtrace.parsing.rules import BLANK, BLANK_RE, FileContext, Rule, RuleParser, cast_field, conform, empty_frame, local_zone
+from logtrace.parsing.rules import with_rust_whitespace, BLANK, BLANK_RE, FileContext, Rule, RuleParser, cast_field, conform, empty_frame, local_zone
 from logtrace.parsing.tags import Tag
 from logtrace_parsers.exim.table import CONVERSIONS, ENVELOPE, EXIM_DERIVATIONS, EXIM_PROGRAM, ID, QID, RULES, STAMP
 
@@ -180,6 +180,9 @@ class EximParser(RuleParser):
         return self.make_event(hit[0], hit[1], ts=ts, host=host, program=program, pid=pid, ctx=ctx, line_no=line_no)
 
     def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
+        return with_rust_whitespace(self._parse_native_line, line, ctx, line_no)
+
+    def _parse_native_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
         if _MON_RE.match(line) and line[:3] in MONTHS:  # advance the year tracker exactly as assign_years does
             ctx.years.year_for(MONTHS[line[:3]])
         if BLANK_RE.match(line):
