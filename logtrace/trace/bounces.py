@@ -80,6 +80,7 @@ class BouncesResult:
     failed_inputs: int = 0
     accounting: Any = None
     log_end: datetime | None = None
+    linked_ids: int = 0  #: queue IDs followed: the problem IDs and every ID linked to them (no cap)
 
     def failing(self, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> list[BounceItem]:
         """The items that make ``bounces`` exit 4 for these ``--fail-on`` categories."""
@@ -177,7 +178,7 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     _classify(items)
     if where:
         items = _where(items, where)
-    return BouncesResult(items, scan.diagnostics, scan.failed_inputs, acc, log_end)
+    return BouncesResult(items, scan.diagnostics, scan.failed_inputs, acc, log_end, len(ids))
 
 
 def _category(story: MessageStory, r: Any, host_end: dict[str | None, datetime], log_end: datetime | None,
