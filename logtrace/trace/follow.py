@@ -38,7 +38,6 @@ __all__ = ["FollowError", "FollowResult", "filter_stories", "follow", "linked_id
            "story_to_json"]
 
 
-
 @dataclass
 class FollowResult:
     query: str
