@@ -176,18 +176,28 @@ def bounces(
     top: Annotated[int, typer.Option("--top", help="Show at most N messages per group (0: all).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="A list of messages (same objects as follow --json).")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="One row per failed recipient.")] = False,
+    fail_on: Annotated[Optional[str], typer.Option("--fail-on", metavar="CATEGORY,…", help=(
+        "Categories that make the exit code 4 (default: bounced,expired,discarded,notification-failed; "
+        "also deleted, held, deferred, in-flight, lost, rejected; none: never)."))] = None,
+    lost_after: Annotated[str, typer.Option("--lost-after", help=(
+        "A message with no delivery attempt is 'lost' only when its host's log goes on this long after its last "
+        "line; before that it is 'in-flight'."))] = "1h",
+    include_rejected: Annotated[bool, typer.Option("--include-rejected", help=(
+        "Also list recipients refused at SMTP time after the queue ID was assigned (category 'rejected')."))] = False,
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
     where: WhereOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Messages accepted by some hop and then bounced, expired, deferred or lost. Exit 4 when any."""
+    """Messages accepted by some hop and then bounced, expired, deferred or lost. Exit 4 on a --fail-on category."""
     with render.cli_errors(debug):
-        from logtrace.trace.bounces import find_bounces, group_key, item_to_json
+        from logtrace.trace.bounces import find_bounces, group_key, item_to_json, parse_duration, parse_fail_on
 
+        fail, after = parse_fail_on(fail_on), parse_duration(lost_after)
         with render.status("reading logs…"):
-            res = find_bounces(files, mta=mta, options=parse_options(year, tz), where=where)
+            res = find_bounces(files, mta=mta, options=parse_options(year, tz), where=where, lost_after=after,
+                               include_rejected=include_rejected or "rejected" in fail)
         render.print_diagnostics(res.diagnostics)
         if as_json:
             writers.write_json([item_to_json(i) for i in res.items])
@@ -199,5 +209,5 @@ def bounces(
             render.print_accounting(res.accounting)
         if res.failed_inputs:
             raise typer.Exit(render.EXIT_USAGE)
-        if res.items:
+        if res.failing(fail):
             raise typer.Exit(render.EXIT_NOT_DELIVERED)

@@ -333,7 +333,7 @@ def print_bounces(items: list[Any], by: str, top: int, group_key: Any) -> None:
             t.add_column(col, overflow="fold")
         for it in its[: top or None]:
             o = it.story.origin
-            for r, cls in zip(it.failed, it.classes):
+            for r, cls, cat in zip(it.failed, it.classes, it.categories or [r.verdict for r in it.failed]):
                 ndr = r.ndr
                 ndr_s = "-" if r.verdict not in ("bounced", "expired") else (
                     "none sent" if ndr is None else {True: f"{ndr['queue_id']} delivered", False: f"{ndr['queue_id']} FAILED",
@@ -341,7 +341,7 @@ def print_bounces(items: list[Any], by: str, top: int, group_key: Any) -> None:
                 t.add_row(Text(o.start.strftime("%b %d %H:%M:%S") if o.start else "?"), Text(safe(o.host)), Text(safe(o.queue_id)),
                           Text(safe(f"<{o.sender}>" if o.sender is not None else "?")), Text(safe(r.recipient)),
                           Text(safe(f"{r.host}:{r.queue_id}" if r.queue_id else r.host)),
-                          Text(safe(r.dsn or "")), Text(safe(f"{r.verdict}/{cls}")),
+                          Text(safe(r.dsn or "")), Text(safe(f"{cat}/{cls}")),
                           Text(safe((r.reply or r.summary or "")[:120])),
                           Text(safe(ndr_s), style="bold red" if it.ndr_problem and r.verdict in ("bounced", "expired") else ""))
         con.print(t)

@@ -1,23 +1,35 @@
 """``bounces``: messages some hop accepted that then were not delivered to every recipient.
 
 The batch form of ``follow``. Polars finds the few queue IDs with a problem (a bounce,
-expiry, deferral without removal, admin delete/hold, discard, or acceptance with no trace
-after it) and the IDs linked to them (the upstream hops that relayed into them, NDRs);
-only those lifecycles become Python events for the :class:`~logtrace.trace.correlator.Correlator`,
-which gives the same verdicts as ``follow``.
+expiry, deferral without removal, admin delete/hold, discard, reject, or acceptance with no
+trace after it) and every ID linked to them (the upstream hops that relayed into them, NDRs;
+no cap); only those lifecycles become Python events for the
+:class:`~logtrace.trace.correlator.Correlator`, which gives the same verdicts as ``follow``.
 
-Categories: ``bounced`` (same host or a later hop), ``expired``, ``deferred`` (still queued
-when the log ends), ``deleted``, ``held``, ``discarded``, ``rejected`` (after queueing, by
-cleanup/milter), ``lost`` (accepted, then no further trace in the logs given).
+Categories (:data:`CATEGORIES`), one per failed recipient:
+
+* ``bounced``, ``expired``, ``discarded`` — failures after acceptance; with
+  ``notification-failed`` (the bounce notification to the sender also failed) they are the
+  default of ``--fail-on`` (:data:`DEFAULT_FAIL_ON`);
+* ``deleted``, ``held`` — by an administrator or a rule;
+* ``deferred`` — only deferrals, still queued when the log ends;
+* ``in-flight`` — accepted, no attempt logged, and the message's last line is less than
+  ``lost_after`` before the end of its host's log;
+* ``lost`` — accepted, no attempt logged, and its host's log goes on for at least ``lost_after``;
+* ``rejected`` — refused at SMTP time after the queue file was opened (``QID: reject: RCPT``,
+  header/body checks, milter ``END-OF-MESSAGE``): the client got a 5xx, so nothing was accepted.
+  Left out unless ``include_rejected``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from logtrace.errors import Diagnostic
+from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.parsing.rules import ParseOptions
 from logtrace.parsing.scan import ScanResult, accounting, scan_frames
 from logtrace.trace.correlator import Correlator
@@ -25,8 +37,17 @@ from logtrace.trace.follow import linked_ids, rows_to_events, story_to_json
 from logtrace.trace.verdicts import NOT_DELIVERED, RETURNED, MessageStory, Verdict
 
 PROBLEM_KINDS = ("bounce", "expire", "defer", "delete", "hold", "discard", "reject")
-#: verdict → category (``unknown`` after acceptance means the message was lost from the logs)
-CATEGORY = {v: ("lost" if v is Verdict.UNKNOWN else str(v)) for v in NOT_DELIVERED}
+IN_FLIGHT = "in-flight"
+LOST = "lost"
+NOTIFICATION_FAILED = "notification-failed"
+#: verdicts of recipients refused at SMTP time (the client was told): not "accepted, then failed"
+SMTP_TIME = frozenset({str(Verdict.REJECTED)})
+#: every value of ``--fail-on``: the recipients' categories, plus ``notification-failed``
+CATEGORIES: tuple[str, ...] = tuple(sorted(str(v) for v in NOT_DELIVERED if v is not Verdict.UNKNOWN)) + (
+    IN_FLIGHT, LOST, NOTIFICATION_FAILED)
+#: failures after acceptance: what makes ``bounces`` exit 4 unless ``--fail-on`` says otherwise
+DEFAULT_FAIL_ON = frozenset({str(Verdict.BOUNCED), str(Verdict.EXPIRED), str(Verdict.DISCARDED), NOTIFICATION_FAILED})
+DEFAULT_LOST_AFTER = timedelta(hours=1)
 
 
 @dataclass
@@ -35,10 +56,21 @@ class BounceItem:
     failed: list[Any]  # RecipientVerdict objects not delivered
     classes: list[str]
     ndr_problem: bool  # the bounce notification also failed, or none was sent
+    categories: list[str] = field(default_factory=list)  # one per ``failed`` recipient
 
     @property
     def category(self) -> str:
-        return CATEGORY.get(self.failed[0].verdict, self.failed[0].verdict)
+        return self.categories[0] if self.categories else str(self.failed[0].verdict)
+
+    @property
+    def notification_failed(self) -> bool:
+        """A recipient was returned and the bounce notification to the sender failed too."""
+        return any(r.verdict in RETURNED and r.ndr is not None and r.ndr.get("delivered") is False for r in self.failed)
+
+    def fails(self, fail_on: Iterable[str]) -> bool:
+        """Does this message match one of the ``--fail-on`` categories?"""
+        want = set(fail_on)
+        return bool(want & set(self.categories)) or (NOTIFICATION_FAILED in want and self.notification_failed)
 
 
 @dataclass
@@ -47,22 +79,68 @@ class BouncesResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     failed_inputs: int = 0
     accounting: Any = None
+    log_end: datetime | None = None
+    linked_ids: int = 0  #: queue IDs followed: the problem IDs and every ID linked to them (no cap)
+
+    def failing(self, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> list[BounceItem]:
+        """The items that make ``bounces`` exit 4 for these ``--fail-on`` categories."""
+        fail_on = frozenset(fail_on)
+        return [it for it in self.items if it.fails(fail_on)]
+
+
+def parse_fail_on(value: str | None) -> frozenset[str]:
+    """``--fail-on bounced,expired`` → the set of categories; an unknown name is a usage error.
+    ``None`` gives :data:`DEFAULT_FAIL_ON`; ``none`` (alone) never fails."""
+    if value is None:
+        return DEFAULT_FAIL_ON
+    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    if names == ["none"]:
+        return frozenset()
+    bad = [n for n in names if n not in CATEGORIES]
+    if bad or not names:
+        raise LogtraceError(f"--fail-on: unknown category {', '.join(repr(b) for b in bad) or repr(value)}",
+                            hint=f"use a comma-separated list of: {', '.join(CATEGORIES)} (or none)")
+    return frozenset(names)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])", re.I)
+
+
+def parse_duration(value: str) -> timedelta:
+    """``90s``, ``30m``, ``1h``, ``2d``, ``1h30m`` or plain seconds → a timedelta (usage error if not)."""
+    v = value.strip()
+    try:
+        return timedelta(seconds=float(v))
+    except ValueError:
+        pass
+    if v and not _DURATION.sub("", v):
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        return timedelta(seconds=sum(float(n) * units[u.lower()] for n, u in _DURATION.findall(v)))
+    raise LogtraceError(f"--lost-after: '{value}' is not a duration", hint="write e.g. 90s, 30m, 1h, 2d or 1h30m")
 
 
 def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
-                 where: str | None = None) -> BouncesResult:
+                 where: str | None = None, include_rejected: bool = False,
+                 lost_after: timedelta = DEFAULT_LOST_AFTER) -> BouncesResult:
+    """Every message accepted by some hop and not delivered to every recipient (see the module doc)."""
     import polars as pl
 
     scan = ScanResult()
     keep: list[Any] = []
     acc_parts: list[Any] = []
+    ends: list[Any] = []
     for df in scan_frames(paths, mta=mta, options=options, result=scan, keep_going=True):
         acc_parts.append(accounting(df))
+        ends.append(df.filter(pl.col("ts").is_not_null()).group_by("host").agg(pl.col("ts").max()))
         keep.append(df.filter(pl.col("queue_id").is_not_null()))
     acc = (pl.concat(acc_parts).group_by("program").agg(pl.all().sum()).sort("unrecognized", "parsed", descending=True)
            if acc_parts else None)
+    host_end: dict[str | None, datetime] = {}
+    if ends:
+        host_end = dict(pl.concat(ends, how="vertical_relaxed").group_by("host").agg(pl.col("ts").max()).rows())
+    log_end = max(host_end.values(), default=None)
     if not keep:
-        return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc)
+        return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
     ev = pl.concat(keep, how="vertical_relaxed")
     per = ev.group_by("host", "queue_id").agg(
         problem=pl.col("kind").is_in(PROBLEM_KINDS).any(),
@@ -73,7 +151,7 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     )
     seeds = per.filter(pl.col("problem") | (pl.col("started") & ~pl.col("attempts"))).get_column("queue_id").unique().to_list()
     if not seeds:
-        return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc)
+        return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
     pairs = ev.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique().rows()
     ids = linked_ids(set(seeds), pairs)
     sub = ev.filter(pl.col("queue_id").is_in(list(ids)))
@@ -90,15 +168,31 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
         story = corr.story(root, root.queue_id)
         if corr.is_ndr(root):
             continue  # a bounce notification is reported with its original message
-        failed = [r for r in story.recipients if r.verdict in NOT_DELIVERED]
+        failed = [r for r in story.recipients if r.verdict in NOT_DELIVERED
+                  and (include_rejected or str(r.verdict) not in SMTP_TIME)]
         if not failed:
             continue
         ndr_problem = any(r.verdict in RETURNED and (r.ndr is None or r.ndr.get("delivered") is False) for r in failed)
-        items.append(BounceItem(story, failed, [], ndr_problem))
+        cats = [_category(story, r, host_end, log_end, lost_after) for r in failed]
+        items.append(BounceItem(story, failed, [], ndr_problem, cats))
     _classify(items)
     if where:
         items = _where(items, where)
-    return BouncesResult(items, scan.diagnostics, scan.failed_inputs, acc)
+    return BouncesResult(items, scan.diagnostics, scan.failed_inputs, acc, log_end, len(ids))
+
+
+def _category(story: MessageStory, r: Any, host_end: dict[str | None, datetime], log_end: datetime | None,
+              lost_after: timedelta) -> str:
+    """The recipient's category: its verdict, except that "no attempt logged" is ``in-flight``
+    while its host's log ends less than ``lost_after`` after the lifecycle's last line, else ``lost``."""
+    if r.verdict != Verdict.UNKNOWN:
+        return str(r.verdict)
+    lc = next((lc for lc, _, _ in story.chain if lc.host == r.host and lc.queue_id == r.queue_id), story.origin)
+    last = lc.end or max((c.end for c, _, _ in story.chain if c.end), default=None)
+    end = host_end.get(lc.host, log_end)
+    if last is None or end is None:
+        return LOST
+    return IN_FLIGHT if end - last < lost_after else LOST
 
 
 def _classify(items: list[BounceItem]) -> None:
@@ -141,6 +235,8 @@ def item_to_json(it: BounceItem) -> dict[str, Any]:
     d["category"] = it.category
     d["ndr_problem"] = it.ndr_problem
     by_rcpt = {r.recipient: c for r, c in zip(it.failed, it.classes)}
+    cat = {r.recipient: c for r, c in zip(it.failed, it.categories)}
     for r in d["recipients"]:
         r["class"] = by_rcpt.get(r["recipient"])
+        r["category"] = cat.get(r["recipient"])
     return d

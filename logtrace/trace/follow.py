@@ -37,8 +37,6 @@ from logtrace.trace.verdicts import MessageStory
 __all__ = ["FollowError", "FollowResult", "filter_stories", "follow", "linked_ids", "rows_to_events", "story_rows",
            "story_to_json"]
 
-MAX_IDS = 5000
-
 
 @dataclass
 class FollowResult:
@@ -95,14 +93,17 @@ def _pass(inputs: Sequence[tuple[Any, Any, Any]], expr: Any, options: ParseOptio
 
 def linked_ids(start: set[str], pairs: list[tuple[str, str]]) -> set[str]:
     """Every ID connected to ``start`` through ``(queue_id, next_queue_id)`` pairs, in either
-    direction (at most :data:`MAX_IDS`)."""
+    direction.
+
+    No cap: a capped closure silently dropped the links to bounce notifications on large logs.
+    Memory is bounded by the pairs given (the linked IDs of the input), not by a constant."""
     adj: dict[str, set[str]] = {}
     for a, b in pairs:
         adj.setdefault(a, set()).add(b)
         adj.setdefault(b, set()).add(a)
     seen = set(start)
     todo = list(start)
-    while todo and len(seen) < MAX_IDS:
+    while todo:
         x = todo.pop()
         for y in adj.get(x, ()):
             if y not in seen:
@@ -221,7 +222,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
                         ids.add(x)
                 if rounds == 0 and e.message_id:  # the Message-ID is the same on every hop: one search finds them all
                     ids.add(e.message_id)
-            needles = sorted(ids - done)[:MAX_IDS]
+            needles = sorted(ids - done)  # all of them: a cap here would drop hops silently
             rounds += 1
         log_end = _log_end(last_lines)
         for m in mapped:
