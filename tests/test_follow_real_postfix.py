@@ -27,6 +27,7 @@ from realmta.common import find_message, find_recipient, run_follow  # noqa: E40
 from realmta.scenarios import run_all  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.realmta
 REQUIRE = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
 SCENARIOS = ["delivered", "relay_mx2", "relay_bounce", "greylist", "expired", "rejected",
              "multi", "deleted", "content_filter",

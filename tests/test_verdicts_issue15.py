@@ -42,6 +42,10 @@ Nov 25 10:07:00 mx1 postfix-mx1/smtpd[100]: NOQUEUE: discard: RCPT from localhos
 Nov 25 10:08:00 mx1 postfix-mx1/smtpd[100]: 7A8B9C0D1E: client=localhost[127.0.0.1]
 Nov 25 10:08:00 mx1 postfix-mx1/cleanup[101]: 7A8B9C0D1E: hold: header Subject: hold me from localhost[127.0.0.1]; from=<p@example.org> to=<q@ext.example.test> proto=ESMTP helo=<client.example.org>
 Nov 25 10:08:00 mx1 postfix-mx1/cleanup[101]: 7A8B9C0D1E: message-id=<d7@example.org>
+Nov 25 10:09:00 mx1 postfix-mx1/smtpd[100]: 8B9C0D1E2F: client=mail.example.com[192.0.2.1]
+Nov 25 10:09:01 mx1 postfix-mx1/cleanup[101]: 8B9C0D1E2F: milter-reject: END-OF-MESSAGE from mail.example.com[192.0.2.1]: 5.7.1 Blocked by SpamAssassin; from=<w@example.com> to=<v@example.org> proto=ESMTP helo=<mail.example.com>
+Nov 25 10:10:00 mx1 postfix-mx1/smtpd[100]: 9C0D1E2F3A: client=mail.example.com[192.0.2.1]
+Nov 25 10:10:01 mx1 postfix-mx1/cleanup[101]: 9C0D1E2F3A: discard: header Subject: win now from mail.example.com[192.0.2.1]; from=<w@example.com> to=<v@example.org> proto=ESMTP helo=<mail.example.com>: spam
 """
 
 
@@ -104,6 +108,7 @@ def test_noqueue_reject_keeps_sender_and_reason(log):
     assert m["sender"] == "frank@example.org"
     (r,) = m["recipients"]
     assert r["verdict"] == "rejected" and "Recipient blocked by local policy" in r["summary"]
+    assert r["summary"].startswith("rejected at SMTP time by mx1")
 
 
 def test_noqueue_discard(log):
@@ -126,3 +131,18 @@ def test_requeue_without_the_new_lines_says_so(tmp_path):
     (m,) = _follow(str(p), queue_id="5E6F7A8B9C")
     (r,) = m["recipients"]
     assert r["verdict"] == "deferred" and "re-queued by an administrator (postsuper -r)" in r["summary"]
+
+
+def test_milter_end_of_message_reject_is_smtp_time(log):
+    (m,) = _follow(log, queue_id="8B9C0D1E2F")
+    assert m["sender"] == "w@example.com"
+    (r,) = m["recipients"]
+    assert (r["verdict"], r["dsn"]) == ("rejected", "5.7.1")
+    assert "rejected at SMTP time" in r["summary"] and "Blocked by SpamAssassin" in r["summary"]
+
+
+def test_header_checks_discard(log):
+    (m,) = _follow(log, queue_id="9C0D1E2F3A")
+    (r,) = m["recipients"]
+    assert r["verdict"] == "discarded" and m["sender"] == "w@example.com"
+    assert m["delivered"] is False

@@ -172,5 +172,5 @@ def handed_without_attempt(link: Link, rcpt: str) -> str:
 
 def rejected_before_queueing(e: Event) -> str:
     """An SMTP-time reject: the message never got a queue ID."""
-    return (f"rejected before queueing by {e.host} at {when(e.ts)} ({e.detail or 'SMTP'} from {e.client_host}"
-            f"[{e.client_ip}]): {e.reply_text or ''}; the message never got a queue ID")
+    return (f"rejected at SMTP time by {e.host} at {when(e.ts)} ({e.detail or 'SMTP'} from {e.client_host}"
+            f"[{e.client_ip}]): {e.reply_text or e.detail or ''}; the client was told, the message never got a queue ID")
