@@ -95,10 +95,17 @@ def _filter_discard(s: Scene) -> str:
             f"\"{e.reply_text}\"{fid} and dropped the message; the 2xx is not a delivery")
 
 
+def _hold_reason(e: Event) -> str:
+    """Why a message was held: the check that matched (without the envelope the line repeats)
+    and the text it logged, else the program that held it."""
+    what = (e.detail or "").split("; from=<", 1)[0]
+    return ": ".join(x for x in (what, e.reply_text) if x) or (e.program or "")
+
+
 def _held_then_deleted(s: Scene) -> str:
     h = s.facts.held
     assert h is not None
-    why = f" ({h.detail})" if h.detail else ""
+    why = f" ({_hold_reason(h)})"
     return (f"placed on hold at {when(h.ts)} on {s.lc.host}{why}, then deleted by an administrator "
             f"(postsuper -d) at {when(s.e.ts)}; it was never delivered")
 
@@ -130,7 +137,7 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
     Case.HELD_THEN_DELETED: _held_then_deleted,
     Case.DELETED: lambda s: f"deleted from the queue by an administrator (postsuper -d) at {when(s.e.ts)} on {s.lc.host}" + (
         f" after {len(s.facts.defers)} deferred attempt(s); last reason: {s.v.reply}" if s.facts.defers else ""),
-    Case.HELD: lambda s: f"placed on hold at {when(s.e.ts)} on {s.lc.host} ({s.e.detail or s.e.program})",
+    Case.HELD: lambda s: f"placed on hold at {when(s.e.ts)} on {s.lc.host} ({_hold_reason(s.e)})",
     Case.DISCARDED_IN_QUEUE: lambda s: f"discarded at {when(s.e.ts)} on {s.lc.host}: {s.e.detail or ''}",
     Case.REJECTED_AFTER_QUEUE: lambda s: (f"rejected at SMTP time (end of data) by {s.e.program} on {s.lc.host} at {when(s.e.ts)}: "
                                           f"{_reason(s.e)}; the client was told, nothing was accepted"),

@@ -526,6 +526,7 @@ class PostfixLab:
                         "filtered.example.test": f"FILTER amavis:[127.0.0.1]:{self.filter.port}"},
                 reinject_port=self.mx1_reinject,
                 header_checks={r"^Subject: logtrace scenario hold_deleted$": "HOLD held for review",
+                               r"^Subject: logtrace scenario hold_released$": "HOLD held for review",
                                r"^Subject: logtrace scenario header_reject$": "REJECT 5.7.1 message content rejected"},
                 sender_access={"spammer@bad.example.test": "REJECT 5.7.1 Sender blocked by local policy"}),
             # mx2 has a 1s queue lifetime: anything it cannot deliver at once expires.

@@ -34,6 +34,7 @@ class Scenario:
     ndr: tuple[str, str] | None = None       # (host, ndr queue id)
     raw: list[tuple[str, str]] = field(default_factory=list)  # (host, regex) expected in logs
     error: str | None = None                 # set when the harness failed for this scenario
+    message_id_logged: bool = True           # False: rejected by header_checks before the Message-ID header
 
     def follow_args(self) -> list[str]:
         if self.queue_id:
@@ -97,9 +98,11 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
                  dsn={"spam-discard@filtered.example.test": "2.7.0"}, expect_exit=4))
     add(Scenario("hold_deleted", "mx1", "kim@example.org",
                  {"ok-hold@ext.example.test": "deleted"}, expect_exit=4))
+    add(Scenario("hold_released", "mx1", "olga@example.org",
+                 {"ok-released@ext.example.test": "relayed"}))
     add(Scenario("header_reject", "mx1", "leo@example.org",
                  {"ok-hdrrej@ext.example.test": "rejected"},
-                 dsn={"ok-hdrrej@ext.example.test": "5.7.1"}, expect_exit=4))
+                 dsn={"ok-hdrrej@ext.example.test": "5.7.1"}, expect_exit=4, message_id_logged=False))
     add(Scenario("rcpt_reject_qid", "mx1", "mallory@example.org",
                  {"ok-partial@ext.example.test": "relayed", "blocked-partial@ext.example.test": "rejected"},
                  dsn={"blocked-partial@ext.example.test": "5.7.1"}, expect_exit=4))
@@ -150,19 +153,27 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
                                  rf"from=<leo@example\.org> to=<ok-hdrrej@ext\.example\.test> proto=ESMTP helo=<[^>]*>: 5\.7\.1 message content rejected$"))
             h.wait_for(s.raw[-1][1], left())
             return
-        if s.name == "hold_deleted":
-            s.raw.append(("mx1", rf"\b{q}: hold: header Subject: logtrace scenario hold_deleted from \S+; "
-                                 rf"from=<kim@example\.org> to=<ok-hold@ext\.example\.test> proto=ESMTP helo=<[^>]*>: held for review$"))
+        if s.name in ("hold_deleted", "hold_released"):
+            rcpt = next(iter(s.recipients))
+            s.raw.append(("mx1", rf"\b{q}: hold: header Subject: logtrace scenario {s.name} from \S+; "
+                                 rf"from=<{re.escape(s.sender)}> to=<{re.escape(rcpt)}> proto=ESMTP helo=<[^>]*>: held for review$"))
             h.wait_for(s.raw[-1][1], left())
+            opt, done = ("-d", "Deleted: 1 message") if s.name == "hold_deleted" else ("-H", "Released from hold: 1 message")
             while True:
-                r = h.postsuper("-d", q, "hold")
-                if "Deleted: 1 message" in (r.stderr + r.stdout):
+                r = h.postsuper(opt, q, "hold")
+                if done in (r.stderr + r.stdout):
                     break
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"postsuper -d {q} hold never deleted it: {r.stderr}")
+                    raise TimeoutError(f"postsuper {opt} {q} hold never did it: {r.stderr}")
                 time.sleep(0.2)
-            s.raw.append(("mx1", rf"postsuper\[\d+\]: {q}: removed$"))
-            h.wait_for(s.raw[-1][1], left())
+            if s.name == "hold_deleted":
+                s.raw.append(("mx1", rf"postsuper\[\d+\]: {q}: removed$"))
+                h.wait_for(s.raw[-1][1], left())
+                return
+            _sent_to(lab, "mx1", q, rcpt, left())
+            h.wait_removed(q, left())
+            s.raw += [("mx1", rf"postsuper\[\d+\]: {q}: released from hold$"),
+                      ("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as ")]
             return
         if s.name == "requeued":
             rcpt = next(iter(s.recipients))
@@ -174,6 +185,7 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"postsuper -r {q} never requeued it: {r.stderr}")
                 time.sleep(0.2)
+            h.run("postkick", "public", "pickup", "W", check=False)  # else pickup wakes up within 60s
             m = h.wait_for(rf"pickup\[\d+\]: ([0-9A-F]+): uid=\d+ from=<{re.escape(s.sender)}> orig_id={q}$", left())
             q2 = m.group(1)
             lab.sink.release(rcpt)
