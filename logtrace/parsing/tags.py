@@ -50,6 +50,12 @@ class Tag(StrEnum):
     SIZE_ON_ACCEPT = "size-on-accept"
     #: deliveries may name a bare local part; ``orig_recipient`` is then the address
     RECIPIENT_LOCAL_PART = "recipient-local-part"
+    #: a 2xx reply by which the next hop (a content filter) says it dropped the message
+    #: (amavis ``250 2.7.0 Ok, discarded, id=…``): a discard, not a delivery
+    FILTER_DISCARD = "verdict:filter-discard"
+    #: ``next_queue_id`` names the queue ID this message had *before* (``postsuper -r``
+    #: re-injection: pickup's ``orig_id=``): a link from that lifecycle to this one
+    PREVIOUS_ID = "link:previous-id"
     #: eximstats roles
     EXIMSTATS_ACCEPT = "eximstats:accept"
     EXIMSTATS_COMPLETED = "eximstats:completed"

@@ -25,7 +25,7 @@ from logtrace.trace.lifecycles import (
 )
 from logtrace.trace.links import FILTER_PORTS, Link, LinkGraph, build_links
 from logtrace.trace.verdicts import (
-    ATTEMPT_KINDS, HANDED_ON, NOT_DELIVERED, REACHED, RETURNED, Facts, MessageStory, RecipientVerdict, Verdict,
+    ATTEMPT_KINDS, HANDED_ON, NOT_DELIVERED, REACHED, RECIPIENT_KINDS, REINJECTED, RETURNED, Facts, MessageStory, RecipientVerdict, Verdict,
     decide, is_final_delivery, record,
 )
 
@@ -82,7 +82,7 @@ class Correlator:
     def _recipients_of(self, lc: Lifecycle) -> list[str]:
         seen: dict[str, None] = {}
         for e in lc.events:
-            if e.recipient and e.kind in ATTEMPT_KINDS:
+            if e.recipient and e.kind in RECIPIENT_KINDS:
                 # the address the sender used (orig_to), unless it is an unqualified local name
                 seen.setdefault(e.orig_recipient if e.orig_recipient and "@" in e.orig_recipient else e.recipient, None)
         return list(seen)
@@ -134,11 +134,32 @@ class Correlator:
             nxt = self._next_hop(lc, rcpt, e, v, seen)
             if nxt is not None:
                 return nxt
+        if decision.case in REINJECTED:
+            nxt = self._reinjected(lc, rcpt, v, seen)
+            if nxt is not None:
+                return nxt
         if decision.ndr:
             v.ndr, ndr_ev = self._ndr_info(lc)
             v.evidence += ndr_ev
         v.summary = narrative.summary(decision.case, lc, facts, v, e, self.log_end)
         return v
+
+    def _reinjected(self, lc: Lifecycle, rcpt: str, v: RecipientVerdict, seen: set[int]) -> RecipientVerdict | None:
+        """The verdict from the lifecycle that re-injected ``lc`` (``requeued`` link), when its
+        lines are here; None to let ``lc``'s own row decide."""
+        link = next((l for l in self.out_links.get(id(lc), []) if l.how == "requeued" and id(l.dst) not in seen), None)
+        if link is None:
+            return None
+        sub_rcpts = [r for r in self._recipients_of(link.dst) if r.lower() == rcpt.lower()]
+        if not sub_rcpts:
+            return None
+        sub = self._follow_recipient(link.dst, sub_rcpts[0], seen)
+        sub.recipient = rcpt
+        sub.evidence = v.evidence + [link.via.where] + sub.evidence if link.via is not None else v.evidence + sub.evidence
+        sub.evidence = list(dict.fromkeys(sub.evidence))
+        if sub.verdict in NOT_DELIVERED:
+            sub.summary = narrative.requeued_prefix(lc, link) + sub.summary
+        return sub
 
     def _next_hop(self, lc: Lifecycle, rcpt: str, final: Event, v: RecipientVerdict, seen: set[int]) -> RecipientVerdict | None:
         """The verdict from the lifecycle ``final`` handed the message to, when its lines are
@@ -170,14 +191,19 @@ class Correlator:
         return None
 
 
+#: SMTP-time decisions without a queue ID (``NOQUEUE: reject|discard: …``) and their verdicts
+NOQUEUE_VERDICTS = {K.REJECT: Verdict.REJECTED, K.DISCARD: Verdict.DISCARDED}
+
+
 def rejected_stories(events: Sequence[Event], query: str) -> list[MessageStory]:
-    """NOQUEUE rejects (no queue ID): one story per rejected recipient attempt."""
+    """NOQUEUE rejects and discards (no queue ID): one story per recipient attempt."""
     out = []
     for e in events:
-        if e.kind == K.REJECT and not e.queue_id:
+        if e.kind in NOQUEUE_VERDICTS and not e.queue_id:
             pseudo = Lifecycle(e.host, instance_of(e), "NOQUEUE", 0, e.mta, [e])
-            v = RecipientVerdict(recipient=e.recipient or "(none)", verdict=Verdict.REJECTED, host=e.host, dsn=e.dsn,
+            v = RecipientVerdict(recipient=e.recipient or "(none)", verdict=NOQUEUE_VERDICTS[e.kind], host=e.host, dsn=e.dsn,
                                  reply=e.reply_text, when=e.ts, evidence=[e.where])
-            v.summary = narrative.rejected_before_queueing(e)
+            v.summary = (narrative.rejected_before_queueing(e) if e.kind == K.REJECT
+                         else narrative.discarded_before_queueing(e))
             out.append(MessageStory(query=query, chain=[(pseudo, "origin", None)], recipients=[v], events=[e]))
     return out

@@ -279,7 +279,7 @@ def _stories(corr: Correlator, events: list[Event], kind: str, value: str) -> li
         roots.setdefault(id(root), root)
     stories = [corr.story(r, value) for r in sorted(roots.values(), key=lambda r: (r.start is None, r.start or 0))]  # type: ignore[operator]
     if kind in ("to", "from"):
-        rej = [e for e in events if e.kind == EventKind.REJECT and not e.queue_id and (
+        rej = [e for e in events if e.kind in (EventKind.REJECT, EventKind.DISCARD) and not e.queue_id and (
             (kind == "to" and (e.recipient or "").lower() == low) or (kind == "from" and (e.sender or "").lower() == low))]
         stories += rejected_stories(rej, value)
         if kind == "to":  # keep only the asked-for recipient in each story

@@ -29,6 +29,10 @@ from logtrace.parsing.tags import Tag, has_tag
 REUSE_GAP = timedelta(minutes=10)
 START_KINDS = frozenset({K.ACCEPT, K.HEADER})  # client=/uid=/Exim <=, and cleanup's message-id (a forwarded or bounce message has no client= line)
 END_KINDS = frozenset({K.REMOVE, K.DELETE})
+SENDER_KINDS = frozenset({K.QUEUED, K.ACCEPT, K.EXPIRE})
+#: where the sender is read when no accept/queue line names it: a held, discarded or
+#: rejected message never reaches the queue manager, but these lines carry ``from=<…>``
+SENDER_FALLBACK_KINDS = frozenset({K.HOLD, K.DISCARD, K.REJECT, K.FILTER, K.REDIRECT})
 
 
 def instance_of(ev: Event) -> str:
@@ -69,9 +73,10 @@ class Lifecycle:
 
     @property
     def sender(self) -> str | None:
-        for e in self.events:
-            if e.sender is not None and e.kind in (K.QUEUED, K.ACCEPT, K.EXPIRE):
-                return e.sender
+        for kinds in (SENDER_KINDS, SENDER_FALLBACK_KINDS):
+            for e in self.events:
+                if e.sender is not None and e.kind in kinds:
+                    return e.sender
         return None
 
     @property

@@ -5,7 +5,8 @@ Invariants:
 * Links never depend on line order: they are computed after all events are grouped.
 * Each link says how it was established (:data:`LINK_KINDS`): ``relay`` (a reply names the
   next hop's ID), ``content-filter`` (same-host re-injection, amavis style), ``forwarded``
-  (local ``forwarded as``), ``ndr`` (bounce/delay notification; also a bounce that names
+  (local ``forwarded as``), ``requeued`` (an administrator re-injected the message under a
+  new ID; the new lifecycle names the old ID, rule tag :data:`~logtrace.parsing.tags.Tag.PREVIOUS_ID`), ``ndr`` (bounce/delay notification; also a bounce that names
   its original, ``status`` ``bounce-of``), ``message-id`` (the same Message-ID header on
   another host: a weaker link, used only when no reply names the next ID).
 * A pair of lifecycles is linked at most once per direction.
@@ -20,10 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from logtrace.events import Event, EventKind as K
+from logtrace.parsing.tags import Tag, has_tag
 from logtrace.trace.lifecycles import Lifecycle
 
 #: link kinds, strongest first
-LINK_KINDS = ("relay", "content-filter", "forwarded", "ndr", "message-id")
+LINK_KINDS = ("relay", "content-filter", "forwarded", "requeued", "ndr", "message-id")
 FILTER_PORTS = frozenset({10024, 10025, 10026, 10027, 10028})
 
 
@@ -60,6 +62,14 @@ def _closest(cands: list[Lifecycle], when: datetime | None) -> Lifecycle | None:
     return min(cands, key=dist)
 
 
+def _closest_before(cands: list[Lifecycle], when: datetime | None) -> Lifecycle | None:
+    """The lifecycle that started last at or before ``when`` (else the closest)."""
+    before = [c for c in cands if c.start is not None and when is not None and c.start <= when]
+    if before:
+        return max(before, key=lambda c: c.start)  # type: ignore[arg-type, return-value]
+    return _closest(cands, when)
+
+
 def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
     """Every link between ``lifecycles`` (see module docstring)."""
     by_qid: dict[str, list[Lifecycle]] = defaultdict(list)
@@ -78,6 +88,13 @@ def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
             if e.kind == K.NOTIFY:
                 cands = [c for c in cands if c.host == lc.host] or cands
                 how = "ndr"
+            elif has_tag(e, Tag.PREVIOUS_ID):  # this lifecycle re-injects an older one: older → this
+                same = [c for c in cands if c.host == lc.host and c.instance == lc.instance]
+                src = _closest_before(same, e.ts)
+                if src is not None and (id(src), id(lc)) not in linked_pairs:
+                    links.append(Link(src, lc, "requeued", e))
+                    linked_pairs.add((id(src), id(lc)))
+                continue
             elif e.status == "bounce-of":  # a bounce message naming its original ('<= <> R=orig'): original → bounce
                 dst = _closest(cands, e.ts)
                 if dst is not None and (id(dst), id(lc)) not in linked_pairs:

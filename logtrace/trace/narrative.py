@@ -83,6 +83,39 @@ def _returned(s: Scene) -> str:
             f"{e.reply_text or ''}".rstrip(": ") + ndr_sentence(s.v.ndr))
 
 
+def _reason(e: Event) -> str:
+    """What the client was told (the reply), else the line's own detail."""
+    return e.reply_text or e.detail or ""
+
+
+def _filter_discard(s: Scene) -> str:
+    e = s.e
+    fid = f" (the filter's ID {e.detail})" if e.detail else ""
+    return (f"discarded by content filter {relay_text(e)} at {when(e.ts)} on {s.lc.host}: it answered "
+            f"\"{e.reply_text}\"{fid} and dropped the message; the 2xx is not a delivery")
+
+
+def _hold_reason(e: Event) -> str:
+    """Why a message was held: the check that matched (without the envelope the line repeats)
+    and the text it logged, else the program that held it."""
+    what = (e.detail or "").split("; from=<", 1)[0]
+    return ": ".join(x for x in (what, e.reply_text) if x) or (e.program or "")
+
+
+def _held_then_deleted(s: Scene) -> str:
+    h = s.facts.held
+    assert h is not None
+    why = f" ({_hold_reason(h)})"
+    return (f"placed on hold at {when(h.ts)} on {s.lc.host}{why}, then deleted by an administrator "
+            f"(postsuper -d) at {when(s.e.ts)}; it was never delivered")
+
+
+def _requeued(s: Scene) -> str:
+    tried = (f" after {len(s.facts.defers)} deferred attempt(s); last reason: {s.v.reply}" if s.facts.defers else "")
+    return (f"re-queued by an administrator (postsuper -r) at {when(s.e.ts)} on {s.lc.host}{tried}; "
+            "the re-injected message (its new queue ID) is not in the logs given")
+
+
 #: Case → sentence
 SENTENCES: dict[Case, Callable[[Scene], str]] = {
     Case.FORWARDED: lambda s: (f"forwarded by {s.e.relay_host or 'local'} delivery at {when(s.e.ts)} as a new message "
@@ -95,15 +128,20 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
                                    "the reply names no queue ID to follow"),
     Case.BOUNCED: _returned,
     Case.EXPIRED: _returned,
+    Case.DISCARDED_BY_FILTER: _filter_discard,
     Case.DISCARDED: lambda s: f"discarded at {s.lc.host} at {when(s.e.ts)}: {s.e.reply_text or s.e.detail or ''}",
-    Case.REJECTED: lambda s: f"rejected at {s.lc.host} at {when(s.e.ts)}: {s.e.reply_text or ''}",
+    Case.REJECTED: lambda s: (f"rejected at SMTP time by {s.lc.host} at {when(s.e.ts)}: {_reason(s.e)}; "
+                              "the client was told, nothing was accepted for this recipient"),
     Case.EXPIRED_IN_QUEUE: lambda s: (f"expired at {s.lc.host} at {when(s.e.ts)} after {len(s.facts.defers)} deferred attempt(s) and "
                                       f"was returned to the sender; last reason: {s.v.reply or 'unknown'}" + ndr_sentence(s.v.ndr)),
+    Case.HELD_THEN_DELETED: _held_then_deleted,
     Case.DELETED: lambda s: f"deleted from the queue by an administrator (postsuper -d) at {when(s.e.ts)} on {s.lc.host}" + (
         f" after {len(s.facts.defers)} deferred attempt(s); last reason: {s.v.reply}" if s.facts.defers else ""),
-    Case.HELD: lambda s: f"placed on hold at {when(s.e.ts)} on {s.lc.host} ({s.e.detail or s.e.program})",
+    Case.HELD: lambda s: f"placed on hold at {when(s.e.ts)} on {s.lc.host} ({_hold_reason(s.e)})",
     Case.DISCARDED_IN_QUEUE: lambda s: f"discarded at {when(s.e.ts)} on {s.lc.host}: {s.e.detail or ''}",
-    Case.REJECTED_AFTER_QUEUE: lambda s: f"rejected after queueing by {s.e.program} at {when(s.e.ts)}: {s.e.detail or ''}",
+    Case.REJECTED_AFTER_QUEUE: lambda s: (f"rejected at SMTP time (end of data) by {s.e.program} on {s.lc.host} at {when(s.e.ts)}: "
+                                          f"{_reason(s.e)}; the client was told, nothing was accepted"),
+    Case.REQUEUED: _requeued,
     Case.STILL_QUEUED: _still_queued,
     Case.NO_ATTEMPT: lambda s: f"no delivery attempt for this recipient is logged on {s.lc.host}" + open_note(s.lc),
 }
@@ -121,6 +159,18 @@ def then_prefix(lc: Lifecycle, link: Link, final: Event) -> str:
             f"({final.reply_text or final.status}) at {when(final.ts)}; then ")
 
 
+def requeued_prefix(lc: Lifecycle, link: Link) -> str:
+    """An administrator re-injected the message under a new queue ID, before what happened next."""
+    at = f" at {when(link.via.ts)}" if link.via is not None else ""
+    return f"re-queued by an administrator (postsuper -r) on {lc.host} and re-injected as {link.dst.queue_id}{at}; then "
+
+
+def discarded_before_queueing(e: Event) -> str:
+    """An SMTP-time discard: the client was told 250, the message was dropped."""
+    return (f"discarded at SMTP time by {e.host} at {when(e.ts)} ({e.detail or 'SMTP'} from {e.client_host}"
+            f"[{e.client_ip}]): {e.reply_text or ''}; the client got a 2xx, the message never got a queue ID")
+
+
 def handed_without_attempt(link: Link, rcpt: str) -> str:
     """The next hop accepted the message but logs no attempt for this recipient."""
     return (f"handed to {link.dst.host} as {link.dst.queue_id} ({link.how}); no delivery attempt for "
@@ -129,5 +179,5 @@ def handed_without_attempt(link: Link, rcpt: str) -> str:
 
 def rejected_before_queueing(e: Event) -> str:
     """An SMTP-time reject: the message never got a queue ID."""
-    return (f"rejected before queueing by {e.host} at {when(e.ts)} ({e.detail or 'SMTP'} from {e.client_host}"
-            f"[{e.client_ip}]): {e.reply_text or ''}; the message never got a queue ID")
+    return (f"rejected at SMTP time by {e.host} at {when(e.ts)} ({e.detail or 'SMTP'} from {e.client_host}"
+            f"[{e.client_ip}]): {e.reply_text or e.detail or ''}; the client was told, the message never got a queue ID")

@@ -38,7 +38,7 @@ class Verdict(StrEnum):
     REJECTED = "rejected"
     DELETED = "deleted"
     HELD = "held"
-    DISCARDED = "discarded"
+    DISCARDED = "discarded"  # by a content filter, a milter or a discard action: accepted, never delivered
     UNKNOWN = "unknown"
 
 
@@ -58,19 +58,25 @@ class Case(StrEnum):
     RELAYED_NO_ID = "relayed-no-id"  # handed on; the reply names no ID
     BOUNCED = "bounced"
     EXPIRED = "expired"  # the attempt itself says so (retry time exceeded)
+    DISCARDED_BY_FILTER = "discarded-by-filter"  # the content filter answered 2xx and dropped it
     DISCARDED = "discarded"
-    REJECTED = "rejected"
+    REJECTED = "rejected"  # at SMTP time: the client was told
     EXPIRED_IN_QUEUE = "expired-in-queue"  # deferred until the queue gave up
+    HELD_THEN_DELETED = "held-then-deleted"  # held (header/body checks, milter, postsuper -h), then deleted
     DELETED = "deleted"  # by an administrator
     HELD = "held"
     DISCARDED_IN_QUEUE = "discarded-in-queue"
-    REJECTED_AFTER_QUEUE = "rejected-after-queue"  # by cleanup or a milter
+    REJECTED_AFTER_QUEUE = "rejected-after-queue"  # by cleanup or a milter, still in the SMTP session
+    REQUEUED = "requeued"  # re-injected by an administrator under a new ID (postsuper -r)
     STILL_QUEUED = "still-queued"  # only deferrals, and the log ends
     NO_ATTEMPT = "no-attempt"
 
 
 #: the deciding event handed the message on (the correlator may follow it to the next hop)
 HANDED_ON = frozenset({Case.FORWARDED, Case.RELAYED_WITH_ID, Case.DELIVERED, Case.RELAYED_NO_ID})
+#: the message lives on in a later lifecycle on the same queue (the correlator follows the
+#: ``requeued`` link; without it the row's own verdict stands)
+REINJECTED = frozenset({Case.REQUEUED})
 
 
 class Cite(StrEnum):
@@ -81,10 +87,13 @@ class Cite(StrEnum):
     DEFERS = "defers"  # the first and the last deferral
     DEFERS_AND_EVENT = "defers+event"  # … then the deciding queue event
     DEFERS_AND_LAST_LINE = "defers+last-line"  # … then the lifecycle's last line
+    HOLD_AND_EVENT = "hold+event"  # the hold line, then the deciding queue event
 
 
 #: recipient events: the attempts a verdict is decided from
 ATTEMPT_KINDS = (K.DELIVER, K.DEFER, K.BOUNCE, K.EXPIRE, K.DISCARD, K.REJECT)
+#: events that name a recipient of the message: attempts, and a hold line (``from=<…> to=<…>``)
+RECIPIENT_KINDS = (*ATTEMPT_KINDS, K.HOLD)
 FINAL_AGENTS = ("local", "virtual", "pipe", "lmtp")
 
 
@@ -115,6 +124,7 @@ class Facts:
     released: Event | None
     discarded: Event | None
     rejected_after_queue: Event | None  # a reject naming no recipient (cleanup, milter)
+    requeued: Event | None = None  # postsuper -r
 
     @classmethod
     def gather(cls, lc: Lifecycle, attempts: list[Event]) -> Facts:
@@ -128,6 +138,7 @@ class Facts:
             released=lc.last(K.RELEASE),
             discarded=lc.last(K.DISCARD),
             rejected_after_queue=next((e for e in lc.events if e.kind == K.REJECT and e.recipient is None), None),
+            requeued=lc.last(K.REQUEUE),
         )
 
 
@@ -150,11 +161,29 @@ def _delivered(f: Facts) -> Event | None:
     return e if e is not None and is_final_delivery(e) else None
 
 
-def _held(f: Facts) -> Event | None:
+def _filter_discard(f: Facts) -> Event | None:
+    e = _attempt(K.DISCARD)(f)
+    return e if e is not None and has_tag(e, Tag.FILTER_DISCARD) else None
+
+
+def _still_held(f: Facts) -> bool:
     held, released = f.held, f.released
-    if held is not None and (released is None or (released.ts or 0) < (held.ts or 0)):  # type: ignore[operator]
-        return held
-    return None
+    return held is not None and (released is None or (released.ts or 0) < (held.ts or 0))  # type: ignore[operator]
+
+
+def _held_then_deleted(f: Facts) -> Event | None:
+    return f.deleted if f.deleted is not None and _still_held(f) else None
+
+
+def _requeued(f: Facts) -> Event | None:
+    e = f.requeued
+    if e is None or (f.defers and (f.defers[-1].ts or 0) > (e.ts or 0)):  # type: ignore[operator]
+        return None
+    return e
+
+
+def _held(f: Facts) -> Event | None:
+    return f.held if _still_held(f) else None
 
 
 @dataclass(frozen=True)
@@ -179,14 +208,17 @@ DECISIONS: tuple[Decision, ...] = (
     Decision(Case.RELAYED_NO_ID, Verdict.RELAYED, _attempt(K.DELIVER), Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
     Decision(Case.BOUNCED, Verdict.BOUNCED, _attempt(K.BOUNCE), Cite.LAST_DEFER_AND_ATTEMPT, ("relay", "dsn", "reply", "when"), ndr=True),
     Decision(Case.EXPIRED, Verdict.EXPIRED, _attempt(K.EXPIRE), Cite.LAST_DEFER_AND_ATTEMPT, ("relay", "dsn", "reply", "when"), ndr=True),
+    Decision(Case.DISCARDED_BY_FILTER, Verdict.DISCARDED, _filter_discard, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
     Decision(Case.DISCARDED, Verdict.DISCARDED, _attempt(K.DISCARD), Cite.ATTEMPT),
     Decision(Case.REJECTED, Verdict.REJECTED, _attempt(K.REJECT), Cite.ATTEMPT, ("dsn", "reply")),
     # only deferrals (or nothing) for this recipient: the queue decides
     Decision(Case.EXPIRED_IN_QUEUE, Verdict.EXPIRED, lambda f: f.expired, Cite.DEFERS_AND_EVENT, ndr=True),
+    Decision(Case.HELD_THEN_DELETED, Verdict.DELETED, _held_then_deleted, Cite.HOLD_AND_EVENT, ("when",)),
     Decision(Case.DELETED, Verdict.DELETED, lambda f: f.deleted, Cite.DEFERS_AND_EVENT),
     Decision(Case.HELD, Verdict.HELD, _held, Cite.DEFERS_AND_EVENT),
     Decision(Case.DISCARDED_IN_QUEUE, Verdict.DISCARDED, lambda f: f.discarded, Cite.DEFERS_AND_EVENT),
     Decision(Case.REJECTED_AFTER_QUEUE, Verdict.REJECTED, lambda f: f.rejected_after_queue, Cite.DEFERS_AND_EVENT, ("dsn",)),
+    Decision(Case.REQUEUED, Verdict.DEFERRED, _requeued, Cite.DEFERS_AND_EVENT),
     Decision(Case.STILL_QUEUED, Verdict.DEFERRED, lambda f: f.defers[-1] if f.defers else None, Cite.DEFERS),
 )
 NO_ATTEMPT = Decision(Case.NO_ATTEMPT, Verdict.UNKNOWN, lambda f: None, Cite.DEFERS_AND_LAST_LINE)
@@ -269,6 +301,8 @@ def record(v: RecipientVerdict, d: Decision, e: Event | None, f: Facts, lc: Life
     v.verdict = d.verdict
     if d.cite is Cite.ATTEMPT:
         v.evidence.append(e.where)  # type: ignore[union-attr]
+    elif d.cite is Cite.HOLD_AND_EVENT:
+        v.evidence += [f.held.where, e.where]  # type: ignore[union-attr]
     elif d.cite is Cite.LAST_DEFER_AND_ATTEMPT:
         v.evidence += [x.where for x in f.defers[-1:]] + [e.where]  # type: ignore[union-attr]
     else:

@@ -16,6 +16,14 @@ RULES: tuple[Rule, ...] = (
           "ADD961003206D: message-id==?UTF-8?B?PDE5?=? =?UTF-8?B?MTIyMDExMjkxNjYxMUBDbGllbnQtMDQ1LnJ1YmluZXR0ZXJpZS5sb2NhbD4=?=")),
     Rule("postfix.cleanup.resent_message_id", "cleanup", rf"^{QID}: resent-message-id=(?P<detail>.*)$", K.OTHER,
          ("1A2B3C4D5E: resent-message-id=<20140225.1@example.com>",)),
+    # header/body checks with an optional text after the envelope: the text is what the client was told
+    Rule("postfix.cleanup.checks_text", "cleanup",
+         rf"^{QID}: (?P<status>(?:header-|body-)?(?:reject|hold|discard|redirect|filter|warning|info|replace|prepend|bcc|strip)): "
+         r"(?P<detail>(?:header|body) .*?; from=<[^>]*>(?: to=<[^>]*>)?(?: proto=\S+)?(?: helo=<[^>]*>)?): (?P<reply_text>.*)$",
+         K.OTHER,
+         ("4D5E6F7A8B: reject: header Subject: reject me from localhost[127.0.0.1]; from=<r@example.org> to=<x@ext.example.test> proto=ESMTP helo=<client.example.org>: 5.7.1 message content rejected",
+          "2B3C4D5E6F: hold: header Subject: hold me from localhost[127.0.0.1]; from=<h@example.org> to=<r@ext.example.test> proto=ESMTP helo=<client.example.org>: held for review"),
+         kind_by=("status", CHECKS_KIND), tags=frozenset({Tag.CHECKS})),
     Rule("postfix.cleanup.checks", "cleanup",
          rf"^{QID}: (?P<status>(?:milter-)?(?:header-|body-)?(?:reject|hold|discard|redirect|filter|warning|info|replace|prepend|bcc|strip)): (?P<detail>.*)$",
          K.OTHER,

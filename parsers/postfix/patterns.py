@@ -35,6 +35,13 @@ DELIVERY = (
     r"status=(?P<status>[\w-]+)(?: \((?P<reply_text>.*)\))?$"
 )
 
+#: a content filter's 2xx that says it dropped the message (amavis: ``discarded, id=…`` for
+#: D_DISCARD, ``id=…, BOUNCE`` for a bounce it will not send): ``detail`` is the filter's ID
+FILTER_DISCARD = DELIVERY.replace(
+    r"status=(?P<status>[\w-]+)(?: \((?P<reply_text>.*)\))?$",
+    r"status=(?P<status>sent) \((?P<reply_text>2\d\d [\d.]+ Ok, (?:discarded, )?id=(?P<detail>[^\s,]+)(?: - .*|, BOUNCE))\)$")
+assert FILTER_DISCARD != DELIVERY
+
 NOQUEUE_KIND = (
     ("reject", K.REJECT),
     ("reject_warning", K.REJECT_WARNING),

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 from logtrace.events import EventKind as K
 from logtrace.parsing.rules import Rule
-from logtrace_parsers.postfix.patterns import QID, delivery_rule
+from logtrace.parsing.tags import Tag
+from logtrace_parsers.postfix.patterns import FILTER_DISCARD, QID, delivery_rule
 
 RULES: tuple[Rule, ...] = (
+    # before the delivery line: "250 … Ok, discarded" is a content filter dropping the message
+    Rule("postfix.smtp.filter_discard", "smtp", FILTER_DISCARD, K.DISCARD,
+         ("1A2B3C4D5E: to=<x@filtered.example.test>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0.1/0/0.1/0.8, dsn=2.7.0, status=sent (250 2.7.0 Ok, discarded, id=06435-02 - spam)",
+          "1A2B3C4D5E: to=<x@filtered.example.test>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0.1/0/0.1/0.8, dsn=2.5.0, status=sent (250 2.5.0 Ok, id=06435-03, BOUNCE)"),
+         tags=frozenset({Tag.DELIVERY_STATUS, Tag.DISCARD_SENT, Tag.FILTER_DISCARD})),
     delivery_rule("smtp",
               "0D9633D: to=<jos@example.com>, orig_to=<bestuur@example.com>, relay=mail1.example.net[10.74.103.11]:25, delay=11, delays=5.4/0.06/5.1/0.03, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as F12DF84004)",
               "A0E85200BD: to=<whatever-user@lists.example.org>, relay=open.example.nl[10.49.140.10]:25, delay=2.3, delays=0.25/0.05/2/0.04, dsn=4.2.0, status=deferred (host open.example.nl[10.49.140.10] said: 450 4.2.0 <whatever-user@lists.example.org>: Recipient address rejected: Greylisted (in reply to RCPT TO command))",

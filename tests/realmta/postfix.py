@@ -266,6 +266,8 @@ class PostfixInstance:
     access: dict[str, str] = field(default_factory=dict)  # recipient access (texthash)
     queue_lifetime: str = "5d"
     reinject_port: int | None = None   # second smtpd without content_filter
+    header_checks: dict[str, str] = field(default_factory=dict)  # regexp -> action
+    sender_access: dict[str, str] = field(default_factory=dict)  # sender access (texthash)
 
     def __post_init__(self) -> None:
         b = self.lab.base
@@ -314,6 +316,8 @@ default_transport = error:5.4.4 no route to this destination in the test harness
 transport_maps = texthash:{self.cfg}/transport
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_recipient_restrictions = check_recipient_access texthash:{self.cfg}/recipient_access, permit_mynetworks, reject
+smtpd_sender_restrictions = check_sender_access texthash:{self.cfg}/sender_access
+header_checks = regexp:{self.cfg}/header_checks
 smtpd_error_sleep_time = 0
 smtp_tls_security_level = none
 smtpd_tls_security_level = none
@@ -371,6 +375,10 @@ amavis    unix  -       -       n       -       2       smtp
             "".join(f"{d}\t{t}\n" for d, t in self.transports.items()))
         (self.cfg / "recipient_access").write_text(
             "".join(f"{k}\t{v}\n" for k, v in self.access.items()))
+        (self.cfg / "sender_access").write_text(
+            "".join(f"{k}\t{v}\n" for k, v in self.sender_access.items()))
+        (self.cfg / "header_checks").write_text(
+            "".join(f"/{k}/\t{v}\n" for k, v in self.header_checks.items()))
 
     # ----------------------------------------------------------- running --
     def master_pid(self) -> int | None:
@@ -514,8 +522,13 @@ class PostfixLab:
                 self, "mx1", "mx1.example.test", self.mx1_port,
                 transports={**common, "via-mx2.example.test": f"smtp:[127.0.0.1]:{self.mx2_port}"},
                 access={"blocked@ext.example.test": "550 5.7.1 Recipient blocked by local policy",
+                        "blocked-partial@ext.example.test": "550 5.7.1 Recipient blocked by local policy",
                         "filtered.example.test": f"FILTER amavis:[127.0.0.1]:{self.filter.port}"},
-                reinject_port=self.mx1_reinject),
+                reinject_port=self.mx1_reinject,
+                header_checks={r"^Subject: logtrace scenario hold_deleted$": "HOLD held for review",
+                               r"^Subject: logtrace scenario hold_released$": "HOLD held for review",
+                               r"^Subject: logtrace scenario header_reject$": "REJECT 5.7.1 message content rejected"},
+                sender_access={"spammer@bad.example.test": "REJECT 5.7.1 Sender blocked by local policy"}),
             # mx2 has a 1s queue lifetime: anything it cannot deliver at once expires.
             "mx2": PostfixInstance(
                 self, "mx2", "mx2.example.test", self.mx2_port,

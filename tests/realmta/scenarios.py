@@ -26,6 +26,7 @@ class Scenario:
     message_id: str = ""
     queue_id: str | None = None              # ID to follow (None: use --to)
     follow_to: str | None = None             # address for --to when queue_id is None
+    follow_from: str | None = None           # address for --from when queue_id is None
     dsn: dict[str, str] = field(default_factory=dict)     # recipient -> expected dsn
     expect_exit: int = 0
     # ids discovered while waiting: list of (host, queue_id, link)
@@ -33,9 +34,12 @@ class Scenario:
     ndr: tuple[str, str] | None = None       # (host, ndr queue id)
     raw: list[tuple[str, str]] = field(default_factory=list)  # (host, regex) expected in logs
     error: str | None = None                 # set when the harness failed for this scenario
+    message_id_logged: bool = True           # False: rejected by header_checks before the Message-ID header
 
     def follow_args(self) -> list[str]:
-        return [self.queue_id] if self.queue_id else ["--to", self.follow_to or ""]
+        if self.queue_id:
+            return [self.queue_id]
+        return ["--from", self.follow_from] if self.follow_from else ["--to", self.follow_to or ""]
 
 
 def _msgid(name: str) -> str:
@@ -88,13 +92,40 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
                  {"tempfail-delete@ext.example.test": "deleted"}, expect_exit=4))
     add(Scenario("content_filter", "mx1", "ivan@example.org",
                  {"ok-filter@filtered.example.test": "relayed"}))
+    # issue 15: verdicts a postmaster can bet on
+    add(Scenario("filter_discard", "mx1", "judy@example.org",
+                 {"spam-discard@filtered.example.test": "discarded"},
+                 dsn={"spam-discard@filtered.example.test": "2.7.0"}, expect_exit=4))
+    add(Scenario("hold_deleted", "mx1", "kim@example.org",
+                 {"ok-hold@ext.example.test": "deleted"}, expect_exit=4))
+    add(Scenario("hold_released", "mx1", "olga@example.org",
+                 {"ok-released@ext.example.test": "relayed"}))
+    add(Scenario("header_reject", "mx1", "leo@example.org",
+                 {"ok-hdrrej@ext.example.test": "rejected"},
+                 dsn={"ok-hdrrej@ext.example.test": "5.7.1"}, expect_exit=4, message_id_logged=False))
+    add(Scenario("rcpt_reject_qid", "mx1", "mallory@example.org",
+                 {"ok-partial@ext.example.test": "relayed", "blocked-partial@ext.example.test": "rejected"},
+                 dsn={"blocked-partial@ext.example.test": "5.7.1"}, expect_exit=4))
+    add(Scenario("sender_reject", "mx1", "spammer@bad.example.test",
+                 {"ok-spammer@ext.example.test": "rejected"},
+                 dsn={"ok-spammer@ext.example.test": "5.7.1"},
+                 follow_from="spammer@bad.example.test", follow_to="ok-spammer@ext.example.test", expect_exit=4))
+    add(Scenario("requeued", "mx1", "nina@example.org",
+                 {"requeue-1@ext.example.test": "relayed"}))
 
     # ---------------------------------------------------------- inject ----
     for s in sc.values():
-        qid, replies, _ = lab.send(s.host, s.sender, list(s.recipients),
-                                   subject=f"logtrace scenario {s.name}", message_id=s.message_id)
+        qid, replies, data_reply = lab.send(s.host, s.sender, list(s.recipients),
+                                            subject=f"logtrace scenario {s.name}", message_id=s.message_id)
+        if s.name == "header_reject" and qid is None:  # header_checks REJECT: told at end of data, no "queued as"
+            if not data_reply or data_reply[0] != 550:
+                s.error = f"header_checks REJECT expected at end of data, got {data_reply}"
+                continue
+            m = lab.hosts[s.host].wait_for(
+                r"cleanup\[\d+\]: ([0-9A-F]+): reject: header Subject: logtrace scenario header_reject from ", timeout)
+            qid = m.group(1)
         s.queue_id = qid
-        if s.follow_to is None and qid is None:
+        if s.follow_to is None and s.follow_from is None and qid is None:
             s.error = f"no queue id; RCPT replies: {replies}"
         if qid:
             s.chain.append((s.host, qid, "origin"))
@@ -111,6 +142,60 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
         if s.name == "rejected":
             s.raw.append(("mx1", r"NOQUEUE: reject: RCPT from \S+: 550 5\.7\.1 <blocked@ext\.example\.test>"))
             h.wait_for(s.raw[-1][1], left())
+            return
+        if s.name == "sender_reject":
+            s.raw.append(("mx1", r"NOQUEUE: reject: RCPT from \S+: 554 5\.7\.1 <spammer@bad\.example\.test>: Sender address rejected: "
+                                 r"Sender blocked by local policy; from=<spammer@bad\.example\.test> to=<ok-spammer@ext\.example\.test>"))
+            h.wait_for(s.raw[-1][1], left())
+            return
+        if s.name == "header_reject":
+            s.raw.append(("mx1", rf"\b{q}: reject: header Subject: logtrace scenario header_reject from \S+; "
+                                 rf"from=<leo@example\.org> to=<ok-hdrrej@ext\.example\.test> proto=ESMTP helo=<[^>]*>: 5\.7\.1 message content rejected$"))
+            h.wait_for(s.raw[-1][1], left())
+            return
+        if s.name in ("hold_deleted", "hold_released"):
+            rcpt = next(iter(s.recipients))
+            s.raw.append(("mx1", rf"\b{q}: hold: header Subject: logtrace scenario {s.name} from \S+; "
+                                 rf"from=<{re.escape(s.sender)}> to=<{re.escape(rcpt)}> proto=ESMTP helo=<[^>]*>: held for review$"))
+            h.wait_for(s.raw[-1][1], left())
+            opt, done = ("-d", "Deleted: 1 message") if s.name == "hold_deleted" else ("-H", "Released from hold: 1 message")
+            while True:
+                r = h.postsuper(opt, q, "hold")
+                if done in (r.stderr + r.stdout):
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"postsuper {opt} {q} hold never did it: {r.stderr}")
+                time.sleep(0.2)
+            if s.name == "hold_deleted":
+                s.raw.append(("mx1", rf"postsuper\[\d+\]: {q}: removed$"))
+                h.wait_for(s.raw[-1][1], left())
+                return
+            _sent_to(lab, "mx1", q, rcpt, left())
+            h.wait_removed(q, left())
+            s.raw += [("mx1", rf"postsuper\[\d+\]: {q}: released from hold$"),
+                      ("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as ")]
+            return
+        if s.name == "requeued":
+            rcpt = next(iter(s.recipients))
+            h.wait_for(rf"\b{q}: to=<{re.escape(rcpt)}>, .*status=deferred", left())
+            while True:  # requeue once it sits in the deferred queue
+                r = h.postsuper("-r", q, "deferred")
+                if "Requeued: 1 message" in (r.stderr + r.stdout):
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"postsuper -r {q} never requeued it: {r.stderr}")
+                time.sleep(0.2)
+            h.run("postkick", "public", "pickup", "W", check=False)  # else pickup wakes up within 60s
+            m = h.wait_for(rf"pickup\[\d+\]: ([0-9A-F]+): uid=\d+ from=<{re.escape(s.sender)}> orig_id={q}$", left())
+            q2 = m.group(1)
+            lab.sink.release(rcpt)
+            s.chain.append(("mx1", q2, "requeued"))
+            _sent_to(lab, "mx1", q2, rcpt, left())
+            h.wait_removed(q2, left())
+            s.raw += [("mx1", rf"postsuper\[\d+\]: {q}: requeued$"),
+                      ("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, .*dsn=4\.4\.1, status=deferred"),
+                      ("mx1", rf"pickup\[\d+\]: {q2}: uid=\d+ from=<{re.escape(s.sender)}> orig_id={q}$"),
+                      ("mx1", rf"\b{q2}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as ")]
             return
         if s.name == "deleted":
             h.wait_for(rf"\b{q}: to=<tempfail-delete@ext\.example\.test>, .*status=deferred", left())
@@ -164,6 +249,16 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
             s.raw += [("mx1", rf"\b{q}: to=<unknown-multi@ext\.example\.test>, .*dsn=5\.1\.1, status=bounced .*in reply to RCPT TO command"),
                       ("mx1", rf"\b{q}: to=<ok-multi@ext\.example\.test>, .*status=sent"),
                       ("mx1", rf"\b{n}: removed$")]
+        elif s.name == "filter_discard":
+            rcpt = next(iter(s.recipients))
+            s.raw.append(("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{lab.filter.port}, .*dsn=2\.7\.0, "
+                                 r"status=sent \(250 2\.7\.0 Ok, discarded, id=\d{5}-\d{2} - spam\)$"))
+            h.wait_for(s.raw[-1][1], left())
+        elif s.name == "rcpt_reject_qid":
+            _sent_to(lab, "mx1", q, "ok-partial@ext.example.test", left())
+            s.raw += [("mx1", rf"\b{q}: reject: RCPT from \S+: 550 5\.7\.1 <blocked-partial@ext\.example\.test>: Recipient address rejected: "
+                              r"Recipient blocked by local policy; from=<mallory@example\.org> to=<blocked-partial@ext\.example\.test>"),
+                      ("mx1", rf"\b{q}: to=<ok-partial@ext\.example\.test>, .*status=sent")]
         elif s.name == "content_filter":
             rcpt = next(iter(s.recipients))
             q2 = _sent_to(lab, "mx1", q, rcpt, left())

@@ -6,11 +6,15 @@
   attempts (per recipient address), then accepted
 * ``unknown*``   -> ``550 5.1.1 <addr>: Recipient address rejected: User unknown``
 * ``tempfail*``  -> always ``451 4.4.1 ...`` (used for expiry / deletion)
+* ``requeue*``   -> ``451 4.4.1 ...`` until :meth:`ScriptedSMTPServer.release` names the
+  address, then accepted (used for ``postsuper -r``)
 * anything else  -> accepted; DATA answers ``250 2.0.0 Ok: queued as <10 hex>``
 
 ``ContentFilterServer``: behaves like amavisd-new: accepts a message, re-injects
 it over SMTP into ``reinject_port`` and answers
-``250 2.0.0 Ok, id=NNNNN-NN, from MTA([127.0.0.1]:PORT): <re-injection reply>``.
+``250 2.0.0 Ok, id=NNNNN-NN, from MTA([127.0.0.1]:PORT): <re-injection reply>``;
+a message to a ``spam*`` recipient is dropped with amavis' own D_DISCARD reply
+``250 2.7.0 Ok, discarded, id=NNNNN-NN - spam`` (no re-injection).
 
 Only the standard library is used; every socket has a timeout.
 """
@@ -183,6 +187,12 @@ class ScriptedSMTPServer(_BaseServer):
         super().__init__(host, port)
         self.greylist_times = greylist_times
         self.attempts: dict[str, int] = {}
+        self.released: set[str] = set()
+
+    def release(self, addr: str) -> None:
+        """Accept ``requeue*`` address ``addr`` from now on."""
+        with self.lock:
+            self.released.add(addr.lower())
 
     def rcpt_reply(self, addr: str) -> str:
         local = addr.split("@", 1)[0].lower()
@@ -190,6 +200,11 @@ class ScriptedSMTPServer(_BaseServer):
             self.attempts[addr.lower()] = n = self.attempts.get(addr.lower(), 0) + 1
         if local.startswith("unknown"):
             return f"550 5.1.1 <{addr}>: Recipient address rejected: User unknown"
+        if local.startswith("requeue"):
+            with self.lock:
+                if addr.lower() not in self.released:
+                    return f"451 4.4.1 <{addr}>: Recipient address rejected: try again later"
+            return "250 2.1.5 Ok"
         if local.startswith("tempfail"):
             return f"451 4.4.1 <{addr}>: Recipient address rejected: try again later"
         if local.startswith("greylist") and n <= self.greylist_times:
@@ -209,6 +224,8 @@ class ContentFilterServer(_BaseServer):
 
     def data_reply(self, mail_from: str, rcpts: list[str], data: bytes) -> str:
         am_id = f"{os.getpid() % 100000:05d}-{next(self._ids):02d}"
+        if any(r.split("@", 1)[0].lower().startswith("spam") for r in rcpts):
+            return f"250 2.7.0 Ok, discarded, id={am_id} - spam"
         try:
             with smtplib.SMTP("127.0.0.1", self.reinject_port, local_hostname="localhost",
                               timeout=IO_TIMEOUT) as s:
