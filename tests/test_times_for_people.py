@@ -148,3 +148,18 @@ def test_bounces_in_the_logs_zone_and_utc(tmp_path: Path):
     assert j1.stdout == j2.stdout and "T09:00:00" in j1.stdout and "10:00:0" not in j1.stdout
     c = run("bounces", str(p), "--year", "2026", "--csv", tz="Europe/Berlin")
     assert "2026-11-22T09:00:00+00:00" in c.stdout
+
+
+def test_clock_labels_and_machine_default():
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from logtrace.trace.narrative import Clock, people_times, when
+
+    ts = datetime(2026, 7, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert when(ts) == "2026-07-01 12:00:00"  # the library's default: UTC, no label (JSON sentences)
+    with people_times(Clock(zone=ZoneInfo("Europe/Berlin"), name="Europe/Berlin", hosts={"mx2": ZoneInfo("America/Sao_Paulo")})):
+        assert when(ts) == "2026-07-01 14:00:00 CEST"
+        assert when(ts, "mx2") == "2026-07-01 09:00:00 -0300"  # a zone without an abbreviation: its offset
+        assert when(None) == "?"
+    assert when(ts) == "2026-07-01 12:00:00"
