@@ -59,6 +59,7 @@ YearOpt = Annotated[Optional[int], typer.Option("--year", help="Year of the firs
 TzOpt = Annotated[Optional[list[str]], typer.Option(
     "--tz", help="IANA zone of stamps without an offset (default: this machine's); HOST=ZONE for one host's lines "
     "in a central log (repeatable).")]
+UtcOpt = Annotated[bool, typer.Option("--utc", help="Show times in UTC instead of the log's zone (--tz, else this machine's).")]
 WhereOpt = Annotated[Optional[str], typer.Option("--where", "-w", help='Filter, e.g. \'status = bounced and to ~ "@example\\.com$"\'.')]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show internal errors with a traceback.", hidden=True)]
 
@@ -98,6 +99,22 @@ def parse_options(year: int | None, tz: list[str] | str | None) -> Any:
 
     default, hosts = split_tz(tz)
     return ParseOptions(year=year, tz=default, host_tz=hosts)
+
+
+def people_clock(tz: list[str] | str | None, utc: bool = False) -> Any:
+    """``--tz``/``--utc`` → the :class:`~logtrace.trace.narrative.Clock` times for people are shown in:
+    the log's zone (``--tz``, per host for ``--tz HOST=ZONE``, else this machine's), or UTC."""
+    from datetime import timezone
+
+    from logtrace.containers.stamps import local_zone_name, zone
+    from logtrace.trace.narrative import Clock
+
+    if utc:
+        return Clock(zone=timezone.utc, name="UTC")
+    default, hosts = split_tz(tz)
+    name = default or local_zone_name()
+    name = "UTC" if name.upper() in ("UTC", "Z") else name
+    return Clock(zone=zone(name), name=name, hosts={h: zone(z) for h, z in hosts.items()})
 
 
 def time_option(value: str | None, tz: list[str] | str | None, hint: str) -> Any:

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from logtrace.cli import render, writers
-from logtrace.cli.app import (DebugOpt, Engine, Files, GroupBy, MtaOpt, ParseFormat, SummaryFormat, TzOpt, WhereOpt, YearOpt,
-                              app, parse_options, time_option)
+from logtrace.cli.app import (DebugOpt, Engine, Files, GroupBy, MtaOpt, ParseFormat, SummaryFormat, TzOpt, UtcOpt, WhereOpt, YearOpt,
+                              app, parse_options, people_clock, time_option)
 
 
 @app.command()
@@ -99,6 +99,7 @@ def follow(
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
+    utc: UtcOpt = False,
     where: WhereOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -116,7 +117,10 @@ def follow(
             queue_id = None
         if not paths:
             raise typer.BadParameter("no log files given", param_hint="FILES")
-        with render.status("searching the logs…"):
+        from logtrace.trace.narrative import Clock, people_times
+
+        clock = Clock() if as_json else people_clock(tz, utc)  # --json keeps its sentences in UTC, unlabelled
+        with render.status("searching the logs…"), people_times(clock):
             res = do_follow(paths, queue_id=queue_id, message_id=message_id, sender=sender, recipient=recipient,
                             mta=mta, options=parse_options(year, tz))
         if where:
@@ -126,7 +130,7 @@ def follow(
             writers.write_json({"query": res.query, "log_end": res.log_end.isoformat() if res.log_end else None,
                                 "messages": [story_to_json(s) for s in res.stories]})
         else:
-            render.print_follow(res, show_files)
+            render.print_follow(res, show_files, clock)
         if res.failed_inputs:
             raise typer.Exit(render.EXIT_USAGE)
         if not res.stories:
@@ -148,6 +152,7 @@ def summary(
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
+    utc: UtcOpt = False,
     where: WhereOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -160,7 +165,8 @@ def summary(
         from logtrace.reports.summary import summarize
 
         with render.status("reading logs…"):
-            s = summarize(files, mta=mta, options=options, since=t0, until=t1, where=where, top=top, smtpd_stats=smtpd_stats)
+            s = summarize(files, mta=mta, options=options, since=t0, until=t1, where=where, top=top, smtpd_stats=smtpd_stats,
+                          zone="UTC" if utc else None)
         render_summary.emit(s, fmt.value, output=output, problems_first=problems_first)
         render.print_diagnostics(s.diagnostics)
         if fmt != SummaryFormat.json:
@@ -187,6 +193,7 @@ def bounces(
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
+    utc: UtcOpt = False,
     where: WhereOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -195,7 +202,10 @@ def bounces(
         from logtrace.trace.bounces import find_bounces, group_key, item_to_json, parse_duration, parse_fail_on
 
         fail, after = parse_fail_on(fail_on), parse_duration(lost_after)
-        with render.status("reading logs…"):
+        from logtrace.trace.narrative import Clock, people_times
+
+        clock = Clock() if as_json or as_csv else people_clock(tz, utc)  # machine forms keep UTC, unlabelled
+        with render.status("reading logs…"), people_times(clock):
             res = find_bounces(files, mta=mta, options=parse_options(year, tz), where=where, lost_after=after,
                                include_rejected=include_rejected or "rejected" in fail)
         render.print_diagnostics(res.diagnostics)
@@ -204,7 +214,7 @@ def bounces(
         elif as_csv:
             writers.write_bounces_csv(res.items)
         else:
-            render.print_bounces(res.items, by.value, top, group_key)
+            render.print_bounces(res.items, by.value, top, group_key, clock)
         if res.accounting is not None and not as_json:
             render.print_accounting(res.accounting)
         if res.failed_inputs:

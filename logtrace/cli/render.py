@@ -228,8 +228,30 @@ def _delta(a: Any, b: Any) -> str:
     return f"+{s / 86400:.1f}d"
 
 
-def print_story(story: Any, console: Any, show_files: bool = False) -> None:
-    """A rich timeline and the per-recipient verdicts. All log text goes through safe()."""
+def stamp(ts: Any, clock: Any, host: str | None = None, fmt: str = "%b %d %H:%M:%S") -> str:
+    """``ts`` for people: in ``clock``'s zone for ``host`` (the log's zone), or ``?``."""
+    return clock.local(ts, host).strftime(fmt) if ts else "?"
+
+
+def time_heading(clock: Any, rows: list[tuple[Any, str | None]]) -> tuple[str, bool]:
+    """The time column's heading and whether each cell needs its own zone label: one zone for
+    every row gives ``time (Europe/Berlin)``; hosts in different zones (``--tz HOST=ZONE``) label each cell."""
+    zones = {str(clock.zone_for(h)) for _, h in rows} if clock.hosts else set()
+    if len(zones) > 1:
+        return "time", True
+    only = next(iter(zones), None)
+    name = only if only is not None and only != str(clock.zone) else clock.name
+    return f"time ({name})", False
+
+
+def _people() -> Any:
+    from logtrace.trace.narrative import clock
+
+    return clock()
+
+
+def print_story(story: Any, console: Any, show_files: bool = False, clock: Any = None) -> None:
+    """A rich timeline and the per-recipient verdicts, times in ``clock``'s zone. All log text goes through safe()."""
     from rich.table import Table
     from rich.text import Text
 
@@ -254,14 +276,17 @@ def print_story(story: Any, console: Any, show_files: bool = False) -> None:
         console.print(Text("  note: a hop is linked only by the same Message-ID header (no reply named its queue ID)", style="yellow"))
     for n in story.notes:
         console.print(Text(f"  note: {safe(n)}", style="yellow"))
+    clock = clock or _people()
+    heading, each = time_heading(clock, [(e.ts, e.host) for e in story.events])
     t = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=False)
-    for col in ("time", "Δ", "host", "program", "queue id", "event", "details"):
+    for col in (heading, "Δ", "host", "program", "queue id", "event", "details"):
         t.add_column(col, overflow="fold")
     if show_files:
         t.add_column("at")
     prev = None
     for e in story.events:
-        row = [Text(e.ts.strftime("%b %d %H:%M:%S") if e.ts else "?"), Text(_delta(prev, e.ts)), Text(safe(e.host)),
+        when = stamp(e.ts, clock, e.host) + (f" {clock.label(e.ts, e.host)}" if each and e.ts else "")
+        row = [Text(when), Text(_delta(prev, e.ts)), Text(safe(e.host)),
                Text(safe(e.program)), Text(safe(e.queue_id)), Text(str(e.kind), style=_kind_style(str(e.kind))),
                Text(safe(_details(e)))]
         if show_files:
@@ -280,8 +305,9 @@ def print_story(story: Any, console: Any, show_files: bool = False) -> None:
     console.print()
 
 
-def print_follow(res: Any, show_files: bool = False) -> None:
-    """Every story of a follow result; a list of them first when several match."""
+def print_follow(res: Any, show_files: bool = False, clock: Any = None) -> None:
+    """Every story of a follow result; a list of them first when several match. Times in ``clock``'s zone."""
+    clock = clock or _people()
     con = out_console()
     if not res.stories:
         sys.stderr.write(f"not found: no message matches {safe(res.query)} in the logs given\n")
@@ -289,10 +315,12 @@ def print_follow(res: Any, show_files: bool = False) -> None:
         con.print(f"{len(res.stories)} messages match:")
         for s in res.stories:
             verdicts = ", ".join(sorted({r.verdict for r in s.recipients}))
-            con.print(Text_(f"  {s.origin.start or '?'}  {s.origin.host}  {s.origin.queue_id}  <{s.origin.sender or ''}>  {verdicts}"))
+            start = s.origin.start
+            at = f"{stamp(start, clock, s.origin.host, '%Y-%m-%d %H:%M:%S')} {clock.label(start, s.origin.host)}" if start else "?"
+            con.print(Text_(f"  {at}  {s.origin.host}  {s.origin.queue_id}  <{s.origin.sender or ''}>  {verdicts}"))
         con.print()
     for s in res.stories:
-        print_story(s, con, show_files)
+        print_story(s, con, show_files, clock)
 
 
 def _kind_style(k: str) -> str:
@@ -308,12 +336,14 @@ def Text_(s: str) -> Any:  # noqa: N802 - a Text built from untrusted text, safe
 
 # ------------------------------------------------------------------ bounces
 
-def print_bounces(items: list[Any], by: str, top: int, group_key: Any) -> None:
+def print_bounces(items: list[Any], by: str, top: int, group_key: Any, clock: Any = None) -> None:
+    """Failed messages grouped by ``by``; the "accepted" times in ``clock``'s zone (named in the column heading)."""
     from collections import defaultdict
 
     from rich.table import Table
     from rich.text import Text
 
+    clock = clock or _people()
     con = out_console()
     if not items:
         con.print("No accepted message failed: every message accepted in these logs was delivered or relayed.")
@@ -328,8 +358,9 @@ def print_bounces(items: list[Any], by: str, top: int, group_key: Any) -> None:
     con.print(head)
     for key, its in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         con.print(Text(f"\n{safe(key)}  ({len(its)})", style="bold"))
+        heading, each = time_heading(clock, [(it.story.origin.start, it.story.origin.host) for it in its])
         t = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-        for col in ("accepted", "host", "queue id", "sender", "recipient", "failed at", "dsn", "class", "reply", "NDR"):
+        for col in (heading.replace("time", "accepted", 1), "host", "queue id", "sender", "recipient", "failed at", "dsn", "class", "reply", "NDR"):
             t.add_column(col, overflow="fold")
         for it in its[: top or None]:
             o = it.story.origin
@@ -338,7 +369,8 @@ def print_bounces(items: list[Any], by: str, top: int, group_key: Any) -> None:
                 ndr_s = "-" if r.verdict not in ("bounced", "expired") else (
                     "none sent" if ndr is None else {True: f"{ndr['queue_id']} delivered", False: f"{ndr['queue_id']} FAILED",
                                                      None: f"{ndr['queue_id']} ?"}[ndr.get("delivered")])
-                t.add_row(Text(o.start.strftime("%b %d %H:%M:%S") if o.start else "?"), Text(safe(o.host)), Text(safe(o.queue_id)),
+                when = stamp(o.start, clock, o.host) + (f" {clock.label(o.start, o.host)}" if each and o.start else "")
+                t.add_row(Text(when), Text(safe(o.host)), Text(safe(o.queue_id)),
                           Text(safe(f"<{o.sender}>" if o.sender is not None else "?")), Text(safe(r.recipient)),
                           Text(safe(f"{r.host}:{r.queue_id}" if r.queue_id else r.host)),
                           Text(safe(r.dsn or "")), Text(safe(f"{cat}/{cls}")),

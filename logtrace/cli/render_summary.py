@@ -113,6 +113,27 @@ def _fmt(v: Any, col: str = "") -> str:
     return render.safe(v)
 
 
+def title(s: Summary, name: str) -> str:
+    """A section's title; the per-day and per-hour tables name the zone their days and hours are in."""
+    zone = s.period.get("timezone")
+    return f"{TITLES[name]} in {render.safe(zone)}" if name in _CHARTED and zone else TITLES[name]
+
+
+def local_time(period: dict[str, Any], key: str) -> str:
+    """``period[key]`` in the period's zone (the zone the per-day/per-hour tables use), with its abbreviation."""
+    from datetime import datetime
+
+    from logtrace.containers.stamps import zone
+    from logtrace.trace.narrative import zone_label
+
+    v = period.get(key)
+    if not isinstance(v, datetime):
+        return _fmt(v)
+    if v.tzinfo is not None:
+        v = v.astimezone(zone(period.get("timezone") or "UTC"))
+    return f"{v:%Y-%m-%d %H:%M:%S} {zone_label(v)}" if v.tzinfo is not None else f"{v:%Y-%m-%d %H:%M:%S}"
+
+
 def _bar(value: float, peak: float, width: int = 30) -> str:
     """A horizontal bar of ``value / peak`` of ``width`` cells, with eighth-block resolution."""
     if peak <= 0 or value <= 0:
@@ -130,7 +151,7 @@ def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None
     from rich.text import Text
 
     period = s.period
-    head = Text(f"logtrace summary: {_fmt(period.get('first'))} → {_fmt(period.get('last'))} ({render.safe(period.get('timezone'))})",
+    head = Text(f"logtrace summary: {local_time(period, 'first')} → {local_time(period, 'last')} ({render.safe(period.get('timezone'))})",
                 style="bold")
     console.print(head)
     grand = Table(title=totals_title(s), title_justify="left", show_header=False)
@@ -166,7 +187,7 @@ def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None
                            f"avg connect {m['avg_connect_s']:.1f}s, total {m['total_connect_s']:,}s"))
     for name in ordered_sections(s, problems_first):
         df = s.sections[name]
-        t = Table(title=TITLES[name], title_justify="left")
+        t = Table(title=title(s, name), title_justify="left")
         for col, dtype in df.schema.items():
             num = dtype.is_numeric()
             t.add_column(col, justify="right" if num else "left", no_wrap=num or col in ("day", "code", "class"), overflow="fold")
@@ -202,7 +223,7 @@ def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def to_markdown(s: Summary, problems_first: bool = False) -> str:
-    parts = [f"# logtrace summary\n\n{_md(s.period.get('first'))} → {_md(s.period.get('last'))} ({_md(s.period.get('timezone'))})\n",
+    parts = [f"# logtrace summary\n\n{_md(local_time(s.period, 'first'))} → {_md(local_time(s.period, 'last'))} ({_md(s.period.get('timezone'))})\n",
              f"## {totals_title(s)}\n",
              _md_table(["total", "value"], [[total_label(s, k), v] for k, v in s.totals.items()]),
              *(["## Grand totals (eximstats counting rules, Exim events)\n",
@@ -215,7 +236,7 @@ def to_markdown(s: Summary, problems_first: bool = False) -> str:
         parts += ["## SMTPD connections\n", _md_table(["what", "value"], [[k, v] for k, v in s.smtpd.items()])]
     for name in ordered_sections(s, problems_first):
         df = s.sections[name]
-        parts += [f"## {TITLES[name]}\n", _md_table(df.columns, [list(r) for r in df.iter_rows()]) if df.height else "(none)\n"]
+        parts += [f"## {title(s, name)}\n", _md_table(df.columns, [list(r) for r in df.iter_rows()]) if df.height else "(none)\n"]
     acc = s.accounting
     parts += ["## Line accounting\n", _md_table(acc.columns, [list(r) for r in acc.iter_rows()])]
     return "\n".join(parts)

@@ -158,8 +158,9 @@ def mixed_pflogsumm_totals(ev: Any, tz: str) -> dict[str, int]:
 
 def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, since: datetime | None = None,
               until: datetime | None = None, where: str | None = None, top: int = 10,
-              smtpd_stats: bool = False) -> Summary:
-    """Summarize mail logs (see the module docstring for the counting rules).
+              smtpd_stats: bool = False, zone: str | None = None) -> Summary:
+    """Summarize mail logs (see the module docstring for the counting rules). Per-day and
+    per-hour traffic is in ``zone`` (default: ``options.tz``, else this machine's zone).
 
     >>> s = summarize(["sample_logs/postfix/deferred-then-sent.log"])   # doctest: +SKIP
     >>> s.totals["delivered"], s.sections["per_day"]                     # doctest: +SKIP
@@ -173,7 +174,7 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
     scan = ScanResult()
     ev, acc, period, counting, mixed = collect_events(paths, mta=mta, options=options, since=since, until=until,
                                                       where=where, smtpd_stats=smtpd_stats, result=scan)
-    tz = getattr(options, "tz", None) or local_zone_name()
+    tz = zone or getattr(options, "tz", None) or local_zone_name()
     tz = "UTC" if tz.upper() in ("UTC", "Z") else tz
     totals, unique, sections, smtpd, counts = build(ev, tz=tz, top=top, smtpd_stats=smtpd_stats, counting=counting)
     totals_x: dict[str, int] = {}

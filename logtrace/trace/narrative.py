@@ -7,9 +7,10 @@ wording is part of the documented output (goldens and CLI tests pin it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from logtrace.events import Event
@@ -22,8 +23,62 @@ HOP_PHRASES = {"relay": "relayed it to", "content-filter": "passed it through it
                "forwarded": "forwarded it to"}
 
 
-def when(ts: datetime | None) -> str:
-    return ts.strftime("%Y-%m-%d %H:%M:%S") if ts else "?"
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Which zone times for people are shown in: ``zone`` (named ``name``) for every host,
+    ``hosts`` for the hosts ``--tz HOST=ZONE`` names. ``zone=None`` is the machine form: UTC,
+    no label (what ``--json`` carries, unchanged)."""
+
+    zone: tzinfo | None = None
+    name: str = "UTC"
+    hosts: dict[str, tzinfo] = field(default_factory=dict)
+
+    def zone_for(self, host: str | None) -> tzinfo | None:
+        if self.hosts and host:
+            return self.hosts.get(host) or self.hosts.get(host.lower()) or self.zone
+        return self.zone
+
+    def local(self, ts: datetime, host: str | None = None) -> datetime:
+        z = self.zone_for(host)
+        if z is None:
+            return ts
+        return (ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)).astimezone(z)
+
+    def label(self, ts: datetime, host: str | None = None) -> str:
+        """The zone's abbreviation at ``ts`` (``CET``, ``CEST``, ``UTC``; ``+0530`` where it has none)."""
+        return zone_label(self.local(ts, host))
+
+
+def zone_label(ts: datetime) -> str:
+    name = ts.strftime("%Z")
+    return name if name and name[0] not in "+-" else ts.strftime("%z")
+
+
+_clock = Clock()
+
+
+def clock() -> Clock:
+    return _clock
+
+
+@contextmanager
+def people_times(c: Clock) -> Iterator[None]:
+    """Sentences built inside this block show times in ``c``'s zones, labelled (the CLI's human output)."""
+    global _clock
+    prev, _clock = _clock, c
+    try:
+        yield
+    finally:
+        _clock = prev
+
+
+def when(ts: datetime | None, host: str | None = None) -> str:
+    if not ts:
+        return "?"
+    if _clock.zone is None:
+        return ts.strftime("%Y-%m-%d %H:%M:%S")
+    local = _clock.local(ts, host)
+    return f"{local:%Y-%m-%d %H:%M:%S} {zone_label(local)}"
 
 
 def age(td: timedelta) -> str:
@@ -74,12 +129,12 @@ def _still_queued(s: Scene) -> str:
     defers = s.facts.defers
     since = f", {age(s.log_end - defers[-1].ts)} before the log ends" if s.log_end and defers[-1].ts else ""
     return (f"still in the queue on {s.lc.host} when the log ends: {len(defers)} deferred attempt(s) "
-            f"from {when(defers[0].ts)} to {when(defers[-1].ts)}{since}; last reason: {s.v.reply or 'unknown'}")
+            f"from {when(defers[0].ts, defers[0].host)} to {when(defers[-1].ts, defers[-1].host)}{since}; last reason: {s.v.reply or 'unknown'}")
 
 
 def _returned(s: Scene) -> str:
     e = s.e
-    return (f"bounced at {s.lc.host} ({s.lc.queue_id}) at {when(e.ts)} with {e.dsn or 'no DSN'}: "
+    return (f"bounced at {s.lc.host} ({s.lc.queue_id}) at {when(e.ts, e.host)} with {e.dsn or 'no DSN'}: "
             f"{e.reply_text or ''}".rstrip(": ") + ndr_sentence(s.v.ndr))
 
 
@@ -91,7 +146,7 @@ def _reason(e: Event) -> str:
 def _filter_discard(s: Scene) -> str:
     e = s.e
     fid = f" (the filter's ID {e.detail})" if e.detail else ""
-    return (f"discarded by content filter {relay_text(e)} at {when(e.ts)} on {s.lc.host}: it answered "
+    return (f"discarded by content filter {relay_text(e)} at {when(e.ts, e.host)} on {s.lc.host}: it answered "
             f"\"{e.reply_text}\"{fid} and dropped the message; the 2xx is not a delivery")
 
 
@@ -106,40 +161,40 @@ def _held_then_deleted(s: Scene) -> str:
     h = s.facts.held
     assert h is not None
     why = f" ({_hold_reason(h)})"
-    return (f"placed on hold at {when(h.ts)} on {s.lc.host}{why}, then deleted by an administrator "
-            f"(postsuper -d) at {when(s.e.ts)}; it was never delivered")
+    return (f"placed on hold at {when(h.ts, h.host)} on {s.lc.host}{why}, then deleted by an administrator "
+            f"(postsuper -d) at {when(s.e.ts, s.e.host)}; it was never delivered")
 
 
 def _requeued(s: Scene) -> str:
     tried = (f" after {len(s.facts.defers)} deferred attempt(s); last reason: {s.v.reply}" if s.facts.defers else "")
-    return (f"re-queued by an administrator (postsuper -r) at {when(s.e.ts)} on {s.lc.host}{tried}; "
+    return (f"re-queued by an administrator (postsuper -r) at {when(s.e.ts, s.e.host)} on {s.lc.host}{tried}; "
             "the re-injected message (its new queue ID) is not in the logs given")
 
 
 #: Case → sentence
 SENTENCES: dict[Case, Callable[[Scene], str]] = {
-    Case.FORWARDED: lambda s: (f"forwarded by {s.e.relay_host or 'local'} delivery at {when(s.e.ts)} as a new message "
+    Case.FORWARDED: lambda s: (f"forwarded by {s.e.relay_host or 'local'} delivery at {when(s.e.ts, s.e.host)} as a new message "
                                f"{s.e.next_queue_id} on {s.lc.host}; that message's lines are not in the logs given"),
-    Case.RELAYED_WITH_ID: lambda s: (f"relayed to {s.e.next_host or relay_text(s.e)} at {when(s.e.ts)}: the next hop accepted it as "
+    Case.RELAYED_WITH_ID: lambda s: (f"relayed to {s.e.next_host or relay_text(s.e)} at {when(s.e.ts, s.e.host)}: the next hop accepted it as "
                                      f"{s.e.next_queue_id} ({s.e.reply_text}); give that host's log to follow it further"),
-    Case.DELIVERED: lambda s: f"delivered at {when(s.e.ts)} by {s.e.relay_host or s.e.program} on {s.lc.host}" + (
+    Case.DELIVERED: lambda s: f"delivered at {when(s.e.ts, s.e.host)} by {s.e.relay_host or s.e.program} on {s.lc.host}" + (
         f" after {duration(s.e.delay_s)}" if s.e.delay_s else "") + (f": {s.e.reply_text}" if s.e.reply_text else ""),
-    Case.RELAYED_NO_ID: lambda s: (f"accepted by {relay_text(s.e)} at {when(s.e.ts)} ({s.e.reply_text or 'no reply text'}); "
+    Case.RELAYED_NO_ID: lambda s: (f"accepted by {relay_text(s.e)} at {when(s.e.ts, s.e.host)} ({s.e.reply_text or 'no reply text'}); "
                                    "the reply names no queue ID to follow"),
     Case.BOUNCED: _returned,
     Case.EXPIRED: _returned,
     Case.DISCARDED_BY_FILTER: _filter_discard,
-    Case.DISCARDED: lambda s: f"discarded at {s.lc.host} at {when(s.e.ts)}: {s.e.reply_text or s.e.detail or ''}",
-    Case.REJECTED: lambda s: (f"rejected at SMTP time by {s.lc.host} at {when(s.e.ts)}: {_reason(s.e)}; "
+    Case.DISCARDED: lambda s: f"discarded at {s.lc.host} at {when(s.e.ts, s.e.host)}: {s.e.reply_text or s.e.detail or ''}",
+    Case.REJECTED: lambda s: (f"rejected at SMTP time by {s.lc.host} at {when(s.e.ts, s.e.host)}: {_reason(s.e)}; "
                               "the client was told, nothing was accepted for this recipient"),
-    Case.EXPIRED_IN_QUEUE: lambda s: (f"expired at {s.lc.host} at {when(s.e.ts)} after {len(s.facts.defers)} deferred attempt(s) and "
+    Case.EXPIRED_IN_QUEUE: lambda s: (f"expired at {s.lc.host} at {when(s.e.ts, s.e.host)} after {len(s.facts.defers)} deferred attempt(s) and "
                                       f"was returned to the sender; last reason: {s.v.reply or 'unknown'}" + ndr_sentence(s.v.ndr)),
     Case.HELD_THEN_DELETED: _held_then_deleted,
-    Case.DELETED: lambda s: f"deleted from the queue by an administrator (postsuper -d) at {when(s.e.ts)} on {s.lc.host}" + (
+    Case.DELETED: lambda s: f"deleted from the queue by an administrator (postsuper -d) at {when(s.e.ts, s.e.host)} on {s.lc.host}" + (
         f" after {len(s.facts.defers)} deferred attempt(s); last reason: {s.v.reply}" if s.facts.defers else ""),
-    Case.HELD: lambda s: f"placed on hold at {when(s.e.ts)} on {s.lc.host} ({_hold_reason(s.e)})",
-    Case.DISCARDED_IN_QUEUE: lambda s: f"discarded at {when(s.e.ts)} on {s.lc.host}: {s.e.detail or ''}",
-    Case.REJECTED_AFTER_QUEUE: lambda s: (f"rejected at SMTP time (end of data) by {s.e.program} on {s.lc.host} at {when(s.e.ts)}: "
+    Case.HELD: lambda s: f"placed on hold at {when(s.e.ts, s.e.host)} on {s.lc.host} ({_hold_reason(s.e)})",
+    Case.DISCARDED_IN_QUEUE: lambda s: f"discarded at {when(s.e.ts, s.e.host)} on {s.lc.host}: {s.e.detail or ''}",
+    Case.REJECTED_AFTER_QUEUE: lambda s: (f"rejected at SMTP time (end of data) by {s.e.program} on {s.lc.host} at {when(s.e.ts, s.e.host)}: "
                                           f"{_reason(s.e)}; the client was told, nothing was accepted"),
     Case.REQUEUED: _requeued,
     Case.STILL_QUEUED: _still_queued,
@@ -156,18 +211,18 @@ def then_prefix(lc: Lifecycle, link: Link, final: Event) -> str:
     """How a hop handed the message on, before what happened next: ``"… ; then "``."""
     hop = HOP_PHRASES.get(link.how, "handed it to")
     return (f"{lc.host} {hop} {link.dst.host}, which accepted it as {link.dst.queue_id} "
-            f"({final.reply_text or final.status}) at {when(final.ts)}; then ")
+            f"({final.reply_text or final.status}) at {when(final.ts, final.host)}; then ")
 
 
 def requeued_prefix(lc: Lifecycle, link: Link) -> str:
     """An administrator re-injected the message under a new queue ID, before what happened next."""
-    at = f" at {when(link.via.ts)}" if link.via is not None else ""
+    at = f" at {when(link.via.ts, link.via.host)}" if link.via is not None else ""
     return f"re-queued by an administrator (postsuper -r) on {lc.host} and re-injected as {link.dst.queue_id}{at}; then "
 
 
 def discarded_before_queueing(e: Event) -> str:
     """An SMTP-time discard: the client was told 250, the message was dropped."""
-    return (f"discarded at SMTP time by {e.host} at {when(e.ts)} ({e.detail or 'SMTP'} from {e.client_host}"
+    return (f"discarded at SMTP time by {e.host} at {when(e.ts, e.host)} ({e.detail or 'SMTP'} from {e.client_host}"
             f"[{e.client_ip}]): {e.reply_text or ''}; the client got a 2xx, the message never got a queue ID")
 
 
@@ -179,5 +234,5 @@ def handed_without_attempt(link: Link, rcpt: str) -> str:
 
 def rejected_before_queueing(e: Event) -> str:
     """An SMTP-time reject: the message never got a queue ID."""
-    return (f"rejected at SMTP time by {e.host} at {when(e.ts)} ({e.detail or 'SMTP'} from {e.client_host}"
+    return (f"rejected at SMTP time by {e.host} at {when(e.ts, e.host)} ({e.detail or 'SMTP'} from {e.client_host}"
             f"[{e.client_ip}]): {e.reply_text or e.detail or ''}; the client was told, the message never got a queue ID")
