@@ -21,10 +21,10 @@ from typing import Any
 from logtrace.events import Event, EventKind as K
 from logtrace.trace import narrative
 from logtrace.trace.lifecycles import (
-    END_KINDS, REUSE_GAP, START_KINDS, Lifecycle, build_lifecycles, event_order, happened_after, instance_of,
+    END_KINDS, REUSE_GAP, START_KINDS, Lifecycle, build_lifecycles, canonical_hosts, event_order, happened_after, instance_of,
 )
 from logtrace.parsing.tags import Tag, has_tag
-from logtrace.trace.links import ORG_LINK, FILTER_PORTS, Link, LinkGraph, build_links, canonical_hosts, lifecycle_org_id
+from logtrace.trace.links import ORG_LINK, FILTER_PORTS, Link, LinkGraph, build_links, lifecycle_org_id
 from logtrace.trace.verdicts import (
     ATTEMPT_KINDS, HANDED_ON, Case, NOT_DELIVERED, REACHED, RECIPIENT_KINDS, REINJECTED, RETURNED, Facts, MessageStory, RecipientVerdict, Verdict,
     decide, is_final_delivery, record,
@@ -45,7 +45,7 @@ class Correlator:
     def __init__(self, events: Sequence[Event], log_end: datetime | None = None) -> None:
         self.events = list(events)
         self.lifecycles = build_lifecycles(self.events)
-        self.ambiguous_hosts = canonical_hosts(self.lifecycles)
+        self.ambiguous_hosts = canonical_hosts(e.host for e in self.events)[1]
         self.graph = LinkGraph(build_links(self.lifecycles))
         self.links = self.graph.links
         self.out_links = self.graph.out_links

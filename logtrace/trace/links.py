@@ -13,8 +13,7 @@ Invariants:
   :data:`~logtrace.parsing.tags.Tag.ORG_MESSAGE_ID`: each lifecycle not otherwise reached is
   linked from the one of its message that started last before it; never to or from a
   notification).
-* Host names: a short name and an FQDN whose first label it is name one host
-  (:func:`canonical_hosts`), unless two different FQDNs with that first label occur.
+* Host names are already canonical (:func:`~logtrace.trace.lifecycles.canonical_hosts`).
 * A pair of lifecycles is linked at most once per direction.
 """
 
@@ -56,37 +55,6 @@ def lifecycle_org_id(lc: Lifecycle) -> str | None:
     return None
 
 
-def canonical_hosts(lifecycles: Sequence[Lifecycle]) -> set[str]:
-    """Rename each short host name to the one FQDN whose first label it is (``EX1`` →
-    ``EX1.corp.example.com``, case-insensitive); short names with two or more such FQDNs
-    stay apart. Returns those ambiguous short names (lower case)."""
-    hosts = {lc.host for lc in lifecycles if lc.host}
-    fqdns: dict[str, set[str]] = defaultdict(set)
-    for h in hosts:
-        if "." in h and not _is_ip(h):
-            fqdns[h.split(".", 1)[0].lower()].add(h.lower())
-    rename: dict[str, str] = {}
-    ambiguous: set[str] = set()
-    for h in hosts:
-        if "." in h:
-            continue
-        names = fqdns.get(h.lower(), set())
-        if len(names) == 1:
-            rename[h] = next(x for x in hosts if x.lower() in names)
-        elif len(names) > 1:
-            ambiguous.add(h.lower())
-    for lc in lifecycles:
-        if lc.host in rename:
-            lc.host = rename[lc.host]
-    return ambiguous
-
-
-def _is_ip(h: str) -> bool:
-    try:
-        ipaddress.ip_address(h)
-        return True
-    except ValueError:
-        return False
 FILTER_PORTS = frozenset({10024, 10025, 10026, 10027, 10028})
 
 
