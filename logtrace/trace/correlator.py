@@ -55,13 +55,15 @@ class Correlator:
         self._aliases = self._recipient_aliases()
 
     def _message_key(self, lc: Lifecycle) -> str:
-        return lifecycle_org_id(lc) or f"lc:{id(lc)}"
+        return self._org_ids.get(id(lc)) or f"lc:{id(lc)}"
 
     def _recipient_aliases(self) -> dict[str, dict[str, str]]:
         """Per message (org-wide ID, else lifecycle): resolved/redirected address → the address
         the sender used (rows tagged :data:`Tag.RECIPIENT_ALIAS`)."""
         out: dict[str, dict[str, str]] = {}
+        self._org_ids: dict[int, str | None] = {}
         for lc in self.lifecycles:
+            self._org_ids[id(lc)] = lifecycle_org_id(lc)
             for e in lc.events:
                 if e.recipient and e.orig_recipient and "@" in e.orig_recipient and has_tag(e, Tag.RECIPIENT_ALIAS):
                     out.setdefault(self._message_key(lc), {})[e.recipient.lower()] = e.orig_recipient
@@ -69,6 +71,8 @@ class Correlator:
 
     def _used_address(self, lc: Lifecycle, addr: str) -> str:
         """The address the sender used for ``addr`` (through RESOLVE/REDIRECT rows), else ``addr``."""
+        if not self._aliases:
+            return addr
         seen = {addr.lower()}
         amap = self._aliases.get(self._message_key(lc), {})
         while addr.lower() in amap and amap[addr.lower()].lower() not in seen:
