@@ -102,3 +102,26 @@ def test_two_fqdns_with_one_first_label_stay_apart_and_the_story_says_so(tmp_pat
 def test_short_and_full_name_are_one_host_without_a_note():
     (m,) = _stories(TWO_SERVERS, "3001")
     assert not [n for n in m["notes"] if "not joined" in n]
+
+
+def test_a_group_expanded_into_a_new_lifecycle_is_one_story_with_the_members_verdicts():
+    path = [str(SAMPLES / "dl-expand-multi-recipient.log")]
+    a, b = _stories(path, "8400"), _stories(path, "8401")
+    assert a == [dict(b[0], query="8400")]
+    (m,) = a
+    assert [(c["queue_id"], c["link"]) for c in m["chain"]] == [("8400", "origin"), ("8401", "network-message-id")]
+    assert [r["recipient"] for r in m["recipients"]] == ["gina@example.com", "hank@example.com", "ivan@example.com"]
+    assert m["sender"] == "judy@example.net" and m["notes"] == []
+
+
+def test_a_guid_shaped_queue_id_is_still_found():
+    # Exchange Online message trace: queue_id is the MessageTraceId, a GUID (not tagged as an org-wide ID)
+    path = [str(SAMPLES / "exo-message-trace.log")]
+    (m,) = _stories(path, "6f0c3b1e-8a0d-4b3a-9a1e-08dc42aa1001")
+    assert m["chain"][0]["queue_id"] == "6f0c3b1e-8a0d-4b3a-9a1e-08dc42aa1001"
+
+
+def test_resolve_back_only_to_an_address_the_message_was_received_for():
+    # all-event-ids.log: RECEIVE names kate@, a RESOLVE row says kate.old@ → kate@: kate@ stays
+    (m,) = _stories([str(SAMPLES / "all-event-ids.log")], "9900")
+    assert [r["recipient"] for r in m["recipients"]] == ["kate@example.org"]

@@ -61,12 +61,23 @@ class Correlator:
         """Per message (org-wide ID, else lifecycle): resolved/redirected address → the address
         the sender used (rows tagged :data:`Tag.RECIPIENT_ALIAS`)."""
         out: dict[str, dict[str, str]] = {}
+        received: dict[str, set[str]] = {}
         self._org_ids: dict[int, str | None] = {}
         for lc in self.lifecycles:
             self._org_ids[id(lc)] = lifecycle_org_id(lc)
+            key = self._message_key(lc)
             for e in lc.events:
+                if e.recipient and e.kind == K.ACCEPT:
+                    received.setdefault(key, set()).add(e.recipient.lower())
                 if e.recipient and e.orig_recipient and "@" in e.orig_recipient and has_tag(e, Tag.RECIPIENT_ALIAS):
-                    out.setdefault(self._message_key(lc), {})[e.recipient.lower()] = e.orig_recipient
+                    out.setdefault(key, {})[e.recipient.lower()] = e.orig_recipient
+        # only back to an address the message was received for (the address the sender used)
+        for key, amap in list(out.items()):
+            kept = {r: o for r, o in amap.items() if o.lower() in received.get(key, set())}
+            if kept:
+                out[key] = kept
+            else:
+                del out[key]
         return out
 
     def _used_address(self, lc: Lifecycle, addr: str) -> str:
@@ -105,10 +116,10 @@ class Correlator:
         hosts = {(c.host or "").split(".", 1)[0].lower() for c, _, _ in chain}
         for h in sorted(hosts & self.ambiguous_hosts):
             notes.append(f"host name {h!r} is not joined with a full name: two different hosts' full names start with it")
-        rcpts = self._recipients_of(root)
+        rcpts = [(root, r) for r in self._recipients_of(root)]
         if not rcpts and any(l.how == ORG_LINK for l in self.out_links.get(id(root), [])):
-            rcpts = self._accepted_recipients(root)  # a submission hop names recipients only on its accept rows
-        verdicts = [self._follow_recipient(root, r, set()) for r in rcpts]
+            rcpts = self._org_recipients(root, chain)
+        verdicts = [self._follow_recipient(c, r, set()) for c, r in rcpts]
         if not verdicts:  # no per-recipient events: say what the lifecycle itself shows
             verdicts = [self._follow_recipient(root, "(unknown recipient)", set())]
         events = sorted({id(e): e for c, _, _ in chain for e in c.events}.values(), key=event_order)
@@ -122,6 +133,21 @@ class Correlator:
                 r = e.orig_recipient if e.orig_recipient and "@" in e.orig_recipient else e.recipient
                 seen.setdefault(self._used_address(lc, r), None)
         return list(seen)
+
+    def _org_recipients(self, root: Lifecycle, chain: list[tuple[Lifecycle, str, Lifecycle | None]]) -> list[tuple[Lifecycle, str]]:
+        """Recipients of a message whose first lifecycle names them only on accept rows (a
+        submission hop, or a hop that expanded a group into a later one): each accepted address
+        is followed from ``root`` unless it was expanded (then its members are followed from
+        the first later lifecycle that names them)."""
+        later: dict[str, tuple[Lifecycle, str]] = {}
+        for c, _, _ in chain[1:]:
+            for r in self._recipients_of(c):
+                later.setdefault(r.lower(), (c, r))
+        expanded = {e.orig_recipient.lower() for c, _, _ in chain for e in c.events if e.orig_recipient}
+        out = [(root, a) for a in self._accepted_recipients(root) if a.lower() in later or a.lower() not in expanded]
+        taken = {a.lower() for _, a in out}
+        out += [v for low, v in later.items() if low not in taken]
+        return out
 
     def _accepted_recipients(self, lc: Lifecycle) -> list[str]:
         seen: dict[str, None] = {}

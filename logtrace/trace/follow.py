@@ -170,7 +170,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
     if queue_id is not None:
         kind, value = "id", queue_id.strip()
         if GUID.fullmatch(value):  # a network-message-id: every hop of the message, any server
-            kind, value = "org", value.lower()
+            kind = "org"  # (or a GUID-shaped queue ID: Exchange Online's MessageTraceId)
         elif not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z-]{3,40}", value):
             raise FollowError(f"'{queue_id}' does not look like a queue ID",
                               hint="Postfix IDs look like 4F8B23C0F2, Exim IDs like 1tWxyz-000ABC-3F; use --message-id for <…@…>")
@@ -265,7 +265,7 @@ def _seed(events: list[Event], kind: str, value: str) -> list[Event]:
             continue
         if kind == "mid" and e.message_id != value:
             continue
-        if kind == "org" and org_message_id(e) != low:
+        if kind == "org" and low not in (org_message_id(e), (e.queue_id or "").lower(), (e.next_queue_id or "").lower()):
             continue
         out.append(e)
     return out
@@ -278,7 +278,7 @@ def _stories(corr: Correlator, events: list[Event], kind: str, value: str) -> li
     elif kind == "mid":
         targets = [lc for lc in corr.lifecycles if lc.message_id == value]
     elif kind == "org":
-        targets = [lc for lc in corr.lifecycles if lifecycle_org_id(lc) == low]
+        targets = [lc for lc in corr.lifecycles if lifecycle_org_id(lc) == low or lc.queue_id.lower() == low]
     elif kind == "from":
         targets = [lc for lc in corr.lifecycles if (lc.sender or "").lower() == low]
     else:
