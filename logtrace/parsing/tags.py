@@ -56,6 +56,13 @@ class Tag(StrEnum):
     #: ``next_queue_id`` names the queue ID this message had *before* (``postsuper -r``
     #: re-injection: pickup's ``orig_id=``): a link from that lifecycle to this one
     PREVIOUS_ID = "link:previous-id"
+    #: ``detail`` carries ``network-message-id=<guid>`` (:data:`ORG_ID_KEY`): an ID the MTA
+    #: gives every hop of one message across its services and servers (submission, transport,
+    #: delivery); lifecycles sharing it are one message (link ``network-message-id``)
+    ORG_MESSAGE_ID = "link:org-message-id"
+    #: ``recipient`` is what the address the sender used (``orig_recipient``) was resolved or
+    #: redirected to: verdicts for ``recipient`` are reported for ``orig_recipient``
+    RECIPIENT_ALIAS = "link:recipient-alias"
     #: eximstats roles
     EXIMSTATS_ACCEPT = "eximstats:accept"
     EXIMSTATS_COMPLETED = "eximstats:completed"
@@ -68,6 +75,9 @@ class Tag(StrEnum):
     #: a per-message note line that may carry SpamAssassin's verdict (``SA: Action: …``)
     EXIMSTATS_NOTE = "eximstats:note"
 
+
+#: the ``detail`` key that holds the org-wide message ID of events tagged :data:`Tag.ORG_MESSAGE_ID`
+ORG_ID_KEY = "network-message-id"
 
 TagsBy = tuple[str, tuple[tuple[str, frozenset[str]], ...]]
 

@@ -21,11 +21,12 @@ from typing import Any
 from logtrace.events import Event, EventKind as K
 from logtrace.trace import narrative
 from logtrace.trace.lifecycles import (
-    END_KINDS, REUSE_GAP, START_KINDS, Lifecycle, build_lifecycles, event_order, happened_after, instance_of,
+    END_KINDS, REUSE_GAP, START_KINDS, Lifecycle, build_lifecycles, canonical_hosts, event_order, happened_after, instance_of,
 )
-from logtrace.trace.links import FILTER_PORTS, Link, LinkGraph, build_links
+from logtrace.parsing.tags import Tag, has_tag
+from logtrace.trace.links import ORG_LINK, FILTER_PORTS, Link, LinkGraph, build_links, lifecycle_org_id
 from logtrace.trace.verdicts import (
-    ATTEMPT_KINDS, HANDED_ON, NOT_DELIVERED, REACHED, RECIPIENT_KINDS, REINJECTED, RETURNED, Facts, MessageStory, RecipientVerdict, Verdict,
+    ATTEMPT_KINDS, HANDED_ON, Case, NOT_DELIVERED, REACHED, RECIPIENT_KINDS, REINJECTED, RETURNED, Facts, MessageStory, RecipientVerdict, Verdict,
     decide, is_final_delivery, record,
 )
 
@@ -44,12 +45,51 @@ class Correlator:
     def __init__(self, events: Sequence[Event], log_end: datetime | None = None) -> None:
         self.events = list(events)
         self.lifecycles = build_lifecycles(self.events)
+        self.ambiguous_hosts = canonical_hosts(e.host for e in self.events)[1]
         self.graph = LinkGraph(build_links(self.lifecycles))
         self.links = self.graph.links
         self.out_links = self.graph.out_links
         self.in_links = self.graph.in_links
         self.log_end = log_end or max((e.ts for e in self.events if e.ts), default=None)
         self.graph.name_hostless(self.lifecycles)
+        self._aliases = self._recipient_aliases()
+
+    def _message_key(self, lc: Lifecycle) -> str:
+        return self._org_ids.get(id(lc)) or f"lc:{id(lc)}"
+
+    def _recipient_aliases(self) -> dict[str, dict[str, str]]:
+        """Per message (org-wide ID, else lifecycle): resolved/redirected address → the address
+        the sender used (rows tagged :data:`Tag.RECIPIENT_ALIAS`)."""
+        out: dict[str, dict[str, str]] = {}
+        received: dict[str, set[str]] = {}
+        self._org_ids: dict[int, str | None] = {}
+        for lc in self.lifecycles:
+            self._org_ids[id(lc)] = lifecycle_org_id(lc)
+            key = self._message_key(lc)
+            for e in lc.events:
+                if e.recipient and e.kind == K.ACCEPT:
+                    received.setdefault(key, set()).add(e.recipient.lower())
+                if e.recipient and e.orig_recipient and "@" in e.orig_recipient and has_tag(e, Tag.RECIPIENT_ALIAS):
+                    out.setdefault(key, {})[e.recipient.lower()] = e.orig_recipient
+        # only back to an address the message was received for (the address the sender used)
+        for key, amap in list(out.items()):
+            kept = {r: o for r, o in amap.items() if o.lower() in received.get(key, set())}
+            if kept:
+                out[key] = kept
+            else:
+                del out[key]
+        return out
+
+    def _used_address(self, lc: Lifecycle, addr: str) -> str:
+        """The address the sender used for ``addr`` (through RESOLVE/REDIRECT rows), else ``addr``."""
+        if not self._aliases:
+            return addr
+        seen = {addr.lower()}
+        amap = self._aliases.get(self._message_key(lc), {})
+        while addr.lower() in amap and amap[addr.lower()].lower() not in seen:
+            addr = amap[addr.lower()]
+            seen.add(addr.lower())
+        return addr
 
     # -------------------------------------------------------------- lookup
 
@@ -73,7 +113,13 @@ class Correlator:
         notes: list[str] = []
         if root.first(K.ACCEPT, K.QUEUED, K.HEADER) is None:
             notes.append(narrative.LOG_STARTS_LATE)
-        verdicts = [self._follow_recipient(root, r, set()) for r in self._recipients_of(root)]
+        hosts = {(c.host or "").split(".", 1)[0].lower() for c, _, _ in chain}
+        for h in sorted(hosts & self.ambiguous_hosts):
+            notes.append(f"host name {h!r} is not joined with a full name: two different hosts' full names start with it")
+        rcpts = [(root, r) for r in self._recipients_of(root)]
+        if not rcpts and any(l.how == ORG_LINK for l in self.out_links.get(id(root), [])):
+            rcpts = self._org_recipients(root, chain)
+        verdicts = [self._follow_recipient(c, r, set()) for c, r in rcpts]
         if not verdicts:  # no per-recipient events: say what the lifecycle itself shows
             verdicts = [self._follow_recipient(root, "(unknown recipient)", set())]
         events = sorted({id(e): e for c, _, _ in chain for e in c.events}.values(), key=event_order)
@@ -84,13 +130,37 @@ class Correlator:
         for e in lc.events:
             if e.recipient and e.kind in RECIPIENT_KINDS:
                 # the address the sender used (orig_to), unless it is an unqualified local name
-                seen.setdefault(e.orig_recipient if e.orig_recipient and "@" in e.orig_recipient else e.recipient, None)
+                r = e.orig_recipient if e.orig_recipient and "@" in e.orig_recipient else e.recipient
+                seen.setdefault(self._used_address(lc, r), None)
+        return list(seen)
+
+    def _org_recipients(self, root: Lifecycle, chain: list[tuple[Lifecycle, str, Lifecycle | None]]) -> list[tuple[Lifecycle, str]]:
+        """Recipients of a message whose first lifecycle names them only on accept rows (a
+        submission hop, or a hop that expanded a group into a later one): each accepted address
+        is followed from ``root`` unless it was expanded (then its members are followed from
+        the first later lifecycle that names them)."""
+        later: dict[str, tuple[Lifecycle, str]] = {}
+        for c, _, _ in chain[1:]:
+            for r in self._recipients_of(c):
+                later.setdefault(r.lower(), (c, r))
+        expanded = {e.orig_recipient.lower() for c, _, _ in chain for e in c.events if e.orig_recipient}
+        out = [(root, a) for a in self._accepted_recipients(root) if a.lower() in later or a.lower() not in expanded]
+        taken = {a.lower() for _, a in out}
+        out += [v for low, v in later.items() if low not in taken]
+        return out
+
+    def _accepted_recipients(self, lc: Lifecycle) -> list[str]:
+        seen: dict[str, None] = {}
+        for e in lc.events:
+            if e.recipient and e.kind == K.ACCEPT:
+                seen.setdefault(self._used_address(lc, e.recipient), None)
         return list(seen)
 
     def _recipient_events(self, lc: Lifecycle, rcpt: str) -> list[Event]:
         r = rcpt.lower()
         return [e for e in lc.events if e.kind in ATTEMPT_KINDS
-                and e.recipient is not None and (e.recipient.lower() == r or (e.orig_recipient or "").lower() == r)]
+                and e.recipient is not None and (e.recipient.lower() == r or (e.orig_recipient or "").lower() == r
+                                                 or self._used_address(lc, e.recipient).lower() == r)]
 
     def _ndr_info(self, lc: Lifecycle) -> tuple[dict[str, Any] | None, list[str]]:
         note = lc.last(K.NOTIFY)
@@ -134,6 +204,10 @@ class Correlator:
             nxt = self._next_hop(lc, rcpt, e, v, seen)
             if nxt is not None:
                 return nxt
+        if decision.case in ORG_CONTINUES:
+            nxt = self._org_next(lc, rcpt, e, v, seen)
+            if nxt is not None:
+                return nxt
         if decision.case in REINJECTED:
             nxt = self._reinjected(lc, rcpt, v, seen)
             if nxt is not None:
@@ -143,6 +217,23 @@ class Correlator:
             v.evidence += ndr_ev
         v.summary = narrative.summary(decision.case, lc, facts, v, e, self.log_end)
         return v
+
+    def _org_next(self, lc: Lifecycle, rcpt: str, final: Event | None, v: RecipientVerdict,
+                  seen: set[int]) -> RecipientVerdict | None:
+        """The verdict from the next lifecycle of the same message (``network-message-id``
+        link), when it names this recipient; None to let ``lc``'s own verdict stand."""
+        for link in self.out_links.get(id(lc), []):
+            if link.how != ORG_LINK or id(link.dst) in seen:
+                continue
+            names = {rcpt.lower()} | ({final.recipient.lower()} if final is not None and final.recipient else set())
+            sub_rcpts = [r for r in self._recipients_of(link.dst) + self._accepted_recipients(link.dst) if r.lower() in names]
+            if not sub_rcpts:
+                continue
+            sub = self._follow_recipient(link.dst, sub_rcpts[0], seen)
+            sub.recipient = rcpt
+            sub.evidence = list(dict.fromkeys(v.evidence + sub.evidence))
+            return sub
+        return None
 
     def _reinjected(self, lc: Lifecycle, rcpt: str, v: RecipientVerdict, seen: set[int]) -> RecipientVerdict | None:
         """The verdict from the lifecycle that re-injected ``lc`` (``requeued`` link), when its
@@ -190,6 +281,10 @@ class Correlator:
             return sub
         return None
 
+
+#: decisions that let the next lifecycle of the same message (``network-message-id``) decide:
+#: handed on without a followable ID, or nothing decisive logged on this hop
+ORG_CONTINUES = frozenset({Case.RELAYED_WITH_ID, Case.RELAYED_NO_ID, Case.NO_ATTEMPT, Case.STILL_QUEUED})
 
 #: SMTP-time decisions without a queue ID (``NOQUEUE: reject|discard: …``) and their verdicts
 NOQUEUE_VERDICTS = {K.REJECT: Verdict.REJECTED, K.DISCARD: Verdict.DISCARDED}

@@ -32,6 +32,7 @@ from logtrace.events import Event, EventKind, event_schema
 from logtrace.parsing.protocol import ParseOptions, reads_whole_files
 from logtrace.parsing.scan import ScanResult
 from logtrace.trace.correlator import Correlator, rejected_stories
+from logtrace.trace.links import lifecycle_org_id, org_message_id
 from logtrace.trace.verdicts import MessageStory
 
 __all__ = ["FollowError", "FollowResult", "filter_stories", "follow", "linked_ids", "rows_to_events", "story_rows",
@@ -52,7 +53,7 @@ class FollowResult:
 def _needle_expr(kind: str, value: str) -> Any:
     import polars as pl
 
-    if kind in ("from", "to"):
+    if kind in ("from", "to", "org"):
         return pl.col("line").str.contains("(?i)" + re.escape(value))
     return pl.col("line").str.contains(value, literal=True)
 
@@ -126,6 +127,8 @@ def _log_end(last_lines: dict[str, Any]) -> datetime | None:
 
 
 MAX_ROUNDS = 12
+#: an org-wide message ID (Exchange's network-message-id): a GUID, matched without regard to case
+GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
 def _spool_stdin(paths: Sequence[str]) -> tuple[list[str], str | None]:
@@ -166,7 +169,9 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
         raise FollowError("give exactly one of: a queue ID, --message-id, --from, --to")
     if queue_id is not None:
         kind, value = "id", queue_id.strip()
-        if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z-]{3,40}", value):
+        if GUID.fullmatch(value):  # a network-message-id: every hop of the message, any server
+            kind = "org"  # (or a GUID-shaped queue ID: Exchange Online's MessageTraceId)
+        elif not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z-]{3,40}", value):
             raise FollowError(f"'{queue_id}' does not look like a queue ID",
                               hint="Postfix IDs look like 4F8B23C0F2, Exim IDs like 1tWxyz-000ABC-3F; use --message-id for <…@…>")
     elif message_id is not None:
@@ -198,7 +203,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
         rounds = 0
         while needles and rounds < MAX_ROUNDS:
             fresh: list[Event] = []
-            address = rounds == 0 and kind in ("from", "to")
+            address = rounds == 0 and kind in ("from", "to", "org")
             rx = re.compile(re.escape(value.encode()), re.I) if address else None
             for m in mapped:
                 hits = m.scan([nd.encode() for nd in needles] if rx is None else [], rx)
@@ -222,6 +227,8 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
                         ids.add(x)
                 if rounds == 0 and e.message_id:  # the Message-ID is the same on every hop: one search finds them all
                     ids.add(e.message_id)
+                if rounds == 0 and (org := org_message_id(e)):
+                    ids.add(org)
             needles = sorted(ids - done)  # all of them: a cap here would drop hops silently
             rounds += 1
         log_end = _log_end(last_lines)
@@ -258,6 +265,8 @@ def _seed(events: list[Event], kind: str, value: str) -> list[Event]:
             continue
         if kind == "mid" and e.message_id != value:
             continue
+        if kind == "org" and low not in (org_message_id(e), (e.queue_id or "").lower(), (e.next_queue_id or "").lower()):
+            continue
         out.append(e)
     return out
 
@@ -268,6 +277,8 @@ def _stories(corr: Correlator, events: list[Event], kind: str, value: str) -> li
         targets = corr.find(value)
     elif kind == "mid":
         targets = [lc for lc in corr.lifecycles if lc.message_id == value]
+    elif kind == "org":
+        targets = [lc for lc in corr.lifecycles if lifecycle_org_id(lc) == low or lc.queue_id.lower() == low]
     elif kind == "from":
         targets = [lc for lc in corr.lifecycles if (lc.sender or "").lower() == low]
     else:

@@ -13,10 +13,15 @@ Invariants:
   and, within one file, by line order too, so reordered lines and a clock stepped back keep
   one message in one generation.
 * Grouping never depends on the order events arrive in.
+* Host names: a short name and an FQDN whose first label it is (``EX1``,
+  ``EX1.corp.example.com``, case-insensitive) are one host, named by the FQDN — unless two
+  different FQDNs with that first label occur in the input; then they stay apart
+  (:func:`canonical_hosts` returns those short names so the story can say so).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +38,35 @@ SENDER_KINDS = frozenset({K.QUEUED, K.ACCEPT, K.EXPIRE})
 #: where the sender is read when no accept/queue line names it: a held, discarded or
 #: rejected message never reaches the queue manager, but these lines carry ``from=<…>``
 SENDER_FALLBACK_KINDS = frozenset({K.HOLD, K.DISCARD, K.REJECT, K.FILTER, K.REDIRECT})
+
+
+def canonical_hosts(hosts: Iterable[str | None]) -> tuple[dict[str, str], set[str]]:
+    """(short name → the one FQDN whose first label it is, short names with several such
+    FQDNs, lower case)."""
+    names = {h for h in hosts if h}
+    fqdns: dict[str, set[str]] = defaultdict(set)
+    for h in names:
+        if "." in h and not _is_ip(h):
+            fqdns[h.split(".", 1)[0].lower()].add(h.lower())
+    rename: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for h in sorted(names):
+        if "." in h or ":" in h:
+            continue
+        full = fqdns.get(h.lower(), set())
+        if len(full) == 1:
+            rename[h] = min(x for x in names if x.lower() in full)
+        elif len(full) > 1:
+            ambiguous.add(h.lower())
+    return rename, ambiguous
+
+
+def _is_ip(h: str) -> bool:
+    try:
+        ipaddress.ip_address(h)
+    except ValueError:
+        return False
+    return True
 
 
 def instance_of(ev: Event) -> str:
@@ -99,10 +133,12 @@ def event_order(e: Event) -> tuple[Any, ...]:
 
 def build_lifecycles(events: Iterable[Event]) -> list[Lifecycle]:
     """Group events with a queue ID into lifecycles (see module docstring)."""
+    events = list(events)
+    rename, _ = canonical_hosts(e.host for e in events)
     by_id: dict[tuple[str | None, str, str], list[Event]] = defaultdict(list)
     for e in events:
         if e.queue_id:
-            by_id[(e.host, instance_of(e), e.queue_id)].append(e)
+            by_id[(rename.get(e.host, e.host) if e.host else e.host, instance_of(e), e.queue_id)].append(e)
     out: list[Lifecycle] = []
     for (host, inst, qid), evs in by_id.items():
         evs.sort(key=lambda e: (e.ts is None, e.ts or 0, e.file or "", e.line_no or 0))  # type: ignore[operator]

@@ -8,24 +8,53 @@ Invariants:
   (local ``forwarded as``), ``requeued`` (an administrator re-injected the message under a
   new ID; the new lifecycle names the old ID, rule tag :data:`~logtrace.parsing.tags.Tag.PREVIOUS_ID`), ``ndr`` (bounce/delay notification; also a bounce that names
   its original, ``status`` ``bounce-of``), ``message-id`` (the same Message-ID header on
-  another host: a weaker link, used only when no reply names the next ID).
+  another host: a weaker link, used only when no reply names the next ID),
+  ``network-message-id`` (the same org-wide message ID on another service or server, rule tag
+  :data:`~logtrace.parsing.tags.Tag.ORG_MESSAGE_ID`: each lifecycle not otherwise reached is
+  linked from the one of its message that started last before it; never to or from a
+  notification).
+* Host names are already canonical (:func:`~logtrace.trace.lifecycles.canonical_hosts`).
 * A pair of lifecycles is linked at most once per direction.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from logtrace.events import Event, EventKind as K
-from logtrace.parsing.tags import Tag, has_tag
+from logtrace.parsing.tags import ORG_ID_KEY, Tag, has_tag
 from logtrace.trace.lifecycles import Lifecycle
 
 #: link kinds, strongest first
-LINK_KINDS = ("relay", "content-filter", "forwarded", "requeued", "ndr", "message-id")
+LINK_KINDS = ("relay", "content-filter", "forwarded", "requeued", "network-message-id", "ndr", "message-id")
+#: hop links (``root_of`` walks back over these; ``ndr`` and ``message-id`` are not hops)
+ORG_LINK = "network-message-id"
+_ORG_RX = re.compile(r"(?:^|;\s*)" + re.escape(ORG_ID_KEY) + r"=([^;\s]+)")
+
+
+def org_message_id(e: Event) -> str | None:
+    """The org-wide message ID of ``e`` (lower case), when its rule declares one
+    (:data:`Tag.ORG_MESSAGE_ID`) and ``detail`` holds it."""
+    if not e.detail or not has_tag(e, Tag.ORG_MESSAGE_ID):
+        return None
+    m = _ORG_RX.search(e.detail)
+    return m.group(1).lower() if m else None
+
+
+def lifecycle_org_id(lc: Lifecycle) -> str | None:
+    """The org-wide message ID of ``lc`` (its first event that has one)."""
+    for e in lc.events:
+        g = org_message_id(e)
+        if g:
+            return g
+    return None
+
+
 FILTER_PORTS = frozenset({10024, 10025, 10026, 10027, 10028})
 
 
@@ -115,6 +144,7 @@ def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
                 how = "content-filter"
             links.append(Link(lc, dst, how, e))
             linked_pairs.add((id(lc), id(dst)))
+    _org_links(lifecycles, links, linked_pairs)
     # weak links: same Message-ID on another host, only where nothing else connects them
     by_mid: dict[str, list[Lifecycle]] = defaultdict(list)
     for lc in lifecycles:
@@ -130,6 +160,34 @@ def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
             if a.host != b.host and not (id(b) in connected and any(l.dst is b for l in links)):
                 links.append(Link(a, b, "message-id", None))
     return links
+
+
+def _org_links(lifecycles: Sequence[Lifecycle], links: list[Link], linked_pairs: set[tuple[int, int]]) -> None:
+    """``network-message-id`` links (see module docstring): each lifecycle of a message that
+    no hop link reaches yet is linked from the one that started last before it."""
+    groups: dict[str, list[Lifecycle]] = defaultdict(list)
+    for lc in lifecycles:
+        if lc.first(K.NOTIFY) is not None:
+            continue
+        g = lifecycle_org_id(lc)
+        if g:
+            groups[g].append(lc)
+    notifications = {id(l.dst) for l in links if l.how == "ndr"}
+    for group in groups.values():
+        group = [c for c in group if id(c) not in notifications]
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda c: (c.start is None, c.start or 0, c.events[0].file or "", c.events[0].line_no or 0))  # type: ignore[operator]
+        reached = {id(l.dst) for l in links if l.how not in ("ndr", "message-id")}
+        for i, b in enumerate(group[1:], 1):
+            if id(b) in reached:
+                continue
+            a = group[i - 1]
+            if (id(a), id(b)) in linked_pairs or (id(b), id(a)) in linked_pairs:
+                continue
+            links.append(Link(a, b, ORG_LINK, None))
+            linked_pairs.add((id(a), id(b)))
+            reached.add(id(b))
 
 
 class LinkGraph:

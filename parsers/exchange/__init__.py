@@ -40,7 +40,10 @@ Conventions (documented in the README glossary too):
   ``client_ip``), ``p2-from`` (``P2FromAddresses``, the header From, when it differs from the
   envelope sender); ``Diagnostics`` (free text: ``DV:…;SID:…;SCL:…;PCL:…``), ``TenantID`` and
   ``Directionality`` are not copied.
-  Query it with ``detail ~ "network-message-id=<guid>"``.
+  Query it with ``detail ~ "network-message-id=<guid>"``. Tracking and export rows carry the
+  tag ``link:org-message-id`` (the correlator joins every lifecycle of one message, on any
+  service or server, by it; ``follow <guid>`` finds them all); ``RESOLVE``/``REDIRECT`` rows
+  carry ``link:recipient-alias`` (verdicts for ``recipient`` are reported for ``orig_recipient``).
 * ``status`` = the raw ``event-id`` (``SENDEXTERNAL``, ``HAREDIRECTFAIL`` …), EXO ``Status`` or Agent Log
   ``Action``; ``kind`` comes from :data:`EVENT_KINDS` (unknown ids pass through as ``other``), and
   :data:`EXO_STATUS_KINDS`/:data:`AGENT_ACTION_KINDS`.
