@@ -52,3 +52,28 @@ def test_two_recipients_relayed_in_one_transaction(qid):
     m = _one(path, qid, 2014)
     assert sorted(r["verdict"] for r in m["recipients"]) == ["relayed", "relayed"]
     assert {r["next_queue_id"] for r in m["recipients"]} == {"651CA1198044"}
+
+
+def test_a_chain_longer_than_the_round_limit_is_not_cut_silently(tmp_path):
+    """follow searches linked IDs round by round, at most MAX_ROUNDS; past that it says so (issue 15)."""
+    import subprocess
+    import sys
+
+    from logtrace.trace.follow import MAX_ROUNDS
+
+    qids = [f"{0xA0000 + i:05X}0C0F{i:02d}" for i in range(MAX_ROUNDS + 4)]
+    lines = []
+    for i, q in enumerate(qids[:-1]):
+        s = f"Nov 22 06:{i:02d}"
+        lines += [f"{s}:00 mx{i} postfix/smtpd[1]: {q}: client=prev.example.org[192.0.2.1]",
+                  f"{s}:01 mx{i} postfix/qmgr[2]: {q}: from=<a@example.org>, size=100, nrcpt=1 (queue active)",
+                  f"{s}:02 mx{i} postfix/smtp[3]: {q}: to=<b@example.net>, relay=mx{i + 1}.example.org[192.0.2.2]:25, "
+                  f"delay=1, delays=0.1/0/0.4/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as {qids[i + 1]})",
+                  f"{s}:03 mx{i} postfix/qmgr[2]: {q}: removed"]
+    p = tmp_path / "mail.log"
+    p.write_text("\n".join(lines) + "\n")
+    r = subprocess.run([sys.executable, "-m", "logtrace", "follow", qids[0], str(p), "--year", "2026", "--tz", "UTC"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert "Traceback" not in r.stderr
+    assert f"stopped following after {MAX_ROUNDS} rounds of linked IDs" in r.stderr, r.stderr
+    assert "hint: follow one of them to continue: logtrace follow " in r.stderr

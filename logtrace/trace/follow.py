@@ -231,6 +231,11 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
                     ids.add(org)
             needles = sorted(ids - done)  # all of them: a cap here would drop hops silently
             rounds += 1
+        if needles:  # the chain goes on past MAX_ROUNDS hops: say so, never stop silently (issue 15)
+            result.diagnostics.append(Diagnostic(
+                "warning", f"stopped following after {MAX_ROUNDS} rounds of linked IDs; {len(needles)} more not searched "
+                f"({', '.join(needles[:5])}{', …' if len(needles) > 5 else ''})",
+                hint=f"follow one of them to continue: logtrace follow {needles[0]} FILES"))
         log_end = _log_end(last_lines)
         for m in mapped:
             tail = m.last_line()
