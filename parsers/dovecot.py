@@ -18,7 +18,7 @@ from logtrace.containers import dovecot_log
 from logtrace.containers.stamps import parse_3164, parse_3339
 from logtrace.events import Event, EventKind as K, Unparsed
 from logtrace.parsing.protocol import FileContext
-from logtrace.parsing.rules import with_rust_whitespace, Rule, RuleParser, conform, empty_frame, local_zone
+from logtrace.parsing.rules import Rule, RuleParser, conform, empty_frame, local_zone
 
 RULES: tuple[Rule, ...] = (
     Rule("dovecot.any.message", "dovecot", r"^(?P<detail>.*)$", K.OTHER,
@@ -43,13 +43,10 @@ class DovecotParser(RuleParser):
         """Share of head lines in Dovecot's own log-file format."""
         return dovecot_log.share(head)
 
-    def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
-        return with_rust_whitespace(self._parse_native_line, line, ctx, line_no)
-
-    def _parse_native_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
+    def read_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
         g = dovecot_log.split_line(line)
         if g is None:  # blank, or a syslog line in the same file
-            return self._router.parse_line(line, ctx, line_no)
+            return self._router.read_line(line, ctx, line_no)
         ts = (parse_3164(g["ts3164"], ctx.years, self._tz) if g["ts3164"]  # type: ignore[arg-type]
               else parse_3339(g["ts3339"], self._tz))  # type: ignore[arg-type]
         return self.body_event("dovecot", g["body"] or "", ts=ts, host=None, program=dovecot_log.PROGRAM, pid=None,

@@ -27,6 +27,25 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens")) or os.environ.get("LOGTRACE_UPDATE_GOLDENS") == "1"
 
 
+#: CI sets both: a missing tool or file is then a failure, never a skip
+REQUIRE_MTA = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(why: str, *, required: bool) -> None:
+    """Skip a test whose tool or data is missing here; fail it where it is ``required`` (CI)."""
+    if required:
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+def corpus_file(path: Path) -> Path:
+    """A corpus file; skipped when absent, a failure in CI."""
+    if not path.exists():
+        unavailable(f"corpus file not present: {path}", required=IN_CI)
+    return path
+
+
 def corpus_dir(sub: str) -> Path:
     """The shared public corpus; skipped when absent, a failure in CI (it must be there)."""
     d = CORPUS / sub

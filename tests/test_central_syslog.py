@@ -31,13 +31,14 @@ keeps the lab directory (its path is printed).
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from conftest import REQUIRE_MTA as REQUIRE, unavailable  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realmta.common import find_message, run_follow, run_logtrace  # noqa: E402
@@ -47,7 +48,6 @@ from realmta.postfix import STYLES, _rsyslog_mode_possible, postfix_available  #
 
 pytestmark = pytest.mark.realmta
 
-REQUIRE = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
 SCENARIOS = EXIM_ONLY + CROSS
 #: programs the parsers claim: none of their lines may be left unparsed
 CLAIMED = re.compile(r"^(postfix[^/]*/|exim$|amavis|dovecot)")
@@ -64,9 +64,7 @@ XFAIL: dict[tuple[str, str], str] = {}
 def central_run():
     reason = exim_available() or postfix_available() or _rsyslog_mode_possible()
     if reason:
-        if REQUIRE:
-            pytest.fail(f"LOGTRACE_REQUIRE_MTA=1 but {reason}")
-        pytest.skip(f"central syslog lab unavailable: {reason}")
+        unavailable(f"central syslog lab unavailable: {reason}", required=REQUIRE)
     lab = EximLab(with_postfix=True, central=True)
     try:
         lab.start()

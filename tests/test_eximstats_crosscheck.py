@@ -32,10 +32,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import corpus_dir
+from conftest import REQUIRE_MTA, corpus_dir, corpus_file, unavailable  # noqa: E402
+
 
 REPO = Path(__file__).resolve().parents[1]
-REQUIRE_MTA = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
 EXIMSTATS_FLAGS = ["-nvr", "-t0", "-h0", "-q0", "-nr", "-nt"]
 
 KEYS = ("received", "bytes_received", "received_hosts", "delayed", "failed", "delivered", "delivered_addresses",
@@ -83,9 +83,7 @@ def need_eximstats() -> Path:
         why = f"eximstats does not run: {(r.stderr or r.stdout).strip()[:300]}"
     elif path is not None:
         why = "perl is not installed"
-    if REQUIRE_MTA:
-        pytest.fail(f"{why} and LOGTRACE_REQUIRE_MTA=1")
-    pytest.skip(why)
+    unavailable(why, required=REQUIRE_MTA)
 
 
 def parse_grand_total(out: str) -> dict[str, int]:
@@ -154,12 +152,7 @@ def test_grand_total_matches_eximstats_on_generated_log(seed: int, lines: int, t
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_grand_total_matches_eximstats_on_public_corpus(name: str) -> None:
     need_eximstats()
-    path = corpus_dir("exim") / name
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"corpus file missing in CI: {path}")
-        pytest.skip(f"corpus file not present: {path}")
-    compare(path, PINNED[name])
+    compare(corpus_file(corpus_dir("exim") / name), PINNED[name])
 
 
 def test_grand_total_parser_reads_eximstats_text() -> None:

@@ -24,12 +24,13 @@ LOGTRACE_REQUIRE_MTA=1, in which case that is a failure.  Install with:
 """
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import REQUIRE_MTA as REQUIRE, unavailable  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realmta.common import find_message, find_recipient, run_follow  # noqa: E402
@@ -40,7 +41,6 @@ from realmta.postfix import STYLES, postfix_available  # noqa: E402
 pytestmark = pytest.mark.realmta
 
 REPO = Path(__file__).resolve().parents[1]
-REQUIRE = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
 MX1_NAME = {"rfc3164": "mx1", "rfc3339": "mx1.example.test"}
 #: Exim's "** addr: retry timeout exceeded" is the equivalent of Postfix's
 #: "status=expired, returned to sender": the parser maps it to an expiry.
@@ -51,9 +51,7 @@ EXPIRED_OK = ("expired",)
 def exim_run():
     reason = exim_available()
     if reason:
-        if REQUIRE:
-            pytest.fail(f"LOGTRACE_REQUIRE_MTA=1 but {reason}")
-        pytest.skip(reason)
+        unavailable(reason, required=REQUIRE)
     with_postfix = postfix_available() is None
     lab = EximLab(with_postfix=with_postfix)
     try:
@@ -73,9 +71,7 @@ def exim_run():
 def _need_postfix(lab):
     if lab.postfix is None:
         why = postfix_available() or "Postfix lab not started"
-        if REQUIRE:
-            pytest.fail(f"LOGTRACE_REQUIRE_MTA=1 but {why}")
-        pytest.skip(f"cross-MTA scenario needs Postfix: {why}")
+        unavailable(f"cross-MTA scenario needs Postfix: {why}", required=REQUIRE)
 
 
 def _paths(lab, style="rfc3164", mx1=True):

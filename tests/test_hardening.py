@@ -27,6 +27,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
+from conftest import IN_CI, unavailable  # noqa: E402
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +37,8 @@ sys.path.insert(0, str(REPO / "fuzz"))
 
 import _targets as T  # noqa: E402  (shared with the atheris harnesses)
 
-from logtrace.trace.correlator import _after, END_KINDS, REUSE_GAP, START_KINDS, build_lifecycles, instance_of  # noqa: E402
+from logtrace.trace.lifecycles import END_KINDS, REUSE_GAP, START_KINDS, build_lifecycles, instance_of  # noqa: E402
+from logtrace.trace.lifecycles import happened_after as _after  # noqa: E402
 from logtrace.events import Event, EventKind  # noqa: E402
 
 GENLOG = REPO / "bench" / "genlog.py"
@@ -306,9 +309,7 @@ def _unprivileged() -> tuple[object, str]:
     if probe.returncode == 0:
         return _drop_dac_caps, "root without CAP_DAC_*"
     why = f"running as root and cannot drop CAP_DAC_OVERRIDE (prctl failed: {probe.stderr.strip()[:200]})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(why)  # CI runs as root where prctl works: a skip there would hide the case
-    pytest.skip(why)
+    unavailable(why, required=IN_CI)  # CI runs as root where prctl works: a skip there would hide the case
 
 
 @pytest.mark.parametrize("cmd", ["parse", "summary", "follow"])

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REQUIRE_MTA, corpus_file, unavailable  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("LOGTRACE_CORPUS", REPO.parent / "shared" / "corpus" / "public" / "postfix"))
 PFLOGSUMM = shutil.which("pflogsumm") or ("/usr/sbin/pflogsumm" if Path("/usr/sbin/pflogsumm").exists() else None)
-REQUIRE_MTA = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 LABELS = {
     "received": "received", "delivered": "delivered", "forwarded": "forwarded", "deferred": "deferred",
@@ -56,18 +56,12 @@ CORPUS_FILES = [
 
 def need_pflogsumm() -> str:
     if PFLOGSUMM is None:
-        if REQUIRE_MTA:
-            pytest.fail("pflogsumm is not installed and LOGTRACE_REQUIRE_MTA=1 (run .ci/install-mta.sh)")
-        pytest.skip("pflogsumm not installed (apt-get install -y pflogsumm)")
+        unavailable("pflogsumm is not installed (run: bash .ci/install-mta.sh)", required=REQUIRE_MTA)
     return PFLOGSUMM
 
 
 def need_file(path: Path) -> Path:
-    if not path.exists():
-        if IN_CI:
-            pytest.fail(f"corpus file missing in CI: {path}")
-        pytest.skip(f"corpus file not present: {path}")
-    return path
+    return corpus_file(path)
 
 
 def adj_units(v: int) -> str:

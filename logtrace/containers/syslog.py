@@ -8,6 +8,8 @@ split (:func:`split_syslog_frame`) give the same ``ts3164 ts3339 host program pi
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from logtrace.containers.stamps import MONTHS
@@ -79,3 +81,29 @@ SYSLOG_NOISE = (
     r"^(?:[A-Z][a-z]{2} [ 0-3]?\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ "
     r"(?:last message repeated \d+ times?|message repeated \d+ times: .*|-- MARK --)$"
 )
+
+
+_PREFIX_RE = re.compile(SYSLOG_PREFIX)
+_SOLARIS_RE = re.compile(SOLARIS_TAG)
+
+
+def split_line(line: str) -> dict[str, str | None] | None:
+    """The syslog container for one line: envelope groups plus ``body``, or None."""
+    off = line.find(": ")
+    if off < 0:
+        return None
+    m = _PREFIX_RE.match(line, 0, off)
+    if not m:
+        return None
+    g = m.groupdict()
+    g["body"] = _SOLARIS_RE.sub("", line[off + 2:], count=1)
+    return g
+
+
+def looks_like_syslog(head: Sequence[str]) -> bool:
+    """Whether most non-blank lines of a file's head carry a syslog envelope."""
+    lines = [ln for ln in head if ln.strip()]
+    if not lines:
+        return False
+    hits = sum(1 for ln in lines if split_line(ln) is not None)
+    return hits * 2 > len(lines)

@@ -19,19 +19,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 from logtrace.containers.stamps import parse_3164, parse_3339, zone
-from logtrace.containers.syslog import SYSLOG_NOISE, SYSLOG_PREFIX, split_syslog_frame
+from logtrace.containers.syslog import SYSLOG_NOISE, split_line, split_syslog_frame
 from logtrace.events import Event, EventKind, Unparsed
 from logtrace.parsing.protocol import FileContext, ParseOptions
 from logtrace.parsing.rules import BLANK, RuleParser, cast_field, conform, empty_frame, local_zone, with_rust_whitespace
 
 _BLANK_RE = re.compile(BLANK)
 _NOISE_RE = re.compile(SYSLOG_NOISE)
-_PREFIX_RE = re.compile(SYSLOG_PREFIX)
-_SOLARIS_RE = re.compile(r"^\[ID \d+ [\w.]+\] ?")
 
 
 class Router:
@@ -71,10 +68,6 @@ class Router:
                 break
         self._owner_cache[program] = out
         return out
-
-    @cached_property
-    def dialect_names(self) -> list[str]:
-        return [d.name for d in self.dialects]
 
     # ---------------------------------------------------------------- frame engine
 
@@ -123,9 +116,10 @@ class Router:
     # ---------------------------------------------------------------- line engine
 
     def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
-        return with_rust_whitespace(self._parse_line, line, ctx, line_no)
+        return with_rust_whitespace(self.read_line, line, ctx, line_no)
 
-    def _parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
+    def read_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
+        """:meth:`parse_line` without the whitespace guard (for containers that already hold it)."""
         if _BLANK_RE.match(line):
             return Event(ts=None, host=None, mta="", program=None, pid=None, kind=EventKind.OTHER, rule="blank",
                          file=ctx.path, line_no=line_no)
@@ -150,25 +144,3 @@ class Router:
                          rule="other.program", file=ctx.path, line_no=line_no)
         return self.dialects[own[0]].body_event(own[1], g.get("body") or "", ts=ts, host=host, program=program, pid=pid,
                                                 ctx=ctx, line_no=line_no)
-
-
-def split_line(line: str) -> dict[str, str | None] | None:
-    """The syslog container for one line: envelope groups plus ``body``, or None."""
-    off = line.find(": ")
-    if off < 0:
-        return None
-    m = _PREFIX_RE.match(line, 0, off)
-    if not m:
-        return None
-    g = m.groupdict()
-    g["body"] = _SOLARIS_RE.sub("", line[off + 2:], count=1)
-    return g
-
-
-def looks_like_syslog(head: Sequence[str]) -> bool:
-    """Whether most non-blank lines of a file's head carry a syslog envelope."""
-    lines = [ln for ln in head if ln.strip()]
-    if not lines:
-        return False
-    hits = sum(1 for ln in lines if split_line(ln) is not None)
-    return hits * 2 > len(lines)

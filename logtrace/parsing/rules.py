@@ -68,7 +68,6 @@ DERIVATIONS: tuple[tuple[str, str], ...] = (
     ("detail", r"^[A-Z][A-Z-]* from [^\s:]*(?:\[[^\]]*\])?(?::\d+)?: (?P<dsn>[245]\.\d{1,3}\.\d{1,3}) "),
 )
 
-HELPER_FIELDS = frozenset({"relay", "client", "delays"})
 _INT_FIELDS = frozenset({"pid", "relay_port", "reply_code", "size", "nrcpt"})
 _FLOAT_FIELDS = frozenset(f for f in EVENT_FIELDS if f.startswith("delay"))
 
@@ -142,7 +141,7 @@ class RuleParser:
 
     def sniff(self, head: Sequence[str]) -> float:
         """0.0–1.0: share of syslog lines in ``head`` whose program this dialect claims."""
-        from logtrace.parsing.router import split_line
+        from logtrace.containers.syslog import split_line
 
         n = hits = 0
         for ln in head:
@@ -199,7 +198,11 @@ class RuleParser:
     # ---------------------------------------------------------------- syslog container (one dialect)
 
     def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
-        return self._router.parse_line(line, ctx, line_no)
+        return with_rust_whitespace(self.read_line, line, ctx, line_no)
+
+    def read_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
+        """The container for one line: syslog by default; a native container overrides this."""
+        return self._router.read_line(line, ctx, line_no)
 
     def parse_frame(self, lines: Any, ctx: FileContext) -> Any:
         """DataFrame ``line_no, line`` → DataFrame with :func:`event_schema` columns (plus ``file``)."""
@@ -279,7 +282,7 @@ class RuleParser:
     def _strip_stamp(self, env: Any) -> Any:
         import polars as pl
 
-        from logtrace.containers.stamps import frame_timestamps
+        from logtrace.containers.stamps import YearInference, frame_timestamps
 
         whole = "^(?P<bs_all>" + self.body_stamp[1:] + ")"  # type: ignore[index]  # body_stamp starts with ^
         g = env.get_column("body").str.extract_groups(whole)
@@ -289,7 +292,7 @@ class RuleParser:
             return env.drop("bs_all", "bts", "btz", "bpid")
         stamp = env.select("host", ts3339=pl.concat_str([pl.col("bts"), pl.col("btz").fill_null("")]),
                            ts3164=pl.lit(None, pl.String), _year=pl.lit(0, pl.Int32))
-        own = frame_timestamps(stamp, self.options.tz or local_zone(), _NoYears(), self.options.host_tz).get_column("ts")
+        own = frame_timestamps(stamp, self.options.tz or local_zone(), YearInference(None, None), self.options.host_tz).get_column("ts")
         return env.with_columns(  # the stamp is ASCII: its length in characters is its length in bytes
             ts=pl.coalesce(own, pl.col("ts")),
             pid=pl.coalesce(pl.col("pid"), pl.col("bpid")),
@@ -341,19 +344,6 @@ class RuleParser:
                 out.append((src, pattern))
                 have |= {g.split("__", 1)[0] for g in re.compile(pattern).groupindex}
         return tuple(out)
-
-
-class _NoYears:
-    """Year state for frames without RFC 3164 stamps (never consulted)."""
-
-    year = None
-    mtime = None
-
-    def state(self) -> tuple[None, None]:
-        return None, None
-
-    def set_state(self, cur: Any, prev: Any) -> None:
-        pass
 
 
 #: U+001C–U+001F: whitespace to Python's ``re`` (``\s``), not to Rust's regex (polars). The line

@@ -23,7 +23,8 @@ from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.events import Event, Unparsed
 from logtrace.parsing.registry import Registry, default_registry
 from logtrace.parsing.protocol import FileContext, ParseOptions, reads_whole_files
-from logtrace.parsing.router import Router, looks_like_syslog
+from logtrace.containers.syslog import looks_like_syslog
+from logtrace.parsing.router import Router
 from logtrace.parsing.rules import RuleParser
 
 
@@ -42,18 +43,23 @@ def _parser_for(f: reader.InputFile, mta: str, options: ParseOptions, registry: 
     if mta and mta != "auto":
         cls = registry.get(mta)
         head = reader.sniff_head(f) if has_native_container(cls) else []
+        native = has_native_container(cls) and (_native_share(cls, head) >= 0.5 or not looks_like_syslog(head))
     else:
         head = reader.sniff_head(f)
         if not any(h.strip() for h in head):
             return None
-        cls = (_native_container(head, registry) or (looks_like_syslog(head) and _syslog_majority(head, registry))
-               or registry.sniff(head, f.path))
+        cls = _native_container(head, registry)
+        native = cls is not None
+        if cls is None:
+            syslog = looks_like_syslog(head)
+            cls = (syslog and _syslog_majority(head, registry)) or registry.sniff(head, f.path)
+            native = has_native_container(cls) and not syslog
     if not issubclass(cls, RuleParser):
         return cls(options)
     dialects = [cls(options)] + [i.cls(options) for i in registry.available()
                                  if i.cls is not cls and isinstance(i.cls, type) and issubclass(i.cls, RuleParser)]
     router = Router(dialects, options)
-    if has_native_container(cls) and _reads_natively(cls, head):
+    if native:
         dialects[0].use_router(router)  # its own format, other programs' syslog lines to their dialects
         return dialects[0]
     return router
@@ -64,13 +70,7 @@ def _native_container(head: Sequence[str], registry: Registry) -> Any:
     are in, when that is at least half of them; None otherwise (then syslog or sniffing decide)."""
     best, best_share = None, 0.5
     for i in registry.available():
-        fn = getattr(i.cls, "native_sniff", None)
-        if fn is None:
-            continue
-        try:
-            share = float(fn(head))
-        except Exception:  # noqa: BLE001 - a plugin must not break detection
-            continue
+        share = _native_share(i.cls, head)
         if share >= best_share and (best is None or share > best_share):
             best, best_share = i.cls, share
     return best
@@ -79,7 +79,7 @@ def _native_container(head: Sequence[str], registry: Registry) -> Any:
 def _syslog_majority(head: Sequence[str], registry: Registry) -> Any:
     """In a syslog file every dialect reads its own programs: the one claiming most head
     lines goes first (registry order breaks ties); None when no dialect claims any."""
-    from logtrace.parsing.router import split_line
+    from logtrace.containers.syslog import split_line
 
     programs = [g.get("program") or "" for g in map(split_line, head) if g]
     best, best_n = None, 0
@@ -96,12 +96,13 @@ def _syslog_majority(head: Sequence[str], registry: Registry) -> Any:
     return best
 
 
-def _reads_natively(cls: Any, head: Sequence[str]) -> bool:
-    """A parser with a container of its own reads the file itself unless it is syslog."""
+def _native_share(cls: Any, head: Sequence[str]) -> float:
+    """Share of head lines in ``cls``'s own file format (0 without ``native_sniff``)."""
     fn = getattr(cls, "native_sniff", None)
-    if fn is not None and float(fn(head)) >= 0.5:
-        return True
-    return not looks_like_syslog(head)
+    try:
+        return float(fn(head)) if fn is not None else 0.0
+    except Exception:  # noqa: BLE001 - a plugin must not break detection
+        return 0.0
 
 
 def has_native_container(cls: Any) -> bool:
@@ -133,7 +134,7 @@ def _inputs(paths: Sequence[str], result: ScanResult, keep_going: bool) -> list[
 
 
 def open_inputs(paths: Sequence[str], mta: str, options: ParseOptions | None, registry: Registry | None,
-          result: ScanResult, keep_going: bool) -> Iterator[tuple[reader.InputFile, Any, FileContext]]:
+                result: ScanResult, keep_going: bool) -> Iterator[tuple[reader.InputFile, Any, FileContext]]:
     options = options or ParseOptions()
     registry = registry or default_registry()
     for f in _inputs(paths, result, keep_going):

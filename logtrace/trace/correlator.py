@@ -21,7 +21,7 @@ from typing import Any
 from logtrace.events import Event, EventKind as K
 from logtrace.trace import narrative
 from logtrace.trace.lifecycles import (
-    END_KINDS, REUSE_GAP, START_KINDS, Lifecycle, build_lifecycles, canonical_hosts, event_order, happened_after, instance_of,
+    END_KINDS, REUSE_GAP, START_KINDS, Lifecycle, build_lifecycles, canonical_hosts, event_order, instance_of,
 )
 from logtrace.parsing.tags import Tag, has_tag
 from logtrace.trace.links import ORG_LINK, FILTER_PORTS, Link, LinkGraph, build_links, lifecycle_org_id
@@ -35,8 +35,6 @@ __all__ = [
     "MessageStory", "RecipientVerdict", "build_lifecycles", "build_links", "instance_of", "is_final_delivery",
     "rejected_stories",
 ]
-
-_after = happened_after  # the name tests/test_hardening.py imports
 
 
 class Correlator:

@@ -68,7 +68,7 @@ from typing import Any, ClassVar
 
 from logtrace.containers.stamps import MONTHS, assign_years, frame_timestamps, parse_3164, parse_3339
 from logtrace.events import EVENT_FIELDS, Event, EventKind as K, Unparsed
-from logtrace.parsing.rules import with_rust_whitespace, BLANK, BLANK_RE, FileContext, Rule, RuleParser, cast_field, conform, empty_frame, local_zone
+from logtrace.parsing.rules import BLANK, BLANK_RE, FileContext, Rule, RuleParser, cast_field, conform, empty_frame, local_zone
 from logtrace.parsing.tags import Tag
 from logtrace_parsers.exim.table import CONVERSIONS, ENVELOPE, EXIM_DERIVATIONS, EXIM_PROGRAM, ID, QID, RULES, STAMP
 
@@ -114,7 +114,7 @@ class EximParser(RuleParser):
     @classmethod
     def native_sniff(cls, head: Sequence[str]) -> float:
         """Share of head lines that are Exim's own log lines (its stamp first, not a syslog line)."""
-        from logtrace.parsing.router import split_line
+        from logtrace.containers.syslog import split_line
 
         lines = [ln for ln in head if ln.strip()]
         if not lines:
@@ -179,10 +179,7 @@ class EximParser(RuleParser):
             return None
         return self.make_event(hit[0], hit[1], ts=ts, host=host, program=program, pid=pid, ctx=ctx, line_no=line_no)
 
-    def parse_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
-        return with_rust_whitespace(self._parse_native_line, line, ctx, line_no)
-
-    def _parse_native_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
+    def read_line(self, line: str, ctx: FileContext, line_no: int) -> Event | Unparsed:
         if _MON_RE.match(line) and line[:3] in MONTHS:  # advance the year tracker exactly as assign_years does
             ctx.years.year_for(MONTHS[line[:3]])
         if BLANK_RE.match(line):
@@ -205,7 +202,7 @@ class EximParser(RuleParser):
         pid = cast_field("pid", g["pid"])
         program, host, daemon = g["program"], g["host"], g["_daemon"]
         if daemon is None:  # another program's syslog line: the dialect that claims it reads it
-            return self._router.parse_line(line, ctx, line_no)
+            return self._router.read_line(line, ctx, line_no)
         ev = self._event(daemon, g["body"], ts=ts, host=host, program=program, pid=pid, ctx=ctx, line_no=line_no)
         ctx.extra[_STATE] = (ts, ev.queue_id if ev else None, pid, host)
         if ev is None:

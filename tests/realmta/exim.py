@@ -84,7 +84,7 @@ import time
 from pathlib import Path
 
 from .postfix import (LogHost, SyslogDaemon, _rsyslog_mode_possible, _which, free_port, ns_prefix,
-                      postfix_available)
+                      postfix_available, terminate)
 
 CMD_TIMEOUT = 30
 OPT_EXIM = "/opt/exim4/usr/sbin/exim4"
@@ -330,13 +330,7 @@ begin rewrite
         if not self.proc:
             return
         pgid = self.proc.pid  # start_new_session: the daemon leads its own group
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
         for sig, pause in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.0)):
             try:
                 os.killpg(pgid, 0)

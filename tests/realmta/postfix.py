@@ -165,13 +165,18 @@ mail.* action(type="omfile" file="{logs['rfc3339']}" template="lt_rfc3339")
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
+
+
+def terminate(proc: subprocess.Popen | None) -> None:
+    """SIGTERM a daemon we started and wait; SIGKILL it if it does not go in 10 s."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def _line_count(path: Path) -> int:
@@ -248,12 +253,7 @@ mail.* action(type="omfile" file="{self.logs['rfc3339']}" template="lt_rfc3339")
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.wait_synced()
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
 
 
 @dataclass
