@@ -9,6 +9,7 @@ documented in the README and pinned by ``tests/test_cli.py``.
 
 from __future__ import annotations
 
+import signal
 import sys
 from enum import Enum
 from typing import Annotated, Any, Optional
@@ -128,16 +129,43 @@ def time_option(value: str | None, tz: list[str] | str | None, hint: str) -> Any
         raise typer.BadParameter(str(e), param_hint=hint) from None
 
 
+_interrupted: list[bool] = []
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """One Ctrl-C is enough: a second SIGINT is ignored while the first one unwinds."""
+    _interrupted.append(True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _unraisable(info: Any) -> None:
+    """A Ctrl-C that lands in a generator's clean-up is the one ``main`` reports: no traceback."""
+    if not isinstance(info.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(info)
+
+
+def _interrupted_exit() -> None:
+    sys.stderr.write("interrupted\n")
+    sys.exit(render.EXIT_INTERRUPTED)
+
+
 def main() -> None:
     """Entry point with SIGPIPE/Ctrl-C handling around typer."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
+        sys.unraisablehook = _unraisable
     try:
         app()
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(render.EXIT_INTERRUPTED)
+        _interrupted_exit()
     except BrokenPipeError:
         render.quiet_pipe()
         sys.exit(render.EXIT_OK)
+    except SystemExit:
+        if _interrupted:  # the interrupt was swallowed by a finaliser; still report it as one
+            _interrupted_exit()
+        raise
 
 
 from logtrace.cli import commands  # noqa: E402, F401  (registers the commands on ``app``)
