@@ -1,6 +1,28 @@
 """The ``logtrace`` command line: typer app and shared options (:mod:`.app`), commands (:mod:`.commands`),
-machine formats (:mod:`.writers`), rendering (:mod:`.render`, :mod:`.render_summary`)."""
+machine formats (:mod:`.writers`), rendering (:mod:`.render`, :mod:`.render_summary`); :mod:`.early`
+starts ``follow``'s search before any of them is imported."""
 
-from logtrace.cli.app import app, main
+from __future__ import annotations
+
+import sys
+from typing import Any
 
 __all__ = ["app", "main"]
+
+
+def main() -> None:
+    """The console entry point: start follow's search, then run the typer app."""
+    from logtrace.cli import early
+
+    early.start(sys.argv[1:])
+    from logtrace.cli.application import main as run
+
+    run()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from logtrace.cli.application import app
+
+        return app
+    raise AttributeError(name)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from logtrace.cli import render, writers
-from logtrace.cli.app import (DebugOpt, Engine, Files, GroupBy, MtaOpt, ParseFormat, SummaryFormat, TzOpt, UtcOpt, WhereOpt, YearOpt,
+from logtrace.cli.application import (DebugOpt, Engine, Files, GroupBy, MtaOpt, ParseFormat, SummaryFormat, TzOpt, UtcOpt, WhereOpt, YearOpt,
                               app, parse_options, people_clock, time_option)
 
 

@@ -164,7 +164,7 @@ class RuleParser:
         return re.compile(self.program_pattern)
 
     @cached_property
-    def _compiled(self) -> dict[str, list[tuple[Rule, re.Pattern[str]]]]:
+    def _compiled(self) -> RuleTable:
         return compile_table(self.rules)
 
     @cached_property
@@ -176,7 +176,7 @@ class RuleParser:
         return re.compile(self.body_stamp) if self.body_stamp else None
 
     def rules_for(self, daemon: str) -> list[Rule]:
-        return [r for r, _ in self._compiled.get(daemon, self._compiled["*"])]
+        return [r for r, _ in self._compiled.for_daemon(daemon)]
 
     def daemon_of(self, program: str) -> str | None:
         m = self._prog_re.match(program)
@@ -474,30 +474,51 @@ def conform(df: Any, path: str) -> Any:
 
 
 
-def compile_table(rules: Sequence[Rule]) -> dict[str, list[tuple[Rule, re.Pattern[str]]]]:
-    """Per daemon: its own rules, then the common (``*``) rules, then catch-alls.
+class RuleTable:
+    """Per daemon: its own rules, then the common (``*``) rules, then catch-alls; each
+    daemon's patterns compiled the first time a line of that daemon is classified (``follow``
+    parses a few dozen lines of two or three daemons and should not compile every rule).
 
     Common rules (``warning: …``) come after the daemon's own, which never start with a
     severity, so the frequent shapes are tried first; a catch-all (a pattern matching the
     empty body) always comes last.
     """
-    comp = [(r, re.compile(r.pattern)) for r in rules]
-    common = [(r, rx) for r, rx in comp if r.program == "*"]
-    table: dict[str, list[tuple[Rule, re.Pattern[str]]]] = {}
-    for r, rx in comp:
-        if r.program != "*":
-            table.setdefault(r.program, []).append((r, rx))
-    for d, lst in table.items():
-        specific = [x for x in lst if x[1].match("") is None]
-        catch = [x for x in lst if x[1].match("") is not None]
-        table[d] = specific + common + catch
-    table["*"] = list(common)
-    return table
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._by_program: dict[str, list[Rule]] = {}
+        for r in rules:
+            self._by_program.setdefault(r.program, []).append(r)
+        self._done: dict[str, list[tuple[Rule, re.Pattern[str]]]] = {}
+        self._rx: dict[str, re.Pattern[str]] = {}
+
+    def _compile(self, r: Rule) -> re.Pattern[str]:
+        rx = self._rx.get(r.pattern)
+        if rx is None:
+            rx = self._rx[r.pattern] = re.compile(r.pattern)
+        return rx
+
+    def for_daemon(self, daemon: str) -> list[tuple[Rule, re.Pattern[str]]]:
+        """The ordered ``(rule, pattern)`` list tried for ``daemon`` (the common rules for an unknown one)."""
+        got = self._done.get(daemon)
+        if got is not None:
+            return got
+        common = [(r, self._compile(r)) for r in self._by_program.get("*", ())]
+        if daemon == "*" or daemon not in self._by_program:
+            got = common
+        else:
+            own = [(r, self._compile(r)) for r in self._by_program[daemon]]
+            got = [x for x in own if x[1].match("") is None] + common + [x for x in own if x[1].match("") is not None]
+        self._done[daemon] = got
+        return got
 
 
-def classify(table: dict[str, list[tuple[Rule, re.Pattern[str]]]], daemon: str, body: str) -> tuple[Rule, dict[str, str | None]] | None:
+def compile_table(rules: Sequence[Rule]) -> RuleTable:
+    return RuleTable(rules)
+
+
+def classify(table: RuleTable, daemon: str, body: str) -> tuple[Rule, dict[str, str | None]] | None:
     """First rule of ``daemon`` (else the common rules) matching ``body``, with its groups."""
-    for rule, rx in table.get(daemon, table["*"]):
+    for rule, rx in table.for_daemon(daemon):
         m = rx.match(body)
         if m:
             return rule, m.groupdict()

@@ -162,8 +162,9 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
     """
     import os
 
-    from logtrace.parsing.scan import open_inputs
     from logtrace.input.search import PlainLog
+    from logtrace.parsing.scan import open_inputs
+    from logtrace.trace.search import Found, Search
 
     if sum(x is not None for x in (queue_id, message_id, sender, recipient)) != 1:
         raise FollowError("give exactly one of: a queue ID, --message-id, --from, --to")
@@ -184,49 +185,59 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
         raise FollowError("empty query")
     paths, spooled = _spool_stdin(paths)
     result = ScanResult()
-    mapped: list[Any] = []
+    logs: list[PlainLog] = []
     try:
         streamed = []
         for f, parser, ctx in open_inputs(paths, mta, options, None, result, True):
-            m = None
-            if f.compression is None and not reads_whole_files(parser):
-                m = PlainLog.open(f.path, parser, ctx)
-            if m is not None:
-                mapped.append(m)
-            else:
+            if reads_whole_files(parser):  # whole-file containers (Exchange CSV) need their header: polars
                 streamed.append((f, parser, ctx))
+                continue
+            log = PlainLog.open(f.path, parser, ctx) if f.compression is None else \
+                PlainLog.spool(f, parser, ctx, result.diagnostics)
+            if log is not None:
+                logs.append(log)
+        search = Search(logs)
         events: list[Event] = []
-        seen: set[tuple[str | None, int | None]] = set()
+        seen: set[tuple[str | None, int | None]] = set()  # lines of whole-file inputs already kept
         done: set[str] = set()
         last_lines: dict[str, Any] = {}
         needles = [value]
         rounds = 0
+        span: list[Found] = []
+        anchors: dict[str, list[Found]] = {}
+        mids: set[str] = set()
         while needles and rounds < MAX_ROUNDS:
-            fresh: list[Event] = []
-            address = rounds == 0 and kind in ("from", "to", "org")
-            rx = re.compile(re.escape(value.encode()), re.I) if address else None
-            for m in mapped:
-                hits = m.scan([nd.encode() for nd in needles] if rx is None else [], rx)
-                fresh += [e for e in m.parse(hits) if isinstance(e, Event)]
+            got: list[Found] = []
+            if rounds == 0:
+                got = search.query(value, kind in ("from", "to", "org"))
+            else:
+                for nd in needles:
+                    got += search.reveal_message_id(nd, span) if nd in mids else search.reveal(nd, anchors.get(nd, []), span)
+            fresh = [g.rec for g in got if isinstance(g.rec, Event)]
+            span += [g for g in got if isinstance(g.rec, Event)]
             if streamed:
                 import polars as pl
 
                 expr = _needle_expr(kind, value) if rounds == 0 else pl.col("line").str.contains_any(needles)
                 frames = _pass(streamed, expr, options, result.diagnostics, last_lines if rounds == 0 else None)
                 if frames:
-                    fresh += rows_to_events(pl.concat(frames, how="vertical_relaxed"))
-            fresh = [e for e in fresh if (e.file, e.line_no) not in seen]
-            seen |= {(e.file, e.line_no) for e in fresh}
+                    rows = rows_to_events(pl.concat(frames, how="vertical_relaxed"))
+                    fresh += [e for e in rows if (e.file, e.line_no) not in seen]
+                    seen |= {(e.file, e.line_no) for e in rows}
             events += fresh
             done |= set(needles)
             found = _seed(fresh, kind, value) if rounds == 0 else fresh
             ids: set[str] = set()
+            where = {id(g.rec): g for g in got}
             for e in found:
                 for x in (e.queue_id, e.next_queue_id):
                     if x:
                         ids.add(x)
+                        if id(e) in where:
+                            anchors.setdefault(x, []).append(where[id(e)])
                 if rounds == 0 and e.message_id:  # the Message-ID is the same on every hop: one search finds them all
                     ids.add(e.message_id)
+                    mids.add(e.message_id)
                 if rounds == 0 and (org := org_message_id(e)):
                     ids.add(org)
             needles = sorted(ids - done)  # all of them: a cap here would drop hops silently
@@ -237,16 +248,16 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
                 f"({', '.join(needles[:5])}{', …' if len(needles) > 5 else ''})",
                 hint=f"follow one of them to continue: logtrace follow {needles[0]} FILES"))
         log_end = _log_end(last_lines)
-        for m in mapped:
-            tail = m.last_line()
+        for log in logs:
+            tail = log.last_line()
             if tail is not None:
-                m.set_year(tail)
-                ev = m.parser.parse_line(tail, m.ctx, 0)
+                log.set_year(tail)
+                ev = log.parser.parse_line(tail, log.ctx, 0)
                 if ev.ts is not None and (log_end is None or ev.ts > log_end):
                     log_end = ev.ts
     finally:
-        for m in mapped:
-            m.close()
+        for log in logs:
+            log.close()
         if spooled:
             os.unlink(spooled)
     if spooled:

@@ -18,6 +18,109 @@ import typer
 
 from logtrace.cli import render
 
+
+def _lean_parameters() -> None:
+    """Coerce this app's simple parameter types without pydantic.
+
+    typer 0.29 builds a pydantic ``TypeAdapter`` for every parameter it converts, and
+    importing pydantic costs 60–110 ms, more than ``follow``'s whole search on a small file.
+    The types logtrace declares (str, int with min/max, float, bool, Path, str Enums, lists
+    of these, Optional of these) are converted here, with plain messages; anything else
+    goes to typer's own conversion. ``tests/test_cli.py`` pins both the messages and that
+    pydantic is not imported. (typer is pinned to 0.29.x in pyproject.toml for this hook.)
+    """
+    from typer import core
+
+    original = core._TyperParameter.get_runtime_param
+
+    def get_runtime_param(self: Any) -> Any:
+        if self._runtime_param is None:
+            self._runtime_param = _lean_runtime(self.type_descriptor) or original(self)
+        return self._runtime_param
+
+    core._TyperParameter.get_runtime_param = get_runtime_param
+
+
+def _lean_runtime(desc: Any) -> Any:
+    import types
+    import typing
+    from dataclasses import dataclass
+    from pathlib import Path
+
+    from typer._coercion import RuntimeParam
+
+    def leaf(ann: Any) -> Any:
+        if typing.get_origin(ann) in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            return leaf(args[0]) if len(args) == 1 else None
+        if ann in (str, int, float, bool) or ann is Path or (isinstance(ann, type) and issubclass(ann, Enum)):
+            return ann
+        return None
+
+    ann = desc.annotation
+    many = typing.get_origin(ann) is list
+    kind = leaf(typing.get_args(ann)[0] if many else ann)
+    if kind is None or desc.file_annotation is not None or desc.is_tuple:
+        return None
+    info = desc.parameter_info
+
+    def one(value: Any) -> Any:
+        if isinstance(value, kind) and kind is not bool:
+            out = value
+        elif kind is str:
+            out = str(value)
+        elif kind is Path:
+            out = Path(value)
+        elif kind is bool:
+            out = _boolean(value)
+        elif kind in (int, float):
+            try:
+                out = kind(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"'{value}' is not {'an integer' if kind is int else 'a number'}") from None
+            if info.min is not None and out < info.min:
+                raise ValueError(f"{value} is less than {info.min}")
+            if info.max is not None and out > info.max:
+                raise ValueError(f"{value} is more than {info.max}")
+        else:
+            out = _member(kind, value, info.case_sensitive)
+        return out
+
+    @dataclass(frozen=True)
+    class Lean(RuntimeParam):
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            try:
+                if many:
+                    return [one(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+                return one(value)
+            except ValueError as e:
+                raise typer.BadParameter(str(e), ctx=ctx, param=param) from None
+
+    return Lean(parameter_info=info, annotation=ann)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    v = str(value).strip().lower()
+    if v in ("1", "true", "t", "yes", "y", "on"):
+        return True
+    if v in ("0", "false", "f", "no", "n", "off"):
+        return False
+    raise ValueError(f"'{value}' is not a boolean")
+
+
+def _member(enum: Any, value: Any, case_sensitive: bool) -> Any:
+    if isinstance(value, enum):
+        return value
+    for m in enum:
+        if m.value == value or (not case_sensitive and str(m.value).lower() == str(value).lower()):
+            return m
+    raise ValueError(f"'{value}' is not one of " + ", ".join(f"'{m.value}'" for m in enum))
+
+
+_lean_parameters()
+
 app = typer.Typer(
     name="logtrace",
     help="Mail log analyzer and queue-ID tracer for Postfix, Exim and Exchange logs.",
