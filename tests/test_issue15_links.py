@@ -110,3 +110,33 @@ def test_the_timeline_shows_no_730_day_step(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "+730" not in r.stdout and "2023" not in r.stdout, r.stdout
     assert "2025-12-30" in r.stdout, r.stdout
+
+
+# Exim 4.96 main log (+pid), as the real-Exim lab writes it (scenario rcpt_partial): the ACL's
+# reject names no message id and comes before the "<=" of the same session (pid 4242); pid 4343's
+# reject belongs to no accepted message (every RCPT refused)
+EXIM = """\
+2026-11-25 20:48:50.101 [4242] H=(client.example.org) [127.0.0.1] F=<mallory@example.org> rejected RCPT <blocked-partial@ext.example.test>: 5.7.1 Recipient blocked by local policy
+2026-11-25 20:48:50.105 [4343] H=(client.example.org) [127.0.0.1] F=<mallory@example.org> rejected RCPT <blocked-other@ext.example.test>: 5.7.1 Recipient blocked by local policy
+2026-11-25 20:48:50.120 [4242] 1xWJv5-0004pH-1I <= mallory@example.org H=(client.example.org) [127.0.0.1] P=esmtp S=612 id=p1@client.example.org for ok-partial@ext.example.test
+2026-11-25 20:48:50.300 [4250] 1xWJv5-0004pH-1I => ok-partial@ext.example.test R=route0 T=remote_smtp H=127.0.0.1 [127.0.0.1]:40123 C="250 2.0.0 Ok: queued as 56A917E88D" QT=0.2s DT=0.1s
+2026-11-25 20:48:50.301 [4250] 1xWJv5-0004pH-1I Completed QT=0.2s
+"""
+
+
+def test_an_exim_rcpt_reject_belongs_to_the_message_its_session_accepts_next(tmp_path):
+    p = tmp_path / "exim1.mainlog"
+    p.write_text(EXIM)
+    from logtrace import parse
+    from logtrace.trace.correlator import Correlator
+    from logtrace.trace.follow import rows_to_events
+
+    corr = Correlator(rows_to_events(parse([str(p)], options=ParseOptions(tz="UTC")).events))
+    (lc,) = corr.find("1xWJv5-0004pH-1I")
+    got = {v.recipient: (v.verdict, v.evidence) for v in corr.story(lc, "q").recipients}
+    assert got == {"blocked-partial@ext.example.test": ("rejected", [f"{p}:1"]),
+                   "ok-partial@ext.example.test": ("relayed", [f"{p}:4"])}
+    res = follow([str(p)], sender="mallory@example.org", options=ParseOptions(tz="UTC"))
+    # the message (with its rejected recipient) and pid 4343's reject on its own
+    assert sorted(tuple(sorted(r.recipient for r in s.recipients)) for s in res.stories) == [
+        ("blocked-other@ext.example.test",), ("blocked-partial@ext.example.test", "ok-partial@ext.example.test")]

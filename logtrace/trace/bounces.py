@@ -32,6 +32,7 @@ from typing import Any
 from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.parsing.rules import ParseOptions
 from logtrace.parsing.scan import ScanResult, accounting, scan_frames
+from logtrace.parsing.tags import Tag, tagged
 from logtrace.trace.correlator import Correlator
 from logtrace.trace.follow import linked_ids, rows_to_events, story_to_json
 from logtrace.trace.verdicts import NOT_DELIVERED, RETURNED, MessageStory, Verdict
@@ -126,13 +127,14 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     import polars as pl
 
     scan = ScanResult()
+    session = tagged(Tag.SESSION_SCOPED)  # a reject line that belongs to the message its session accepts next
     keep: list[Any] = []
     acc_parts: list[Any] = []
     ends: list[Any] = []
     for df in scan_frames(paths, mta=mta, options=options, result=scan, keep_going=True):
         acc_parts.append(accounting(df))
         ends.append(df.filter(pl.col("ts").is_not_null()).group_by("host").agg(pl.col("ts").max()))
-        keep.append(df.filter(pl.col("queue_id").is_not_null()))
+        keep.append(df.filter(pl.col("queue_id").is_not_null() | (session & (pl.col("kind") == "reject"))))
     acc = (pl.concat(acc_parts).group_by("program").agg(pl.all().sum()).sort("unrecognized", "parsed", descending=True)
            if acc_parts else None)
     host_end: dict[str | None, datetime] = {}
@@ -142,6 +144,8 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     if not keep:
         return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
     ev = pl.concat(keep, how="vertical_relaxed")
+    scoped = ev.filter(pl.col("queue_id").is_null())
+    ev = ev.filter(pl.col("queue_id").is_not_null())
     per = ev.group_by("host", "queue_id").agg(
         problem=pl.col("kind").is_in(PROBLEM_KINDS).any(),
         delivered=(pl.col("kind") == "deliver").any(),
@@ -150,11 +154,19 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
         attempts=pl.col("kind").is_in(["deliver", "defer", "bounce", "expire", "discard"]).any(),
     )
     seeds = per.filter(pl.col("problem") | (pl.col("started") & ~pl.col("attempts"))).get_column("queue_id").unique().to_list()
+    session_keys = ["host", "pid", "sender"]
+    accepts = ev.filter(pl.col("kind") == "accept")
+    if scoped.height and include_rejected:  # messages a session reject may belong to (the correlator decides)
+        seeds += accepts.join(scoped.select(session_keys).unique(), on=session_keys, how="semi", nulls_equal=True
+                              ).get_column("queue_id").unique().to_list()
     if not seeds:
         return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
     pairs = ev.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique().rows()
     ids = linked_ids(set(seeds), pairs)
     sub = ev.filter(pl.col("queue_id").is_in(list(ids)))
+    if scoped.height:  # only the session rejects of sessions that accepted one of these messages
+        sub_acc = sub.filter(pl.col("kind") == "accept").select(session_keys).unique()
+        sub = pl.concat([sub, scoped.join(sub_acc, on=session_keys, how="semi", nulls_equal=True)], how="vertical_relaxed")
     events = rows_to_events(sub)
     corr = Correlator(events, log_end=ev.get_column("ts").max())
     seed_set = set(seeds)
