@@ -223,12 +223,105 @@ def _classify(items: list[BounceItem]) -> None:
         i += len(it.failed)
 
 
-def _where(items: list[BounceItem], expr: str) -> list[BounceItem]:
-    """Keep items whose story has a recipient row matching ``--where`` (see follow.story_rows)."""
-    from logtrace.trace.follow import filter_stories
+#: ``--where`` fields of ``bounces``' own output, besides the event schema's (text)
+OUTPUT_FIELDS = ("category", "class")
 
-    keep = {id(s) for s in filter_stories([it.story for it in items], expr)}
-    return [it for it in items if id(it.story) in keep]
+
+def bounce_rows(it: BounceItem) -> list[dict[str, Any]]:
+    """One event-like dict per recipient (:func:`~logtrace.trace.follow.story_rows`) plus the
+    failed recipients' ``category`` and ``class`` (null for the others)."""
+    from logtrace.trace.follow import story_rows
+
+    cat = {r.recipient: c for r, c in zip(it.failed, it.categories)}
+    cls = {r.recipient: c for r, c in zip(it.failed, it.classes)}
+    return [dict(row, category=cat.get(row["recipient"]), **{"class": cls.get(row["recipient"])})
+            for row in story_rows(it.story)]
+
+
+def _where(items: list[BounceItem], expr: str) -> list[BounceItem]:
+    """Keep items with a recipient row (:func:`bounce_rows`) matching ``--where``."""
+    from logtrace.query import evaluate
+    from logtrace.query.lower import compile_ir
+
+    compile_ir(expr, OUTPUT_FIELDS)  # syntax errors surface even when nothing is found
+    return [it for it in items if any(evaluate(expr, row, OUTPUT_FIELDS) for row in bounce_rows(it))]
+
+
+#: how long a key stays in a ``--state`` file after the last run whose input still showed it
+STATE_RETENTION = timedelta(days=30)
+STATE_VERSION = 1
+
+
+def item_keys(it: BounceItem) -> list[tuple[str, str, str, str]]:
+    """The ``--state`` key of each failed recipient: (host, queue ID, recipient, category)."""
+    return [(r.host or "", r.queue_id or "", r.recipient.lower(), c) for r, c in zip(it.failed, it.categories)]
+
+
+def load_state(path: str) -> dict[tuple[str, str, str, str], str]:
+    """A ``--state`` file → {key: when last seen (ISO)}; a missing file is an empty state
+    (the first run reports everything); an unreadable one is an error with a hint."""
+    import json
+    import os
+
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        if doc.get("version") != STATE_VERSION:
+            raise ValueError(f"unknown version {doc.get('version')!r}")
+        return {(str(h), str(q), str(r), str(c)): str(seen) for h, q, r, c, seen in doc["reported"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise LogtraceError(f"--state {path}: not a bounces state file ({type(e).__name__}: {str(e)[:200]})",
+                            hint="remove it to start afresh (the next run then reports every current failure)") from None
+
+
+def save_state(path: str, state: dict[tuple[str, str, str, str], str]) -> None:
+    """Write ``state`` atomically: a temporary file in the same directory, then ``os.replace``."""
+    import json
+    import os
+    import tempfile
+
+    d = os.path.dirname(os.path.abspath(path))
+    doc = {"version": STATE_VERSION, "reported": [[*k, seen] for k, seen in sorted(state.items())]}
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".logtrace-state-", dir=d)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=0)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise LogtraceError(f"--state {path}: cannot write it ({e.strerror or e})",
+                            hint="check that its directory exists and is writable") from None
+
+
+def only_new(items: list[BounceItem], state: dict[tuple[str, str, str, str], str],
+             now: datetime) -> tuple[list[BounceItem], dict[tuple[str, str, str, str], str]]:
+    """The items (reduced to their failed recipients) not reported by an earlier run, and the
+    state to save: every key of this run, plus earlier keys seen within :data:`STATE_RETENTION`."""
+    stamp = now.isoformat()
+    out: list[BounceItem] = []
+    new_state = {k: seen for k, seen in state.items() if _recent(seen, now)}
+    for it in items:
+        keep = [i for i, k in enumerate(item_keys(it)) if k not in state]
+        for k in item_keys(it):
+            new_state[k] = stamp
+        if keep:
+            out.append(BounceItem(it.story, [it.failed[i] for i in keep], [it.classes[i] for i in keep if i < len(it.classes)],
+                                  it.ndr_problem, [it.categories[i] for i in keep]))
+    return out, new_state
+
+
+def _recent(seen: str, now: datetime) -> bool:
+    try:
+        return now - datetime.fromisoformat(seen) < STATE_RETENTION
+    except (ValueError, TypeError):
+        return False
 
 
 def group_key(it: BounceItem, by: str) -> str:
