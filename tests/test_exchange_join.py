@@ -125,3 +125,40 @@ def test_resolve_back_only_to_an_address_the_message_was_received_for():
     # all-event-ids.log: RECEIVE names kate@, a RESOLVE row says kate.old@ → kate@: kate@ stays
     (m,) = _stories([str(SAMPLES / "all-event-ids.log")], "9900")
     assert [r["recipient"] for r in m["recipients"]] == ["kate@example.org"]
+
+
+SEND_HEADER = ("#Software: Microsoft Exchange Server\n#Version: 15.02.1544.004\n#Log-type: Message Tracking Log\n"
+               "#Fields: date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,source,"
+               "event-id,internal-message-id,message-id,network-message-id,recipient-address,recipient-status,total-bytes,"
+               "recipient-count,related-recipient-address,reference,message-subject,sender-address,return-path,message-info,"
+               "directionality,tenant-id,original-client-ip,original-server-ip,custom-data,transport-traffic-type,log-id,"
+               "schema-version\n")
+
+
+@pytest.mark.parametrize("status, verdict, dsn", [
+    ("250 2.0.0 OK;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", "bounced", "5.1.10"),
+    ("250 2.0.0 OK;451 4.4.0 Primary target IP address responded with: 451 try later", "deferred", "4.4.0"),
+])
+def test_a_send_row_with_a_per_recipient_failure_fails_that_recipient_only(tmp_path, status, verdict, dsn):
+    """Documented format: recipient-status holds one entry per recipient-address, ';'-separated,
+    in the same order; a 5xx (4xx) entry on a SEND row is that recipient's failure (deferral)."""
+    log = tmp_path / "MSGTRK2024031213-1.LOG"
+    rows = [
+        "2024-03-12T13:00:00.000Z,203.0.113.5,mail.example.net,192.0.2.10,ex1.example.com,08DC42AA00000001,"
+        "Default Frontend EX1,SMTP,RECEIVE,8800,<send.1@example.net>,aaaaaaaa-bbbb-4ccc-8ddd-08dc42aa0777,"
+        "ok@partner.example;gone@partner.example,,5555,2,,,send,judy@example.net,judy@example.net,,Incoming,,,,,Email,,15.02.1544.004",
+        "2024-03-12T13:00:02.000Z,192.0.2.10,ex1.example.com,198.51.100.25,mx.partner.example,"
+        "\";250 2.0.0 Ok: queued as 4F8B23C0F2;ClientSubmitTime:\",Internet Send Connector,SMTP,SENDEXTERNAL,8800,"
+        "<send.1@example.net>,aaaaaaaa-bbbb-4ccc-8ddd-08dc42aa0777,ok@partner.example;gone@partner.example,"
+        f"\"{status}\",5555,2,,,send,judy@example.net,judy@example.net,,Originating,,,,,Email,,15.02.1544.004",
+    ]
+    log.write_text(SEND_HEADER + "\n".join(rows) + "\n")
+    (m,) = _stories([str(log)], "8800")
+    by = {r["recipient"]: r for r in m["recipients"]}
+    assert by["ok@partner.example"]["verdict"] == "relayed"
+    assert by["ok@partner.example"]["next_queue_id"] == "4F8B23C0F2"
+    bad = by["gone@partner.example"]
+    assert bad["verdict"] == verdict and bad["dsn"] == dsn and bad["next_queue_id"] is None
+    assert bad["reply"] == status.split(";", 1)[1]
+    assert bad["evidence"] == [f"{log}:6"]
+    assert m["delivered"] is False

@@ -146,6 +146,45 @@ def test_follow_exim_verdicts(exim_run, name):
         assert (r.get("attempts") or 0) >= 2, f"the == (deferred) attempt is not counted{ctx}"
 
 
+def test_one_rcpt_rejected_by_the_acl_one_delivered(exim_run):
+    """The ACL's ``rejected RCPT`` line names no message id; it belongs to the message the same
+    session (pid, client, sender) accepts next: that recipient was refused at SMTP time, the
+    other was delivered, in one story."""
+    lab, s = _scenario(exim_run, "rcpt_partial")
+    ok, bad = "ok-partial@ext.example.test", "blocked-partial@ext.example.test"
+    code, data, ctx = run_follow(["--from", s.sender], _paths(lab, mx1=False))
+    (msg,) = [m for m in data["messages"] if m["sender"] == s.sender] or [None]
+    assert msg is not None and len(data["messages"]) == 1, f"one message expected{ctx}"
+    assert msg["chain"][0]["queue_id"] == s.queue_id, ctx
+    _check_verdicts(msg, s, code, ctx)
+    r = find_recipient(msg, bad, ctx)
+    assert "at SMTP time" in r["summary"] and "5.7.1 Recipient blocked by local policy" in r["summary"], ctx
+    assert r["queue_id"] == s.queue_id, ctx
+    assert find_recipient(msg, ok, ctx)["queue_id"] == s.queue_id, ctx
+
+    # every line of the log at hand (what ``follow <id>`` sees once its search brings the
+    # session's lines): the same two verdicts for the message id
+    from logtrace import parse
+    from logtrace.trace.correlator import Correlator
+    from logtrace.trace.follow import rows_to_events
+
+    corr = Correlator(rows_to_events(parse([str(lab.exim.mainlog)]).events))
+    (lc,) = corr.find(s.queue_id)
+    got = {v.recipient: v.verdict for v in corr.story(lc, s.queue_id).recipients}
+    assert got == s.recipients, got
+
+    # bounces: an SMTP-time reject is not a failure after acceptance, unless asked for
+    from realmta.common import run_logtrace
+
+    r0, ctx0 = run_logtrace("bounces", str(lab.exim.mainlog), "--json")
+    assert s.queue_id not in r0.stdout, ctx0
+    r1, ctx1 = run_logtrace("bounces", str(lab.exim.mainlog), "--json", "--include-rejected")
+    import json
+    items = [m for m in json.loads(r1.stdout) if m["chain"][0]["queue_id"] == s.queue_id]
+    assert len(items) == 1, ctx1
+    assert {x["recipient"]: x.get("category") for x in items[0]["recipients"]} == {ok: None, bad: "rejected"}, ctx1
+
+
 # --------------------------------------------------------- cross-MTA --
 @pytest.mark.parametrize("style", STYLES)
 def test_follow_exim_to_postfix(exim_run, style):

@@ -32,7 +32,8 @@ REQUIRE = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
 SCENARIOS = ["delivered", "relay_mx2", "relay_bounce", "greylist", "expired", "rejected",
              "multi", "deleted", "content_filter",
              # issue 15
-             "filter_discard", "hold_deleted", "hold_released", "header_reject", "rcpt_reject_qid", "sender_reject", "requeued"]
+             "filter_discard", "hold_deleted", "hold_released", "header_reject", "rcpt_reject_qid", "sender_reject", "requeued",
+             "filter_no_id", "alias_bounce", "alias_relay_bounce"]
 #: told to the client at SMTP time: not a failure after acceptance (``bounces`` may leave them out)
 SMTP_TIME = {"rejected", "header_reject", "rcpt_reject_qid", "sender_reject"}
 
@@ -140,6 +141,18 @@ def _check_issue15(name, s, msg, ctx):
         assert msg.get("sender") == s.sender, ctx
     if name == "requeued":
         assert [c.get("link") for c in msg["chain"]] == ["origin", "requeued"], ctx
+    if name == "filter_no_id":  # the filter's reply names no ID: smtpd's orig_queue_id= links the hops
+        assert [c.get("link") for c in msg["chain"]] == ["origin", "content-filter"], ctx
+        r = next(iter(rcpts.values()))
+        assert r["queue_id"] == s.chain[1][1] and r["relay"] and str(s.chain[1][1]) not in r["relay"], ctx
+        assert r["next_queue_id"] is not None, ctx  # the far end's ID, from the filtered hop's own delivery
+    if name in ("alias_bounce", "alias_relay_bounce"):  # forwarded by an alias, then bounced: not "relayed"
+        r = next(iter(rcpts.values()))
+        final = "unknown-fwd@ext.example.test" if name == "alias_bounce" else "unknown-fwd@via-mx2.example.test"
+        assert re.search(rf"forwarded it to mx1\S* as {re.escape(final)}, which accepted it as {s.chain[1][1]} ", r["summary"]), \
+            f"{r['summary']!r}{ctx}"
+        assert "550 5.1.1" in r["summary"] or "550 5.1.1" in (r.get("reply") or ""), ctx
+        assert r["queue_id"] == s.chain[-1][1], ctx
 
 
 def test_follow_relay_without_next_hop_log(postfix_run):

@@ -163,3 +163,23 @@ def test_clock_labels_and_machine_default():
         assert when(ts, "mx2") == "2026-07-01 09:00:00 -0300"  # a zone without an abbreviation: its offset
         assert when(None) == "?"
     assert when(ts) == "2026-07-01 12:00:00"
+
+
+def test_summary_per_hour_counts_each_host_by_its_own_zone(tmp_path: Path):
+    """--tz HOST=ZONE: mx1's lines (Berlin clock, 10:00 local = 09:00 UTC) fall in hour 10, mx2's
+    (UTC clock) in hour 9, as each host's log shows them; header and titles name both zones."""
+    p = tmp_path / "central.log"
+    p.write_text(CENTRAL)
+    r = run("summary", str(p), "--year", "2026", "--tz", "UTC", "--tz", "mx1=Europe/Berlin", tz="Asia/Tokyo")
+    assert r.returncode == 0, r.stderr
+    assert "(UTC (mx1: Europe/Berlin))" in r.stdout.splitlines()[0], r.stdout
+    assert "Per-hour traffic (totals over all days) in UTC (mx1: Europe/Berlin)" in r.stdout
+    assert _hour_row(r.stdout, 10)[1:3] == ["1", "1"] and _hour_row(r.stdout, 9)[1:3] == ["1", "1"]
+    assert _hour_row(r.stdout, 8)[1] == "0" and _hour_row(r.stdout, 11)[1] == "0"
+    # one zone for everything: --utc puts both hosts' lines in hour 9 (the same instants)
+    u = run("summary", str(p), "--year", "2026", "--tz", "UTC", "--tz", "mx1=Europe/Berlin", "--utc", tz="Asia/Tokyo")
+    assert _hour_row(u.stdout, 9)[1:3] == ["2", "2"] and _hour_row(u.stdout, 10)[1] == "0", u.stdout
+    assert "mx1: Europe/Berlin" not in u.stdout
+    j = json.loads(run("summary", str(p), "--year", "2026", "--tz", "UTC", "--tz", "mx1=Europe/Berlin", "-f", "json").stdout)
+    hours = {row["hour"]: row["received"] for row in j["sections"]["per_hour"] if row["received"]}
+    assert hours == {9: 1, 10: 1}, hours

@@ -190,6 +190,9 @@ def bounces(
         "line; before that it is 'in-flight'."))] = "1h",
     include_rejected: Annotated[bool, typer.Option("--include-rejected", help=(
         "Also list recipients refused at SMTP time after the queue ID was assigned (category 'rejected')."))] = False,
+    state: Annotated[Optional[Path], typer.Option("--state", metavar="FILE", help=(
+        "Report (and exit 4 for) only failures not reported by an earlier run with the same FILE; "
+        "the file is updated atomically (for cron)."))] = None,
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
@@ -208,6 +211,14 @@ def bounces(
         with render.status("reading logs…"), people_times(clock):
             res = find_bounces(files, mta=mta, options=parse_options(year, tz), where=where, lost_after=after,
                                include_rejected=include_rejected or "rejected" in fail)
+        if state is not None:
+            from datetime import datetime, timezone
+
+            from logtrace.trace.bounces import load_state, only_new, save_state
+
+            res.items, new_state = only_new(res.items, load_state(str(state)), datetime.now(timezone.utc))
+            if not res.failed_inputs:  # an unreadable input must not mark its failures as reported
+                save_state(str(state), new_state)
         render.print_diagnostics(res.diagnostics)
         if as_json:
             writers.write_json([item_to_json(i) for i in res.items])

@@ -115,8 +115,18 @@ def _fmt(v: Any, col: str = "") -> str:
 
 def title(s: Summary, name: str) -> str:
     """A section's title; the per-day and per-hour tables name the zone their days and hours are in."""
-    zone = s.period.get("timezone")
+    zone = zone_text(s.period)
     return f"{TITLES[name]} in {render.safe(zone)}" if name in _CHARTED and zone else TITLES[name]
+
+
+def zone_text(period: dict[str, Any]) -> str | None:
+    """The zone the per-day/per-hour tables use; with ``--tz HOST=ZONE``, each such host's too
+    (its lines are counted by its own clock)."""
+    zone = period.get("timezone")
+    hosts = period.get("host_zones") or {}
+    if hosts:
+        return f"{zone} ({'; '.join(f'{h}: {z}' for h, z in sorted(hosts.items()))})"
+    return zone
 
 
 def local_time(period: dict[str, Any], key: str) -> str:
@@ -151,7 +161,7 @@ def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None
     from rich.text import Text
 
     period = s.period
-    head = Text(f"logtrace summary: {local_time(period, 'first')} → {local_time(period, 'last')} ({render.safe(period.get('timezone'))})",
+    head = Text(f"logtrace summary: {local_time(period, 'first')} → {local_time(period, 'last')} ({render.safe(zone_text(period))})",
                 style="bold")
     console.print(head)
     grand = Table(title=totals_title(s), title_justify="left", show_header=False)
@@ -223,7 +233,7 @@ def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def to_markdown(s: Summary, problems_first: bool = False) -> str:
-    parts = [f"# logtrace summary\n\n{_md(local_time(s.period, 'first'))} → {_md(local_time(s.period, 'last'))} ({_md(s.period.get('timezone'))})\n",
+    parts = [f"# logtrace summary\n\n{_md(local_time(s.period, 'first'))} → {_md(local_time(s.period, 'last'))} ({_md(zone_text(s.period))})\n",
              f"## {totals_title(s)}\n",
              _md_table(["total", "value"], [[total_label(s, k), v] for k, v in s.totals.items()]),
              *(["## Grand totals (eximstats counting rules, Exim events)\n",

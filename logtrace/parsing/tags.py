@@ -56,6 +56,16 @@ class Tag(StrEnum):
     #: ``next_queue_id`` names the queue ID this message had *before* (``postsuper -r``
     #: re-injection: pickup's ``orig_id=``): a link from that lifecycle to this one
     PREVIOUS_ID = "link:previous-id"
+    #: ``next_queue_id`` names the queue ID of the message a content filter handed back, now
+    #: re-injected as this one (Postfix smtpd's XFORWARD ``orig_queue_id=``): a
+    #: ``content-filter`` link from that lifecycle (same host) to this one, whether or not the
+    #: filter's reply named this queue ID
+    FILTERED_FROM = "link:filtered-from"
+    #: the line names no queue ID but belongs to the message its SMTP session accepts next
+    #: (same host, pid, client IP and sender, within :data:`~logtrace.trace.lifecycles.REUSE_GAP`):
+    #: Exim logs an ACL's ``rejected RCPT`` before the ``<=`` line of the message the other
+    #: recipients are accepted in; that recipient was refused at SMTP time
+    SESSION_SCOPED = "link:session"
     #: ``detail`` carries ``network-message-id=<guid>`` (:data:`ORG_ID_KEY`): an ID the MTA
     #: gives every hop of one message across its services and servers (submission, transport,
     #: delivery); lifecycles sharing it are one message (link ``network-message-id``)

@@ -189,11 +189,13 @@ def _check_regex(expr: str, tok: Tok, pattern: str) -> None:
                    "escape a literal dot as \\.") from None
 
 
-def _resolve_field(expr: str, tok: Tok) -> str:
+def _resolve_field(expr: str, tok: Tok, extra: tuple[str, ...] = ()) -> str:
     name = tok.text.lower()
     if name in FIELDS:
         return FIELDS[name]
-    close = difflib.get_close_matches(name, list(FIELDS), n=1, cutoff=0.6)
+    if name in extra:
+        return name
+    close = difflib.get_close_matches(name, [*FIELDS, *extra], n=1, cutoff=0.6)
     if close:
         hint = f"did you mean '{close[0]}'?"
     else:
@@ -201,9 +203,9 @@ def _resolve_field(expr: str, tok: Tok) -> str:
     raise error_at(expr, tok.loc, f"unknown field '{tok.text}'", hint)
 
 
-def _lower_test(expr: str, t: Test) -> Any:
-    col = _resolve_field(expr, t.field)
-    kind = FIELD_TYPES[col]
+def _lower_test(expr: str, t: Test, extra: tuple[str, ...] = ()) -> Any:
+    col = _resolve_field(expr, t.field, extra)
+    kind = FIELD_TYPES.get(col, "text")  # a command's own output fields (``extra``) are text
     op = t.op.text
     if op in ("is null", "is not null"):
         p: Any = ("null", col)
@@ -240,24 +242,26 @@ def _lower_test(expr: str, t: Test) -> Any:
     return ("cmp", ("dsn", col) if kind == "dsn" else ("col", col), op, v)
 
 
-def _lower(expr: str, node: Any) -> Any:
+def _lower(expr: str, node: Any, extra: tuple[str, ...] = ()) -> Any:
     if isinstance(node, Test):
-        return _lower_test(expr, node)
-    args = tuple(_lower(expr, a) for a in node.args)
+        return _lower_test(expr, node, extra)
+    args = tuple(_lower(expr, a, extra) for a in node.args)
     return ("not", args[0]) if node.op == "not" else (node.op, args)
 
 
-def compile_ir(expr: str) -> Any:
-    """A ``--where`` expression → its predicate IR (cached), or :class:`QuerySyntaxError`."""
+def compile_ir(expr: str, extra: tuple[str, ...] = ()) -> Any:
+    """A ``--where`` expression → its predicate IR (cached), or :class:`QuerySyntaxError`.
+    ``extra``: text fields a command adds to the schema's for its own rows (``bounces``:
+    ``category``, ``class``)."""
     if not isinstance(expr, str):
         raise QuerySyntaxError("filter expression must be a string", expr=repr(expr), col=1, hint=EXAMPLE_HINT)
-    return _compile_ir_cached(expr)
+    return _compile_ir_cached(expr, tuple(extra))
 
 
 @functools.lru_cache(maxsize=256)
-def _compile_ir_cached(expr: str) -> Any:
+def _compile_ir_cached(expr: str, extra: tuple[str, ...] = ()) -> Any:
     try:
-        return _lower(expr, parse(expr))
+        return _lower(expr, parse(expr), extra)
     except QuerySyntaxError:
         raise
     except RecursionError:

@@ -16,7 +16,7 @@ def _py_col(row: dict[str, Any], col: str) -> Any:
     v = row.get(col)
     if v is None:
         return None
-    kind = FIELD_TYPES[col]
+    kind = FIELD_TYPES.get(col, "text")
     if kind == "time":
         if isinstance(v, str):
             try:
@@ -93,9 +93,10 @@ def _eval(p: Any, row: dict[str, Any]) -> bool:
     return any(_eval(a, row) for a in p[1])
 
 
-def evaluate(expr: str, row: dict[str, Any]) -> bool:
+def evaluate(expr: str, row: dict[str, Any], extra: tuple[str, ...] = ()) -> bool:
     """Apply a ``--where`` expression to one event dict (column → value), like :func:`compile_where`.
 
-    Missing keys count as null; ``ts`` should be a datetime (naive = UTC).
+    Missing keys count as null; ``ts`` should be a datetime (naive = UTC). ``extra``: text
+    fields of the row beyond the event schema (see :func:`~logtrace.query.lower.compile_ir`).
     """
-    return _eval(compile_ir(expr), row)
+    return _eval(compile_ir(expr, extra), row)

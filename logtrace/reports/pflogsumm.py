@@ -54,12 +54,26 @@ def gimme_domain(host: Any, ip: Any) -> Any:
             .otherwise(pl.coalesce(short, host)))
 
 
-def derive(ev: Any, tz: str) -> Any:
+def local_clock(tz: str, host_tz: dict[str, str] | None = None) -> tuple[Any, Any]:
+    """(local day, local hour) expressions of ``ts``: in ``host_tz[host]`` for the hosts
+    ``--tz HOST=ZONE`` names (each host's lines by its own clock), else in ``tz``."""
+    import polars as pl
+
+    ts = pl.col("ts")
+    day, hour = ts.dt.convert_time_zone(tz).dt.date(), ts.dt.convert_time_zone(tz).dt.hour()
+    for h, z in sorted((host_tz or {}).items()):
+        local = ts.dt.convert_time_zone(z)
+        day = pl.when(pl.col("host") == h).then(local.dt.date()).otherwise(day)
+        hour = pl.when(pl.col("host") == h).then(local.dt.hour()).otherwise(hour)
+    return day, hour
+
+
+def derive(ev: Any, tz: str, host_tz: dict[str, str] | None = None) -> Any:
     """Add pflogsumm-style classifications as columns (all vectorized).
 
     ``dstatus``: the delivery status word (``sent``/``deferred``/``bounced`` …); ``act``: the
     SMTP-time or cleanup action (``reject``, ``reject_warning``, ``hold``, ``discard``);
-    ``received``/``delivered``/``forwarded`` flags; local ``day``/``hour``; ``rcpt`` (lowercased domain).
+    ``received``/``delivered``/``forwarded`` flags; local ``day``/``hour`` (:func:`local_clock`); ``rcpt`` (lowercased domain).
     """
     import polars as pl
 
@@ -77,15 +91,15 @@ def derive(ev: Any, tz: str) -> Any:
            .when(tagged(Tag.CHECKS)).then(cleanup_act)
            .when(~by_status & k.is_in(ACTIONS)).then(k)
            .otherwise(None))
-    ev = ev.with_columns(dstatus=dstatus.cast(pl.String), act=act.cast(pl.String), daemon=daemon,
-                         lts=pl.col("ts").dt.convert_time_zone(tz))
+    ev = ev.with_columns(dstatus=dstatus.cast(pl.String), act=act.cast(pl.String), daemon=daemon)
+    day, hour = local_clock(tz, host_tz)
     fwd = (pl.col("dstatus") == "sent") & pl.col("reply_text").fill_null("").str.contains("forwarded as ", literal=True)
     return ev.with_columns(
         forwarded=fwd,
         delivered=(pl.col("dstatus") == "sent") & ~fwd,
         received=(k == "accept") & pl.col("queue_id").is_not_null(),
-        day=pl.col("lts").dt.date(),
-        hour=pl.col("lts").dt.hour(),
+        day=day,
+        hour=hour,
         # a delivery that logs a bare local part (Exim's ``=> bob <bob@example.org>``): use the address
         rcpt=lc_domain(pl.when(tagged(Tag.RECIPIENT_LOCAL_PART) & ~pl.col("recipient").fill_null("").str.contains("@")
                                & pl.col("orig_recipient").is_not_null()).then(pl.col("orig_recipient"))

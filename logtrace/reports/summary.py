@@ -131,12 +131,13 @@ def parse_time_spec(spec: str, *, tz: str | None = None, now: datetime | None = 
     return dt
 
 
-def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False, counting: str = PFLOGSUMM_COUNTING) -> tuple[dict[str, int], dict[str, int], dict[str, Any], dict[str, Any] | None, dict[str, int]]:
+def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False, counting: str = PFLOGSUMM_COUNTING,
+          host_tz: dict[str, str] | None = None) -> tuple[dict[str, int], dict[str, int], dict[str, Any], dict[str, Any] | None, dict[str, int]]:
     """Narrow events → (totals, unique, sections, smtpd, counts). Pure; see :func:`summarize`.
 
     ``counting=EXIMSTATS_COUNTING`` (``"eximstats"``) makes ``totals`` eximstats' grand totals (:func:`exim_totals`).
     """
-    ev = derive(ev, tz)
+    ev = derive(ev, tz, host_tz)
     sized = sizes(ev)
     recv = received_msgs(ev, sized)
     dlv = deliveries(ev, sized)
@@ -160,7 +161,9 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
               until: datetime | None = None, where: str | None = None, top: int = 10,
               smtpd_stats: bool = False, zone: str | None = None) -> Summary:
     """Summarize mail logs (see the module docstring for the counting rules). Per-day and
-    per-hour traffic is in ``zone`` (default: ``options.tz``, else this machine's zone).
+    per-hour traffic is in ``zone`` (default: ``options.tz``, else this machine's zone); without
+    ``zone``, the lines of a host ``options.host_tz`` names are counted by that host's clock
+    (``period["host_zones"]``).
 
     >>> s = summarize(["sample_logs/postfix/deferred-then-sent.log"])   # doctest: +SKIP
     >>> s.totals["delivered"], s.sections["per_day"]                     # doctest: +SKIP
@@ -176,12 +179,17 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
                                                       where=where, smtpd_stats=smtpd_stats, result=scan)
     tz = zone or getattr(options, "tz", None) or local_zone_name()
     tz = "UTC" if tz.upper() in ("UTC", "Z") else tz
-    totals, unique, sections, smtpd, counts = build(ev, tz=tz, top=top, smtpd_stats=smtpd_stats, counting=counting)
+    # each host's lines by its own clock (--tz HOST=ZONE), unless one zone is asked for (--utc)
+    host_tz = {} if zone else dict(getattr(options, "host_tz", None) or {})
+    totals, unique, sections, smtpd, counts = build(ev, tz=tz, top=top, smtpd_stats=smtpd_stats, counting=counting,
+                                                    host_tz=host_tz)
     totals_x: dict[str, int] = {}
     if mixed:  # each MTA's events by its own tool's rules; the sections and unique counts stay over all
         totals_x = exim_totals(ev)
         totals = mixed_pflogsumm_totals(ev, tz)
     period["timezone"] = tz
+    if host_tz:
+        period["host_zones"] = host_tz
     return Summary(totals=totals, unique=unique, sections=sections, smtpd=smtpd, accounting=acc, period=period,
                    counts=counts, inputs=list(scan.files), diagnostics=scan.diagnostics,
                    failed_inputs=scan.failed_inputs, top=top, counting=counting, totals_eximstats=totals_x)

@@ -32,6 +32,7 @@ from typing import Any
 from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.parsing.rules import ParseOptions
 from logtrace.parsing.scan import ScanResult, accounting, scan_frames
+from logtrace.parsing.tags import Tag, tagged
 from logtrace.trace.correlator import Correlator
 from logtrace.trace.follow import linked_ids, rows_to_events, story_to_json
 from logtrace.trace.verdicts import NOT_DELIVERED, RETURNED, MessageStory, Verdict
@@ -126,13 +127,14 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     import polars as pl
 
     scan = ScanResult()
+    session = tagged(Tag.SESSION_SCOPED)  # a reject line that belongs to the message its session accepts next
     keep: list[Any] = []
     acc_parts: list[Any] = []
     ends: list[Any] = []
     for df in scan_frames(paths, mta=mta, options=options, result=scan, keep_going=True):
         acc_parts.append(accounting(df))
         ends.append(df.filter(pl.col("ts").is_not_null()).group_by("host").agg(pl.col("ts").max()))
-        keep.append(df.filter(pl.col("queue_id").is_not_null()))
+        keep.append(df.filter(pl.col("queue_id").is_not_null() | (session & (pl.col("kind") == "reject"))))
     acc = (pl.concat(acc_parts).group_by("program").agg(pl.all().sum()).sort("unrecognized", "parsed", descending=True)
            if acc_parts else None)
     host_end: dict[str | None, datetime] = {}
@@ -142,6 +144,8 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     if not keep:
         return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
     ev = pl.concat(keep, how="vertical_relaxed")
+    scoped = ev.filter(pl.col("queue_id").is_null())
+    ev = ev.filter(pl.col("queue_id").is_not_null())
     per = ev.group_by("host", "queue_id").agg(
         problem=pl.col("kind").is_in(PROBLEM_KINDS).any(),
         delivered=(pl.col("kind") == "deliver").any(),
@@ -150,11 +154,19 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
         attempts=pl.col("kind").is_in(["deliver", "defer", "bounce", "expire", "discard"]).any(),
     )
     seeds = per.filter(pl.col("problem") | (pl.col("started") & ~pl.col("attempts"))).get_column("queue_id").unique().to_list()
+    session_keys = ["host", "pid", "sender"]
+    accepts = ev.filter(pl.col("kind") == "accept")
+    if scoped.height and include_rejected:  # messages a session reject may belong to (the correlator decides)
+        seeds += accepts.join(scoped.select(session_keys).unique(), on=session_keys, how="semi", nulls_equal=True
+                              ).get_column("queue_id").unique().to_list()
     if not seeds:
         return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
     pairs = ev.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique().rows()
     ids = linked_ids(set(seeds), pairs)
     sub = ev.filter(pl.col("queue_id").is_in(list(ids)))
+    if scoped.height:  # only the session rejects of sessions that accepted one of these messages
+        sub_acc = sub.filter(pl.col("kind") == "accept").select(session_keys).unique()
+        sub = pl.concat([sub, scoped.join(sub_acc, on=session_keys, how="semi", nulls_equal=True)], how="vertical_relaxed")
     events = rows_to_events(sub)
     corr = Correlator(events, log_end=ev.get_column("ts").max())
     seed_set = set(seeds)
@@ -211,12 +223,105 @@ def _classify(items: list[BounceItem]) -> None:
         i += len(it.failed)
 
 
-def _where(items: list[BounceItem], expr: str) -> list[BounceItem]:
-    """Keep items whose story has a recipient row matching ``--where`` (see follow.story_rows)."""
-    from logtrace.trace.follow import filter_stories
+#: ``--where`` fields of ``bounces``' own output, besides the event schema's (text)
+OUTPUT_FIELDS = ("category", "class")
 
-    keep = {id(s) for s in filter_stories([it.story for it in items], expr)}
-    return [it for it in items if id(it.story) in keep]
+
+def bounce_rows(it: BounceItem) -> list[dict[str, Any]]:
+    """One event-like dict per recipient (:func:`~logtrace.trace.follow.story_rows`) plus the
+    failed recipients' ``category`` and ``class`` (null for the others)."""
+    from logtrace.trace.follow import story_rows
+
+    cat = {r.recipient: c for r, c in zip(it.failed, it.categories)}
+    cls = {r.recipient: c for r, c in zip(it.failed, it.classes)}
+    return [dict(row, category=cat.get(row["recipient"]), **{"class": cls.get(row["recipient"])})
+            for row in story_rows(it.story)]
+
+
+def _where(items: list[BounceItem], expr: str) -> list[BounceItem]:
+    """Keep items with a recipient row (:func:`bounce_rows`) matching ``--where``."""
+    from logtrace.query import evaluate
+    from logtrace.query.lower import compile_ir
+
+    compile_ir(expr, OUTPUT_FIELDS)  # syntax errors surface even when nothing is found
+    return [it for it in items if any(evaluate(expr, row, OUTPUT_FIELDS) for row in bounce_rows(it))]
+
+
+#: how long a key stays in a ``--state`` file after the last run whose input still showed it
+STATE_RETENTION = timedelta(days=30)
+STATE_VERSION = 1
+
+
+def item_keys(it: BounceItem) -> list[tuple[str, str, str, str]]:
+    """The ``--state`` key of each failed recipient: (host, queue ID, recipient, category)."""
+    return [(r.host or "", r.queue_id or "", r.recipient.lower(), c) for r, c in zip(it.failed, it.categories)]
+
+
+def load_state(path: str) -> dict[tuple[str, str, str, str], str]:
+    """A ``--state`` file → {key: when last seen (ISO)}; a missing file is an empty state
+    (the first run reports everything); an unreadable one is an error with a hint."""
+    import json
+    import os
+
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        if doc.get("version") != STATE_VERSION:
+            raise ValueError(f"unknown version {doc.get('version')!r}")
+        return {(str(h), str(q), str(r), str(c)): str(seen) for h, q, r, c, seen in doc["reported"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise LogtraceError(f"--state {path}: not a bounces state file ({type(e).__name__}: {str(e)[:200]})",
+                            hint="remove it to start afresh (the next run then reports every current failure)") from None
+
+
+def save_state(path: str, state: dict[tuple[str, str, str, str], str]) -> None:
+    """Write ``state`` atomically: a temporary file in the same directory, then ``os.replace``."""
+    import json
+    import os
+    import tempfile
+
+    d = os.path.dirname(os.path.abspath(path))
+    doc = {"version": STATE_VERSION, "reported": [[*k, seen] for k, seen in sorted(state.items())]}
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".logtrace-state-", dir=d)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=0)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise LogtraceError(f"--state {path}: cannot write it ({e.strerror or e})",
+                            hint="check that its directory exists and is writable") from None
+
+
+def only_new(items: list[BounceItem], state: dict[tuple[str, str, str, str], str],
+             now: datetime) -> tuple[list[BounceItem], dict[tuple[str, str, str, str], str]]:
+    """The items (reduced to their failed recipients) not reported by an earlier run, and the
+    state to save: every key of this run, plus earlier keys seen within :data:`STATE_RETENTION`."""
+    stamp = now.isoformat()
+    out: list[BounceItem] = []
+    new_state = {k: seen for k, seen in state.items() if _recent(seen, now)}
+    for it in items:
+        keep = [i for i, k in enumerate(item_keys(it)) if k not in state]
+        for k in item_keys(it):
+            new_state[k] = stamp
+        if keep:
+            out.append(BounceItem(it.story, [it.failed[i] for i in keep], [it.classes[i] for i in keep if i < len(it.classes)],
+                                  it.ndr_problem, [it.categories[i] for i in keep]))
+    return out, new_state
+
+
+def _recent(seen: str, now: datetime) -> bool:
+    try:
+        return now - datetime.fromisoformat(seen) < STATE_RETENTION
+    except (ValueError, TypeError):
+        return False
 
 
 def group_key(it: BounceItem, by: str) -> str:

@@ -21,7 +21,8 @@ from typing import Any
 from logtrace.events import Event, EventKind as K
 from logtrace.trace import narrative
 from logtrace.trace.lifecycles import (
-    END_KINDS, REUSE_GAP, START_KINDS, Lifecycle, build_lifecycles, canonical_hosts, event_order, instance_of,
+    END_KINDS, REUSE_GAP, START_KINDS, Lifecycle, attach_session_lines, build_lifecycles, canonical_hosts, event_order,
+    instance_of,
 )
 from logtrace.parsing.tags import Tag, has_tag
 from logtrace.trace.links import ORG_LINK, FILTER_PORTS, Link, LinkGraph, build_links, lifecycle_org_id
@@ -41,10 +42,14 @@ class Correlator:
     """Holds lifecycles and links for a set of events; answers ``follow`` questions."""
 
     def __init__(self, events: Sequence[Event], log_end: datetime | None = None) -> None:
-        self.events = list(events)
+        self.events = attach_session_lines(list(events))
+        if isinstance(events, list):  # the caller's list too: an attached line is not a message of its own
+            events[:] = self.events
         self.lifecycles = build_lifecycles(self.events)
         self.ambiguous_hosts = canonical_hosts(e.host for e in self.events)[1]
         self.graph = LinkGraph(build_links(self.lifecycles))
+        if self.graph.anchor_years(self.lifecycles):  # one year for a chain across files
+            self.events = [e for e in self.events if not e.queue_id] + [e for lc in self.lifecycles for e in lc.events]
         self.links = self.graph.links
         self.out_links = self.graph.out_links
         self.in_links = self.graph.in_links
@@ -250,14 +255,24 @@ class Correlator:
             sub.summary = narrative.requeued_prefix(lc, link) + sub.summary
         return sub
 
+    def _hop_link(self, lc: Lifecycle, rcpt: str, final: Event, seen: set[int]) -> Link | None:
+        """The link ``final`` handed the message on by: the one to the queue ID its reply names;
+        without one, a re-injection that names ``lc`` (:data:`Tag.FILTERED_FROM`) after ``final``,
+        preferring one that names ``rcpt``."""
+        outs = [l for l in self.out_links.get(id(lc), []) if l.how != "ndr" and id(l.dst) not in seen]
+        nxt = final.next_queue_id
+        if nxt:
+            return next((l for l in outs if l.via is not None and (l.via.next_queue_id == nxt or l.via.queue_id == nxt)
+                         and l.dst.queue_id == nxt), None)
+        back = [l for l in outs if l.via is not None and l.via.queue_id == l.dst.queue_id and has_tag(l.via, Tag.FILTERED_FROM)
+                and (final.ts is None or l.dst.start is None or l.dst.start >= final.ts - REUSE_GAP)]
+        named = [l for l in back if any(r.lower() == rcpt.lower() for r in self._recipients_of(l.dst))]
+        return (named or back or [None])[0]
+
     def _next_hop(self, lc: Lifecycle, rcpt: str, final: Event, v: RecipientVerdict, seen: set[int]) -> RecipientVerdict | None:
         """The verdict from the lifecycle ``final`` handed the message to, when its lines are
         here; None to let ``final`` itself decide."""
-        nxt = final.next_queue_id
-        if not nxt:
-            return None
-        link = next((l for l in self.out_links.get(id(lc), [])
-                     if l.via is not None and l.via.next_queue_id == nxt and l.how != "ndr" and id(l.dst) not in seen), None)
+        link = self._hop_link(lc, rcpt, final, seen)
         if link is None:
             return None
         sub_rcpts = [r for r in self._recipients_of(link.dst)
@@ -269,7 +284,10 @@ class Correlator:
             sub.recipient = rcpt
             sub.evidence = v.evidence + sub.evidence
             if sub.verdict in NOT_DELIVERED:
-                sub.summary = narrative.then_prefix(lc, link, final) + sub.summary
+                known = {rcpt.lower(), (final.recipient or "").lower()}  # the address it was forwarded to (an alias)
+                new_rcpt = next((e.recipient for e in reversed(self._recipient_events(link.dst, sub_rcpts[0]))
+                                 if e.recipient and "@" in e.recipient and e.recipient.lower() not in known), None)
+                sub.summary = narrative.then_prefix(lc, link, final, new_rcpt) + sub.summary
             return sub
         if not self._recipient_events(link.dst, rcpt):
             sub = RecipientVerdict(rcpt, Verdict.UNKNOWN, link.dst.host, link.dst.queue_id, evidence=v.evidence + [link.dst.events[0].where])

@@ -21,6 +21,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
@@ -124,6 +125,34 @@ class Lifecycle:
     def still_queued(self) -> bool:
         """No removal, admin delete or expiry is logged: in the queue when the log ends."""
         return self.last(K.REMOVE, K.DELETE, K.EXPIRE) is None
+
+
+def attach_session_lines(events: list[Event]) -> list[Event]:
+    """Lines without a queue ID whose rule says they belong to the message their SMTP session
+    accepts next (:data:`Tag.SESSION_SCOPED`: an ACL reject of one RCPT) get that message's
+    queue ID: the first accept at or after them (by time, then line) from the same host and
+    pid, with the same client IP and sender, within :data:`REUSE_GAP`. Lines with no such
+    accept are returned unchanged (an SMTP-time reject of the whole message)."""
+    scoped = [i for i, e in enumerate(events) if not e.queue_id and e.pid is not None and has_tag(e, Tag.SESSION_SCOPED)]
+    if not scoped:
+        return events
+    accepts: dict[tuple[Any, ...], list[Event]] = defaultdict(list)
+    for e in events:
+        if e.queue_id and e.kind == K.ACCEPT and e.pid is not None and e.ts is not None:
+            accepts[(e.host, e.pid, e.client_ip, (e.sender or "").lower())].append(e)
+    for lst in accepts.values():
+        lst.sort(key=lambda a: (a.ts, a.file or "", a.line_no or 0))
+    out = list(events)
+    for i in scoped:
+        e = events[i]
+        if e.ts is None:
+            continue
+        cands = accepts.get((e.host, e.pid, e.client_ip, (e.sender or "").lower()), [])
+        a = next((a for a in cands if a.ts >= e.ts and a.ts - e.ts <= REUSE_GAP  # type: ignore[operator]
+                  and (a.file != e.file or (a.line_no or 0) > (e.line_no or 0))), None)
+        if a is not None:
+            out[i] = dataclasses.replace(e, queue_id=a.queue_id)
+    return out
 
 
 def event_order(e: Event) -> tuple[Any, ...]:

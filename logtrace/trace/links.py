@@ -6,7 +6,9 @@ Invariants:
 * Each link says how it was established (:data:`LINK_KINDS`): ``relay`` (a reply names the
   next hop's ID), ``content-filter`` (same-host re-injection, amavis style), ``forwarded``
   (local ``forwarded as``), ``requeued`` (an administrator re-injected the message under a
-  new ID; the new lifecycle names the old ID, rule tag :data:`~logtrace.parsing.tags.Tag.PREVIOUS_ID`), ``ndr`` (bounce/delay notification; also a bounce that names
+  new ID; the new lifecycle names the old ID, rule tag :data:`~logtrace.parsing.tags.Tag.PREVIOUS_ID`; a
+  ``content-filter`` link is also made when the re-injected lifecycle names the one the filter
+  received, rule tag :data:`~logtrace.parsing.tags.Tag.FILTERED_FROM`), ``ndr`` (bounce/delay notification; also a bounce that names
   its original, ``status`` ``bounce-of``), ``message-id`` (the same Message-ID header on
   another host: a weaker link, used only when no reply names the next ID),
   ``network-message-id`` (the same org-wide message ID on another service or server, rule tag
@@ -19,12 +21,13 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from logtrace.events import Event, EventKind as K
 from logtrace.parsing.tags import ORG_ID_KEY, Tag, has_tag
@@ -117,11 +120,12 @@ def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
             if e.kind == K.NOTIFY:
                 cands = [c for c in cands if c.host == lc.host] or cands
                 how = "ndr"
-            elif has_tag(e, Tag.PREVIOUS_ID):  # this lifecycle re-injects an older one: older → this
-                same = [c for c in cands if c.host == lc.host and c.instance == lc.instance]
+            elif has_tag(e, Tag.PREVIOUS_ID) or has_tag(e, Tag.FILTERED_FROM):  # this lifecycle re-injects an older one
+                filtered = has_tag(e, Tag.FILTERED_FROM)  # (a filter may hand back to another instance)
+                same = [c for c in cands if c.host == lc.host and (filtered or c.instance == lc.instance)]
                 src = _closest_before(same, e.ts)
                 if src is not None and (id(src), id(lc)) not in linked_pairs:
-                    links.append(Link(src, lc, "requeued", e))
+                    links.append(Link(src, lc, "content-filter" if filtered else "requeued", e))
                     linked_pairs.add((id(src), id(lc)))
                 continue
             elif e.status == "bounce-of":  # a bounce message naming its original ('<= <> R=orig'): original → bounce
@@ -190,6 +194,30 @@ def _org_links(lifecycles: Sequence[Lifecycle], links: list[Link], linked_pairs:
             reached.add(id(b))
 
 
+#: a hop's first line this close to its hand-off after moving it by whole years is the same
+#: moment with a wrongly guessed year (RFC 3164 stamps carry none; each file guesses its own)
+YEAR_SLIP = timedelta(days=2)
+
+
+def _years_later(ts: datetime, k: int) -> datetime:
+    """``ts`` moved by ``k`` calendar years (29 February becomes the 28th)."""
+    try:
+        return ts.replace(year=ts.year + k)
+    except ValueError:
+        return ts.replace(year=ts.year + k, day=28)
+
+
+def year_slip(ref: datetime | None, start: datetime | None) -> int:
+    """The whole number of years ``start`` is off from ``ref`` when it lies about that many
+    years (± :data:`YEAR_SLIP`) away from it; else 0."""
+    if ref is None or start is None:
+        return 0
+    k = round((start - ref).total_seconds() / (365.2425 * 86400))
+    if k == 0 or abs(_years_later(start, -k) - ref) > YEAR_SLIP:
+        return 0
+    return k
+
+
 class LinkGraph:
     """Links indexed by source and destination, with the walks ``follow`` needs."""
 
@@ -225,6 +253,33 @@ class LinkGraph:
                 out.append((l.dst, l.how, lc))
             i += 1
         return out
+
+    def anchor_years(self, lifecycles: Sequence[Lifecycle]) -> bool:
+        """Put every hop of a chain in its origin's year: a linked lifecycle that starts a whole
+        number of years (± :data:`YEAR_SLIP`) away from the line that handed it over (or from
+        the linking lifecycle's end) had its year guessed from another file's mtime; its events
+        are moved back by those years (no hop of one message is logged a year later).
+
+        Returns whether any event was moved (the lifecycles then hold the moved events)."""
+        moved: dict[int, Event] = {}
+        roots = [lc for lc in lifecycles if not any(l.how not in ("ndr", "message-id") for l in self.in_links.get(id(lc), []))]
+        roots.sort(key=lambda lc: bool(self.in_links.get(id(lc))))  # first the origins nothing links to
+        for root in roots:
+            for lc, _how, frm in self.chain_from(root)[1:]:
+                assert frm is not None
+                via = next((l.via for l in self.in_links.get(id(lc), []) if l.src is frm and l.via is not None), None)
+                while via is not None and id(via) in moved:
+                    via = moved[id(via)]
+                ref = via.ts if via is not None and via.ts is not None else frm.end
+                k = year_slip(ref, lc.start)
+                if k:
+                    new = [dataclasses.replace(e, ts=_years_later(e.ts, -k)) if e.ts is not None else e for e in lc.events]
+                    moved.update((id(a), b) for a, b in zip(lc.events, new) if a is not b)
+                    lc.events[:] = new
+        for l in self.links:
+            while l.via is not None and id(l.via) in moved:
+                l.via = moved[id(l.via)]
+        return bool(moved)
 
     def is_ndr(self, lc: Lifecycle) -> bool:
         """``lc`` is a bounce notification about another lifecycle."""

@@ -207,10 +207,12 @@ def summary(case: Case, lc: Lifecycle, facts: Facts, v: RecipientVerdict, e: Eve
     return SENTENCES[case](Scene(lc, facts, v, e, log_end))  # type: ignore[arg-type]
 
 
-def then_prefix(lc: Lifecycle, link: Link, final: Event) -> str:
-    """How a hop handed the message on, before what happened next: ``"… ; then "``."""
+def then_prefix(lc: Lifecycle, link: Link, final: Event, new_rcpt: str | None = None) -> str:
+    """How a hop handed the message on, before what happened next: ``"… ; then "``.
+    ``new_rcpt``: the address the hop forwarded it to (an alias), when not the one followed."""
     hop = HOP_PHRASES.get(link.how, "handed it to")
-    return (f"{lc.host} {hop} {link.dst.host}, which accepted it as {link.dst.queue_id} "
+    to = f" as {new_rcpt}" if new_rcpt else ""
+    return (f"{lc.host} {hop} {link.dst.host}{to}, which accepted it as {link.dst.queue_id} "
             f"({final.reply_text or final.status}) at {when(final.ts, final.host)}; then ")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from logtrace.events import EventKind as K
 from logtrace.parsing.rules import apply_derivations
 from logtrace_parsers.exchange.columns import align_statuses, bad_stamps, bag, clean, ensure, msgid, timestamp
 from logtrace_parsers.exchange.table import EVENT_KINDS, FIELDS_2016, HOP_DERIVS, REPLY_DERIVS
@@ -49,6 +50,13 @@ def tracking_frame(raw: Any, *, export: bool, tz: str | None) -> Any:
         ("source-context", c("source-context")),
     ])
     kinds = {k: v.value for k, v in EVENT_KINDS.items()}
+    # a SEND row's recipient-status is per recipient: a 5xx/4xx for one recipient is that
+    # recipient's failure/deferral at the next hop, not a hand-off (nor a link to its queue ID)
+    rcode = pl.col("_reply").str.extract(r"^([2-5])\d\d(?:[ -]|$)", 1)
+    refused = pl.col("_send") & rcode.is_in(["4", "5"]).fill_null(False)
+    kind = (pl.when(refused & (rcode == "5")).then(pl.lit(K.BOUNCE.value))
+            .when(refused).then(pl.lit(K.DEFER.value))
+            .otherwise(pl.col("_eid").replace_strict(kinds, default="other", return_dtype=pl.String)))
     out = df.select(
         "line_no",
         "_seq",
@@ -57,7 +65,7 @@ def tracking_frame(raw: Any, *, export: bool, tz: str | None) -> Any:
         host=pl.when(pl.col("_send")).then(pl.coalesce(c("client-hostname"), c("server-hostname")))
         .otherwise(pl.coalesce(c("server-hostname"), c("client-hostname"))),
         program=pl.coalesce(c("source"), pl.lit("MSExchange")),
-        kind=pl.col("_eid").replace_strict(kinds, default="other", return_dtype=pl.String),
+        kind=kind,
         rule=pl.lit("exchange.export.row" if export else "exchange.msgtrk.row"),
         queue_id=c("internal-message-id"),
         message_id=msgid(c("message-id")),
@@ -73,7 +81,7 @@ def tracking_frame(raw: Any, *, export: bool, tz: str | None) -> Any:
         nrcpt=c("recipient-count"),
         status=pl.col("_eid"),
         detail=details,
-        _hop=pl.when(pl.col("_send")).then(hop),
+        _hop=pl.when(pl.col("_send") & ~refused).then(hop),
         _raw_ts=pl.col("date-time"),
     )
     out = apply_derivations(out, REPLY_DERIVS)

@@ -236,7 +236,7 @@ ROLES: dict[str, frozenset[str]] = {
     "exim.main.defer": frozenset({Tag.EXIMSTATS_DEFER, Tag.RECIPIENT_LOCAL_PART}),
     "exim.main.bounce": frozenset({Tag.EXIMSTATS_BOUNCE, Tag.RECIPIENT_LOCAL_PART}),
     "exim.main.completed": frozenset({Tag.EXIMSTATS_COMPLETED}),
-    "exim.main.reject_rcpt": frozenset({Tag.EXIMSTATS_REJECT_RCPT}),
+    "exim.main.reject_rcpt": frozenset({Tag.EXIMSTATS_REJECT_RCPT, Tag.SESSION_SCOPED}),
     "exim.main.reject": frozenset({Tag.EXIMSTATS_REJECT}),
     "exim.main.call_dropped": frozenset({Tag.EXIMSTATS_CALL_DROPPED}),
     "exim.main.note": frozenset({Tag.EXIMSTATS_NOTE}),

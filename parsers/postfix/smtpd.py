@@ -16,6 +16,11 @@ RULES: tuple[Rule, ...] = (
     Rule("postfix.smtpd.disconnect", "smtpd", rf"^disconnect from {CLIENT}(?: (?P<detail>.*))?$", K.DISCONNECT,
          ("disconnect from unknown[72.10.165.66] ehlo=2 starttls=1 mail=1 rcpt=0/1 data=0/1 quit=1 commands=5/7",
           "disconnect from 061238241086.static.ctinets.com[61.238.241.86]")),
+    # XFORWARD from a content filter: client= is the original client, orig_client= the filter
+    Rule("postfix.smtpd.client_xforward", "smtpd",
+         rf"^{QID}: client={CLIENT}, orig_queue_id=(?P<next_queue_id>[0-9A-Za-z]+)(?P<detail>,.*)?$", K.ACCEPT,
+         ("0D5A6C2E47: client=localhost[127.0.0.1], orig_queue_id=A8B1F20F3C, orig_client=localhost[127.0.0.1]",),
+         tags=frozenset({Tag.FILTERED_FROM})),
     Rule("postfix.smtpd.client", "smtpd", rf"^{QID}: client={CLIENT}(?P<detail>,.*)?$", K.ACCEPT,
          ("4104E3D: client=061238241086.static.ctinets.com[61.238.241.86]",
           "D4F2023DB: client=unknown[192.0.2.10], sasl_method=PLAIN, sasl_username=user@example.com")),

@@ -16,6 +16,9 @@ Exim-only scenarios (entering exim1):
   ``** … retry timeout exceeded`` and an NDR
 * ``rejected``   -> RCPT refused by the ACL (``rejected RCPT <…>: 5.7.1 …``);
   no message id: follow with ``--to``
+* ``rcpt_partial`` -> one RCPT refused by the ACL (a line without the message id, before
+  ``<=``), the other accepted and delivered in the same transaction (not in ``EXIM_ONLY``:
+  tests/test_follow_real_exim.py checks it on its own)
 
 Cross-MTA scenarios (only with Postfix):
 
@@ -73,6 +76,11 @@ def run_all(lab: EximLab, timeout: float = 60.0) -> dict[str, Scenario]:
                  {"blocked@ext.example.test": "rejected"},
                  dsn={"blocked@ext.example.test": "5.7.1"},
                  follow_to="blocked@ext.example.test", expect_exit=4))
+    # one RCPT refused by the ACL, the other accepted and delivered, in one SMTP transaction:
+    # the reject line names no message id (it comes before "<="); followed by its sender
+    add(Scenario("rcpt_partial", "exim1", "mallory@example.org",
+                 {"ok-partial@ext.example.test": "relayed", "blocked-partial@ext.example.test": "rejected"},
+                 dsn={"blocked-partial@ext.example.test": "5.7.1"}, follow_from="mallory@example.org", expect_exit=4))
     if lab.postfix:
         add(Scenario("to_postfix", "exim1", "bob@example.org",
                      {"ok-topf@via-postfix.example.test": "relayed"}))
@@ -120,7 +128,7 @@ def run_all(lab: EximLab, timeout: float = 60.0) -> dict[str, Scenario]:
     def arrival_raw(s: Scenario) -> tuple[str, str]:
         return ("exim1", L + rf"{_e(s.queue_id)} <= {_e(s.sender)} H=\(client\.example\.org\) \[127\.0\.0\.1\] "
                          rf"P=esmtp S=\d+ id={_e(s.message_id.strip('<>'))} for "
-                         + " ".join(_e(r) for r in s.recipients) + "$")
+                         + " ".join(_e(r) for r, v in s.recipients.items() if v != "rejected") + "$")
 
     def sent_raw(q: str, rcpt: str, port: int) -> str:
         # "K" + "Ok: <n> bytes queued as": Exim used CHUNKING (BDAT), as it does
@@ -140,6 +148,11 @@ def run_all(lab: EximLab, timeout: float = 60.0) -> dict[str, Scenario]:
             s.raw.append(arrival_raw(s))
             ex.wait_completed(q, left())
             s.raw.append(("exim1", L + rf"{_e(q)} Completed$"))
+        if s.name == "rcpt_partial":
+            s.raw += [("exim1", L + r"H=\(client\.example\.org\) \[127\.0\.0\.1\] F=<mallory@example\.org> "
+                                    r"rejected RCPT <blocked-partial@ext\.example\.test>: 5\.7\.1 Recipient blocked by local policy$"),
+                      ("exim1", sent_raw(q, "ok-partial@ext.example.test", lab.sink.port))]
+            ex.wait_for(s.raw[-1][1], left())
         if s.name in ("delivered", "greylist"):
             rcpt = next(iter(s.recipients))
             s.raw.append(("exim1", sent_raw(q, rcpt, lab.sink.port)))

@@ -112,6 +112,16 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
                  follow_from="spammer@bad.example.test", follow_to="ok-spammer@ext.example.test", expect_exit=4))
     add(Scenario("requeued", "mx1", "nina@example.org",
                  {"requeue-1@ext.example.test": "relayed"}))
+    # the filter's reply names no queue ID: only smtpd's XFORWARD orig_queue_id= links the hops
+    add(Scenario("filter_no_id", "mx1", "paul@example.org",
+                 {"noid-filter@filtered.example.test": "relayed"}))
+    # local(8) alias expansion "forwarded as X"; X then bounces on mx1 (far end 550) or on mx2
+    add(Scenario("alias_bounce", "mx1", "quinn@example.org",
+                 {"fwd-bounce@local.example.test": "bounced"},
+                 dsn={"fwd-bounce@local.example.test": "5.1.1"}, expect_exit=4))
+    add(Scenario("alias_relay_bounce", "mx1", "rita@example.org",
+                 {"fwd-relay@local.example.test": "bounced"},
+                 dsn={"fwd-relay@local.example.test": "5.1.1"}, expect_exit=4))
 
     # ---------------------------------------------------------- inject ----
     for s in sc.values():
@@ -259,6 +269,34 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
             s.raw += [("mx1", rf"\b{q}: reject: RCPT from \S+: 550 5\.7\.1 <blocked-partial@ext\.example\.test>: Recipient address rejected: "
                               r"Recipient blocked by local policy; from=<mallory@example\.org> to=<blocked-partial@ext\.example\.test>"),
                       ("mx1", rf"\b{q}: to=<ok-partial@ext\.example\.test>, .*status=sent")]
+        elif s.name == "filter_no_id":
+            rcpt = next(iter(s.recipients))
+            m = h.wait_for(rf"smtpd\[\d+\]: ([0-9A-F]+): client=localhost\[127\.0\.0\.1\], orig_queue_id={q}, "
+                           r"orig_client=localhost\[127\.0\.0\.1\]$", left())
+            q2 = m.group(1)
+            s.chain.append(("mx1", q2, "content-filter"))
+            h.wait_removed(q2, left())
+            s.raw += [("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{lab.filter.port}, .*status=sent "
+                              rf"\(250 2\.0\.0 Ok, id=\S+, from MTA\(\[127\.0\.0\.1\]:{lab.mx1_reinject}\): 250 2\.0\.0 Ok\)$"),
+                      ("mx1", rf"\b{q2}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as ")]
+        elif s.name in ("alias_bounce", "alias_relay_bounce"):
+            rcpt = next(iter(s.recipients))
+            m = h.wait_for(rf"\b{q}: to=<{re.escape(rcpt)}>, relay=local, .*status=sent \(forwarded as ([0-9A-F]+)\)", left())
+            q2 = m.group(1)
+            s.chain.append(("mx1", q2, "forwarded"))
+            final = "unknown-fwd@ext.example.test" if s.name == "alias_bounce" else "unknown-fwd@via-mx2.example.test"
+            if s.name == "alias_bounce":
+                n = _ndr(lab, "mx1", q2, left())
+                s.ndr = ("mx1", n)
+                h.wait_removed(n, left())
+            else:
+                q3 = _sent_to(lab, "mx1", q2, final, left())
+                s.chain.append(("mx2", q3, "relay"))
+                n = _ndr(lab, "mx2", q3, left())
+                s.ndr = ("mx2", n)
+                lab.hosts["mx2"].wait_removed(n, left())
+            s.raw += [("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=local, .*status=sent \(forwarded as {q2}\)"),
+                      (s.ndr[0], rf"to=<{re.escape(final)}>, .*dsn=5\.1\.1, status=bounced ")]
         elif s.name == "content_filter":
             rcpt = next(iter(s.recipients))
             q2 = _sent_to(lab, "mx1", q, rcpt, left())

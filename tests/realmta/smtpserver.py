@@ -14,7 +14,10 @@
 it over SMTP into ``reinject_port`` and answers
 ``250 2.0.0 Ok, id=NNNNN-NN, from MTA([127.0.0.1]:PORT): <re-injection reply>``;
 a message to a ``spam*`` recipient is dropped with amavis' own D_DISCARD reply
-``250 2.7.0 Ok, discarded, id=NNNNN-NN - spam`` (no re-injection).
+``250 2.7.0 Ok, discarded, id=NNNNN-NN - spam`` (no re-injection). Like amavis it offers
+XFORWARD and passes the attributes Postfix sent (``IDENT=<queue ID>`` among them) on to the
+re-injecting smtpd, which then logs ``client=…, orig_queue_id=<ID>, orig_client=…``; for a
+``noid*`` recipient its reply leaves out the re-injection's ``queued as <ID>``.
 
 Only the standard library is used; every socket has a timeout.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import re
 import smtplib
 import socket
 import socketserver
@@ -58,6 +62,7 @@ class _Handler(socketserver.StreamRequestHandler):
         self.send(f"220 {srv.banner_host} ESMTP scripted test server")
         mail_from: str | None = None
         rcpts: list[str] = []
+        xforward: dict[str, str] = {}
         try:
             while True:
                 line = self.readline()
@@ -68,6 +73,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 if verb == "EHLO":
                     mail_from, rcpts = None, []
                     self.send(f"250-{srv.banner_host}")
+                    for ext in srv.ehlo_extra:
+                        self.send(f"250-{ext}")
                     self.send("250-PIPELINING")
                     self.send("250-SIZE 10240000")
                     self.send("250-ENHANCEDSTATUSCODES")
@@ -103,7 +110,8 @@ class _Handler(socketserver.StreamRequestHandler):
                             raw = raw[1:]
                         chunks.append(raw)
                     data = b"".join(chunks)
-                    reply = srv.data_reply(mail_from or "", list(rcpts), data)
+                    reply = srv.data_reply(mail_from or "", list(rcpts), data, dict(xforward))
+                    xforward = {}
                     srv.record(Received(mail_from or "", list(rcpts), data, reply))
                     self.send(reply)
                     mail_from, rcpts = None, []
@@ -116,6 +124,8 @@ class _Handler(socketserver.StreamRequestHandler):
                     self.send("221 2.0.0 Bye")
                     return
                 elif verb in ("XFORWARD", "XCLIENT"):
+                    if verb == "XFORWARD":  # NAME=… ADDR=… IDENT=<queue ID> (xtext; kept as sent)
+                        xforward.update(kv.split("=", 1) for kv in arg.split() if "=" in kv)
                     self.send("250 2.0.0 Ok")
                 else:
                     self.send("502 5.5.2 Error: command not recognized")
@@ -139,6 +149,7 @@ class _BaseServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     banner_host = "far.example.net"
+    ehlo_extra: tuple[str, ...] = ()  #: extra EHLO keywords (the content filter offers XFORWARD)
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__((host, port), _Handler)
@@ -157,7 +168,7 @@ class _BaseServer(socketserver.ThreadingTCPServer):
     def rcpt_reply(self, addr: str) -> str:
         return "250 2.1.5 Ok"
 
-    def data_reply(self, mail_from: str, rcpts: list[str], data: bytes) -> str:
+    def data_reply(self, mail_from: str, rcpts: list[str], data: bytes, xforward: dict[str, str] | None = None) -> str:
         return f"250 2.0.0 Ok: queued as {random.randbytes(5).hex().upper()}"
 
     def start(self) -> "_BaseServer":
@@ -216,13 +227,16 @@ class ContentFilterServer(_BaseServer):
     """amavisd-new look-alike: re-inject into ``reinject_port`` and pass the reply through."""
 
     banner_host = "[127.0.0.1]"
+    #: like amavisd-new: Postfix's smtp client then sends XFORWARD (with IDENT=<queue ID>), and
+    #: the filter passes it on when it re-injects, so smtpd logs ``orig_queue_id=``
+    ehlo_extra = ("XFORWARD NAME ADDR PROTO HELO IDENT",)
     _ids = itertools.count(1)
 
     def __init__(self, reinject_port: int, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(host, port)
         self.reinject_port = reinject_port
 
-    def data_reply(self, mail_from: str, rcpts: list[str], data: bytes) -> str:
+    def data_reply(self, mail_from: str, rcpts: list[str], data: bytes, xforward: dict[str, str] | None = None) -> str:
         am_id = f"{os.getpid() % 100000:05d}-{next(self._ids):02d}"
         if any(r.split("@", 1)[0].lower().startswith("spam") for r in rcpts):
             return f"250 2.7.0 Ok, discarded, id={am_id} - spam"
@@ -230,6 +244,11 @@ class ContentFilterServer(_BaseServer):
             with smtplib.SMTP("127.0.0.1", self.reinject_port, local_hostname="localhost",
                               timeout=IO_TIMEOUT) as s:
                 s.ehlo()
+                if xforward and s.has_extn("xforward"):
+                    want = s.esmtp_features["xforward"].upper().split()
+                    attrs = " ".join(f"{k}={v}" for k, v in xforward.items() if k.upper() in want)
+                    if attrs:
+                        s.docmd("XFORWARD", attrs)
                 code, msg = s.mail(mail_from)
                 if code != 250:
                     return f"451 4.5.0 id={am_id}, temporary failure: MAIL FROM: {code} {msg.decode()}"
@@ -243,6 +262,8 @@ class ContentFilterServer(_BaseServer):
         except (OSError, smtplib.SMTPException) as e:
             return f"451 4.5.0 id={am_id}, re-injection failed: {e}"
         text = msg.decode("utf-8", "replace").replace("\n", " ")
+        if any(r.split("@", 1)[0].lower().startswith("noid") for r in rcpts):  # a filter whose reply names no queue ID
+            text = re.sub(r":? *queued as \S+", "", text)
         if code != 250:
             return f"451 4.5.0 id={am_id}, from MTA([127.0.0.1]:{self.reinject_port}): {code} {text}"
         return (f"250 2.0.0 Ok, id={am_id}, from MTA([127.0.0.1]:{self.reinject_port}): "
