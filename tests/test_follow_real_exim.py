@@ -162,8 +162,15 @@ def test_one_rcpt_rejected_by_the_acl_one_delivered(exim_run):
     assert r["queue_id"] == s.queue_id, ctx
     assert find_recipient(msg, ok, ctx)["queue_id"] == s.queue_id, ctx
 
-    # every line of the log at hand (what ``follow <id>`` sees once its search brings the
-    # session's lines): the same two verdicts for the message id
+    # follow by the message id: its search brings the session's lines (they name the sender,
+    # just before the accept line): the same two verdicts
+    code_id, data_id, ctx_id = run_follow([s.queue_id], _paths(lab, mx1=False))
+    (msg_id,) = data_id["messages"]
+    got_id = {r["recipient"]: r["verdict"] for r in msg_id["recipients"]}
+    assert got_id == s.recipients, f"{got_id}{ctx_id}"
+    assert "at SMTP time" in find_recipient(msg_id, bad, ctx_id)["summary"], ctx_id
+
+    # every line of the log at hand: the same two verdicts for the message id
     from logtrace import parse
     from logtrace.trace.correlator import Correlator
     from logtrace.trace.follow import rows_to_events

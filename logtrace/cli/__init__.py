@@ -15,9 +15,14 @@ def main() -> None:
     from logtrace.cli import early
 
     early.start(sys.argv[1:])
-    from logtrace.cli.application import main as run
+    try:
+        from logtrace.cli.application import main as run
 
-    run()
+        run()
+    finally:
+        from logtrace.input import grep
+
+        grep.cancel_all()  # a search nobody took (a usage error before follow ran)
 
 
 def __getattr__(name: str) -> Any:

@@ -122,7 +122,7 @@ def follow(
         clock = Clock() if as_json else people_clock(tz, utc)  # --json keeps its sentences in UTC, unlabelled
         with render.status("searching the logs…"), people_times(clock):
             res = do_follow(paths, queue_id=queue_id, message_id=message_id, sender=sender, recipient=recipient,
-                            mta=mta, options=parse_options(year, tz))
+                            mta=mta, options=parse_options(year, tz), idle=None if as_json else render.preload_story)
         if where:
             res.stories = filter_stories(res.stories, where)
         render.print_diagnostics(res.diagnostics)

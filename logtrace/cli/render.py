@@ -305,6 +305,13 @@ def print_story(story: Any, console: Any, show_files: bool = False, clock: Any =
     console.print()
 
 
+def preload_story() -> None:
+    """Import what :func:`print_story` needs (called while follow's grep is still running)."""
+    import rich.console  # noqa: F401
+    import rich.table  # noqa: F401
+    import rich.text  # noqa: F401
+
+
 def print_follow(res: Any, show_files: bool = False, clock: Any = None) -> None:
     """Every story of a follow result; a list of them first when several match. Times in ``clock``'s zone."""
     clock = clock or _people()

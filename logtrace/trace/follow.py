@@ -147,12 +147,15 @@ def _spool_stdin(paths: Sequence[str]) -> tuple[list[str], str | None]:
 
 def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str | None = None,
            sender: str | None = None, recipient: str | None = None, mta: str = "auto",
-           options: ParseOptions | None = None) -> FollowResult:
+           options: ParseOptions | None = None, idle: Any = None) -> FollowResult:
     """Follow one message (by queue ID, Message-ID, sender or recipient) through the logs.
 
     Returns one :class:`MessageStory` per distinct message found (a reused short queue ID,
     or several messages from one sender, give several). Raises :class:`FollowError` only
     for an invalid query; an ID that is not found gives an empty ``stories`` list.
+
+    ``idle``: called once while the first search may still be running in another process
+    (the CLI imports its renderer then).
 
     Search: round 1 finds the lines naming the query; every later round searches for the IDs
     (next hops, re-injections, notifications, the Message-ID) that the previous round's lines
@@ -209,6 +212,8 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
         while needles and rounds < MAX_ROUNDS:
             got: list[Found] = []
             if rounds == 0:
+                if idle is not None:
+                    idle()
                 got = search.query(value, kind in ("from", "to", "org"))
             else:
                 for nd in needles:
@@ -242,6 +247,9 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
                     ids.add(org)
             needles = sorted(ids - done)  # all of them: a cap here would drop hops silently
             rounds += 1
+        if kind in ("id", "mid", "org"):  # a RCPT rejected in the session that accepted the message (Exim ACL)
+            accepts = [g for g in span if isinstance(g.rec, Event) and g.rec.kind == EventKind.ACCEPT]
+            events += [g.rec for g in search.session_lines(accepts) if isinstance(g.rec, Event)]
         if needles:  # the chain goes on past MAX_ROUNDS hops: say so, never stop silently (issue 15)
             result.diagnostics.append(Diagnostic(
                 "warning", f"stopped following after {MAX_ROUNDS} rounds of linked IDs; {len(needles)} more not searched "

@@ -35,14 +35,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from logtrace.events import Event, Unparsed
+from logtrace.events import Event, EventKind as K, Unparsed
 from logtrace.input.search import Hit, PlainLog
+from logtrace.parsing.tags import Tag, has_tag
 from logtrace.trace.lifecycles import END_KINDS, START_KINDS
 
 #: bytes searched before the line that revealed an ID, and after it in the first forward step
 SLACK = 1 << 20
 #: a revealed ID with no line within this time of the line naming it is not in that file
 HORIZON = timedelta(minutes=5)
+#: an SMTP transaction's length: how far before a lifecycle's Message-ID header its accept line can be
+ACCEPT_GAP = timedelta(minutes=10)
 #: clocks of different hosts and syslog's arrival order: time slack when mapping a time to a file
 SKEW = timedelta(minutes=15)
 
@@ -91,10 +94,17 @@ class Search:
         for i, log in enumerate(self.logs):
             start, a_off, a_ts = self._window_start(i, log, anchors)
             found, reached_start = self._forward(i, log, raw, needle, start, a_off, a_ts)
-            if self._own(needle, i) and not self._started(needle, i) and start > 0:
-                back, reached_start = self._backward(i, log, raw, needle, start)
+            own = self._own(needle, i)
+            if own and start > 0 and not any(f.rec.kind == K.ACCEPT for f in own):
+                # its first line is before the window: back to its accept line (client=, uid=, <=);
+                # a lifecycle that has none (a notification) starts at its Message-ID header
+                heads = [f.rec.ts for f in own if f.rec.kind in START_KINDS and f.rec.ts is not None]
+                stop = min(heads) - ACCEPT_GAP if heads else None
+                back, reached_start = self._backward(i, log, raw, needle, min(start, min(f.offset for f in own)), stop)
                 found = back + found
-            if self._own(needle, i) and reached_start and not self._started(needle, i):
+            own = self._own(needle, i)
+            if own and reached_start and not any(f.rec.kind == K.ACCEPT for f in own) and (
+                    len(self.logs) > 1 or not self._started(needle, i)):
                 incomplete = True  # began before this file (or before the log): look everywhere
             out += found
         if incomplete or (not any(self._own(needle, i) for i in range(len(self.logs))) and self._must_exist(needle, anchors)):
@@ -122,6 +132,21 @@ class Search:
                 end = self._offset_after(log, max(here) if here else start, t_hi)
             self.windows += 1
             out += self._parse(i, log, log.scan_range(raw, pos, end))
+        return out
+
+    def session_lines(self, accepts: list[Found]) -> list[Found]:
+        """Lines without a queue ID that belong to the message an SMTP session accepts next
+        (:data:`Tag.SESSION_SCOPED`, e.g. an ACL reject of one RCPT): they name the sender, a
+        little before the accept line (the correlator decides which accept they belong to)."""
+        out: list[Found] = []
+        for a in accepts:
+            e = a.rec
+            if not isinstance(e, Event) or not e.sender:
+                continue
+            log = self.logs[a.log]
+            self.windows += 1
+            got = self._parse(a.log, log, log.scan_range(e.sender.encode(), max(0, a.offset - SLACK), a.offset))
+            out += [f for f in got if isinstance(f.rec, Event) and not f.rec.queue_id and has_tag(f.rec, Tag.SESSION_SCOPED)]
         return out
 
     # ------------------------------------------------------------------ windows
@@ -158,8 +183,10 @@ class Search:
                     break
         return found, start == 0
 
-    def _backward(self, i: int, log: PlainLog, raw: bytes, needle: str, start: int) -> tuple[list[Found], bool]:
-        """Search backward from ``start`` in doubling steps until a start line of the ID."""
+    def _backward(self, i: int, log: PlainLog, raw: bytes, needle: str, start: int,
+                  stop: datetime | None) -> tuple[list[Found], bool]:
+        """Search backward from ``start`` in doubling steps until the ID's accept line, or (when
+        ``stop`` is given) until the log is older than ``stop``; (lines, reached the file's start)."""
         found: list[Found] = []
         hi, step = start, SLACK
         while hi > 0:
@@ -167,8 +194,12 @@ class Search:
             got = self._parse(i, log, log.scan_range(raw, lo, hi))
             found = got + found
             hi, step = lo, step * 2
-            if any(f.rec.kind in START_KINDS for f in self._own(needle, i) if lo <= f.offset < start):
+            if any(f.rec.kind == K.ACCEPT for f in self._own(needle, i) if f.offset < start):
                 return found, False
+            if stop is not None and hi > 0:
+                ts = log.time_at(hi)
+                if ts is not None and ts < stop:
+                    return found, False
         return found, True
 
     def _offset_after(self, log: PlainLog, pos: int, when: datetime) -> int:
