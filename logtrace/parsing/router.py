@@ -25,7 +25,7 @@ from logtrace.containers.stamps import parse_3164, parse_3339, zone
 from logtrace.containers.syslog import SYSLOG_NOISE, split_line, split_syslog_frame
 from logtrace.events import Event, EventKind, Unparsed
 from logtrace.parsing.protocol import FileContext, ParseOptions
-from logtrace.parsing.rules import BLANK, RuleParser, cast_field, conform, empty_frame, local_zone, with_rust_whitespace
+from logtrace.parsing.rules import BLANK, Narrow, RuleParser, cast_field, conform, empty_frame, local_zone, with_rust_whitespace
 
 _BLANK_RE = re.compile(BLANK)
 _NOISE_RE = re.compile(SYSLOG_NOISE)
@@ -71,8 +71,9 @@ class Router:
 
     # ---------------------------------------------------------------- frame engine
 
-    def parse_frame(self, lines: Any, ctx: FileContext) -> Any:
-        """DataFrame ``line_no, line`` (``_year`` optional) → events (:func:`event_schema`)."""
+    def parse_frame(self, lines: Any, ctx: FileContext, narrow: Narrow | None = None) -> Any:
+        """DataFrame ``line_no, line`` (``_year`` optional) → events (:func:`event_schema`;
+        with ``narrow``, only its columns and only its rules' rows extracted)."""
         import polars as pl
 
         from logtrace.containers.stamps import frame_timestamps
@@ -108,10 +109,11 @@ class Router:
             used = env.get_column("_dialect").unique().sort().to_list()
             for i in used:
                 part = env.filter(pl.col("_dialect") == i) if len(used) > 1 else env
-                parts += self.dialects[i].body_parts(part, base)
+                parts += self.dialects[i].body_parts(part, base, narrow)
+        cols = narrow.columns if narrow is not None else None
         if not parts:
-            return empty_frame()
-        return conform(pl.concat(parts, how="diagonal_relaxed"), ctx.path)
+            return conform(empty_frame(), ctx.path, cols)
+        return conform(pl.concat(parts, how="diagonal_relaxed"), ctx.path, cols)
 
     # ---------------------------------------------------------------- line engine
 

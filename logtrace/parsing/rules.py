@@ -32,6 +32,8 @@ from logtrace.containers.stamps import parse_3339, zone
 
 
 from logtrace.events import EVENT_FIELDS, Event, EventKind, Unparsed, event_schema
+from logtrace.parsing.cuts import Cut, split_by_guard
+from logtrace.parsing.frames import apply_derivations, conform  # noqa: F401 - conform re-exported for containers
 from logtrace.parsing.protocol import FileContext, ParseOptions  # noqa: F401 - re-exported for parsers
 
 
@@ -48,6 +50,18 @@ class Rule:
     set: tuple[tuple[str, str], ...] = ()  #: constant fields, e.g. (("status", "expired"),)
     tags: frozenset[str] = frozenset()  #: facts for the correlator and reports (:mod:`logtrace.parsing.tags`)
     tags_by: tuple[str, tuple[tuple[str, frozenset[str]], ...]] | None = None  #: (field, value→tags) additions
+    #: optional split-based fast cut beside ``pattern`` (:mod:`logtrace.parsing.cuts`); rows it refuses use the pattern
+    cut: Cut | None = None
+
+
+@dataclass(frozen=True)
+class Narrow:
+    """What a batch consumer needs from the frame engine: rows of the rules ``keep`` accepts,
+    with the fields in ``columns`` (None: all). Rows of other rules are classified (for line
+    accounting) but not extracted: they come out with ``kind`` and ``rule`` only."""
+
+    keep: Any  #: Rule → bool
+    columns: frozenset[str] | None = None
 
 
 #: Raw helper groups split into event fields, in order; a target is only filled when empty.
@@ -204,9 +218,9 @@ class RuleParser:
         """The container for one line: syslog by default; a native container overrides this."""
         return self._router.read_line(line, ctx, line_no)
 
-    def parse_frame(self, lines: Any, ctx: FileContext) -> Any:
+    def parse_frame(self, lines: Any, ctx: FileContext, narrow: Narrow | None = None) -> Any:
         """DataFrame ``line_no, line`` → DataFrame with :func:`event_schema` columns (plus ``file``)."""
-        return self._router.parse_frame(lines, ctx)
+        return self._router.parse_frame(lines, ctx, narrow)
 
     # ---------------------------------------------------------------- line executor
 
@@ -262,7 +276,7 @@ class RuleParser:
 
     # ---------------------------------------------------------------- frame executor
 
-    def body_parts(self, env: Any, base: list[str]) -> list[Any]:
+    def body_parts(self, env: Any, base: list[str], narrow: Narrow | None = None) -> list[Any]:
         """A chunk's rows of programs this dialect claims (columns ``base``, ``body``,
         ``_daemon``) → event frames: family rows without a daemon are unparsed, the rest go
         through :meth:`rule_parts` after the optional ``body_stamp`` is taken off."""
@@ -276,7 +290,7 @@ class RuleParser:
         if self.body_stamp and env.height:
             env = self._strip_stamp(env)
         if env.height:
-            parts += self.rule_parts(env, base)
+            parts += self.rule_parts(env, base, narrow)
         return parts
 
     def _strip_stamp(self, env: Any) -> Any:
@@ -299,9 +313,11 @@ class RuleParser:
             body=pl.when(has).then(pl.col("body").str.slice(pl.col("bs_all").str.len_chars())).otherwise(pl.col("body")),
         ).drop("bs_all", "bts", "btz", "bpid")
 
-    def rule_parts(self, env: Any, base: list[str]) -> list[Any]:
+    def rule_parts(self, env: Any, base: list[str], narrow: Narrow | None = None) -> list[Any]:
         """Frame form of first-match-wins, per daemon: every row is extracted by exactly one rule
-        (rows are peeled off rule by rule), derivations run on each rule's own dense rows."""
+        (rows are peeled off rule by rule), derivations run on each rule's own dense rows. A
+        rule's :class:`~logtrace.parsing.cuts.Cut` takes the rows its guard accepts; with
+        ``narrow``, rows of rules it does not keep are only classified."""
         import polars as pl
 
         parts: list[Any] = []
@@ -315,16 +331,10 @@ class RuleParser:
                 if not hit.height:
                     continue
                 remaining = remaining.filter(~mask)
-                ex = hit.with_columns(pl.col("body").str.extract_groups(rule.pattern).alias("_g")).unnest("_g").drop("body")
-                ex = ex.with_columns(kind=pl.lit(rule.kind.value), rule=pl.lit(rule.id), mta=pl.lit(self.mta))
-                if rule.set:
-                    ex = ex.with_columns(**{k: pl.coalesce(pl.col(k), pl.lit(v)) if k in ex.columns else pl.lit(v) for k, v in rule.set})
-                if rule.kind_by:
-                    fname, mapping = rule.kind_by
-                    ex = ex.with_columns(kind=pl.col(fname).replace_strict({k: v.value for k, v in mapping}, default=pl.col("kind"),
-                                                                           return_dtype=pl.String))
-                ex = apply_derivations(ex, self._derivations_for(tuple(ex.columns)))
-                parts.append(apply_conversions(ex, self.conversions))
+                if narrow is not None and not narrow.keep(rule):
+                    parts.append(hit.select("line_no", "program", kind=pl.lit(rule.kind.value), rule=pl.lit(rule.id)))
+                    continue
+                parts += [self._extract(rule, ex, narrow) for ex in self._groups(rule, hit)]
             if remaining.height:
                 if daemon == self.unstamped_daemon:
                     parts.append(remaining.select("line_no", kind=pl.lit("unparsed"), reason=pl.lit("no-envelope")))
@@ -332,6 +342,38 @@ class RuleParser:
                     parts.append(remaining.select(*base, kind=pl.lit("unparsed"), reason=pl.lit("no-rule"),
                                                   detail=pl.col("body").str.slice(0, 200)))
         return parts
+
+    @staticmethod
+    def _groups(rule: Rule, hit: Any) -> list[Any]:
+        """A rule's hit rows with its groups as columns: the cut's rows, then the pattern's."""
+        import polars as pl
+
+        out = []
+        if rule.cut is not None:
+            fast, hit = split_by_guard(hit, rule.cut)
+            if fast is not None:
+                out.append(fast.drop("body"))
+        if hit.height:
+            out.append(hit.with_columns(pl.col("body").str.extract_groups(rule.pattern).alias("_g")).unnest("_g").drop("body"))
+        return out
+
+    def _extract(self, rule: Rule, ex: Any, narrow: Narrow | None) -> Any:
+        """Constants, kind mapping, derivations and conversions on one rule's extracted rows."""
+        import polars as pl
+
+        ex = ex.with_columns(kind=pl.lit(rule.kind.value), rule=pl.lit(rule.id), mta=pl.lit(self.mta))
+        if rule.set:
+            ex = ex.with_columns(**{k: pl.coalesce(pl.col(k), pl.lit(v)) if k in ex.columns else pl.lit(v) for k, v in rule.set})
+        if rule.kind_by:
+            fname, mapping = rule.kind_by
+            ex = ex.with_columns(kind=pl.col(fname).replace_strict({k: v.value for k, v in mapping}, default=pl.col("kind"),
+                                                                   return_dtype=pl.String))
+        want = narrow.columns if narrow is not None else None
+        ex = apply_derivations(ex, self._derivations_for(tuple(ex.columns)), want)
+        ex = apply_conversions(ex, self.conversions)
+        if want is not None:
+            ex = ex.select([c for c in ex.columns if c in want or c in _ENV_FIELDS])
+        return ex
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - keyed by column sets, a handful per parser
     def _derivations_for(self, columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -423,55 +465,10 @@ BLANK_RE = re.compile(BLANK)
 _ENV_FIELDS = frozenset({"ts", "host", "program", "pid", "mta", "kind", "rule", "file", "line_no"})
 
 
-def apply_derivations(df: Any, derivations: Sequence[tuple[str, str]]) -> Any:
-    """Frame form of the derivation step: fill empty target fields from raw helpers."""
-    import polars as pl
-
-    for src, pattern in derivations:
-        if src not in df.columns:
-            continue
-        groups = list(re.compile(pattern).groupindex)
-        ex = pl.col(src).str.extract_groups(pattern)
-        targets: dict[str, list[str]] = {}
-        for g in groups:
-            targets.setdefault(g.split("__", 1)[0], []).append(g)
-        df = df.with_columns(
-            [
-                pl.coalesce(*([pl.col(t)] if t in df.columns else []), *(ex.struct.field(g) for g in gs)).alias(t)
-                for t, gs in targets.items()
-            ]
-        )
-    return df
-
-
 def empty_frame() -> Any:
     import polars as pl
 
     return pl.DataFrame(schema=event_schema())
-
-
-def conform(df: Any, path: str) -> Any:
-    """Cast to :func:`event_schema`, add missing columns as nulls, order by line."""
-    import polars as pl
-
-    schema = event_schema()
-    cols = []
-    for name, dtype in schema.items():
-        if name == "file":
-            cols.append(pl.lit(path, pl.String).alias("file"))
-        elif name in df.columns:
-            c = pl.col(name)
-            if dtype in (pl.Int64, pl.Float64):
-                c = c.cast(dtype, strict=False)
-            elif dtype == pl.String:
-                c = c.cast(pl.String)
-            else:
-                c = c.cast(dtype, strict=False)
-            cols.append(c.alias(name))
-        else:
-            cols.append(pl.lit(None, dtype).alias(name))
-    return df.select(cols).sort("line_no")
-
 
 
 class RuleTable:

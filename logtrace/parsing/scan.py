@@ -162,26 +162,31 @@ def open_inputs(paths: Sequence[str], mta: str, options: ParseOptions | None, re
 
 def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
                 registry: Registry | None = None, result: ScanResult | None = None,
-                keep_going: bool = False, line_filter: Any = None) -> Iterator[Any]:
+                keep_going: bool = False, line_filter: Any = None, narrow: Any = None,
+                chunk_bytes: int | None = None) -> Iterator[Any]:
     """Yield event DataFrames (:func:`~logtrace.events.event_schema`), chunk by chunk.
 
     ``line_filter`` is an optional polars expression over the raw ``line`` column applied
     before parsing (``follow`` narrows a day of logs to the lines naming its IDs this way).
+    ``narrow`` (:class:`~logtrace.parsing.rules.Narrow`) asks syslog files for fewer rows and
+    columns; a parser with a file format of its own ignores it (callers filter its events).
     """
     result = result if result is not None else ScanResult()
     for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
         if reads_whole_files(parser):
             yield from parser.parse_file(f, ctx, result.diagnostics, line_filter)
             continue
-        for lines in _prepared(f, parser, ctx, result, line_filter):
-            yield parser.parse_frame(lines, ctx)
+        narrowed = narrow is not None and (isinstance(parser, Router) or not has_native_container(type(parser)))
+        for lines in _prepared(f, parser, ctx, result, line_filter, chunk_bytes):
+            yield parser.parse_frame(lines, ctx, narrow) if narrowed else parser.parse_frame(lines, ctx)
 
 
-def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_filter: Any) -> Iterator[Any]:
+def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_filter: Any,
+              chunk_bytes: int | None = None) -> Iterator[Any]:
     """Chunks with their years fixed in order (year inference is sequential), filtered."""
     from logtrace.containers.stamps import assign_years
 
-    for lines in reader.frames(f, result.diagnostics):
+    for lines in reader.frames(f, result.diagnostics, chunk_bytes or reader.CHUNK_BYTES):
         lines = assign_years(lines, ctx.years)
         if line_filter is not None:
             lines = lines.filter(line_filter)

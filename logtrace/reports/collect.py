@@ -35,6 +35,29 @@ class Collected(NamedTuple):
     mixed: bool = False  #: both pflogsumm-tagged and eximstats-tagged events: both grand totals are reported
 
 
+#: tags of rows a summary keeps whatever their kind
+NARROW_TAGS = frozenset({Tag.DELIVERY_STATUS, Tag.CHECKS, Tag.POSTSCREEN, Tag.EXIMSTATS_COMPLETED,
+                         Tag.EXIMSTATS_CALL_DROPPED, Tag.EXIMSTATS_NOTE})
+
+
+def summary_narrow(smtpd_stats: bool) -> Any:
+    """What a summary asks of the frame engine (:class:`~logtrace.parsing.rules.Narrow`): the rules
+    whose rows :func:`narrow` can keep (by kind, by any kind their ``kind_by`` maps to, or by tag),
+    and :data:`COLS` plus the fields conditional tags look at."""
+    from logtrace.parsing.rules import Narrow
+
+    idx = default_index()
+    kinds = set(KEEP_KINDS) | (set(CONN_KINDS) if smtpd_stats else set())
+
+    def keep(rule: Any) -> bool:
+        ks = {rule.kind.value} | ({k.value for _, k in rule.kind_by[1]} if rule.kind_by else set())
+        tags = set(idx.plain.get(rule.id, ())) | {t for _, _, ts in idx.by.get(rule.id, ()) for t in ts}
+        return bool(ks & kinds) or bool(tags & NARROW_TAGS)
+
+    fields = {f for lst in idx.by.values() for f, _, _ in lst}
+    return Narrow(keep, frozenset(COLS) | fields | {"detail", "status"})
+
+
 def narrow(df: Any, smtpd_stats: bool) -> Any:
     """The rows and columns a summary needs from one chunk of events."""
     import polars as pl
@@ -64,12 +87,14 @@ def counting_tally(df: Any) -> tuple[int, int, int]:
 
 def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = None, since: datetime | None = None,
                    until: datetime | None = None, where: str | None = None, smtpd_stats: bool = False,
-                   result: Any = None) -> Collected:
+                   result: Any = None, sink: Any = None, chunk_bytes: int | None = None) -> Collected:
     """Scan inputs chunk by chunk → :class:`Collected` (narrow events, accounting, period, counting).
 
     Memory is bounded by the narrow frame: header, TLS, connect (unless ``smtpd_stats``) and
     other programs' lines are dropped per chunk, after line accounting has counted them.
     The counting choice looks at every event read, before ``since``/``until``/``where``.
+    With ``sink`` (a :class:`~logtrace.reports.fold.SummaryFold`), each chunk's narrow rows are
+    folded into it instead of kept: ``events`` is then None and memory stays flat.
     """
     import polars as pl
 
@@ -86,7 +111,9 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
     offset = 0
     first = last = None
     voters = exim_votes = pf_votes = 0
-    for chunk in scan_frames(paths, mta=mta, options=options, result=result, keep_going=True):
+    spec = summary_narrow(smtpd_stats) if where_expr is None else None
+    for chunk in scan_frames(paths, mta=mta, options=options, result=result, keep_going=True, narrow=spec,
+                             chunk_bytes=chunk_bytes):
         accs.append(accounting(chunk))
         n_dialect, n_exim, n_pf = counting_tally(chunk)
         voters, exim_votes, pf_votes = voters + n_dialect, exim_votes + n_exim, pf_votes + n_pf
@@ -102,11 +129,15 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
         lo, hi = chunk.select(lo=pl.col("ts").min(), hi=pl.col("ts").max()).row(0)
         first = lo if first is None or (lo is not None and lo < first) else first
         last = hi if last is None or (hi is not None and hi > last) else last
-        parts.append(narrow(chunk.with_row_index("seq", offset=offset), smtpd_stats).with_columns(pl.col("seq").cast(pl.Int64)))
+        part = narrow(chunk.with_row_index("seq", offset=offset), smtpd_stats).with_columns(pl.col("seq").cast(pl.Int64))
+        if sink is not None:
+            sink.add(part)
+        else:
+            parts.append(part)
         offset += n
     from logtrace.parsing.rules import empty_frame
 
-    ev = (pl.concat(parts, how="vertical_relaxed") if parts
+    ev = (None if sink is not None else pl.concat(parts, how="vertical_relaxed") if parts
           else narrow(empty_frame().with_row_index("seq"), smtpd_stats).with_columns(pl.col("seq").cast(pl.Int64)))
     acc = (pl.concat(accs).group_by("program").agg(pl.col("parsed", "other", "unrecognized").sum())
            .sort(["unrecognized", "parsed", "other", "program"], descending=[True, True, True, False])

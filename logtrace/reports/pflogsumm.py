@@ -120,17 +120,21 @@ def sizes(ev: Any) -> Any:
             .select("queue_id", size_seq="seq", msg_size="size", from_addr="sender"))
 
 
+def whence() -> Any:
+    """Where a received message came from: ``pickup`` (local), else :func:`gimme_domain` of its client."""
+    import polars as pl
+
+    local = (pl.col("daemon") == "pickup") | (~tagged(Tag.PFLOGSUMM) & pl.col("client_host").is_null()
+                                              & pl.col("client_ip").is_null())
+    return pl.when(local).then(pl.lit("pickup")).otherwise(gimme_domain(pl.col("client_host"), pl.col("client_ip")))
+
+
 def received_msgs(ev: Any, sized: Any) -> Any:
     """Messages pflogsumm counts in bytes_received/senders: size line preceded by a client=/uid= line
     (for Exim the accept line is both)."""
     import polars as pl
 
-    local = (pl.col("daemon") == "pickup") | (~tagged(Tag.PFLOGSUMM) & pl.col("client_host").is_null()
-                                              & pl.col("client_ip").is_null())
-    acc = ev.filter(pl.col("received")).select(
-        "queue_id", acc_seq="seq", host=pl.col("host"),
-        whence=pl.when(local).then(pl.lit("pickup")).otherwise(gimme_domain(pl.col("client_host"), pl.col("client_ip"))),
-    )
+    acc = ev.filter(pl.col("received")).select("queue_id", acc_seq="seq", host=pl.col("host"), whence=whence())
     j = (sized.join(acc, on="queue_id", how="inner").filter(pl.col("acc_seq") <= pl.col("size_seq"))
          .sort("acc_seq").group_by("queue_id").agg(pl.all().last()))
     addr = pl.when(pl.col("from_addr").fill_null("") == "").then(pl.lit("from=<>")).otherwise(lc_domain(pl.col("from_addr")))
@@ -178,14 +182,22 @@ def grand_totals(ev: Any, recv: Any, dlv: Any) -> dict[str, int]:
     return {k: tot[k] for k in TOTAL_KEYS}
 
 
-def handoffs(ev: Any) -> tuple[Any, Any]:
-    """(re-injected accepts, hand-off deliveries): a delivery whose ``next_queue_id`` is received again."""
+def handoff_candidates(ev: Any) -> tuple[Any, Any]:
+    """(deliveries naming a next queue ID, accepts) of events, as :func:`handoff_pairs` takes them."""
     import polars as pl
 
     d = ev.filter(pl.col("dstatus") == "sent", pl.col("next_queue_id").is_not_null()).select(
         d_seq="seq", d_host="host", queue_id="next_queue_id", d_ts="ts",
         loop=pl.coalesce(pl.col("relay_ip"), pl.col("relay_host")).fill_null("").str.contains(LOOPBACK))
     a = ev.filter(pl.col("received")).select("queue_id", a_seq="seq", a_host="host", a_ts="ts")
+    return d, a
+
+
+def handoff_pairs(d: Any, a: Any) -> tuple[Any, Any]:
+    """(re-injected accepts, hand-off deliveries): a delivery whose next queue ID is received again
+    within :data:`HANDOFF_WINDOW_S`, on the same host over loopback or on another host."""
+    import polars as pl
+
     j = d.join(a, on="queue_id", how="inner").filter(
         (pl.col("a_ts") - pl.col("d_ts")).dt.total_seconds().abs() <= HANDOFF_WINDOW_S,
         ((pl.col("a_host") == pl.col("d_host")) & pl.col("loop")) | (pl.col("a_host") != pl.col("d_host")),
@@ -195,6 +207,11 @@ def handoffs(ev: Any) -> tuple[Any, Any]:
     # (one accept takes the hand-off deliveries of all recipients of that transaction)
     j = j.sort("dist", "a_seq").unique("d_seq", keep="first", maintain_order=True)
     return j.unique("a_seq", keep="first"), j
+
+
+def handoffs(ev: Any) -> tuple[Any, Any]:
+    """(re-injected accepts, hand-off deliveries) of events (:func:`handoff_pairs`)."""
+    return handoff_pairs(*handoff_candidates(ev))
 
 
 def unique_counts(ev: Any, totals: dict[str, int], recv: Any, dlv: Any) -> dict[str, int]:

@@ -86,17 +86,32 @@ def normalize_reason(text: Any) -> Any:
     )
 
 
+def reason_rows(rows: Any, peer: Any) -> Any:
+    """Deferral, bounce or reject rows with their reason class ``cls``, ``code``, groupable ``reason`` and ``peer``."""
+    import polars as pl
+
+    return rows.with_columns(cls=classify_reason(pl.col("dsn"), pl.col("reply_text")),
+                             code=enhanced_code(pl.col("dsn"), pl.col("reply_text").fill_null("")),
+                             reason=normalize_reason(pl.col("reply_text")), peer=peer)
+
+
+def reason_finish(by_msg: Any, by_peer: Any, top: int) -> tuple[Any, Any]:
+    """(by class/code/reason, by class/peer) from counts per ``cls, code, reason, queue_id`` and per ``cls, peer``."""
+    import polars as pl
+
+    by_reason = (by_msg.group_by("cls", "code", "reason").agg(count=pl.col("count").sum(), messages=pl.col("queue_id").n_unique())
+                 .sort(["count", "cls", "reason", "code"], descending=[True, False, False, False], nulls_last=True)
+                 .head(top * 5)
+                 .rename({"cls": "class"}))
+    peers = (by_peer.group_by("cls", "peer").agg(count=pl.col("count").sum())
+             .sort(["count", "cls", "peer"], descending=[True, False, False]).head(top * 2).rename({"cls": "class"}))
+    return by_reason, peers
+
+
 def reason_tables(rows: Any, peer: Any, top: int) -> tuple[Any, Any]:
     """(by class/code/reason, by class/peer) for deferral, bounce or reject rows."""
     import polars as pl
 
-    r = rows.with_columns(cls=classify_reason(pl.col("dsn"), pl.col("reply_text")),
-                          code=enhanced_code(pl.col("dsn"), pl.col("reply_text").fill_null("")),
-                          reason=normalize_reason(pl.col("reply_text")), peer=peer)
-    by_reason = (r.group_by("cls", "code", "reason").agg(count=pl.len(), messages=pl.col("queue_id").n_unique())
-                 .sort(["count", "cls", "reason", "code"], descending=[True, False, False, False], nulls_last=True)
-                 .head(top * 5)
-                 .rename({"cls": "class"}))
-    by_peer = (r.group_by("cls", "peer").agg(count=pl.len()).sort(["count", "cls", "peer"], descending=[True, False, False])
-               .head(top * 2).rename({"cls": "class"}))
-    return by_reason, by_peer
+    r = reason_rows(rows, peer)
+    return reason_finish(r.group_by("cls", "code", "reason", "queue_id").agg(count=pl.len()),
+                         r.group_by("cls", "peer").agg(count=pl.len()), top)

@@ -9,24 +9,36 @@ from typing import Any
 from logtrace.parsing.tags import Tag, tagged
 from logtrace.reports.collect import CONN_KINDS
 from logtrace.reports.pflogsumm import gimme_domain, recipient_domain
-from logtrace.reports.reasons import reason_tables
+from logtrace.reports.reasons import reason_finish, reason_tables
+
+#: (column, label) of the delay parts the "delays" section reports, in order
+DELAY_PARTS = (("delay_s", "delay"), ("delay_before_qmgr_s", "before_qmgr"), ("delay_in_qmgr_s", "in_qmgr"),
+               ("delay_conn_s", "conn_setup"), ("delay_xmit_s", "transmission"))
+TRAFFIC = ("received", "delivered", "deferred", "bounced", "rejected")
 
 
 def traffic(ev: Any, by: str) -> Any:
     import polars as pl
 
-    return (ev.filter(pl.col(by).is_not_null()).group_by(by).agg(
+    return finish_traffic(ev.filter(pl.col(by).is_not_null()).group_by(by).agg(
         received=pl.col("received").sum(), delivered=pl.col("delivered").sum(),
         deferred=(pl.col("dstatus") == "deferred").sum(), bounced=(pl.col("dstatus") == "bounced").sum(),
         rejected=pl.col("act").is_not_null().sum(),
-    ).filter(pl.sum_horizontal("received", "delivered", "deferred", "bounced", "rejected") > 0).sort(by))
+    ), by)
 
 
-def per_hour(ev: Any) -> Any:
+def finish_traffic(counts: Any, by: str) -> Any:
+    """Per-``by`` traffic counts → the section: rows with any traffic, in ``by`` order."""
+    import polars as pl
+
+    return counts.filter(pl.sum_horizontal(*TRAFFIC) > 0).sort(by)
+
+
+def per_hour(ev: Any, t: Any = None) -> Any:
     import polars as pl
 
     hours = pl.DataFrame({"hour": list(range(24))}, schema={"hour": pl.Int8})
-    t = traffic(ev, "hour").with_columns(pl.col("hour").cast(pl.Int8))
+    t = (traffic(ev, "hour") if t is None else t).with_columns(pl.col("hour").cast(pl.Int8))
     return hours.join(t, on="hour", how="left").fill_null(0).sort("hour")
 
 
@@ -52,8 +64,7 @@ def delays(ev: Any) -> Any:
 
     d = ev.filter(pl.col("delivered"))
     rows = []
-    for col, label in (("delay_s", "delay"), ("delay_before_qmgr_s", "before_qmgr"), ("delay_in_qmgr_s", "in_qmgr"),
-                       ("delay_conn_s", "conn_setup"), ("delay_xmit_s", "transmission")):
+    for col, label in DELAY_PARTS:
         c = pl.col(col)
         rows.append(d.select(part=pl.lit(label), count=c.count(), p50=c.quantile(0.5, "nearest"),
                              p90=c.quantile(0.9, "nearest"), p99=c.quantile(0.99, "nearest"), max=c.max()))
@@ -64,10 +75,13 @@ def severity(ev: Any, top: int) -> Any:
     import polars as pl
 
     sev = pl.when(pl.col("kind") == "warning").then(pl.lit("warning")).otherwise(pl.col("kind"))
-    return (ev.filter(pl.col("kind").is_in(["warning", "fatal", "panic"]))
-            .with_columns(severity=sev, message=pl.col("detail").fill_null("").str.slice(0, 120))
-            .group_by("severity", "daemon", "message").agg(count=pl.len())
-            .sort(["severity", "count", "message"], descending=[False, True, False])
+    return severity_finish(ev.filter(pl.col("kind").is_in(["warning", "fatal", "panic"]))
+                           .with_columns(severity=sev, message=pl.col("detail").fill_null("").str.slice(0, 120))
+                           .group_by("severity", "daemon", "message").agg(count=pl.len()), top)
+
+
+def severity_finish(counts: Any, top: int) -> Any:
+    return (counts.sort(["severity", "count", "message"], descending=[False, True, False])
             .group_by("severity", maintain_order=True).head(top))
 
 

@@ -75,6 +75,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: bytes of log read per block of the summary fold (state carried across blocks keeps memory flat)
+BLOCK_BYTES = 32 << 20
+
 
 @dataclass
 class Summary:
@@ -173,20 +176,26 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
     """
     from logtrace.containers.stamps import local_zone_name
     from logtrace.parsing.scan import ScanResult
+    from logtrace.reports.fold import SummaryFold
 
     scan = ScanResult()
-    ev, acc, period, counting, mixed = collect_events(paths, mta=mta, options=options, since=since, until=until,
-                                                      where=where, smtpd_stats=smtpd_stats, result=scan)
     tz = zone or getattr(options, "tz", None) or local_zone_name()
     tz = "UTC" if tz.upper() in ("UTC", "Z") else tz
     # each host's lines by its own clock (--tz HOST=ZONE), unless one zone is asked for (--utc)
     host_tz = {} if zone else dict(getattr(options, "host_tz", None) or {})
-    totals, unique, sections, smtpd, counts = build(ev, tz=tz, top=top, smtpd_stats=smtpd_stats, counting=counting,
-                                                    host_tz=host_tz)
+    fold = SummaryFold(tz=tz, host_tz=host_tz, top=top, smtpd_stats=smtpd_stats)
+    _, acc, period, counting, mixed = collect_events(paths, mta=mta, options=options, since=since, until=until,
+                                                     where=where, smtpd_stats=smtpd_stats, result=scan, sink=fold,
+                                                     chunk_bytes=BLOCK_BYTES)
+    totals = fold.totals(only_non_exim=mixed)
+    unique = fold.unique(fold.totals())
+    sections, smtpd, counts = fold.sections()
     totals_x: dict[str, int] = {}
-    if mixed:  # each MTA's events by its own tool's rules; the sections and unique counts stay over all
-        totals_x = exim_totals(ev)
-        totals = mixed_pflogsumm_totals(ev, tz)
+    if counting == EXIMSTATS_COUNTING or mixed:  # each MTA's events by its own tool's rules; the sections and unique counts stay over all
+        x = fold.exim_events()
+        totals_x = exim_totals(x)
+        if not mixed:
+            totals, totals_x = totals_x, {}
     period["timezone"] = tz
     if host_tz:
         period["host_zones"] = host_tz

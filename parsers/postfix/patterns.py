@@ -6,6 +6,7 @@ from __future__ import annotations
 
 
 from logtrace.events import EventKind as K
+from logtrace.parsing.cuts import Cut
 from logtrace.parsing.rules import Rule
 from logtrace.parsing.tags import Tag
 
@@ -16,6 +17,9 @@ TAIL = (
     r"(?:;(?: from=<(?P<sender>[^>]*)>,?)?(?: to=<(?P<recipient>[^>]*)>,?)?"
     r"(?: proto=[^\s,]+,?)?(?: helo=<[^>]*>)?)?\s*$"
 )
+
+#: a queue ID in a guard (no capture): the same alternation as :data:`QID`
+QIDG = r"(?:[0-9A-F]{5,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,})"
 
 STATUS_KIND = (
     ("sent", K.DELIVER),
@@ -34,6 +38,20 @@ DELIVERY = (
     r"(?:delays=(?P<delays>[\d./]+), )?(?:tls=[^,\s]*, )?(?:dsn=(?P<dsn>[\d.]+), )?"
     r"status=(?P<status>[\w-]+)(?: \((?P<reply_text>.*)\))?$"
 )
+
+#: fast cut of the common delivery line (no orig_to, conn_use or tls; all of delays, dsn and a reply)
+DELIVERY_CUT = Cut(
+    rf"^{QIDG}: to=<[^>,]*>, relay=[^,]+, delay=[\d.]+, delays=[\d./]+, dsn=[\d.]+, status=[\w-]+ \(.*\)$",
+    (("split", "body", ", ", ("_a", "_relay", "_delay", "_delays", "_dsn", "_st")),
+     ("split", "_a", ": ", ("queue_id", "_to")),
+     ("strip", "_to", "recipient", "to=<", ">"),
+     ("strip", "_relay", "relay", "relay=", ""),
+     ("strip", "_delay", "delay_s", "delay=", ""),
+     ("strip", "_delays", "delays", "delays=", ""),
+     ("strip", "_dsn", "dsn", "dsn=", ""),
+     ("split", "_st", " (", ("_status", "_reply")),
+     ("strip", "_status", "status", "status=", ""),
+     ("strip", "_reply", "reply_text", "", ")")))
 
 #: a content filter's 2xx that says it dropped the message (amavis: ``discarded, id=…`` for
 #: D_DISCARD, ``id=…, BOUNCE`` for a bounce it will not send): ``detail`` is the filter's ID
@@ -70,7 +88,8 @@ CHECKS_KIND = tuple(
 
 def delivery_rule(daemon: str, *samples: str, kind: K = K.DELIVER, by_status: bool = True, tags: frozenset[str] = frozenset()) -> Rule:
     return Rule(f"postfix.{daemon}.delivery_status", daemon, DELIVERY, kind, samples,
-                kind_by=("status", STATUS_KIND) if by_status else None, tags=frozenset({Tag.DELIVERY_STATUS}) | tags)
+                kind_by=("status", STATUS_KIND) if by_status else None, tags=frozenset({Tag.DELIVERY_STATUS}) | tags,
+                cut=DELIVERY_CUT)
 
 
 def catch_all_rule(daemon: str, *samples: str) -> Rule:

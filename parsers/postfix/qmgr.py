@@ -7,12 +7,22 @@ from __future__ import annotations
 
 from logtrace.events import EventKind as K
 from logtrace.parsing.rules import Rule
-from logtrace_parsers.postfix.patterns import QID, delivery_rule
+from logtrace.parsing.cuts import Cut
+from logtrace_parsers.postfix.patterns import QID, QIDG, delivery_rule
+
+FROM_CUT = Cut(rf"^{QIDG}: from=<[^>,]*>, size=\d+, nrcpt=\d+ \([^)]*\)$",
+               (("split", "body", ", ", ("_a", "_size", "_n")),
+                ("split", "_a", ": ", ("queue_id", "_from")),
+                ("strip", "_from", "sender", "from=<", ">"),
+                ("strip", "_size", "size", "size=", ""),
+                ("split", "_n", " (", ("_nrcpt", "_detail")),
+                ("strip", "_nrcpt", "nrcpt", "nrcpt=", ""),
+                ("strip", "_detail", "detail", "", ")")))
 
 RULES: tuple[Rule, ...] = (
     Rule("postfix.qmgr.removed", "qmgr", rf"^{QID}: removed$", K.REMOVE, ("0F5383D: removed",)),
     Rule("postfix.qmgr.from", "qmgr", rf"^{QID}: from=<(?P<sender>[^>]*)>, size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \((?P<detail>[^)]*)\)$", K.QUEUED,
-         ("0F5383D: from=<owner-postfix-users@postfix.org>, size=5360, nrcpt=1 (queue active)",)),
+         ("0F5383D: from=<owner-postfix-users@postfix.org>, size=5360, nrcpt=1 (queue active)",), cut=FROM_CUT),
     Rule("postfix.qmgr.expired", "qmgr", rf"^{QID}: from=<(?P<sender>[^>]*)>, status=(?P<status>expired|force-expired), returned to sender$", K.EXPIRE,
          ("66C15648577B: from=<uvnhbl@yahoo.com.tw>, status=expired, returned to sender", "585BC3F: from=<>, status=expired, returned to sender")),
     Rule("postfix.qmgr.skipped", "qmgr", rf"^{QID}: (?P<detail>skipped, still being delivered)$", K.OTHER,

@@ -8,11 +8,18 @@ from __future__ import annotations
 from logtrace.events import EventKind as K
 from logtrace.parsing.rules import Rule
 from logtrace.parsing.tags import Tag
-from logtrace_parsers.postfix.patterns import QID, CLIENT, TAIL, NOQUEUE_KIND, NOQUEUE
+from logtrace.parsing.cuts import Cut
+from logtrace_parsers.postfix.patterns import QID, QIDG, CLIENT, TAIL, NOQUEUE_KIND, NOQUEUE
+
+CLIENT_CUT = Cut(rf"^{QIDG}: client=[^\s\[\],]*\[[^\],]*\](?::\d+)?(?:, .*)?$",
+                 (("split", "body", ", ", ("_a", "_d")),
+                  ("split", "_a", ": client=", ("queue_id", "client")),
+                  ("prepend", "_d", "detail", ", ")))
+CONNECT_CUT = Cut(r"^connect from [^\s\[\]]*\[[^\]]*\](?::\d+)?$", (("strip", "body", "client", "connect from ", ""),))
 
 RULES: tuple[Rule, ...] = (
     Rule("postfix.smtpd.connect", "smtpd", rf"^connect from {CLIENT}$", K.CONNECT,
-         ("connect from 061238241086.static.ctinets.com[61.238.241.86]",)),
+         ("connect from 061238241086.static.ctinets.com[61.238.241.86]",), cut=CONNECT_CUT),
     Rule("postfix.smtpd.disconnect", "smtpd", rf"^disconnect from {CLIENT}(?: (?P<detail>.*))?$", K.DISCONNECT,
          ("disconnect from unknown[72.10.165.66] ehlo=2 starttls=1 mail=1 rcpt=0/1 data=0/1 quit=1 commands=5/7",
           "disconnect from 061238241086.static.ctinets.com[61.238.241.86]")),
@@ -23,7 +30,7 @@ RULES: tuple[Rule, ...] = (
          tags=frozenset({Tag.FILTERED_FROM})),
     Rule("postfix.smtpd.client", "smtpd", rf"^{QID}: client={CLIENT}(?P<detail>,.*)?$", K.ACCEPT,
          ("4104E3D: client=061238241086.static.ctinets.com[61.238.241.86]",
-          "D4F2023DB: client=unknown[192.0.2.10], sasl_method=PLAIN, sasl_username=user@example.com")),
+          "D4F2023DB: client=unknown[192.0.2.10], sasl_method=PLAIN, sasl_username=user@example.com"), cut=CLIENT_CUT),
     Rule("postfix.smtpd.noqueue_client", "smtpd", rf"^NOQUEUE: client={CLIENT}(?P<detail>,.*)?$", K.OTHER,
          ("NOQUEUE: client=unknown[10.100.0.3]",)),
     Rule("postfix.smtpd.noqueue", "smtpd", NOQUEUE, K.REJECT,

@@ -1,0 +1,83 @@
+"""Frame-engine steps shared by every dialect: derivations over raw helper fields, and the
+final conform to :func:`~logtrace.events.event_schema` (the line engine's equivalents live in
+:class:`~logtrace.parsing.rules.RuleParser`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from logtrace.events import event_schema
+
+
+def apply_derivations(df: Any, derivations: Sequence[tuple[str, str]], want: frozenset[str] | None = None) -> Any:
+    """Frame form of the derivation step: fill empty target fields from raw helpers.
+
+    Only rows whose source is set, that still miss a wanted target and that the derivation's
+    pattern matches are captured (a no-capture ``contains`` is several times cheaper than
+    ``extract_groups``); the result is the same as capturing every row."""
+    import polars as pl
+
+    for src, pattern in derivations:
+        if src not in df.columns:
+            continue
+        groups = list(re.compile(pattern).groupindex)
+        targets: dict[str, list[str]] = {}
+        for g in groups:
+            t = g.split("__", 1)[0]
+            if want is None or t in want or _feeds(t, derivations):
+                targets.setdefault(t, []).append(g)
+        if not targets:
+            continue
+        for t in targets:
+            if t not in df.columns:
+                df = df.with_columns(pl.lit(None, pl.String).alias(t))
+        need = pl.col(src).is_not_null() & pl.any_horizontal([pl.col(t).is_null() for t in targets])
+        need = need & pl.col(src).str.contains(pattern)
+        df = df.with_columns(__need=need.fill_null(False))
+        todo = df.filter(pl.col("__need"))
+        if not todo.height:
+            df = df.drop("__need")
+            continue
+        ex = pl.col(src).str.extract_groups(pattern)
+        todo = todo.with_columns([
+            pl.coalesce(pl.col(t).cast(pl.String), *(ex.struct.field(g) for g in gs)).alias(t) for t, gs in targets.items()
+        ])
+        df = pl.concat([df.filter(~pl.col("__need")), todo], how="vertical_relaxed").drop("__need")
+    return df
+
+
+def _feeds(target: str, derivations: Sequence[tuple[str, str]]) -> bool:
+    """Whether a derived field is the source of a later derivation (``reply_text`` feeds ``dsn``)."""
+    return any(src == target for src, _ in derivations)
+
+
+#: columns every frame keeps, narrowed or not (envelope and line accounting)
+CORE = frozenset({"ts", "host", "mta", "program", "pid", "kind", "rule", "file", "line_no", "reason"})
+
+
+def conform(df: Any, path: str, columns: frozenset[str] | None = None) -> Any:
+    """Cast to :func:`event_schema`, add missing columns as nulls, order by line (with
+    ``columns``: only those, plus the envelope and accounting columns)."""
+    import polars as pl
+
+    schema = event_schema()
+    cols = []
+    for name, dtype in schema.items():
+        if columns is not None and name not in columns and name not in CORE:
+            continue
+        if name == "file":
+            cols.append(pl.lit(path, pl.String).alias("file"))
+        elif name in df.columns:
+            c = pl.col(name)
+            if dtype in (pl.Int64, pl.Float64):
+                c = c.cast(dtype, strict=False)
+            elif dtype == pl.String:
+                c = c.cast(pl.String)
+            else:
+                c = c.cast(dtype, strict=False)
+            cols.append(c.alias(name))
+        else:
+            cols.append(pl.lit(None, dtype).alias(name))
+    return df.select(cols).sort("line_no")

@@ -1,0 +1,365 @@
+"""The summary as a streaming fold: each block of narrow events is folded into compact state.
+
+:class:`SummaryFold` keeps no event frame. Per block it derives pflogsumm's classifications
+(:func:`~logtrace.reports.pflogsumm.derive`) and folds them into
+
+* per message in flight: the last accept of a queue ID not yet sized (``pending``);
+* per message: its first size (``sizes``: queue ID, position, bytes — pflogsumm keys sizes by
+  queue ID for the whole log, and so do we), and, for the de-duplicated counts, a compact
+  row per accept and per delivery naming a next queue ID (hand-offs are matched at the end);
+* per key: counters for every section (senders, recipients, domains, relays, clients, reasons,
+  days, hours, warnings, delay values) — partial aggregates appended per block and merged
+  when they have grown (amortized O(block), not O(state) per block).
+
+Memory is therefore bounded by messages in flight plus distinct keys plus a few dozen bytes
+per message, not by the number of lines. Every number equals what
+:func:`~logtrace.reports.summary.build` computes over the whole event frame; the pflogsumm and
+eximstats cross-checks and ``tests/test_summary.py`` hold the fold to it.
+
+Exim rows (``Tag.EXIMSTATS``) are also kept narrow for eximstats' grand totals, which need each
+message's lines in order (:func:`~logtrace.reports.eximstats.exim_totals`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from logtrace.parsing.tags import Tag, tagged
+from logtrace.reports.collect import CONN_KINDS
+from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, recipient_domain, sizes,
+                                        whence)
+from logtrace.reports.reasons import reason_rows, reason_finish
+from logtrace.reports.sections import DELAY_PARTS
+
+COMPACT_ROWS = 200_000  #: merge a counter's partial aggregates once they hold this many rows more than last time
+SUMS = ("received", "delivered", "forwarded", "deferrals", "bounced", "rejected", "reject_warnings", "held", "discarded")
+
+
+class Counter:
+    """Partial aggregates of one keyed counter: ``keys`` → summed (or max'ed) value columns."""
+
+    def __init__(self, keys: tuple[str, ...], sums: tuple[str, ...] = ("n",), maxes: tuple[str, ...] = ()) -> None:
+        self.keys, self.sums, self.maxes = keys, sums, maxes
+        self.parts: list[Any] = []
+        self.rows = 0
+        self.merged_rows = 0
+
+    def add(self, df: Any) -> None:
+        if not df.height:
+            return
+        self.parts.append(df)
+        self.rows += df.height
+        if self.rows - self.merged_rows > COMPACT_ROWS:
+            self.parts = [self.merged()]
+            self.rows = self.merged_rows = self.parts[0].height
+
+    def merged(self) -> Any:
+        import polars as pl
+
+        if not self.parts:
+            return None
+        df = pl.concat(self.parts, how="vertical_relaxed")
+        if not self.sums and not self.maxes:
+            return df.unique(maintain_order=True)
+        return df.group_by(list(self.keys), maintain_order=True).agg(
+            *[pl.col(c).sum() for c in self.sums], *[pl.col(c).max() for c in self.maxes])
+
+
+class SummaryFold:
+    """Fold narrow event blocks (with a global ``seq``) into a summary's totals, counts and sections."""
+
+    def __init__(self, *, tz: str, host_tz: dict[str, str] | None = None, top: int = 10, smtpd_stats: bool = False) -> None:
+        self.tz, self.host_tz, self.top, self.smtpd_stats = tz, host_tz, top, smtpd_stats
+        self.sizes: Any = None  # queue_id, size_seq, msg_size: first size line per queue ID
+        self.pending: Any = None  # last accept per queue ID not yet sized
+        self.exim: list[Any] = []
+        self.conn: list[Any] = []
+        self.acc_rows: list[Any] = []  # queue_id, a_seq, a_host, a_ts (hand-off matching)
+        self.dlv_rows: list[Any] = []  # d_seq, d_host, queue_id (next), d_ts, loop, delivered, sz
+        self.recv_sizes: list[Any] = []  # queue_id, msg_size of received messages
+        self.no_size: list[Any] = []
+        c = Counter
+        self.sums = c(("x",), SUMS)
+        self.deferred_ids = c(("queue_id", "x"), ())
+        self.deferred_msgs = c(("host", "queue_id"), ())
+        self.bounced_msgs = c(("host", "queue_id"), ())
+        self.senders = c(("addr", "x"), ("count", "bytes"))
+        self.sdoms = c(("sdom", "x"), ("count", "bytes"))
+        self.rcpts = c(("rcpt", "x"), ("count", "bytes"))
+        self.days = c(("day",), ("received", "delivered", "deferred", "bounced", "rejected"))
+        self.hours = c(("hour",), ("received", "delivered", "deferred", "bounced", "rejected"))
+        self.by_domain = c(("domain",), ("sent", "bytes", "deferrals", "dsum", "dcnt"), ("max_delay_s",))
+        self.by_relay = c(("relay",), ("sent", "bytes", "deferrals", "dsum", "dcnt"), ("max_delay_s",))
+        self.clients = c(("client",), ("count",))
+        self.delays = c(("part", "value"), ("n",))
+        self.reasons = {k: (c(("cls", "code", "reason", "queue_id"), ("count",)), c(("cls", "peer"), ("count",)))
+                        for k in ("deferral", "bounce", "reject")}
+        self.actions = c(("action",), ("count",))
+        self.severity = c(("severity", "daemon", "message"), ("count",))
+        self.postscreen = c(("status", "client_ip"), ("count",))
+
+    # ------------------------------------------------------------------ per block
+
+    def add(self, ev: Any) -> None:
+        import polars as pl
+
+        if not ev.height:
+            return
+        x = tagged(Tag.EXIMSTATS)
+        if ev.select(x.any()).item():
+            self.exim.append(ev.filter(x))
+        ev = derive(ev, self.tz, self.host_tz).with_columns(x=x)
+        if self.smtpd_stats:
+            self.conn.append(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
+                "seq", "kind", "daemon", "host", "pid", "ts", "client_host", "client_ip"))
+        recv = self._received(ev)
+        self._deliveries(ev)
+        self._counters(ev, recv)
+
+    def _received(self, ev: Any) -> Any:
+        """Fold sizes and accepts; the block's received messages (pflogsumm's ``%rcvdMsg`` meeting a size line)."""
+        import polars as pl
+
+        sized = sizes(ev)
+        new = sized if self.sizes is None else sized.join(self.sizes.select("queue_id"), on="queue_id", how="anti")
+        self.sizes = new.select("queue_id", "size_seq", "msg_size") if self.sizes is None else pl.concat(
+            [self.sizes, new.select("queue_id", "size_seq", "msg_size")])
+        acc = ev.filter(pl.col("received")).select("queue_id", acc_seq="seq", host="host", whence=whence(), x="x")
+        self.acc_rows.append(ev.filter(pl.col("received")).select("queue_id", a_seq="seq", a_host="host", a_ts="ts"))
+        acc_all = acc if self.pending is None else pl.concat([self.pending, acc], how="vertical_relaxed")
+        j = (new.join(acc_all, on="queue_id", how="inner").filter(pl.col("acc_seq") <= pl.col("size_seq"))
+             .sort("acc_seq").group_by("queue_id").agg(pl.all().last()))
+        left = acc_all.join(self.sizes.select("queue_id"), on="queue_id", how="anti")  # a sized ID's later accepts never count
+        self.pending = left.sort("acc_seq").group_by("queue_id").agg(pl.all().last()) if left.height else None
+        addr = pl.when(pl.col("from_addr").fill_null("") == "").then(pl.lit("from=<>")).otherwise(lc_domain(pl.col("from_addr")))
+        recv = j.with_columns(addr=addr).with_columns(
+            sdom=pl.coalesce(pl.col("addr").str.extract(r"^[^@]+@(.+)$", 1),
+                             pl.when(pl.col("whence") == "pickup").then(pl.col("addr")).otherwise(pl.col("whence"))))
+        self.recv_sizes.append(recv.select("queue_id", "msg_size"))
+        return recv
+
+    def _deliveries(self, ev: Any) -> None:
+        import polars as pl
+
+        d = ev.filter(pl.col("delivered") | (pl.col("dstatus") == "deferred")).join(
+            self.sizes.select("queue_id", "size_seq", "msg_size"), on="queue_id", how="left")
+        has = pl.col("size_seq").is_not_null() & (pl.col("size_seq") < pl.col("seq"))
+        d = d.with_columns(has_size=has, sz=pl.when(has).then(pl.col("msg_size")).otherwise(0))
+        dl = d.filter(pl.col("delivered"))
+        self.rcpts.add(dl.group_by("rcpt", "x").agg(count=pl.len(), bytes=pl.col("sz").sum()))
+        self.no_size.append(dl.filter(~pl.col("has_size")).select("seq", "queue_id", "rcpt", "host"))
+        relay_peer = gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")
+        for counter, key, name in ((self.by_domain, recipient_domain(), "domain"), (self.by_relay, relay_peer, "relay")):
+            dly = pl.col("delay_s").filter(pl.col("delivered"))
+            counter.add(d.with_columns(k=key).group_by("k").agg(
+                sent=pl.col("delivered").sum(), bytes=pl.col("sz").filter(pl.col("delivered")).sum(),
+                deferrals=(pl.col("dstatus") == "deferred").sum(), dsum=dly.sum(), dcnt=dly.count(),
+                max_delay_s=pl.col("delay_s").max()).rename({"k": name}))
+        for col, label in DELAY_PARTS:
+            self.delays.add(dl.filter(pl.col(col).is_not_null()).group_by(value=pl.col(col).cast(pl.Float64))
+                            .agg(n=pl.len()).with_columns(part=pl.lit(label)).select("part", "value", "n"))
+        sent = ev.filter(pl.col("dstatus") == "sent", pl.col("next_queue_id").is_not_null()).join(
+            dl.select("seq", "sz"), on="seq", how="left")
+        self.dlv_rows.append(sent.select(
+            d_seq="seq", d_host="host", queue_id="next_queue_id", d_ts="ts", delivered="delivered", sz="sz",
+            loop=pl.coalesce(pl.col("relay_ip"), pl.col("relay_host")).fill_null("").str.contains(LOOPBACK)))
+
+    def _counters(self, ev: Any, recv: Any) -> None:
+        import polars as pl
+
+        st = pl.col("dstatus")
+        self.sums.add(ev.group_by("x").agg(
+            received=pl.col("received").sum(), delivered=pl.col("delivered").sum(), forwarded=pl.col("forwarded").sum(),
+            deferrals=(st == "deferred").sum(), bounced=(st == "bounced").sum(), rejected=(pl.col("act") == "reject").sum(),
+            reject_warnings=(pl.col("act") == "reject_warning").sum(), held=(pl.col("act") == "hold").sum(),
+            discarded=(pl.col("act") == "discard").sum()))
+        deferred, bounced = ev.filter(st == "deferred"), ev.filter(st == "bounced")
+        self.deferred_ids.add(deferred.select("queue_id", "x").unique())
+        self.deferred_msgs.add(deferred.select("host", "queue_id").unique())
+        self.bounced_msgs.add(bounced.select("host", "queue_id").unique())
+        self.senders.add(recv.group_by("addr", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
+        self.sdoms.add(recv.group_by("sdom", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
+        traffic = dict(received=pl.col("received").sum(), delivered=pl.col("delivered").sum(),
+                       deferred=(st == "deferred").sum(), bounced=(st == "bounced").sum(), rejected=pl.col("act").is_not_null().sum())
+        self.days.add(ev.filter(pl.col("day").is_not_null()).group_by("day").agg(**traffic))
+        self.hours.add(ev.filter(pl.col("hour").is_not_null()).group_by("hour").agg(**traffic))
+        local = pl.when(tagged(Tag.PFLOGSUMM)).then(pl.lit("(local pickup)")).otherwise(pl.lit("(local)"))
+        self.clients.add(ev.filter(pl.col("received")).group_by(
+            gimme_domain(pl.col("client_host"), pl.col("client_ip")).fill_null(local).alias("client")).agg(count=pl.len()))
+        rejects = ev.filter(pl.col("act").is_not_null() | (pl.col("kind") == "reject")).with_columns(
+            reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
+        relay_peer = gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")
+        for key, rows, peer in (("deferral", deferred, relay_peer), ("bounce", bounced, relay_peer),
+                                ("reject", rejects, gimme_domain(pl.col("client_host"), pl.col("client_ip")))):
+            if rows.height:
+                r = reason_rows(rows, peer)
+                self.reasons[key][0].add(r.group_by("cls", "code", "reason", "queue_id").agg(count=pl.len()))
+                self.reasons[key][1].add(r.group_by("cls", "peer").agg(count=pl.len()))
+        self.actions.add(rejects.group_by(pl.coalesce(pl.col("act"), pl.col("kind")).alias("action")).agg(count=pl.len()))
+        sev = pl.when(pl.col("kind") == "warning").then(pl.lit("warning")).otherwise(pl.col("kind"))
+        self.severity.add(ev.filter(pl.col("kind").is_in(["warning", "fatal", "panic"]))
+                          .with_columns(severity=sev, message=pl.col("detail").fill_null("").str.slice(0, 120))
+                          .group_by("severity", "daemon", "message").agg(count=pl.len()))
+        self.postscreen.add(ev.filter(tagged(Tag.POSTSCREEN)).group_by("status", "client_ip").agg(count=pl.len()))
+
+    # ------------------------------------------------------------------ results
+
+    def exim_events(self) -> Any:
+        """The eximstats-tagged narrow events, in order (for :func:`~logtrace.reports.eximstats.exim_totals`)."""
+        import polars as pl
+
+        from logtrace.parsing.rules import empty_frame
+        from logtrace.reports.collect import narrow
+
+        if self.exim:
+            return pl.concat(self.exim, how="vertical_relaxed")
+        return narrow(empty_frame().with_row_index("seq"), False).with_columns(pl.col("seq").cast(pl.Int64))
+
+    def totals(self, only_non_exim: bool = False) -> dict[str, int]:
+        """pflogsumm's Grand Totals (:data:`TOTAL_KEYS`); ``only_non_exim``: over the rows eximstats does not count."""
+        import polars as pl
+
+        keep = (~pl.col("x")) if only_non_exim else pl.lit(True)
+
+        def over(counter: Counter) -> Any:
+            m = counter.merged()
+            return m.filter(keep) if m is not None else None
+
+        s = over(self.sums)
+        tot: dict[str, int] = {k: int(s[k].sum() or 0) if s is not None else 0 for k in SUMS}
+        ids = over(self.deferred_ids)
+        tot["deferred"] = ids["queue_id"].n_unique() if ids is not None and ids.height else 0
+        denom = tot["delivered"] + tot["rejected"] + tot["discarded"]
+        snd, dom, rc = over(self.senders), over(self.sdoms), over(self.rcpts)
+        tot.update(
+            rejected_pct=int(tot["rejected"] * 100 // denom) if denom else 0,
+            discarded_pct=int(tot["discarded"] * 100 // denom) if denom else 0,
+            bytes_received=int(snd["bytes"].sum() or 0) if snd is not None else 0,
+            bytes_delivered=int(rc["bytes"].sum() or 0) if rc is not None else 0,
+            senders=snd["addr"].n_unique() if snd is not None and snd.height else 0,
+            sending_hosts=dom["sdom"].n_unique() if dom is not None and dom.height else 0,
+            recipients=rc["rcpt"].n_unique() if rc is not None and rc.height else 0,
+            recipient_hosts=(rc.select(pl.col("rcpt").str.replace(r"^[^@]+@", "").n_unique()).item()
+                             if rc is not None and rc.height else 0),
+        )
+        return {k: tot[k] for k in TOTAL_KEYS}
+
+    def unique(self, totals: dict[str, int]) -> dict[str, int]:
+        import polars as pl
+
+        d = pl.concat(self.dlv_rows, how="vertical_relaxed") if self.dlv_rows else None
+        a = pl.concat(self.acc_rows, how="vertical_relaxed") if self.acc_rows else None
+        re_acc = re_dlv = None
+        if d is not None and a is not None and d.height and a.height:
+            re_acc, re_dlv = handoff_pairs(d, a)
+        n_acc = re_acc.height if re_acc is not None else 0
+        dh = re_dlv.filter(pl.col("delivered")) if re_dlv is not None else None
+        re_bytes = 0
+        if re_acc is not None and re_acc.height and self.recv_sizes:
+            rs = pl.concat(self.recv_sizes, how="vertical_relaxed")
+            re_bytes = int(re_acc.join(rs, on="queue_id", how="inner")["msg_size"].sum() or 0)
+        same = int(re_acc["same_host"].sum() or 0) if re_acc is not None else 0
+        dm, bm = self.deferred_msgs.merged(), self.bounced_msgs.merged()
+        return {
+            "messages_received_unique": totals["received"] - n_acc,
+            "recipients_delivered_unique": totals["delivered"] - (dh.height if dh is not None else 0),
+            "bytes_received_unique": totals["bytes_received"] - re_bytes,
+            "bytes_delivered_unique": totals["bytes_delivered"] - (int(dh["sz"].sum() or 0) if dh is not None else 0),
+            "messages_deferred_unique": dm.height if dm is not None else 0,
+            "messages_bounced_unique": bm.height if bm is not None else 0,
+            "content_filter_reinjections": same,
+            "host_handoffs": n_acc - same,
+        }
+
+    def sections(self) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, int]]:
+        """(sections in report order, smtpd stats or None, counts), as :func:`~logtrace.reports.sections.build_sections`."""
+        import polars as pl
+
+        from logtrace.reports import sections as S
+
+        top = self.top
+
+        def m(counter: Counter, keys: tuple[str, ...], schema: dict[str, Any]) -> Any:
+            df = counter.merged()
+            if df is None:
+                return pl.DataFrame(schema=schema)
+            return df.group_by(list(keys), maintain_order=True).agg(*[pl.col(c).sum() for c in counter.sums],
+                                                                     *[pl.col(c).max() for c in counter.maxes])
+
+        u32, i64, f64, s = pl.UInt32, pl.Int64, pl.Float64, pl.String
+        snd = m(self.senders, ("addr",), {"addr": s, "x": pl.Boolean, "count": u32, "bytes": i64}).rename({"addr": "sender"})
+        rc = m(self.rcpts, ("rcpt",), {"rcpt": s, "x": pl.Boolean, "count": u32, "bytes": i64}).rename({"rcpt": "recipient"})
+        snd, rc = snd.select("sender", "count", "bytes"), rc.select("recipient", "count", "bytes")
+        traffic_schema = {k: u32 for k in S.TRAFFIC}
+        days = m(self.days, ("day",), {"day": pl.Date, **traffic_schema})
+        hours = m(self.hours, ("hour",), {"hour": pl.Int8, **traffic_schema})
+
+        def delivery(counter: Counter, name: str) -> Any:
+            df = m(counter, (name,), {name: s, "sent": u32, "bytes": i64, "deferrals": u32, "dsum": f64, "dcnt": u32,
+                                     "max_delay_s": f64})
+            avg = pl.when(pl.col("dcnt") > 0).then(pl.col("dsum") / pl.col("dcnt")).otherwise(None).cast(f64)
+            return (df.select(name, "sent", "bytes", "deferrals", avg_delay_s=avg, max_delay_s="max_delay_s")
+                    .sort(["sent", "deferrals", name], descending=[True, True, False]).head(top))
+
+        reasons = {}
+        for key in ("deferral", "bounce", "reject"):
+            by_msg = m(self.reasons[key][0], ("cls", "code", "reason", "queue_id"),
+                       {"cls": s, "code": s, "reason": s, "queue_id": s, "count": u32})
+            by_peer = m(self.reasons[key][1], ("cls", "peer"), {"cls": s, "peer": s, "count": u32})
+            reasons[key] = reason_finish(by_msg, by_peer, top)
+        sev = m(self.severity, ("severity", "daemon", "message"), {"severity": s, "daemon": s, "message": s, "count": u32})
+        ns = (pl.concat(self.no_size, how="vertical_relaxed").sort("seq").group_by("queue_id", maintain_order=True)
+              .agg(recipient=pl.col("rcpt").last(), host=pl.col("host").first()) if self.no_size
+              else pl.DataFrame(schema={"queue_id": s, "recipient": s, "host": s}))
+        ps = m(self.postscreen, ("status", "client_ip"), {"status": s, "client_ip": s, "count": u32})
+        sections: dict[str, Any] = {
+            "per_day": S.finish_traffic(days, "day"),
+            "per_hour": S.per_hour(None, S.finish_traffic(hours, "hour")),
+            "delivery_by_domain": delivery(self.by_domain, "domain"),
+            "delivery_by_relay": delivery(self.by_relay, "relay"),
+            "reception_by_domain": S.top_n(m(self.sdoms, ("sdom",), {"sdom": s, "x": pl.Boolean, "count": u32, "bytes": i64})
+                                           .select(domain="sdom", count="count", bytes="bytes"), "count", top),
+            "reception_by_client": S.top_n(m(self.clients, ("client",), {"client": s, "count": u32}), "count", top),
+            "senders_by_count": S.top_n(snd, "count", top),
+            "senders_by_size": S.top_n(snd, "bytes", top),
+            "recipients_by_count": S.top_n(rc, "count", top),
+            "recipients_by_size": S.top_n(rc, "bytes", top),
+            "delays": self._delays(),
+            "deferral_reasons": reasons["deferral"][0],
+            "deferral_hosts": reasons["deferral"][1],
+            "bounce_reasons": reasons["bounce"][0],
+            "bounce_hosts": reasons["bounce"][1],
+            "reject_actions": m(self.actions, ("action",), {"action": s, "count": u32}).sort("action"),
+            "reject_reasons": reasons["reject"][0],
+            "reject_hosts": reasons["reject"][1],
+            "warnings": S.severity_finish(sev, top),
+            "no_size": ns.sort("queue_id").head(top * 5),
+            "postscreen": ps.group_by("status").agg(count=pl.col("count").sum(), clients=pl.col("client_ip").n_unique())
+            .rename({"status": "action"}).sort(["count", "action"], descending=[True, False]),
+        }
+        smtpd_out = None
+        if self.smtpd_stats:
+            conn = (pl.concat(self.conn, how="vertical_relaxed") if self.conn else
+                    pl.DataFrame(schema={"seq": i64, "kind": s, "daemon": s, "host": s, "pid": i64,
+                                         "ts": pl.Datetime("us", "UTC"), "client_host": s, "client_ip": s}))
+            smtpd_out, sections["smtpd_hosts"] = S.smtpd(conn, top)
+        by_sev = dict(sev.group_by("severity").agg(pl.col("count").sum()).iter_rows()) if sev.height else {}
+        counts = {"warnings": int(by_sev.get("warning", 0)), "fatal": int(by_sev.get("fatal", 0)),
+                  "panic": int(by_sev.get("panic", 0)), "no_size": ns.height}
+        return sections, smtpd_out, counts
+
+    def _delays(self) -> Any:
+        import polars as pl
+
+        from logtrace.reports.sections import DELAY_PARTS
+
+        hist = self.delays.merged()
+        rows = []
+        for _, label in DELAY_PARTS:
+            h = hist.filter(pl.col("part") == label) if hist is not None else None
+            v = (h.select(pl.col("value").repeat_by(pl.col("n")).explode()).to_series() if h is not None and h.height
+                 else pl.Series("value", [], pl.Float64))
+            rows.append(pl.DataFrame({"v": v}).select(
+                part=pl.lit(label), count=pl.col("v").count(), p50=pl.col("v").quantile(0.5, "nearest"),
+                p90=pl.col("v").quantile(0.9, "nearest"), p99=pl.col("v").quantile(0.99, "nearest"), max=pl.col("v").max()))
+        return pl.concat(rows)
