@@ -160,6 +160,7 @@ def frame_timestamps(df: Any, tz_name: str, state: YearInference, host_zones: di
     n3164 = df.height - df.get_column("ts3164").null_count()
     n3339 = df.height - df.get_column("ts3339").null_count() if "ts3339" in df.columns else 0
     ts = _ts_expr(tz_name, n3164 > 0, n3339 > 0)
+    keys = [c for c in ("_year", "ts3164", "ts3339") if c in df.columns] + (["host"] if host_zones and "host" in df.columns else [])
     if host_zones and "host" in df.columns:
         by_zone: dict[str, list[str]] = {}
         for host, z in host_zones.items():
@@ -169,7 +170,9 @@ def frame_timestamps(df: Any, tz_name: str, state: YearInference, host_zones: di
             cond = pl.col("host").is_in(hosts).fill_null(False)
             chain = (pl.when(cond) if chain is None else chain.when(cond)).then(_ts_expr(z, n3164 > 0, n3339 > 0))
         ts = chain.otherwise(ts)
-    return df.with_columns(ts=ts).drop("_year")
+    # each distinct stamp is parsed once (a busy log repeats every second's stamp many times)
+    stamps = df.select(keys).unique().with_columns(ts=ts)
+    return df.join(stamps, on=keys, how="left", nulls_equal=True, maintain_order="left").drop("_year")
 
 
 def _ts_expr(tz_name: str, has3164: bool, has3339: bool) -> Any:

@@ -58,8 +58,10 @@ CORE = frozenset({"ts", "host", "mta", "program", "pid", "kind", "rule", "file",
 
 
 def conform(df: Any, path: str, columns: frozenset[str] | None = None) -> Any:
-    """Cast to :func:`event_schema`, add missing columns as nulls, order by line (with
-    ``columns``: only those, plus the envelope and accounting columns)."""
+    """Cast to :func:`event_schema`, add missing columns as nulls, order by line. With
+    ``columns`` (a narrowed batch read): only those plus the envelope and accounting columns,
+    left in the order the dialects produced them (``line_no`` orders them; sorting a whole
+    chunk costs more than the consumer's own ordering of the rows it keeps)."""
     import polars as pl
 
     schema = event_schema()
@@ -80,4 +82,5 @@ def conform(df: Any, path: str, columns: frozenset[str] | None = None) -> Any:
             cols.append(c.alias(name))
         else:
             cols.append(pl.lit(None, dtype).alias(name))
-    return df.select(cols).sort("line_no")
+    out = df.select(cols)
+    return out if columns is not None else out.sort("line_no")

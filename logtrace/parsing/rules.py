@@ -58,7 +58,7 @@ class Rule:
 class Narrow:
     """What a batch consumer needs from the frame engine: rows of the rules ``keep`` accepts,
     with the fields in ``columns`` (None: all). Rows of other rules are classified (for line
-    accounting) but not extracted: they come out with ``kind`` and ``rule`` only."""
+    accounting) but not extracted: they come out with ``line_no, ts, host, program, kind, rule`` only."""
 
     keep: Any  #: Rule → bool
     columns: frozenset[str] | None = None
@@ -322,20 +322,37 @@ class RuleParser:
 
         parts: list[Any] = []
         for (daemon,), part in env.partition_by("_daemon", as_dict=True, maintain_order=True).items():
-            remaining = part.select(*base, "body")
-            for rule in self.rules_for(daemon):
-                if not remaining.height:
+            rules = self.rules_for(daemon)
+            part = part.select(*base, "body")
+            # first match wins: peel (row, body) pairs rule by rule, then cut each rule's rows once
+            which = pl.Series("_r", [-1] * part.height, dtype=pl.Int32)
+            rem = part.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), "body")
+            for k, rule in enumerate(rules):
+                if not rem.height:
                     break
-                mask = remaining.get_column("body").str.contains(rule.pattern)
-                hit = remaining.filter(mask)
-                if not hit.height:
+                mask = rem.get_column("body").str.contains(rule.pattern)
+                hit = rem.filter(mask)
+                if hit.height:
+                    which = which.scatter(hit.get_column("_i"), k)
+                    rem = rem.filter(~mask)
+            by_rule = part.with_columns(which).partition_by("_r", as_dict=True, include_key=False)
+            skipped: dict[int, Any] = {}
+            for (k,), rows in sorted(by_rule.items()):
+                if k < 0:
                     continue
-                remaining = remaining.filter(~mask)
+                rule = rules[k]
                 if narrow is not None and not narrow.keep(rule):
-                    parts.append(hit.select("line_no", "program", kind=pl.lit(rule.kind.value), rule=pl.lit(rule.id)))
+                    skipped[k] = rows
                     continue
-                parts += [self._extract(rule, ex, narrow) for ex in self._groups(rule, hit)]
-            if remaining.height:
+                parts += [self._extract(rule, ex, narrow) for ex in self._groups(rule, rows)]
+            if skipped:  # classified only: kind and rule for the line accounting, stamp and host for the period
+                ks = sorted(skipped)
+                rows = pl.concat([skipped[k].select("line_no", "ts", "host", "program", _r=pl.lit(k, pl.Int32)) for k in ks])
+                parts.append(rows.select("line_no", "ts", "host", "program",
+                                         kind=pl.col("_r").replace_strict({k: rules[k].kind.value for k in ks}, return_dtype=pl.String),
+                                         rule=pl.col("_r").replace_strict({k: rules[k].id for k in ks}, return_dtype=pl.String)))
+            remaining = by_rule.get((-1,))
+            if remaining is not None and remaining.height:
                 if daemon == self.unstamped_daemon:
                     parts.append(remaining.select("line_no", kind=pl.lit("unparsed"), reason=pl.lit("no-envelope")))
                 else:

@@ -111,6 +111,7 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
     offset = 0
     first = last = None
     voters = exim_votes = pf_votes = 0
+    cur_file, base, file_lines = None, 0, 0
     spec = summary_narrow(smtpd_stats) if where_expr is None else None
     for chunk in scan_frames(paths, mta=mta, options=options, result=result, keep_going=True, narrow=spec,
                              chunk_bytes=chunk_bytes):
@@ -129,7 +130,14 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
         lo, hi = chunk.select(lo=pl.col("ts").min(), hi=pl.col("ts").max()).row(0)
         first = lo if first is None or (lo is not None and lo < first) else first
         last = hi if last is None or (hi is not None and hi > last) else last
-        part = narrow(chunk.with_row_index("seq", offset=offset), smtpd_stats).with_columns(pl.col("seq").cast(pl.Int64))
+        # seq: position in the whole input, from the line number (a narrowed chunk is not sorted)
+        top_line = chunk.get_column("line_no").max()
+        if cur_file is not None and chunk.get_column("file")[0] != cur_file:
+            base += file_lines + 1
+            file_lines = 0
+        cur_file = chunk.get_column("file")[0]
+        part = narrow(chunk.with_columns(seq=pl.col("line_no").cast(pl.Int64) + base), smtpd_stats).sort("seq")
+        file_lines = max(file_lines, int(top_line or 0))
         if sink is not None:
             sink.add(part)
         else:

@@ -31,8 +31,63 @@ from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_doma
 from logtrace.reports.reasons import reason_rows, reason_finish
 from logtrace.reports.sections import DELAY_PARTS
 
-COMPACT_ROWS = 200_000  #: merge a counter's partial aggregates once they hold this many rows more than last time
+COMPACT_ROWS = 50_000  #: merge a counter's partial aggregates once they grew by this many rows and doubled
 SUMS = ("received", "delivered", "forwarded", "deferrals", "bounced", "rejected", "reject_warnings", "held", "discarded")
+
+
+def detach(df: Any) -> Any:
+    """``df`` with its strings copied into buffers of their own. A string column cut from a block
+    (a filter, a group key) is a view into the block's line buffers and would keep every block
+    alive (measured: 6,000 group keys pinned 325 MB); state must not."""
+    import polars as pl
+
+    strs = [c for c, t in df.schema.items() if t == pl.String]
+    return df.with_columns(pl.concat_str([pl.col(c), pl.lit("")]).alias(c) for c in strs) if strs and df.height else df
+
+
+def key_hash(col: str) -> Any:
+    """A 64-bit hash of a string column (queue IDs, hosts) for compact per-message state; null stays null."""
+    import polars as pl
+
+    return pl.when(pl.col(col).is_not_null()).then(pl.col(col).hash(seed=0x1F0D))
+
+
+class FirstSeen:
+    """First ``(seq, size)`` per key hash, as sorted runs merged when a run outgrows the one
+    before it (an LSM tree): a block's lookups cost O(block · log state), never a join or a
+    hash table over the whole state, and a key costs 24 bytes."""
+
+    def __init__(self) -> None:
+        self.runs: list[Any] = []  # DataFrames k (u64, sorted), seq, size
+
+    def lookup(self, keys: Any) -> Any:
+        """DataFrame ``seq, size`` for a Series of key hashes (nulls where unknown)."""
+        import polars as pl
+
+        out = pl.DataFrame({"k": keys}).with_columns(seq=pl.lit(None, pl.Int64), size=pl.lit(None, pl.Int64))
+        for run in self.runs:
+            k = run.get_column("k")
+            idx = k.search_sorted(keys.fill_null(0)).clip(0, max(len(k) - 1, 0))
+            got = run[idx]
+            hit = (got.get_column("k") == keys).fill_null(False)
+            out = out.with_columns(seq=pl.when(hit).then(got.get_column("seq")).otherwise(pl.col("seq")),
+                                   size=pl.when(hit).then(got.get_column("size")).otherwise(pl.col("size")))
+        return out.select("seq", "size")
+
+    def insert(self, df: Any) -> None:
+        """Add keys not seen before (``k, seq, size``)."""
+        if not df.height:
+            return
+        self.runs.append(df.sort("k"))
+        while len(self.runs) > 1 and self.runs[-1].height * 2 >= self.runs[-2].height:
+            import polars as pl
+
+            b, a = self.runs.pop(), self.runs.pop()
+            self.runs.append(pl.concat([a, b]).sort("k"))
+
+    @property
+    def height(self) -> int:
+        return sum(r.height for r in self.runs)
 
 
 class Counter:
@@ -47,9 +102,9 @@ class Counter:
     def add(self, df: Any) -> None:
         if not df.height:
             return
-        self.parts.append(df)
+        self.parts.append(detach(df))
         self.rows += df.height
-        if self.rows - self.merged_rows > COMPACT_ROWS:
+        if self.rows - self.merged_rows > max(COMPACT_ROWS, self.merged_rows):
             self.parts = [self.merged()]
             self.rows = self.merged_rows = self.parts[0].height
 
@@ -70,12 +125,13 @@ class SummaryFold:
 
     def __init__(self, *, tz: str, host_tz: dict[str, str] | None = None, top: int = 10, smtpd_stats: bool = False) -> None:
         self.tz, self.host_tz, self.top, self.smtpd_stats = tz, host_tz, top, smtpd_stats
-        self.sizes: Any = None  # queue_id, size_seq, msg_size: first size line per queue ID
+        self.sizes = FirstSeen()  # first size line per queue ID (hashed): position and bytes
         self.pending: Any = None  # last accept per queue ID not yet sized
         self.exim: list[Any] = []
         self.conn: list[Any] = []
-        self.acc_rows: list[Any] = []  # queue_id, a_seq, a_host, a_ts (hand-off matching)
-        self.dlv_rows: list[Any] = []  # d_seq, d_host, queue_id (next), d_ts, loop, delivered, sz
+        # hand-off matching at the end, with hashed queue IDs and hosts (a few dozen bytes a message)
+        self.acc_rows: list[Any] = []  # queue_id, a_seq, a_host, a_ts
+        self.dlv_rows: list[Any] = []  # d_seq, d_host, queue_id (the next one), d_ts, delivered, sz, loop
         self.recv_sizes: list[Any] = []  # queue_id, msg_size of received messages
         self.no_size: list[Any] = []
         c = Counter
@@ -107,11 +163,11 @@ class SummaryFold:
             return
         x = tagged(Tag.EXIMSTATS)
         if ev.select(x.any()).item():
-            self.exim.append(ev.filter(x))
+            self.exim.append(detach(ev.filter(x)))
         ev = derive(ev, self.tz, self.host_tz).with_columns(x=x)
         if self.smtpd_stats:
-            self.conn.append(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
-                "seq", "kind", "daemon", "host", "pid", "ts", "client_host", "client_ip"))
+            self.conn.append(detach(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
+                "seq", "kind", "daemon", "host", "pid", "ts", "client_host", "client_ip")))
         recv = self._received(ev)
         self._deliveries(ev)
         self._counters(ev, recv)
@@ -120,34 +176,37 @@ class SummaryFold:
         """Fold sizes and accepts; the block's received messages (pflogsumm's ``%rcvdMsg`` meeting a size line)."""
         import polars as pl
 
-        sized = sizes(ev)
-        new = sized if self.sizes is None else sized.join(self.sizes.select("queue_id"), on="queue_id", how="anti")
-        self.sizes = new.select("queue_id", "size_seq", "msg_size") if self.sizes is None else pl.concat(
-            [self.sizes, new.select("queue_id", "size_seq", "msg_size")])
-        acc = ev.filter(pl.col("received")).select("queue_id", acc_seq="seq", host="host", whence=whence(), x="x")
-        self.acc_rows.append(ev.filter(pl.col("received")).select("queue_id", a_seq="seq", a_host="host", a_ts="ts"))
+        sized = sizes(ev).with_columns(k=key_hash("queue_id"))
+        known = self.sizes.lookup(sized.get_column("k"))
+        new = sized.filter(known.get_column("seq").is_null())
+        self.sizes.insert(new.select("k", seq="size_seq", size="msg_size"))
+        rcv = ev.filter(pl.col("received"))
+        acc = detach(rcv.select("queue_id", acc_seq="seq", host="host", whence=whence(), x="x"))
+        self.acc_rows.append(rcv.select(queue_id=key_hash("queue_id"), a_seq="seq", a_host=key_hash("host"), a_ts="ts"))
         acc_all = acc if self.pending is None else pl.concat([self.pending, acc], how="vertical_relaxed")
-        j = (new.join(acc_all, on="queue_id", how="inner").filter(pl.col("acc_seq") <= pl.col("size_seq"))
+        j = (new.drop("k").join(acc_all, on="queue_id", how="inner").filter(pl.col("acc_seq") <= pl.col("size_seq"))
              .sort("acc_seq").group_by("queue_id").agg(pl.all().last()))
-        left = acc_all.join(self.sizes.select("queue_id"), on="queue_id", how="anti")  # a sized ID's later accepts never count
+        # a sized ID's later accepts never count: only the last accept of each unsized ID stays in flight
+        left = acc_all.filter(self.sizes.lookup(acc_all.select(k=key_hash("queue_id")).to_series()).get_column("seq").is_null())
         self.pending = left.sort("acc_seq").group_by("queue_id").agg(pl.all().last()) if left.height else None
         addr = pl.when(pl.col("from_addr").fill_null("") == "").then(pl.lit("from=<>")).otherwise(lc_domain(pl.col("from_addr")))
         recv = j.with_columns(addr=addr).with_columns(
             sdom=pl.coalesce(pl.col("addr").str.extract(r"^[^@]+@(.+)$", 1),
                              pl.when(pl.col("whence") == "pickup").then(pl.col("addr")).otherwise(pl.col("whence"))))
-        self.recv_sizes.append(recv.select("queue_id", "msg_size"))
+        self.recv_sizes.append(recv.select(queue_id=key_hash("queue_id"), msg_size="msg_size"))
         return recv
 
     def _deliveries(self, ev: Any) -> None:
         import polars as pl
 
-        d = ev.filter(pl.col("delivered") | (pl.col("dstatus") == "deferred")).join(
-            self.sizes.select("queue_id", "size_seq", "msg_size"), on="queue_id", how="left")
+        d = ev.filter(pl.col("delivered") | (pl.col("dstatus") == "deferred"))
+        first = self.sizes.lookup(d.select(k=key_hash("queue_id")).to_series())
+        d = d.with_columns(size_seq=first.get_column("seq"), msg_size=first.get_column("size"))
         has = pl.col("size_seq").is_not_null() & (pl.col("size_seq") < pl.col("seq"))
         d = d.with_columns(has_size=has, sz=pl.when(has).then(pl.col("msg_size")).otherwise(0))
         dl = d.filter(pl.col("delivered"))
         self.rcpts.add(dl.group_by("rcpt", "x").agg(count=pl.len(), bytes=pl.col("sz").sum()))
-        self.no_size.append(dl.filter(~pl.col("has_size")).select("seq", "queue_id", "rcpt", "host"))
+        self.no_size.append(detach(dl.filter(~pl.col("has_size")).select("seq", "queue_id", "rcpt", "host")))
         relay_peer = gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")
         for counter, key, name in ((self.by_domain, recipient_domain(), "domain"), (self.by_relay, relay_peer, "relay")):
             dly = pl.col("delay_s").filter(pl.col("delivered"))
@@ -161,7 +220,7 @@ class SummaryFold:
         sent = ev.filter(pl.col("dstatus") == "sent", pl.col("next_queue_id").is_not_null()).join(
             dl.select("seq", "sz"), on="seq", how="left")
         self.dlv_rows.append(sent.select(
-            d_seq="seq", d_host="host", queue_id="next_queue_id", d_ts="ts", delivered="delivered", sz="sz",
+            d_seq="seq", d_host=key_hash("host"), queue_id=key_hash("next_queue_id"), d_ts="ts", delivered="delivered", sz="sz",
             loop=pl.coalesce(pl.col("relay_ip"), pl.col("relay_host")).fill_null("").str.contains(LOOPBACK)))
 
     def _counters(self, ev: Any, recv: Any) -> None:

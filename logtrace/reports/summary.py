@@ -76,7 +76,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: bytes of log read per block of the summary fold (state carried across blocks keeps memory flat)
-BLOCK_BYTES = 32 << 20
+BLOCK_BYTES = 16 << 20
 
 
 @dataclass

@@ -1,0 +1,83 @@
+"""Fast cuts beside rule patterns (logtrace/parsing/cuts.py): on every sample, public-corpus and
+generated line a rule's pattern matches and its cut's guard accepts, the cut gives exactly the
+pattern's groups, in the line form and in the frame form; and the frame engine with cuts gives
+the same events as the line engine on those files."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, assert_engines_agree
+from logtrace.containers.syslog import split_line
+from logtrace.parsing.protocol import ParseOptions
+from logtrace.parsing.registry import Registry
+from logtrace.parsing.rules import RuleParser
+
+REPO = Path(__file__).resolve().parents[1]
+OPTS = ParseOptions(year=2026, tz="UTC")
+DIALECTS = [i.cls for i in Registry(include_plugins=False).available() if issubclass(i.cls, RuleParser)]
+CUT_RULES = [(cls, r) for cls in DIALECTS for r in cls.rules if r.cut is not None]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cuts") / "gen.log"
+    subprocess.run([sys.executable, str(REPO / "bench" / "genlog.py"), "--lines", "20000", "--seed", "5", "--out", str(out),
+                    "--truth", str(out.with_suffix(".truth")), "-q"], check=True, timeout=300)
+    return out
+
+
+def bodies(generated: Path) -> list[str]:
+    """Message bodies of every corpus and generated line (a ``.msg.log`` line is a body already)."""
+    out: list[str] = []
+    files = sorted(CORPUS.glob("*/*.log")) + [generated]
+    for f in files:
+        for ln in f.read_text(encoding="utf-8", errors="replace").splitlines():
+            g = split_line(ln)
+            out.append(g["body"] if g else ln)
+    return out
+
+
+def test_some_rules_declare_cuts():
+    assert {r.id for _, r in CUT_RULES} >= {"postfix.smtp.delivery_status", "postfix.qmgr.from", "postfix.smtpd.client"}
+
+
+@pytest.mark.parametrize("cls,rule", CUT_RULES, ids=[f"{c.name}:{r.program}:{r.id}" for c, r in CUT_RULES])
+def test_cut_equals_pattern_on_every_line_the_guard_accepts(cls, rule, generated):
+    import polars as pl
+
+    rx = re.compile(rule.pattern)
+    cut = rule.cut
+    taken: list[str] = []
+    for body in [*rule.samples, *bodies(generated)]:
+        m = rx.match(body)
+        got = cut.cut_line(body)
+        if m is None or got is None:
+            continue
+        want = {g: m.group(g) for g in cut.groups}
+        assert got == want, f"{rule.id}: cut and pattern disagree on {body!r}"
+        rest = set(rx.groupindex) - set(cut.groups)
+        assert all(m.group(g) is None for g in rest), f"{rule.id}: the pattern captures {rest} the cut leaves out: {body!r}"
+        taken.append(body)
+    assert taken, f"{rule.id}: its cut took no sample, corpus or generated line"
+    frame = cut.cut_frame(pl.DataFrame({"body": taken}))
+    for body, row in zip(taken, frame.select(list(cut.groups)).iter_rows(named=True)):
+        assert row == cut.cut_line(body), f"{rule.id}: frame and line form of the cut disagree on {body!r}"
+
+
+def test_guards_refuse_what_the_cut_would_get_wrong():
+    cut = next(r.cut for _, r in CUT_RULES if r.id == "postfix.smtp.delivery_status")
+    # a comma in the address, an orig_to, a missing reply: all left to the pattern
+    for body in ("1A2B3C4D5E: to=<a,b@example.org>, relay=x[1.2.3.4]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)",
+                 "1A2B3C4D5E: to=<a@example.org>, orig_to=<b@example.org>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (x)",
+                 "1A2B3C4D5E: to=<a@example.org>, relay=none, delay=1, delays=0/0/0/1, dsn=4.0.0, status=deferred"):
+        assert cut.cut_line(body) is None
+
+
+def test_frame_engine_with_cuts_agrees_with_the_line_engine_on_a_generated_log(generated):
+    assert_engines_agree(generated, "postfix", OPTS)
