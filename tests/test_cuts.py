@@ -81,3 +81,34 @@ def test_guards_refuse_what_the_cut_would_get_wrong():
 
 def test_frame_engine_with_cuts_agrees_with_the_line_engine_on_a_generated_log(generated):
     assert_engines_agree(generated, "postfix", OPTS)
+
+
+def test_derivation_cuts_equal_their_patterns(generated):
+    """The ``relay``/``client``/``delays`` cuts against the derivation patterns, on every such raw field."""
+    import polars as pl
+
+    from logtrace.parsing.rules import DERIVATION_CUTS
+
+    fields: dict[str, set[str]] = {}
+    for cls in DIALECTS:
+        for rule in cls.rules:
+            rx = re.compile(rule.pattern)
+            for src in set(rx.groupindex) & {c.src for cs in DERIVATION_CUTS.values() for c in cs}:
+                for body in [*rule.samples, *bodies(generated)]:
+                    m = rx.match(body)
+                    if m and m.group(src) is not None:
+                        fields.setdefault(src, set()).add(m.group(src))
+    for pattern, cuts in DERIVATION_CUTS.items():
+        rx = re.compile(pattern)
+        for cut in cuts:
+            values = sorted(fields.get(cut.src, ()))
+            taken = [v for v in values if cut.cut_line(v) is not None]
+            assert taken, f"the {cut.src} cut {cut.guard!r} took no value"
+            for v in taken:
+                m = rx.search(v)
+                assert m is not None
+                want = {g: m.group(g) for g in cut.groups}
+                assert cut.cut_line(v) == want, f"{cut.src}: cut and pattern disagree on {v!r}"
+                assert all(m.group(g) is None for g in set(rx.groupindex) - set(cut.groups)), v
+            frame = cut.cut_frame(pl.DataFrame({cut.src: taken}))
+            assert frame.select(list(cut.groups)).rows(named=True) == [cut.cut_line(v) for v in taken]

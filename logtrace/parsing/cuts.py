@@ -74,43 +74,44 @@ class Cut:
 
     # ------------------------------------------------------------ frame form
 
-    def cut_frame(self, df: Any) -> Any:
-        """``df`` (rows the guard accepted) with the groups as columns (``src`` kept)."""
+    def cut_frame(self, df: Any, prefix: str = "") -> Any:
+        """``df`` (rows the guard accepted) with the groups as columns named ``prefix + group`` (``src`` kept)."""
         import polars as pl
+
+        def name(t: str) -> str:  # groups live under private names until the end (df may hold same-named fields)
+            return t if t.startswith("_") else f"__cut_{t}"
 
         scratch: list[str] = []
         for st in self.steps:
             if st[0] == "split":
                 _, src, sep, targets = st
-                names = [t for t in targets]
+                names = [name(t) for t in targets]
                 tmp = [f"__cut{i}" for i in range(len(names))]
-                df = df.with_columns(pl.col(src).str.splitn(sep, len(names)).struct.rename_fields(tmp).alias("__cut")).unnest("__cut")
-                df = df.rename(dict(zip(tmp, names)))
+                df = df.with_columns(pl.col(name(src) if src != self.src else src).str.splitn(sep, len(names))
+                                     .struct.rename_fields(names).alias("__cut")).unnest("__cut")
+                scratch += [t for t in names if t.startswith("_") and not t.startswith("__cut_")]
+                _ = tmp
             elif st[0] == "strip":
-                _, src, target, prefix, suffix = st
-                e = pl.col(src)
-                if prefix:
-                    e = e.str.strip_prefix(prefix)
+                _, src, target, prefix_, suffix = st
+                e = pl.col(name(src) if src != self.src else src)
+                if prefix_:
+                    e = e.str.strip_prefix(prefix_)
                 if suffix:
                     e = e.str.strip_suffix(suffix)
-                df = df.with_columns(e.alias(target))
-                target_names = (target,)
-                scratch += [t for t in target_names if t.startswith("_")]
-                continue
+                df = df.with_columns(e.alias(name(target)))
+                scratch += [name(target)] if target.startswith("_") else []
             else:
                 _, src, target, text_ = st
-                df = df.with_columns((pl.lit(text_) + pl.col(src)).alias(target))
-                target_names = (target,)
-                scratch += [t for t in target_names if t.startswith("_")]
-                continue
-            scratch += [t for t in names if t.startswith("_")]
-        return df.drop([c for c in dict.fromkeys(scratch) if c in df.columns])
+                df = df.with_columns((pl.lit(text_) + pl.col(name(src) if src != self.src else src)).alias(name(target)))
+                scratch += [name(target)] if target.startswith("_") else []
+        df = df.drop([c for c in dict.fromkeys(scratch) if c in df.columns])
+        return df.rename({f"__cut_{g}": prefix + g for g in self.groups})
 
 
-def split_by_guard(df: Any, cut: Cut) -> tuple[Any, Any]:
-    """(rows the cut takes, with their groups; the other rows, unchanged)."""
+def split_by_guard(df: Any, cut: Cut, prefix: str = "") -> tuple[Any, Any]:
+    """(rows the cut takes, with their groups as ``prefix + group``; the other rows, unchanged)."""
     import polars as pl
 
     m = pl.col(cut.src).str.contains(cut.guard).fill_null(False)
     hit = df.filter(m)
-    return (cut.cut_frame(hit) if hit.height else None), df.filter(~m)
+    return (cut.cut_frame(hit, prefix) if hit.height else None), df.filter(~m)

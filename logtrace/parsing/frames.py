@@ -9,14 +9,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from logtrace.events import event_schema
+from logtrace.parsing.cuts import split_by_guard
 
 
-def apply_derivations(df: Any, derivations: Sequence[tuple[str, str]], want: frozenset[str] | None = None) -> Any:
+def apply_derivations(df: Any, derivations: Sequence[tuple[str, str]], want: frozenset[str] | None = None,
+                      cuts: dict[str, tuple[Any, ...]] | None = None) -> Any:
     """Frame form of the derivation step: fill empty target fields from raw helpers.
 
     Only rows whose source is set, that still miss a wanted target and that the derivation's
     pattern matches are captured (a no-capture ``contains`` is several times cheaper than
-    ``extract_groups``); the result is the same as capturing every row."""
+    ``extract_groups``); the result is the same as capturing every row. A derivation's
+    :class:`~logtrace.parsing.cuts.Cut` (``cuts[pattern]``) takes the rows its guard accepts."""
     import polars as pl
 
     for src, pattern in derivations:
@@ -40,11 +43,19 @@ def apply_derivations(df: Any, derivations: Sequence[tuple[str, str]], want: fro
         if not todo.height:
             df = df.drop("__need")
             continue
-        ex = pl.col(src).str.extract_groups(pattern)
-        todo = todo.with_columns([
-            pl.coalesce(pl.col(t).cast(pl.String), *(ex.struct.field(g) for g in gs)).alias(t) for t, gs in targets.items()
-        ])
-        df = pl.concat([df.filter(~pl.col("__need")), todo], how="vertical_relaxed").drop("__need")
+        done = [df.filter(~pl.col("__need"))]
+        for cut in (cuts or {}).get(pattern, ()):
+            hit, todo = split_by_guard(todo, cut, "__d_")
+            if hit is not None:
+                got = [t for t in targets if t in cut.groups]
+                done.append(hit.with_columns([pl.coalesce(pl.col(t).cast(pl.String), pl.col("__d_" + t)).alias(t) for t in got])
+                            .select(todo.columns))
+        if todo.height:
+            ex = pl.col(src).str.extract_groups(pattern)
+            done.append(todo.with_columns([
+                pl.coalesce(pl.col(t).cast(pl.String), *(ex.struct.field(g) for g in gs)).alias(t) for t, gs in targets.items()
+            ]))
+        df = pl.concat(done, how="vertical_relaxed").drop("__need")
     return df
 
 

@@ -82,6 +82,19 @@ DERIVATIONS: tuple[tuple[str, str], ...] = (
     ("detail", r"^[A-Z][A-Z-]* from [^\s:]*(?:\[[^\]]*\])?(?::\d+)?: (?P<dsn>[245]\.\d{1,3}\.\d{1,3}) "),
 )
 
+#: split-based fast cuts beside derivation patterns (keyed by pattern): the common ``host[ip]:port``,
+#: bare ``host`` and ``a/b/c/d`` shapes; every other value goes through the pattern
+DERIVATION_CUTS: dict[str, tuple[Cut, ...]] = {
+    DERIVATIONS[0][1]: (Cut(r"^[^\[\],\s]+\[[^\]]*\]:\d+$", (("split", "relay", "[", ("relay_host", "_r")),
+                                                            ("split", "_r", "]:", ("relay_ip", "relay_port"))), src="relay"),
+                        Cut(r"^[^\[\],\s]+$", (("strip", "relay", "relay_host", "", ""),), src="relay")),
+    DERIVATIONS[1][1]: (Cut(r"^[^\[\],\s]+\[[^\]]*\](?::\d+)?$", (("split", "client", "[", ("client_host", "_r")),
+                                                                ("split", "_r", "]", ("client_ip", "_p"))), src="client"),),
+    DERIVATIONS[2][1]: (Cut(r"^[\d.]+/[\d.]+/[\d.]+/[\d.]+$",
+                            (("split", "delays", "/", ("delay_before_qmgr_s", "delay_in_qmgr_s", "delay_conn_s", "delay_xmit_s")),),
+                            src="delays"),),
+}
+
 _INT_FIELDS = frozenset({"pid", "relay_port", "reply_code", "size", "nrcpt"})
 _FLOAT_FIELDS = frozenset(f for f in EVENT_FIELDS if f.startswith("delay"))
 
@@ -386,7 +399,7 @@ class RuleParser:
             ex = ex.with_columns(kind=pl.col(fname).replace_strict({k: v.value for k, v in mapping}, default=pl.col("kind"),
                                                                    return_dtype=pl.String))
         want = narrow.columns if narrow is not None else None
-        ex = apply_derivations(ex, self._derivations_for(tuple(ex.columns)), want)
+        ex = apply_derivations(ex, self._derivations_for(tuple(ex.columns)), want, DERIVATION_CUTS)
         ex = apply_conversions(ex, self.conversions)
         if want is not None:
             ex = ex.select([c for c in ex.columns if c in want or c in _ENV_FIELDS])

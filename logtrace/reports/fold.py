@@ -168,9 +168,16 @@ class SummaryFold:
         if self.smtpd_stats:
             self.conn.append(detach(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
                 "seq", "kind", "daemon", "host", "pid", "ts", "client_host", "client_ip")))
+        self._queue: list[tuple[Counter, Any]] = []
         recv = self._received(ev)
         self._deliveries(ev)
         self._counters(ev, recv)
+        # one polars call runs every counter's aggregation of this block (shared inputs computed once)
+        for (counter, _), df in zip(self._queue, pl.collect_all([lf for _, lf in self._queue])):
+            counter.add(df)
+
+    def _agg(self, counter: Counter, lf: Any) -> None:
+        self._queue.append((counter, lf))
 
     def _received(self, ev: Any) -> Any:
         """Fold sizes and accepts; the block's received messages (pflogsumm's ``%rcvdMsg`` meeting a size line)."""
@@ -205,17 +212,18 @@ class SummaryFold:
         has = pl.col("size_seq").is_not_null() & (pl.col("size_seq") < pl.col("seq"))
         d = d.with_columns(has_size=has, sz=pl.when(has).then(pl.col("msg_size")).otherwise(0))
         dl = d.filter(pl.col("delivered"))
-        self.rcpts.add(dl.group_by("rcpt", "x").agg(count=pl.len(), bytes=pl.col("sz").sum()))
+        dll, dlz = dl.lazy(), d.lazy()
+        self._agg(self.rcpts, dll.group_by("rcpt", "x").agg(count=pl.len(), bytes=pl.col("sz").sum()))
         self.no_size.append(detach(dl.filter(~pl.col("has_size")).select("seq", "queue_id", "rcpt", "host")))
         relay_peer = gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")
         for counter, key, name in ((self.by_domain, recipient_domain(), "domain"), (self.by_relay, relay_peer, "relay")):
             dly = pl.col("delay_s").filter(pl.col("delivered"))
-            counter.add(d.with_columns(k=key).group_by("k").agg(
+            self._agg(counter, dlz.with_columns(k=key).group_by("k").agg(
                 sent=pl.col("delivered").sum(), bytes=pl.col("sz").filter(pl.col("delivered")).sum(),
                 deferrals=(pl.col("dstatus") == "deferred").sum(), dsum=dly.sum(), dcnt=dly.count(),
                 max_delay_s=pl.col("delay_s").max()).rename({"k": name}))
         for col, label in DELAY_PARTS:
-            self.delays.add(dl.filter(pl.col(col).is_not_null()).group_by(value=pl.col(col).cast(pl.Float64))
+            self._agg(self.delays, dll.filter(pl.col(col).is_not_null()).group_by(value=pl.col(col).cast(pl.Float64))
                             .agg(n=pl.len()).with_columns(part=pl.lit(label)).select("part", "value", "n"))
         sent = ev.filter(pl.col("dstatus") == "sent", pl.col("next_queue_id").is_not_null()).join(
             dl.select("seq", "sz"), on="seq", how="left")
@@ -227,39 +235,40 @@ class SummaryFold:
         import polars as pl
 
         st = pl.col("dstatus")
-        self.sums.add(ev.group_by("x").agg(
+        add = self._agg
+        ev, recv = ev.lazy(), recv.lazy()
+        add(self.sums, ev.group_by("x").agg(
             received=pl.col("received").sum(), delivered=pl.col("delivered").sum(), forwarded=pl.col("forwarded").sum(),
             deferrals=(st == "deferred").sum(), bounced=(st == "bounced").sum(), rejected=(pl.col("act") == "reject").sum(),
             reject_warnings=(pl.col("act") == "reject_warning").sum(), held=(pl.col("act") == "hold").sum(),
             discarded=(pl.col("act") == "discard").sum()))
         deferred, bounced = ev.filter(st == "deferred"), ev.filter(st == "bounced")
-        self.deferred_ids.add(deferred.select("queue_id", "x").unique())
-        self.deferred_msgs.add(deferred.select("host", "queue_id").unique())
-        self.bounced_msgs.add(bounced.select("host", "queue_id").unique())
-        self.senders.add(recv.group_by("addr", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
-        self.sdoms.add(recv.group_by("sdom", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
+        add(self.deferred_ids, deferred.select("queue_id", "x").unique())
+        add(self.deferred_msgs, deferred.select("host", "queue_id").unique())
+        add(self.bounced_msgs, bounced.select("host", "queue_id").unique())
+        add(self.senders, recv.group_by("addr", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
+        add(self.sdoms, recv.group_by("sdom", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
         traffic = dict(received=pl.col("received").sum(), delivered=pl.col("delivered").sum(),
                        deferred=(st == "deferred").sum(), bounced=(st == "bounced").sum(), rejected=pl.col("act").is_not_null().sum())
-        self.days.add(ev.filter(pl.col("day").is_not_null()).group_by("day").agg(**traffic))
-        self.hours.add(ev.filter(pl.col("hour").is_not_null()).group_by("hour").agg(**traffic))
+        add(self.days, ev.filter(pl.col("day").is_not_null()).group_by("day").agg(**traffic))
+        add(self.hours, ev.filter(pl.col("hour").is_not_null()).group_by("hour").agg(**traffic))
         local = pl.when(tagged(Tag.PFLOGSUMM)).then(pl.lit("(local pickup)")).otherwise(pl.lit("(local)"))
-        self.clients.add(ev.filter(pl.col("received")).group_by(
+        add(self.clients, ev.filter(pl.col("received")).group_by(
             gimme_domain(pl.col("client_host"), pl.col("client_ip")).fill_null(local).alias("client")).agg(count=pl.len()))
         rejects = ev.filter(pl.col("act").is_not_null() | (pl.col("kind") == "reject")).with_columns(
             reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
         relay_peer = gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")
         for key, rows, peer in (("deferral", deferred, relay_peer), ("bounce", bounced, relay_peer),
                                 ("reject", rejects, gimme_domain(pl.col("client_host"), pl.col("client_ip")))):
-            if rows.height:
-                r = reason_rows(rows, peer)
-                self.reasons[key][0].add(r.group_by("cls", "code", "reason", "queue_id").agg(count=pl.len()))
-                self.reasons[key][1].add(r.group_by("cls", "peer").agg(count=pl.len()))
-        self.actions.add(rejects.group_by(pl.coalesce(pl.col("act"), pl.col("kind")).alias("action")).agg(count=pl.len()))
+            r = reason_rows(rows, peer)
+            add(self.reasons[key][0], r.group_by("cls", "code", "reason", "queue_id").agg(count=pl.len()))
+            add(self.reasons[key][1], r.group_by("cls", "peer").agg(count=pl.len()))
+        add(self.actions, rejects.group_by(pl.coalesce(pl.col("act"), pl.col("kind")).alias("action")).agg(count=pl.len()))
         sev = pl.when(pl.col("kind") == "warning").then(pl.lit("warning")).otherwise(pl.col("kind"))
-        self.severity.add(ev.filter(pl.col("kind").is_in(["warning", "fatal", "panic"]))
+        add(self.severity, ev.filter(pl.col("kind").is_in(["warning", "fatal", "panic"]))
                           .with_columns(severity=sev, message=pl.col("detail").fill_null("").str.slice(0, 120))
                           .group_by("severity", "daemon", "message").agg(count=pl.len()))
-        self.postscreen.add(ev.filter(tagged(Tag.POSTSCREEN)).group_by("status", "client_ip").agg(count=pl.len()))
+        add(self.postscreen, ev.filter(tagged(Tag.POSTSCREEN)).group_by("status", "client_ip").agg(count=pl.len()))
 
     # ------------------------------------------------------------------ results
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 from logtrace.events import EventKind as K
 from logtrace.parsing.rules import Rule
 from logtrace.parsing.tags import Tag
-from logtrace_parsers.postfix.patterns import QID, CHECKS_KIND
+from logtrace.parsing.cuts import Cut
+from logtrace_parsers.postfix.patterns import QID, QIDG, CHECKS_KIND
+
+MESSAGE_ID_CUT = Cut(rf"^{QIDG}: message-id=<[^>]*>$", (("split", "body", ": message-id=<", ("queue_id", "_m")),
+                                                        ("strip", "_m", "message_id", "", ">")))
 
 RULES: tuple[Rule, ...] = (
     Rule("postfix.cleanup.message_id", "cleanup", rf"^{QID}: message-id=<?(?P<message_id>[^>]*)>?$", K.HEADER,
          ("0F5383D: message-id=<544D2523.30609@rhsoft.net>", "4104E3D: message-id=<>",
-          "ADD961003206D: message-id==?UTF-8?B?PDE5?=? =?UTF-8?B?MTIyMDExMjkxNjYxMUBDbGllbnQtMDQ1LnJ1YmluZXR0ZXJpZS5sb2NhbD4=?=")),
+          "ADD961003206D: message-id==?UTF-8?B?PDE5?=? =?UTF-8?B?MTIyMDExMjkxNjYxMUBDbGllbnQtMDQ1LnJ1YmluZXR0ZXJpZS5sb2NhbD4=?="),
+         cut=MESSAGE_ID_CUT),
     Rule("postfix.cleanup.resent_message_id", "cleanup", rf"^{QID}: resent-message-id=(?P<detail>.*)$", K.OTHER,
          ("1A2B3C4D5E: resent-message-id=<20140225.1@example.com>",)),
     # header/body checks with an optional text after the envelope: the text is what the client was told

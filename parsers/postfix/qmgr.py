@@ -20,7 +20,8 @@ FROM_CUT = Cut(rf"^{QIDG}: from=<[^>,]*>, size=\d+, nrcpt=\d+ \([^)]*\)$",
                 ("strip", "_detail", "detail", "", ")")))
 
 RULES: tuple[Rule, ...] = (
-    Rule("postfix.qmgr.removed", "qmgr", rf"^{QID}: removed$", K.REMOVE, ("0F5383D: removed",)),
+    Rule("postfix.qmgr.removed", "qmgr", rf"^{QID}: removed$", K.REMOVE, ("0F5383D: removed",),
+         cut=Cut(rf"^{QIDG}: removed$", (("strip", "body", "queue_id", "", ": removed"),))),
     Rule("postfix.qmgr.from", "qmgr", rf"^{QID}: from=<(?P<sender>[^>]*)>, size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \((?P<detail>[^)]*)\)$", K.QUEUED,
          ("0F5383D: from=<owner-postfix-users@postfix.org>, size=5360, nrcpt=1 (queue active)",), cut=FROM_CUT),
     Rule("postfix.qmgr.expired", "qmgr", rf"^{QID}: from=<(?P<sender>[^>]*)>, status=(?P<status>expired|force-expired), returned to sender$", K.EXPIRE,

@@ -15,6 +15,8 @@ CLIENT_CUT = Cut(rf"^{QIDG}: client=[^\s\[\],]*\[[^\],]*\](?::\d+)?(?:, .*)?$",
                  (("split", "body", ", ", ("_a", "_d")),
                   ("split", "_a", ": client=", ("queue_id", "client")),
                   ("prepend", "_d", "detail", ", ")))
+DISCONNECT_CUT = Cut(r"^disconnect from [^\s\[\]]*\[[^\]\s]*\](?::\d+)?(?: .*)?$",
+                     (("strip", "body", "_c", "disconnect from ", ""), ("split", "_c", " ", ("client", "detail"))))
 CONNECT_CUT = Cut(r"^connect from [^\s\[\]]*\[[^\]]*\](?::\d+)?$", (("strip", "body", "client", "connect from ", ""),))
 
 RULES: tuple[Rule, ...] = (
@@ -22,7 +24,7 @@ RULES: tuple[Rule, ...] = (
          ("connect from 061238241086.static.ctinets.com[61.238.241.86]",), cut=CONNECT_CUT),
     Rule("postfix.smtpd.disconnect", "smtpd", rf"^disconnect from {CLIENT}(?: (?P<detail>.*))?$", K.DISCONNECT,
          ("disconnect from unknown[72.10.165.66] ehlo=2 starttls=1 mail=1 rcpt=0/1 data=0/1 quit=1 commands=5/7",
-          "disconnect from 061238241086.static.ctinets.com[61.238.241.86]")),
+          "disconnect from 061238241086.static.ctinets.com[61.238.241.86]"), cut=DISCONNECT_CUT),
     # XFORWARD from a content filter: client= is the original client, orig_client= the filter
     Rule("postfix.smtpd.client_xforward", "smtpd",
          rf"^{QID}: client={CLIENT}, orig_queue_id=(?P<next_queue_id>[0-9A-Za-z]+)(?P<detail>,.*)?$", K.ACCEPT,
