@@ -84,3 +84,15 @@ def test_summary_peak_rss_is_bounded_and_does_not_grow_with_the_file(logs):
     assert rc_small == 0 and rc_big == 0
     assert big < SUMMARY_MAX_MB, f"summary used {big:.0f} MB on 600k lines (bound {SUMMARY_MAX_MB})"
     assert big / small < SUMMARY_GROWTH_MAX, f"summary grew {big / small:.2f}x from 300k to 600k lines ({small:.0f} -> {big:.0f} MB)"
+
+
+def test_bounces_peak_rss_does_not_grow_with_the_file(logs):
+    """``bounces`` keeps flags per message and the selected messages' lines, not every event."""
+    small_log, _ = logs[300_000]
+    big_log, _ = logs[600_000]
+    small, rc_small = peak_rss_mb("bounces", str(small_log), "--json")
+    big, rc_big = peak_rss_mb("bounces", str(big_log), "--json")
+    print(f"bounces peak RSS: 300k lines {small:.0f} MB, 600k lines {big:.0f} MB ({big / small:.2f}x)")
+    assert rc_small in (0, 4) and rc_big in (0, 4)
+    assert big < SUMMARY_MAX_MB, f"bounces used {big:.0f} MB on 600k lines (bound {SUMMARY_MAX_MB})"
+    assert big / small < SUMMARY_GROWTH_MAX, f"bounces grew {big / small:.2f}x from 300k to 600k lines ({small:.0f} -> {big:.0f} MB)"

@@ -36,26 +36,28 @@ def apply_derivations(df: Any, derivations: Sequence[tuple[str, str]], want: fro
         for t in targets:
             if t not in df.columns:
                 df = df.with_columns(pl.lit(None, pl.String).alias(t))
+            elif df.schema[t] != pl.String:
+                df = df.with_columns(pl.col(t).cast(pl.String))
         need = pl.col(src).is_not_null() & pl.any_horizontal([pl.col(t).is_null() for t in targets])
-        need = need & pl.col(src).str.contains(pattern)
-        df = df.with_columns(__need=need.fill_null(False))
-        todo = df.filter(pl.col("__need"))
-        if not todo.height:
-            df = df.drop("__need")
+        idx = df.select(pl.arg_where((need & pl.col(src).str.contains(pattern)).fill_null(False))).to_series()
+        if not len(idx):
             continue
-        done = [df.filter(~pl.col("__need"))]
+        # only the rows that need it, only the source and target columns; results scattered back
+        todo = df.select(src, *targets)[idx].with_columns(__row=idx)
+        done = []
         for cut in (cuts or {}).get(pattern, ()):
             hit, todo = split_by_guard(todo, cut, "__d_")
             if hit is not None:
                 got = [t for t in targets if t in cut.groups]
-                done.append(hit.with_columns([pl.coalesce(pl.col(t).cast(pl.String), pl.col("__d_" + t)).alias(t) for t in got])
-                            .select(todo.columns))
+                done.append(hit.with_columns([pl.coalesce(pl.col(t), pl.col("__d_" + t)).alias(t) for t in got])
+                            .select("__row", *targets))
         if todo.height:
             ex = pl.col(src).str.extract_groups(pattern)
-            done.append(todo.with_columns([
-                pl.coalesce(pl.col(t).cast(pl.String), *(ex.struct.field(g) for g in gs)).alias(t) for t, gs in targets.items()
-            ]))
-        df = pl.concat(done, how="vertical_relaxed").drop("__need")
+            done.append(todo.with_columns([pl.coalesce(pl.col(t), *(ex.struct.field(g) for g in gs)).alias(t)
+                                           for t, gs in targets.items()]).select("__row", *targets))
+        new = pl.concat(done) if len(done) > 1 else done[0]
+        rows = new.get_column("__row")
+        df = df.with_columns([df.get_column(t).scatter(rows, new.get_column(t)) for t in targets])
     return df
 
 

@@ -163,21 +163,26 @@ def open_inputs(paths: Sequence[str], mta: str, options: ParseOptions | None, re
 def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
                 registry: Registry | None = None, result: ScanResult | None = None,
                 keep_going: bool = False, line_filter: Any = None, narrow: Any = None,
-                chunk_bytes: int | None = None) -> Iterator[Any]:
+                chunk_bytes: int | None = None, filter_native: bool = True) -> Iterator[Any]:
     """Yield event DataFrames (:func:`~logtrace.events.event_schema`), chunk by chunk.
 
-    ``line_filter`` is an optional polars expression over the raw ``line`` column applied
-    before parsing (``follow`` narrows a day of logs to the lines naming its IDs this way).
+    ``line_filter`` is an optional polars expression over the raw ``line`` and ``line_no``
+    columns applied before parsing (``follow`` narrows a day of logs to the lines naming its
+    IDs this way), or a function of an input's path giving that input's expression.
     ``narrow`` (:class:`~logtrace.parsing.rules.Narrow`) asks syslog files for fewer rows and
     columns; a parser with a file format of its own ignores it (callers filter its events).
+    ``filter_native=False`` reads inputs in a format of their own whole (their lines may take
+    fields from the lines above them), ``line_filter`` applying to syslog files only.
     """
     result = result if result is not None else ScanResult()
     for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
+        syslog = isinstance(parser, Router) or not has_native_container(type(parser))
+        flt = line_filter if filter_native or syslog else None
         if reads_whole_files(parser):
-            yield from parser.parse_file(f, ctx, result.diagnostics, line_filter)
+            yield from parser.parse_file(f, ctx, result.diagnostics, flt(f.path) if callable(flt) else flt)
             continue
-        narrowed = narrow is not None and (isinstance(parser, Router) or not has_native_container(type(parser)))
-        for lines in _prepared(f, parser, ctx, result, line_filter, chunk_bytes):
+        narrowed = narrow is not None and syslog
+        for lines in _prepared(f, parser, ctx, result, flt, chunk_bytes):
             yield parser.parse_frame(lines, ctx, narrow) if narrowed else parser.parse_frame(lines, ctx)
 
 
@@ -186,10 +191,11 @@ def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_fi
     """Chunks with their years fixed in order (year inference is sequential), filtered."""
     from logtrace.containers.stamps import assign_years
 
+    flt = line_filter(f.path) if callable(line_filter) else line_filter  # a callable gives each input its own
     for lines in reader.frames(f, result.diagnostics, chunk_bytes or reader.CHUNK_BYTES):
         lines = assign_years(lines, ctx.years)
-        if line_filter is not None:
-            lines = lines.filter(line_filter)
+        if flt is not None:
+            lines = lines.filter(flt)
             if not lines.height:
                 continue
         yield lines

@@ -175,6 +175,7 @@ class SummaryFold:
         # one polars call runs every counter's aggregation of this block (shared inputs computed once)
         for (counter, _), df in zip(self._queue, pl.collect_all([lf for _, lf in self._queue])):
             counter.add(df)
+        self._queue = []  # the plans hold the block
 
     def _agg(self, counter: Counter, lf: Any) -> None:
         self._queue.append((counter, lf))

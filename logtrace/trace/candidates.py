@@ -1,0 +1,155 @@
+"""Picking ``bounces``' candidate messages with a narrow streaming fold, then reading only their lines.
+
+Pass 1 (:func:`select_candidates`) asks the frame engine only for the rows of rules that name a
+queue ID (or a session a reject belongs to), and folds each block into a few flags per
+``(host, queue ID)`` (a problem, a start, an attempt), the ``(queue ID, next queue ID)`` links,
+each host's last stamp and the line accounting. Pass 2 (:func:`read_candidates`) reads the inputs
+again keeping only the lines that name a selected ID (one Aho-Corasick ``contains_any`` per
+block) and parses those fully. What a message's recipients became is decided afterwards by the
+:class:`~logtrace.trace.correlator.Correlator` and its one decision table, as before.
+
+Memory: one block, plus a few dozen bytes per message and link, plus the selected messages' events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from logtrace.parsing.tags import Tag, default_index, tagged
+
+PROBLEM_KINDS = ("bounce", "expire", "defer", "delete", "hold", "discard", "reject")
+SESSION_KEYS = ["host", "pid", "sender"]
+MERGE_ROWS = 200_000
+
+
+@dataclass
+class Selection:
+    accounting: Any = None
+    host_end: dict[str | None, datetime] = field(default_factory=dict)
+    log_end: datetime | None = None
+    per: Any = None  #: host, queue_id, problem, started, attempts (None: nothing read)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    accepts: Any = None  #: queue IDs whose session logged a session-scoped reject (``include_rejected``)
+    q_end: datetime | None = None  #: the last stamp of a line naming a queue ID
+    scoped_lines: dict[str, list[int]] = field(default_factory=dict)  #: file → lines of session-scoped rejects
+
+
+def bounces_narrow() -> Any:
+    """The rules ``bounces`` needs rows of: those naming a queue ID or next queue ID, and session-scoped ones."""
+    from logtrace.parsing.rules import Narrow
+
+    idx = default_index()
+
+    def keep(rule: Any) -> bool:
+        groups = {g.split("__", 1)[0] for g in re.compile(rule.pattern).groupindex}
+        tags = set(idx.plain.get(rule.id, ())) | {t for _, _, ts in idx.by.get(rule.id, ()) for t in ts}
+        return bool(groups & {"queue_id", "next_queue_id"}) or Tag.SESSION_SCOPED in tags
+
+    fields = {f for lst in idx.by.values() for f, _, _ in lst}
+    return Narrow(keep, frozenset({"queue_id", "next_queue_id", "sender", "pid"}) | fields)
+
+
+def flags(q: Any) -> Any:
+    """Per ``(host, queue_id)`` counts of problem, start and attempt rows."""
+    import polars as pl
+
+    k = pl.col("kind")
+    return q.group_by("host", "queue_id").agg(
+        problem=k.is_in(PROBLEM_KINDS).sum(), started=k.is_in(["accept", "queued"]).sum(),
+        attempts=k.is_in(["deliver", "defer", "bounce", "expire", "discard"]).sum())
+
+
+def per_message(ev: Any) -> Any:
+    """Flags (booleans) per ``(host, queue_id)`` of rows that name a queue ID."""
+    import polars as pl
+
+    return flags(ev).with_columns(pl.col("problem", "started", "attempts") > 0)
+
+
+def session_accepts(accepts: Any, scoped: Any) -> Any:
+    """Accepts whose session (host, pid, sender) logged a session-scoped reject."""
+    return accepts.join(scoped.select(SESSION_KEYS).unique(), on=SESSION_KEYS, how="semi", nulls_equal=True)
+
+
+def select_candidates(paths: Sequence[str], *, mta: str = "auto", options: Any = None, result: Any = None,
+                      include_rejected: bool = False) -> Selection:
+    """Pass 1: the narrow fold (see the module docstring)."""
+    import polars as pl
+
+    from logtrace.parsing.scan import accounting, scan_frames
+
+    session = tagged(Tag.SESSION_SCOPED) & (pl.col("kind") == "reject")
+    sel = Selection()
+    acc_parts: list[Any] = []
+    ends: list[Any] = []
+    fl: list[Any] = []
+    fl_rows = 0
+    pairs: list[Any] = []
+    accepts: list[Any] = []
+    scoped: list[Any] = []
+    seen = False
+    for df in scan_frames(paths, mta=mta, options=options, result=result, keep_going=True, narrow=bounces_narrow()):
+        seen = True
+        acc_parts.append(accounting(df))
+        ends.append(df.filter(pl.col("ts").is_not_null()).group_by("host").agg(pl.col("ts").max()))
+        q = df.filter(pl.col("queue_id").is_not_null())
+        if q.height:
+            fl.append(flags(q))
+            fl_rows += fl[-1].height
+            if fl_rows > MERGE_ROWS and len(fl) > 1:
+                fl = [pl.concat(fl).group_by("host", "queue_id").agg(pl.all().sum())]
+                fl_rows = fl[0].height
+            pairs.append(q.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique())
+            end = q.get_column("ts").max()
+            sel.q_end = end if sel.q_end is None or (end is not None and end > sel.q_end) else sel.q_end
+            if include_rejected:
+                accepts.append(q.filter(pl.col("kind") == "accept").select(*SESSION_KEYS, "queue_id"))
+        sc = df.filter(pl.col("queue_id").is_null() & session.fill_null(False))
+        if sc.height:
+            scoped.append(sc.select(*SESSION_KEYS))
+            for f, lines in sc.group_by("file").agg(pl.col("line_no")).iter_rows():
+                sel.scoped_lines.setdefault(f, []).extend(lines)
+    if acc_parts:
+        sel.accounting = (pl.concat(acc_parts).group_by("program").agg(pl.all().sum())
+                          .sort("unrecognized", "parsed", descending=True))
+    if ends:
+        sel.host_end = dict(pl.concat(ends, how="vertical_relaxed").group_by("host").agg(pl.col("ts").max()).rows())
+    sel.log_end = max(sel.host_end.values(), default=None)
+    if not seen:
+        return sel
+    sel.per = (pl.concat(fl).group_by("host", "queue_id").agg(pl.all().sum()).with_columns(pl.col("problem", "started", "attempts") > 0)
+               if fl else pl.DataFrame(schema={"host": pl.String, "queue_id": pl.String, "problem": pl.Boolean,
+                                               "started": pl.Boolean, "attempts": pl.Boolean}))
+    sel.pairs = pl.concat(pairs).unique().rows() if pairs else []
+    if include_rejected and accepts and scoped:
+        sel.accepts = session_accepts(pl.concat(accepts, how="vertical_relaxed"), pl.concat(scoped, how="vertical_relaxed"))
+    return sel
+
+
+def read_candidates(paths: Sequence[str], ids: set[str], scoped_lines: dict[str, list[int]], *, mta: str = "auto",
+                    options: Any = None) -> tuple[Any, Any]:
+    """Pass 2: (rows of the selected queue IDs, session-scoped reject rows), fully parsed, in input order."""
+    import polars as pl
+
+    from logtrace.parsing.rules import empty_frame
+    from logtrace.parsing.scan import ScanResult, scan_frames
+
+    wanted = sorted(ids)
+
+    def only(path: str) -> Any:
+        e = pl.col("line").str.contains_any(wanted)
+        lines = scoped_lines.get(path)
+        return e | pl.col("line_no").is_in(lines) if lines else e
+
+    session = tagged(Tag.SESSION_SCOPED) & (pl.col("kind") == "reject")
+    subs, scoped = [], []
+    for df in scan_frames(paths, mta=mta, options=options, result=ScanResult(), keep_going=True, line_filter=only,
+                          filter_native=False):
+        subs.append(df.filter(pl.col("queue_id").is_not_null() & pl.col("queue_id").is_in(wanted)))
+        scoped.append(df.filter(pl.col("queue_id").is_null() & session.fill_null(False)))
+    sub = pl.concat(subs, how="vertical_relaxed") if subs else empty_frame()
+    return sub, (pl.concat(scoped, how="vertical_relaxed") if scoped else empty_frame())
