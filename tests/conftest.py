@@ -83,3 +83,13 @@ def assert_engines_agree(path: Path | str, mta: str, options: object) -> None:
             continue
         mism = diff.filter(~pl.col(col).eq_missing(pl.col(col + "_l")))
         assert mism.height == 0, f"{col}: {mism.select('line_no', col, col + '_l').head(3)}"
+
+
+def generate_log(out: Path, lines: int, seed: int) -> Path:
+    """A ``bench/genlog.py`` Postfix log (with its truth file beside it)."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(REPO / "bench" / "genlog.py"), "--lines", str(lines), "--seed", str(seed),
+                    "--out", str(out), "--truth", str(out.with_suffix(".truth")), "-q"], check=True, timeout=300)
+    return out

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import generate_log
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bfold") / "mail.log"
-    subprocess.run([sys.executable, str(REPO / "bench" / "genlog.py"), "--lines", "30000", "--seed", "7", "--out", str(out),
-                    "--truth", str(out.with_suffix(".truth")), "-q"], check=True, timeout=300)
-    return out
+    return generate_log(tmp_path_factory.mktemp("bfold") / "mail.log", 30000, 7)
 
 
 def run(*args: str, stdin: Path | None = None) -> list[dict]:

@@ -6,19 +6,16 @@ the same events as the line engine on those files."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, assert_engines_agree
+from conftest import CORPUS, assert_engines_agree, generate_log
 from logtrace.containers.syslog import split_line
 from logtrace.parsing.protocol import ParseOptions
 from logtrace.parsing.registry import Registry
 from logtrace.parsing.rules import RuleParser
 
-REPO = Path(__file__).resolve().parents[1]
 OPTS = ParseOptions(year=2026, tz="UTC")
 DIALECTS = [i.cls for i in Registry(include_plugins=False).available() if issubclass(i.cls, RuleParser)]
 CUT_RULES = [(cls, r) for cls in DIALECTS for r in cls.rules if r.cut is not None]
@@ -26,10 +23,7 @@ CUT_RULES = [(cls, r) for cls in DIALECTS for r in cls.rules if r.cut is not Non
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cuts") / "gen.log"
-    subprocess.run([sys.executable, str(REPO / "bench" / "genlog.py"), "--lines", "20000", "--seed", "5", "--out", str(out),
-                    "--truth", str(out.with_suffix(".truth")), "-q"], check=True, timeout=300)
-    return out
+    return generate_log(tmp_path_factory.mktemp("cuts") / "gen.log", 20000, 5)
 
 
 def bodies(generated: Path) -> list[str]:
