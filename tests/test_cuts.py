@@ -106,3 +106,17 @@ def test_derivation_cuts_equal_their_patterns(generated):
                 assert all(m.group(g) is None for g in set(rx.groupindex) - set(cut.groups)), v
             frame = cut.cut_frame(pl.DataFrame({cut.src: taken}))
             assert frame.select(list(cut.groups)).rows(named=True) == [cut.cut_line(v) for v in taken]
+
+
+def test_check_parser_reports_a_cut_that_disagrees_with_its_pattern():
+    import dataclasses
+
+    from logtrace.parsing.cuts import Cut
+    from logtrace.parsing.rules import check_parser
+
+    cls = next(c for c, r in CUT_RULES if r.id == "postfix.qmgr.removed")
+    bad = Cut(r"^[0-9A-F]{5,}: removed$", (("strip", "body", "queue_id", "", "removed"),))  # keeps ": "
+    rules = tuple(dataclasses.replace(r, cut=bad) if r.id == "postfix.qmgr.removed" else r for r in cls.rules)
+    broken = type("Broken", (cls,), {"rules": rules})
+    assert any("cut and pattern disagree" in p for p in check_parser(broken))
+    assert check_parser(cls) == []

@@ -49,6 +49,8 @@ class Cut:
 
     def cut_line(self, text: str) -> dict[str, str | None] | None:
         """The groups of one text, or None when the guard refuses it."""
+        if not isinstance(text, str):
+            return None
         if not self.guard_re.match(text):
             return None
         v: dict[str, str | None] = {self.src: text}
@@ -86,11 +88,9 @@ class Cut:
             if st[0] == "split":
                 _, src, sep, targets = st
                 names = [name(t) for t in targets]
-                tmp = [f"__cut{i}" for i in range(len(names))]
                 df = df.with_columns(pl.col(name(src) if src != self.src else src).str.splitn(sep, len(names))
                                      .struct.rename_fields(names).alias("__cut")).unnest("__cut")
                 scratch += [t for t in names if t.startswith("_") and not t.startswith("__cut_")]
-                _ = tmp
             elif st[0] == "strip":
                 _, src, target, prefix_, suffix = st
                 e = pl.col(name(src) if src != self.src else src)
@@ -106,6 +106,31 @@ class Cut:
                 scratch += [name(target)] if target.startswith("_") else []
         df = df.drop([c for c in dict.fromkeys(scratch) if c in df.columns])
         return df.rename({f"__cut_{g}": prefix + g for g in self.groups})
+
+
+def cut_problems(pattern: str, cut: Cut, texts: list[str]) -> list[str]:
+    """Why ``cut`` may not stand beside ``pattern``: a guard that is not portable, a group the
+    pattern lacks, or a text the pattern matches and the guard takes on which the two disagree."""
+    import polars as pl
+
+    out: list[str] = []
+    try:
+        pl.DataFrame({"s": ["x"]}).select(pl.col("s").str.contains(cut.guard))
+        cut.guard_re
+    except Exception as e:  # noqa: BLE001 - polars raises ComputeError, re raises re.error
+        return [f"cut guard not portable: {e}"]
+    rx = re.compile(pattern)
+    extra = set(cut.groups) - {g.split("__", 1)[0] for g in rx.groupindex}
+    if extra:
+        out.append(f"cut gives groups the pattern does not capture: {sorted(extra)}")
+    for t in texts:
+        m = rx.match(t) if cut.src == "body" else rx.search(t)
+        got = cut.cut_line(t)
+        if m is None or got is None:
+            continue
+        if got != {g: m.group(g) for g in cut.groups} or any(m.group(g) is not None for g in set(rx.groupindex) - set(cut.groups)):
+            out.append(f"cut and pattern disagree on {t[:80]!r}")
+    return out
 
 
 def split_by_guard(df: Any, cut: Cut, prefix: str = "") -> tuple[Any, Any]:

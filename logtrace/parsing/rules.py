@@ -578,6 +578,10 @@ def check_parser(cls: type) -> list[str]:
             continue
         if not r.samples:
             issues.append(f"{r.id}: no sample line; add one real line it matches")
+        if r.cut is not None:
+            from logtrace.parsing.cuts import cut_problems
+
+            issues += [f"{r.id}: {p}" for p in cut_problems(r.pattern, r.cut, list(r.samples))]
         daemons = [r.program] if r.program != "*" else ["*"]
         for s in r.samples:
             for d in daemons:
