@@ -1,8 +1,8 @@
-"""Collecting a summary's events: scan inputs chunk by chunk and keep only the narrow rows.
+"""Collecting a summary's events: scan inputs chunk by chunk and keep (or fold) only the narrow rows.
 
-:func:`collect_events` is the streaming fold: per chunk it counts lines (accounting), applies
-``--since``/``--until``/``--where``, widens the period and keeps only the rows and columns a
-report needs (:func:`narrow`). It also decides whose counting rules ``totals`` follow, from
+:func:`collect_events` drives the streaming fold: per chunk it counts lines (accounting), applies
+``--since``/``--until``/``--where``, widens the period and passes on only the rows and columns a
+report needs (:func:`narrow`; the frame engine is asked for them with :func:`summary_narrow`). It also decides whose counting rules ``totals`` follow, from
 the events' rule tags (:func:`counting_tally`), never from parser names.
 """
 

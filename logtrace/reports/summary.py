@@ -1,8 +1,12 @@
 """Batch summaries of mail logs: a pflogsumm-class report as polars DataFrames and dicts.
 
-:func:`summarize` reads inputs chunk by chunk through :func:`logtrace.parsing.scan.scan_frames`,
-keeps only the narrow rows and columns the report needs (lifecycle events, not headers, TLS
-or other programs' noise), and computes every section with vectorized polars expressions.
+:func:`summarize` reads inputs in blocks of :data:`BLOCK_BYTES` through
+:func:`logtrace.parsing.scan.scan_frames`, asking the frame engine only for the rows and columns
+the report needs (lifecycle events, not headers, TLS or other programs' noise, which are
+classified for the line accounting but not extracted), and folds each block into compact state
+(:class:`~logtrace.reports.fold.SummaryFold`): memory stays at one block plus messages in flight,
+a few dozen bytes per message and the distinct keys. :func:`build` computes the same report
+from a whole narrow event frame.
 Nothing here prints or imports rich; :mod:`logtrace.cli.render_summary` renders a :class:`Summary`.
 
 Two families of counts, kept apart on purpose:
