@@ -221,15 +221,25 @@ class Search:
         return out
 
     def _must_exist(self, needle: str, anchors: list[Found]) -> bool:
-        """Whether ``needle`` names a lifecycle on a host whose lines are in these logs."""
+        """Whether ``needle`` names a lifecycle on a host whose lines are in these logs: a
+        same-host link (notification, re-injection, ``orig_id=``; no relay or a loopback one),
+        or a relay to one of the input's hosts — by its full name, or by its first label when
+        the relay's address is not public (``mx2.example.com[10.0.0.12]`` for host ``mx2``;
+        ``mx1.partner.example[198.51.100.7]`` is somebody else's mx1)."""
+        import ipaddress
+
         for f in anchors:
             e = f.rec
             if not isinstance(e, Event) or needle != e.next_queue_id:
                 continue
             relay = (e.relay_host or "").lower()
-            if not relay or relay.startswith(_LOOPBACK) or relay == (e.host or "").lower():
+            if not relay or relay.startswith(_LOOPBACK) or relay == (e.host or "").lower() or relay in self.hosts:
                 return True
-            if relay in self.hosts or relay.split(".", 1)[0] in self.hosts:
+            try:
+                public = e.relay_ip is not None and ipaddress.ip_address(e.relay_ip).is_global
+            except ValueError:
+                public = False
+            if not public and relay.split(".", 1)[0] in self.hosts:
                 return True
         return False
 
