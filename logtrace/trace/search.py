@@ -95,6 +95,9 @@ class Search:
             start, a_off, a_ts = self._window_start(i, log, anchors)
             found, reached_start = self._forward(i, log, raw, needle, start, a_off, a_ts)
             own = self._own(needle, i)
+            if own and all(has_tag(f.rec, Tag.MAILBOX) for f in own):
+                out += found  # a mailbox server's delivery: no accept line before it, all of it is here
+                continue
             if own and start > 0 and not any(f.rec.kind == K.ACCEPT for f in own):
                 # its first line is before the window: back to its accept line (client=, uid=, <=);
                 # a lifecycle that has none (a notification) starts at its Message-ID header
@@ -223,7 +226,8 @@ class Search:
     def _must_exist(self, needle: str, anchors: list[Found]) -> bool:
         """Whether ``needle`` names a lifecycle on a host whose lines are in these logs: a
         same-host link (notification, re-injection, ``orig_id=``; no relay or a loopback one),
-        or a relay to one of the input's hosts — by its full name, or by its first label when
+        or a relay over the network to one of the input's hosts (not a delivery to a socket:
+        the mailbox server behind ``private/dovecot-lmtp`` logs elsewhere) — by its full name, or by its first label when
         the relay's address is not public (``mx2.example.com[10.0.0.12]`` for host ``mx2``;
         ``mx1.partner.example[198.51.100.7]`` is somebody else's mx1)."""
         import ipaddress
@@ -233,13 +237,15 @@ class Search:
             if not isinstance(e, Event) or needle != e.next_queue_id:
                 continue
             relay = (e.relay_host or "").lower()
-            if not relay or relay.startswith(_LOOPBACK) or relay == (e.host or "").lower() or relay in self.hosts:
+            if not relay or relay.startswith(_LOOPBACK):
                 return True
             try:
-                public = e.relay_ip is not None and ipaddress.ip_address(e.relay_ip).is_global
-            except ValueError:
-                public = False
-            if not public and relay.split(".", 1)[0] in self.hosts:
+                ip = ipaddress.ip_address(e.relay_ip) if e.relay_ip else None
+            except ValueError:  # a socket (private/dovecot-lmtp): the mailbox server's log may not be given
+                continue
+            if relay == (e.host or "").lower() or relay in self.hosts:
+                return True
+            if ip is not None and not ip.is_global and relay.split(".", 1)[0] in self.hosts:
                 return True
         return False
 

@@ -39,6 +39,7 @@ class Verdict(StrEnum):
     DELETED = "deleted"
     HELD = "held"
     DISCARDED = "discarded"  # by a content filter, a milter or a discard action: accepted, never delivered
+    DISCARDED_BY_SIEVE = "discarded-by-sieve"  # the recipient's own Sieve rule dropped it at the mailbox
     UNKNOWN = "unknown"
 
 
@@ -59,6 +60,7 @@ class Case(StrEnum):
     BOUNCED = "bounced"
     EXPIRED = "expired"  # the attempt itself says so (retry time exceeded)
     DISCARDED_BY_FILTER = "discarded-by-filter"  # the content filter answered 2xx and dropped it
+    DISCARDED_BY_SIEVE = "discarded-by-sieve"  # a user's filter at the mailbox (Tag.USER_FILTER)
     DISCARDED = "discarded"
     REJECTED = "rejected"  # at SMTP time: the client was told
     EXPIRED_IN_QUEUE = "expired-in-queue"  # deferred until the queue gave up
@@ -166,6 +168,11 @@ def _filter_discard(f: Facts) -> Event | None:
     return e if e is not None and has_tag(e, Tag.FILTER_DISCARD) else None
 
 
+def _user_discard(f: Facts) -> Event | None:
+    e = _attempt(K.DISCARD)(f)
+    return e if e is not None and has_tag(e, Tag.USER_FILTER) else None
+
+
 def _still_held(f: Facts) -> bool:
     held, released = f.held, f.released
     return held is not None and (released is None or (released.ts or 0) < (held.ts or 0))  # type: ignore[operator]
@@ -209,6 +216,7 @@ DECISIONS: tuple[Decision, ...] = (
     Decision(Case.BOUNCED, Verdict.BOUNCED, _attempt(K.BOUNCE), Cite.LAST_DEFER_AND_ATTEMPT, ("relay", "dsn", "reply", "when"), ndr=True),
     Decision(Case.EXPIRED, Verdict.EXPIRED, _attempt(K.EXPIRE), Cite.LAST_DEFER_AND_ATTEMPT, ("relay", "dsn", "reply", "when"), ndr=True),
     Decision(Case.DISCARDED_BY_FILTER, Verdict.DISCARDED, _filter_discard, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
+    Decision(Case.DISCARDED_BY_SIEVE, Verdict.DISCARDED_BY_SIEVE, _user_discard, Cite.ATTEMPT, ("when",)),
     Decision(Case.DISCARDED, Verdict.DISCARDED, _attempt(K.DISCARD), Cite.ATTEMPT),
     Decision(Case.REJECTED, Verdict.REJECTED, _attempt(K.REJECT), Cite.ATTEMPT, ("dsn", "reply")),
     # only deferrals (or nothing) for this recipient: the queue decides

@@ -1,0 +1,117 @@
+"""The last mile (issue 17, first slice): Postfix hands the message to Dovecot over LMTP, and
+the Dovecot lines of that delivery — linked by the LMTP session ID that Dovecot puts both in
+its ``250 2.0.0 <rcpt> SESSION Saved`` reply and in its log prefix — say where it went.
+
+The lines are the shapes Debian 12's Postfix 3.7 and Dovecot 2.3.19 (LMTP, Pigeonhole Sieve,
+quota) write (``shared/reference/anchors.md`` §3b): INBOX, Sieve ``fileinto`` Junk with the
+``:R2`` session suffix of a second recipient, Sieve ``discard``, quota. Through syslog and
+through Dovecot's own ``log_path`` file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logtrace.parsing.protocol import ParseOptions
+from logtrace.trace.follow import follow, story_to_json
+
+REPO = Path(__file__).resolve().parents[1]
+OPTS = ParseOptions(year=2026, tz="UTC")
+
+MX2 = """\
+Nov 22 10:42:01 mx2 postfix/smtpd[4101]: 4TwNdH5zwCz7fxV: client=mx1.example.org[192.0.2.11]
+Nov 22 10:42:01 mx2 postfix/cleanup[4102]: 4TwNdH5zwCz7fxV: message-id=<m3@example.net>
+Nov 22 10:42:01 mx2 postfix/qmgr[4103]: 4TwNdH5zwCz7fxV: from=<alice@example.net>, size=3100, nrcpt=2 (queue active)
+Nov 22 10:42:02 mx2 dovecot: lmtp(6615): Connect from local
+Nov 22 10:42:02 mx2 dovecot: lmtp(bob@example.org)<6615><6fnOAPQQB2vXGQAAg+zDdQ>: sieve: msgid=<m3@example.net>: stored mail into mailbox 'INBOX'
+Nov 22 10:42:03 mx2 dovecot: lmtp(carol@example.org)<6615><6fnOAPQQB2vXGQAAg+zDdQ:R2>: sieve: msgid=<m3@example.net>: fileinto action: stored mail into mailbox 'Junk'
+Nov 22 10:42:03 mx2 postfix/lmtp[4104]: 4TwNdH5zwCz7fxV: to=<bob@example.org>, relay=mail.example.org[private/dovecot-lmtp], delay=1.3, delays=0.1/0.01/0.04/1.2, dsn=2.0.0, status=sent (250 2.0.0 <bob@example.org> 6fnOAPQQB2vXGQAAg+zDdQ Saved)
+Nov 22 10:42:03 mx2 postfix/lmtp[4104]: 4TwNdH5zwCz7fxV: to=<carol@example.org>, relay=mail.example.org[private/dovecot-lmtp], delay=1.3, delays=0.1/0.01/0.04/1.2, dsn=2.0.0, status=sent (250 2.0.0 <carol@example.org> 6fnOAPQQB2vXGQAAg+zDdQ:R2 Saved)
+Nov 22 10:42:03 mx2 dovecot: lmtp(6615): Disconnect from local: Client has quit the connection (state=READY)
+Nov 22 10:42:03 mx2 postfix/qmgr[4103]: 4TwNdH5zwCz7fxV: removed
+Nov 22 10:50:01 mx2 postfix/smtpd[4101]: 4TwNdJ0000z7fxW: client=mx1.example.org[192.0.2.11]
+Nov 22 10:50:01 mx2 postfix/cleanup[4102]: 4TwNdJ0000z7fxW: message-id=<m4@example.net>
+Nov 22 10:50:01 mx2 postfix/qmgr[4103]: 4TwNdJ0000z7fxW: from=<alice@example.net>, size=3100, nrcpt=1 (queue active)
+Nov 22 10:50:02 mx2 dovecot: lmtp(carol@example.org)<6615><G9b4B/QQB2vXGQAAg+zDdQ>: sieve: msgid=<m4@example.net>: discard action: Marked message to be discarded if not explicitly delivered (discard action)
+Nov 22 10:50:02 mx2 postfix/lmtp[4104]: 4TwNdJ0000z7fxW: to=<carol@example.org>, relay=mail.example.org[private/dovecot-lmtp], delay=1.3, delays=0.1/0.01/0.04/1.2, dsn=2.0.0, status=sent (250 2.0.0 <carol@example.org> G9b4B/QQB2vXGQAAg+zDdQ Saved)
+Nov 22 10:50:02 mx2 postfix/qmgr[4103]: 4TwNdJ0000z7fxW: removed
+Nov 22 10:55:01 mx2 postfix/smtpd[4101]: 4TwNdK1111z7fxX: client=mx1.example.org[192.0.2.11]
+Nov 22 10:55:01 mx2 postfix/cleanup[4102]: 4TwNdK1111z7fxX: message-id=<m5@example.net>
+Nov 22 10:55:01 mx2 postfix/qmgr[4103]: 4TwNdK1111z7fxX: from=<alice@example.net>, size=9100, nrcpt=1 (queue active)
+Nov 22 10:55:02 mx2 dovecot: lmtp(erin@example.org)<6615><JYZbC/QQB2vXGQAAg+zDdQ>: msgid=<m5@example.net>: save failed to INBOX: Quota exceeded (mailbox for user is full)
+Nov 22 10:55:02 mx2 postfix/lmtp[4104]: 4TwNdK1111z7fxX: to=<erin@example.org>, relay=mail.example.org[private/dovecot-lmtp], delay=1.1, delays=0.1/0.01/0.04/1, dsn=5.2.2, status=bounced (host mail.example.org[private/dovecot-lmtp] said: 552 5.2.2 <erin@example.org> Quota exceeded (mailbox for user is full) (in reply to end of DATA command))
+Nov 22 10:55:02 mx2 postfix/qmgr[4103]: 4TwNdK1111z7fxX: removed
+"""
+
+
+@pytest.fixture()
+def mx2(tmp_path: Path) -> Path:
+    p = tmp_path / "mail.log"
+    p.write_text(MX2)
+    return p
+
+
+def _recipients(path: Path, qid: str) -> dict[str, dict]:
+    (story,) = follow([str(path)], queue_id=qid, options=OPTS).stories
+    return {r["recipient"]: r for r in story_to_json(story)["recipients"]}
+
+
+def test_inbox_and_junk_are_named_with_dovecots_lines_as_evidence(mx2):
+    r = _recipients(mx2, "4TwNdH5zwCz7fxV")
+    bob, carol = r["bob@example.org"], r["carol@example.org"]
+    assert bob["verdict"] == carol["verdict"] == "delivered"
+    assert "saved into the mailbox folder 'INBOX' by dovecot on mx2 at 2026-11-22 10:42:02" in bob["summary"]
+    assert carol["summary"].startswith("delivered, but into the junk folder: saved by Sieve into the mailbox folder 'Junk'")
+    assert bob["evidence"] == [f"{mx2}:7", f"{mx2}:5"] and carol["evidence"] == [f"{mx2}:8", f"{mx2}:6"]
+    (story,) = follow([str(mx2)], queue_id="4TwNdH5zwCz7fxV", options=OPTS).stories
+    chain = story_to_json(story)["chain"]
+    assert [(h["queue_id"], h["link"]) for h in chain] == [
+        ("4TwNdH5zwCz7fxV", "origin"), ("6fnOAPQQB2vXGQAAg+zDdQ", "mailbox"), ("6fnOAPQQB2vXGQAAg+zDdQ:R2", "mailbox")]
+
+
+def test_a_sieve_discard_is_its_own_verdict_and_not_a_bounces_failure(mx2):
+    r = _recipients(mx2, "4TwNdJ0000z7fxW")["carol@example.org"]
+    assert r["verdict"] == "discarded-by-sieve"
+    assert "discarded by the recipient's own Sieve filter at 2026-11-22 10:50:02 by dovecot on mx2" in r["summary"]
+    out = subprocess.run([sys.executable, "-m", "logtrace", "bounces", str(mx2), "--json", "--year", "2026", "--tz", "UTC"],
+                         capture_output=True, text=True, cwd=REPO)
+    doc = json.loads(out.stdout)
+    items = doc if isinstance(doc, list) else doc["messages"]
+    cats = {(m["chain"][0]["queue_id"], x["recipient"]): x["category"] for m in items for x in m["recipients"] if x.get("category")}
+    assert cats[("4TwNdJ0000z7fxW", "carol@example.org")] == "discarded-by-sieve"
+    assert cats[("4TwNdK1111z7fxX", "erin@example.org")] == "bounced"
+    assert out.returncode == 4  # the quota bounce is a failure; the Sieve discard alone would not be
+    only_sieve = subprocess.run([sys.executable, "-m", "logtrace", "bounces", str(mx2), "--year", "2026", "--tz", "UTC",
+                                 "--where", "category = 'discarded-by-sieve'"], capture_output=True, text=True, cwd=REPO)
+    assert only_sieve.returncode == 0, only_sieve.stderr
+
+
+def test_quota_bounce_keeps_the_mtas_verdict_with_dovecots_reason_in_the_timeline(mx2):
+    r = _recipients(mx2, "4TwNdK1111z7fxX")["erin@example.org"]
+    assert r["verdict"] == "bounced" and r["dsn"] == "5.2.2" and "Quota exceeded" in r["reply"]
+
+
+def test_summary_counts_each_delivery_once(mx2):
+    """The mailbox server's side of a delivery is not a second delivery (pflogsumm counts the MTA's line)."""
+    out = subprocess.run([sys.executable, "-m", "logtrace", "summary", str(mx2), "--format", "json", "--year", "2026", "--tz", "UTC"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["totals"]["delivered"] == 3
+
+
+def test_dovecots_own_log_file_links_the_same_way(tmp_path):
+    """Dovecot's ``log_path`` file (``Info:`` level, no host) beside the Postfix syslog file."""
+    pf, dv = tmp_path / "mail.log", tmp_path / "dovecot.log"
+    pf.write_text("".join(ln + "\n" for ln in MX2.splitlines() if " dovecot: " not in ln))
+    dv.write_text("".join(ln.replace(" mx2 dovecot: ", " ").replace(">: ", ">: Info: ", 1).replace("): Connect", "): Info: Connect")
+                          .replace("): Disconnect", "): Info: Disconnect") + "\n" for ln in MX2.splitlines() if " dovecot: " in ln))
+    (story,) = follow([str(pf), str(dv)], queue_id="4TwNdH5zwCz7fxV", options=OPTS).stories
+    r = {x["recipient"]: x for x in story_to_json(story)["recipients"]}
+    assert "mailbox folder 'INBOX'" in r["bob@example.org"]["summary"]
+    assert "junk folder" in r["carol@example.org"]["summary"]
+    assert r["bob@example.org"]["evidence"][-1] == f"{dv}:2"
