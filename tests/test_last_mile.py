@@ -115,3 +115,48 @@ def test_dovecots_own_log_file_links_the_same_way(tmp_path):
     assert "mailbox folder 'INBOX'" in r["bob@example.org"]["summary"]
     assert "junk folder" in r["carol@example.org"]["summary"]
     assert r["bob@example.org"]["evidence"][-1] == f"{dv}:2"
+
+
+AMAVIS = """\
+Nov 22 11:00:00 mx1 postfix/smtpd[2001]: 69AF12C01B3: client=ext.example.net[192.0.2.20]
+Nov 22 11:00:00 mx1 postfix/cleanup[2002]: 69AF12C01B3: message-id=<gtube@example.net>
+Nov 22 11:00:00 mx1 postfix/qmgr[2003]: 69AF12C01B3: from=<s@example.net>, size=1570, nrcpt=1 (queue active)
+Nov 22 11:00:01 mx1 amavis[6435]: (06435-02) Blocked SPAM {DiscardedInbound,Quarantined}, [192.0.2.20]:48071 [192.0.2.20] <s@example.net> -> <alice@example.org>, quarantine: spam-TPu0VJzpoB7n, Queue-ID: 69AF12C01B3, Message-ID: <gtube@example.net>, mail_id: TPu0VJzpoB7n, Hits: 1002.1, size: 1570, 325 ms
+Nov 22 11:00:01 mx1 postfix/smtp[2004]: 69AF12C01B3: to=<alice@example.org>, relay=127.0.0.1[127.0.0.1]:10024, delay=1.1, delays=0.1/0/0/1, dsn=2.7.0, status=sent (250 2.7.0 Ok, discarded, id=06435-02 - spam)
+Nov 22 11:00:01 mx1 postfix/qmgr[2003]: 69AF12C01B3: removed
+Nov 22 11:01:00 mx1 postfix/smtpd[2001]: 0025630001C7: client=ext.example.net[192.0.2.7]
+Nov 22 11:01:00 mx1 postfix/cleanup[2002]: 0025630001C7: message-id=<abc@example.net>
+Nov 22 11:01:00 mx1 postfix/qmgr[2003]: 0025630001C7: from=<a@example.net>, size=3400, nrcpt=1 (queue active)
+Nov 22 11:01:01 mx1 postfix/smtpd[2011]: 3F1A230001D2: client=localhost[127.0.0.1]
+Nov 22 11:01:01 mx1 postfix/cleanup[2002]: 3F1A230001D2: message-id=<abc@example.net>
+Nov 22 11:01:01 mx1 postfix/qmgr[2003]: 3F1A230001D2: from=<a@example.net>, size=4100, nrcpt=1 (queue active)
+Nov 22 11:01:01 mx1 amavis[2546]: (02546-20) Passed CLEAN {RelayedInbound}, [192.0.2.7]:58754 [192.0.2.7] <a@example.net> -> <bob@example.org>, Queue-ID: 0025630001C7, Message-ID: <abc@example.net>, mail_id: Xq3Lw8PzRt, Hits: -1.2, size: 3400, queued_as: 3F1A230001D2, 512 ms
+Nov 22 11:01:01 mx1 postfix/smtp[2004]: 0025630001C7: to=<bob@example.org>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0.1/0/0/0.9, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 3F1A230001D2)
+Nov 22 11:01:01 mx1 postfix/qmgr[2003]: 0025630001C7: removed
+Nov 22 11:01:01 mx1 postfix/local[2012]: 3F1A230001D2: to=<bob@example.org>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (delivered to mailbox)
+Nov 22 11:01:01 mx1 postfix/qmgr[2003]: 3F1A230001D2: removed
+"""
+
+
+def test_amavis_verdict_lines_join_the_message_they_name(tmp_path):
+    """amavis' ``Blocked``/``Passed`` line names the Postfix Queue-ID: it is part of that
+    message's story (one story, not two), and a discard quotes amavis' category and quarantine."""
+    log = tmp_path / "mail.log"
+    log.write_text(AMAVIS)
+    from logtrace import parse
+
+    ev = parse([str(log)], options=OPTS).events
+    v = ev.filter(ev["rule"] == "amavis.filter.verdict").select("status", "detail", "queue_id", "next_queue_id", "reply_text",
+                                                                 "recipient", "message_id").rows()
+    assert v == [("Blocked", "SPAM {DiscardedInbound,Quarantined}", "69AF12C01B3", None, "spam-TPu0VJzpoB7n", "alice@example.org",
+                  "gtube@example.net"),
+                 ("Passed", "CLEAN {RelayedInbound}", "0025630001C7", "3F1A230001D2", None, "bob@example.org", "abc@example.net")]
+    res = follow([str(log)], queue_id="69AF12C01B3", options=OPTS)
+    (story,) = res.stories
+    (r,) = story_to_json(story)["recipients"]
+    assert r["verdict"] == "discarded"
+    assert "amavis logged: Blocked SPAM {DiscardedInbound,Quarantined}; quarantined as spam-TPu0VJzpoB7n" in r["summary"]
+    (story,) = follow([str(log)], queue_id="0025630001C7", options=OPTS).stories
+    doc = story_to_json(story)
+    assert [(h["queue_id"], h["link"]) for h in doc["chain"]] == [("0025630001C7", "origin"), ("3F1A230001D2", "content-filter")]
+    assert doc["recipients"][0]["verdict"] == "delivered"

@@ -165,9 +165,17 @@ def build_lifecycles(events: Iterable[Event]) -> list[Lifecycle]:
     events = list(events)
     rename, _ = canonical_hosts(e.host for e in events)
     by_id: dict[tuple[str | None, str, str], list[Event]] = defaultdict(list)
+    joining: list[Event] = []
     for e in events:
         if e.queue_id:
+            if has_tag(e, Tag.FILTER_VERDICT):  # a content filter's line about the MTA's message: join its lifecycle
+                joining.append(e)
+                continue
             by_id[(rename.get(e.host, e.host) if e.host else e.host, instance_of(e), e.queue_id)].append(e)
+    for e in joining:
+        host = rename.get(e.host, e.host) if e.host else e.host
+        key = next((k for k in by_id if k[0] == host and k[2] == e.queue_id), (host, instance_of(e), e.queue_id))
+        by_id[key].append(e)
     out: list[Lifecycle] = []
     for (host, inst, qid), evs in by_id.items():
         evs.sort(key=lambda e: (e.ts is None, e.ts or 0, e.file or "", e.line_no or 0))  # type: ignore[operator]

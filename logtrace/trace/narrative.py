@@ -148,7 +148,16 @@ def _filter_discard(s: Scene) -> str:
     e = s.e
     fid = f" (the filter's ID {e.detail})" if e.detail else ""
     return (f"discarded by content filter {relay_text(e)} at {when(e.ts, e.host)} on {s.lc.host}: it answered "
-            f"\"{e.reply_text}\"{fid} and dropped the message; the 2xx is not a delivery")
+            f"\"{e.reply_text}\"{fid} and dropped the message; the 2xx is not a delivery" + filter_verdict(s.lc, s.v.recipient))
+
+
+def filter_verdict(lc: Lifecycle, rcpt: str) -> str:
+    """The content filter's own verdict line for ``rcpt`` in ``lc`` (Tag.FILTER_VERDICT), as a clause."""
+    for f in reversed(lc.events):
+        if has_tag(f, Tag.FILTER_VERDICT) and f.status and (f.recipient or "").lower() in (rcpt.lower(), ""):
+            q = f"; quarantined as {f.reply_text}" if f.reply_text else ""
+            return f"; {f.program or 'the filter'} logged: {f.status} {f.detail or ''}".rstrip() + q
+    return ""
 
 
 #: folder names that mean "delivered, but the user will not see it in the inbox" (case-insensitive)
