@@ -381,7 +381,7 @@ def test_exchange_log_without_fields_header_warns_and_parses_the_same(tmp_path):
     assert first_line(r, "warning:").startswith(f"warning: {p}: no #Fields header; assumed the Exchange")
     _, ref = parse_jsonl(str(EXCHANGE_SAMPLE))
     body = [{k: v for k, v in x.items() if k not in ("file", "line_no")} for x in ref if x["rule"] != "exchange.header"]
-    assert [{k: v for k, v in x.items() if k not in ("file", "line")} for x in rows] == body
+    assert [{k: v for k, v in x.items() if k not in ("file", "line_no")} for x in rows] == body
     rs, doc = summary_json(p)
     assert rs.returncode == 0 and doc and "no #Fields header" in rs.stderr
     rf_ref, ref_doc = follow_json("7300", str(EXCHANGE_SAMPLE))

@@ -310,13 +310,15 @@ def display_zone(tz: list[str] | str | None, utc: bool = False) -> Any:
 def time_window(since: str | None, until: str | None, tz: list[str] | str | None = None, utc: bool = False) -> Any:
     """``--since``/``--until`` (journalctl's syntax, in the display zone) → a
     :class:`~logtrace.timewindow.TimeWindow`; unreadable values and an empty window are usage errors."""
+    from datetime import timezone
+
     from logtrace.timewindow import FORMS, TimeWindow, parse_when
 
     zone = display_zone(tz, utc) if since or until else None
     ends = []
     for value, name in ((since, "--since"), (until, "--until")):
         try:
-            ends.append(parse_when(value, zone=zone) if value else None)
+            ends.append(parse_when(value, zone=zone).astimezone(timezone.utc) if value else None)  # frames hold UTC
         except ValueError:
             raise usage_error(f"cannot read time '{value}'", name, f"use {FORMS}") from None
     try:

@@ -132,7 +132,8 @@ def summary(
         with writers.output_to(None if kind == SummaryFormat.csv else output):
             render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
         render.print_diagnostics(s.diagnostics)
-        render.warn_outside(window, s.period.get("first"), s.period.get("last"), display_zone(tz, utc))
+        render.warn_outside(window, s.period.get("log_first", s.period.get("first")), s.period.get("log_last", s.period.get("last")),
+                           display_zone(tz, utc))
         if kind != SummaryFormat.json:
             render.print_accounting(s.accounting)
         if s.failed_inputs:
