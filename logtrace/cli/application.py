@@ -202,7 +202,7 @@ def _format(enum: type[Enum], default: str, note: str = "") -> Any:
 
 
 # The options every command that reads logs shares, declared once (README "Shared options").
-Files = Annotated[list[str], typer.Argument(help="Log files, globs, directories, or - for stdin.", show_default=False)]
+Files = Annotated[list[str], typer.Argument(metavar="FILES", help="Log files, globs, directories, or - for stdin.", show_default=False)]
 ParseFormatOpt = _format(ParseFormat, "jsonl", "; json is jsonl")
 FollowFormatOpt = _format(FollowFormat, "table", "; jsonl: one message per line")
 SummaryFormatOpt = _format(SummaryFormat, "table", "; csv writes one file per section into -o DIR")

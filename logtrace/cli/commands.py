@@ -25,8 +25,8 @@ from logtrace.cli.application import (BouncesFormat, BouncesFormatOpt, CsvOpt, D
 
 @app.command(short_help="One message's story: timeline, hops, verdict per recipient.")
 def follow(
-    queue_id: Annotated[Optional[str], typer.Argument(help="Queue ID (Postfix short/long, Exim message id, Exchange internal id).", show_default=False)] = None,
-    files: Annotated[Optional[list[str]], typer.Argument(help="Log files, globs, directories, or - for stdin.", show_default=False)] = None,
+    queue_id: Annotated[Optional[str], typer.Argument(metavar="QUEUE_ID", help="Queue ID (Postfix short/long, Exim message id, Exchange internal id).", show_default=False)] = None,
+    files: Annotated[Optional[list[str]], typer.Argument(metavar="FILES", help="Log files, globs, directories, or - for stdin.", show_default=False)] = None,
     message_id: Annotated[Optional[str], typer.Option("--message-id", help="Follow by the Message-ID header instead.")] = None,
     sender: Annotated[Optional[str], typer.Option("--from", help="Follow every message from this sender.")] = None,
     recipient: Annotated[Optional[str], typer.Option("--to", help="Follow every message to this recipient (rejected ones too).")] = None,
