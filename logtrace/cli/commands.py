@@ -104,6 +104,7 @@ def summary(
     files: Files,
     fmt: SummaryFormatOpt = None,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
     output: OutputOpt = None,
     top: TopOpt = 10,
     since: SinceOpt = None,
@@ -119,7 +120,7 @@ def summary(
 ) -> None:
     """Summarise traffic, deliveries, deferrals, bounces and rejects (a pflogsumm-class report)."""
     with render.cli_errors(debug):
-        kind = pick_format(fmt, SummaryFormat, "table", json=as_json)
+        kind = pick_format(fmt, SummaryFormat, "table", json=as_json, csv=as_csv)
         if kind == SummaryFormat.csv and output is None:
             raise usage_error("--format csv needs --output DIR (one file per section)", "--output")
         options, window = parse_options(year, tz), time_window(since, until, tz, utc)
