@@ -32,6 +32,7 @@ def test_license_is_the_mit_license_pyproject_names():
 
 
 def test_completion_can_be_installed():
-    r = subprocess.run([sys.executable, "-m", "logtrace", "--show-completion", "bash"], cwd=REPO, capture_output=True, text=True,
-                       env=dict(os.environ, SHELL="/bin/bash"))
+    # as a user runs it: from a shell, which typer detects (shellingham) to pick the script
+    r = subprocess.run(["bash", "-c", f"'{sys.executable}' -m logtrace --show-completion; exit $?"], cwd=REPO, capture_output=True,
+                       text=True, env=dict(os.environ, SHELL="/bin/bash"))
     assert r.returncode == 0 and "_LOGTRACE_COMPLETE" in r.stdout.upper(), r.stderr
