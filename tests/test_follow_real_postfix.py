@@ -248,7 +248,7 @@ def test_bounces_finds_exactly_the_failed_scenarios(postfix_run, style):
     r = subprocess.run([sys.executable, "-m", "logtrace", "bounces", *lab.log_paths(style, ("mx1", "mx2")), "--json"],
                        capture_output=True, text=True, cwd=REPO, env=env, timeout=120, stdin=subprocess.DEVNULL)
     assert r.returncode == 4, r.stderr
-    found = {m["chain"][0]["queue_id"]: m for m in json.loads(r.stdout)}
+    found = {m["chain"][0]["queue_id"]: m for m in json.loads(r.stdout)["messages"]}
     # SMTP-time rejects: whether ``bounces`` lists them is its own business (--include-rejected);
     # the mailbox scenario's Sieve verdicts need Dovecot's log (tested with it above)
     mine = [s for s in scenarios.values() if s.queue_id and s.name not in SMTP_TIME and s.name != "mailbox"]

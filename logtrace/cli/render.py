@@ -32,6 +32,45 @@ def safe(s: object) -> str:
     return _CTRL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 
+#: what a terminal that cannot show a symbol gets instead (``PYTHONIOENCODING=ascii``, a C locale)
+ASCII_FALLBACK = {"Δ": "d", "→": "->", "—": "-", "–": "-", "…": "...", "█": "#", "▏": "", "▎": "", "▍": "", "▌": "",
+                  "▋": "", "▊": "", "▉": "", "•": "*", "✓": "ok", "✗": "x"}
+
+
+def _fallback(err: UnicodeError) -> tuple[str, int]:
+    assert isinstance(err, UnicodeEncodeError)
+    out = []
+    for ch in err.object[err.start : err.end]:
+        if ch in ASCII_FALLBACK:
+            out.append(ASCII_FALLBACK[ch])
+        elif ord(ch) > 0xFFFF:  # a JSON-valid escape: a surrogate pair
+            v = ord(ch) - 0x10000
+            out.append(f"\\u{0xD800 + (v >> 10):04x}\\u{0xDC00 + (v & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}")
+    return "".join(out), err.end
+
+
+def can_encode(stream: Any, text: str = "Δ→—…█") -> bool:
+    """``stream`` can print ``text`` as it is."""
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
+
+
+def fit_encoding() -> None:
+    """stdout/stderr that cannot encode logtrace's symbols (``PYTHONIOENCODING=ascii``) get ASCII
+    stand-ins for them and ``\\uXXXX`` for any other character: never an encoding error."""
+    import codecs
+
+    codecs.register_error("logtrace-ascii", _fallback)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and not can_encode(stream) and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="logtrace-ascii")
+
+
 _err_console: Any = None
 
 
@@ -76,6 +115,43 @@ def print_error(e: LogtraceError) -> None:
     sys.stderr.flush()
 
 
+def print_usage_error(e: Any) -> None:
+    """A typer/click usage error as ``error: …`` and ``  hint: …`` lines (no ``Usage:`` box)."""
+    ctx = getattr(e, "ctx", None)
+    where = ctx.command_path if ctx is not None else "logtrace"
+    hint = getattr(e, "hint", None) or f"'{where} --help' lists the options"
+    name = type(e).__name__
+    if name == "NoSuchOption":
+        msg = f"no such option: {e.option_name}"
+        if e.possibilities:
+            hint = "did you mean " + " or ".join(sorted(e.possibilities)) + "?"
+    elif name == "MissingParameter":
+        param = getattr(e, "param", None)
+        what = "argument" if getattr(param, "param_type_name", "") == "argument" else "option"
+        label = (param.name or "").upper() if what == "argument" and param is not None else _long(param)
+        msg = f"missing {what} {label}".rstrip()
+    elif name == "BadParameter" or getattr(e, "param", None) is not None or getattr(e, "param_hint", None):
+        label = getattr(e, "param_hint", None) or _long(getattr(e, "param", None))
+        if isinstance(label, (list, tuple)):
+            label = label[0]
+        msg = f"{label}: {e.message}" if label else e.message
+    else:
+        msg = e.format_message()
+        msg = msg[:1].lower() + msg[1:]
+    sys.stderr.write(f"error: {safe(msg)}\n  hint: {safe(hint)}\n")
+    sys.stderr.flush()
+
+
+def _long(param: Any) -> str:
+    """An option's long name (``--format``, not ``-f``), or an argument's metavar-like name."""
+    if param is None:
+        return ""
+    opts = list(getattr(param, "opts", []) or [])
+    if getattr(param, "param_type_name", "") == "argument":
+        return (param.name or "").upper()
+    return max(opts, key=len) if opts else (param.name or "")
+
+
 def print_diagnostics(diags: list[Diagnostic]) -> None:
     for d in diags:
         sys.stderr.write(safe(str(d)) + "\n")
@@ -109,8 +185,7 @@ def cli_errors(debug: bool = False) -> Iterator[None]:
     except typer.Exit:
         raise
     except typer.BadParameter as e:
-        hint = f" ({e.param_hint})" if getattr(e, "param_hint", None) else ""
-        sys.stderr.write(f"error: {safe(e.message)}{safe(hint)}\n")
+        print_usage_error(e)
         raise typer.Exit(EXIT_USAGE) from None
     except Exception as e:  # noqa: BLE001
         if debug:
@@ -159,6 +234,34 @@ def print_accounting(acc: Any, *, title: str = "lines") -> None:
         parts = ", ".join(f"{safe(r['program'])} {r['unrecognized']:,}" for r in worst.iter_rows(named=True))
         msg += f" ({parts}); see them with: logtrace parse --only-unparsed"
     sys.stderr.write(msg + "\n")
+
+
+def story_span(stories: list[Any]) -> tuple[Any, Any]:
+    """The first and last time of any event in ``stories`` (None, None when there is none)."""
+    times = [e.ts for s in stories for e in s.events if e.ts is not None]
+    return (min(times), max(times)) if times else (None, None)
+
+
+def warn_outside(window: Any, first: Any, last: Any, zone: Any) -> None:
+    """A warning naming the logs' own time range when ``--since``/``--until`` does not meet it."""
+    if window.overlaps(first, last):
+        return
+
+    def show(ts: Any) -> str:
+        t = ts.astimezone(zone) if zone is not None else ts.astimezone()
+        return t.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+    asked = " ".join(x for x in (f"--since {show(window.since)}" if window.since else "",
+                                 f"--until {show(window.until)}" if window.until else "") if x)
+    sys.stderr.write(f"warning: nothing in the window {asked}: the logs run from {show(first)} to {show(last)}\n")
+    sys.stderr.flush()
+
+
+def print_suggestions(ids: list[str]) -> None:
+    """``  hint: did you mean …?`` after a queue ID that was not found."""
+    if ids:
+        sys.stderr.write("  hint: did you mean " + " or ".join(safe(i) for i in ids) + "?\n")
+        sys.stderr.flush()
 
 
 # ------------------------------------------------------------------ parsers

@@ -162,19 +162,31 @@ def open_inputs(paths: Sequence[str], mta: str, options: ParseOptions | None, re
 
 def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
                 registry: Registry | None = None, result: ScanResult | None = None,
-                keep_going: bool = False, line_filter: Any = None) -> Iterator[Any]:
+                keep_going: bool = False, line_filter: Any = None, raw: bool = False) -> Iterator[Any]:
     """Yield event DataFrames (:func:`~logtrace.events.event_schema`), chunk by chunk.
 
     ``line_filter`` is an optional polars expression over the raw ``line`` column applied
     before parsing (``follow`` narrows a day of logs to the lines naming its IDs this way).
+    ``raw=True`` adds a ``raw`` column: the line's text on unparsed rows (``parse --only-unparsed``).
     """
     result = result if result is not None else ScanResult()
     for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
         if reads_whole_files(parser):
-            yield from parser.parse_file(f, ctx, result.diagnostics, line_filter)
+            for df in parser.parse_file(f, ctx, result.diagnostics, line_filter):
+                yield _with_raw(df, None) if raw else df
             continue
         for lines in _prepared(f, parser, ctx, result, line_filter):
-            yield parser.parse_frame(lines, ctx)
+            yield _with_raw(parser.parse_frame(lines, ctx), lines) if raw else parser.parse_frame(lines, ctx)
+
+
+def _with_raw(df: Any, lines: Any) -> Any:
+    """``df`` with ``raw``: the source line of each unparsed row (null elsewhere, and for whole-file containers)."""
+    import polars as pl
+
+    if lines is None:
+        return df.with_columns(raw=pl.lit(None, pl.String))
+    df = df.join(lines.select("line_no", pl.col("line").alias("raw")), on="line_no", how="left", maintain_order="left")
+    return df.with_columns(raw=pl.when(pl.col("kind") == "unparsed").then(pl.col("raw")))
 
 
 def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_filter: Any) -> Iterator[Any]:
@@ -312,7 +324,7 @@ class ParseStream:
 
 
 def parse_stream(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
-                 where: str | None = None, keep_going: bool = True) -> ParseStream:
+                 where: str | None = None, keep_going: bool = True, raw: bool = False) -> ParseStream:
     """Like :func:`parse` with the frame engine, but yielding each chunk's events as soon as
     they are parsed, in input order (one file after another; :func:`parse` merges several
     inputs into one timeline instead)."""
@@ -325,7 +337,7 @@ def parse_stream(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     out = ParseStream(iter(()), scan)
 
     def gen() -> Iterator[Any]:
-        for df in scan_frames(paths, mta=mta, options=options, result=scan, keep_going=keep_going):
+        for df in scan_frames(paths, mta=mta, options=options, result=scan, keep_going=keep_going, raw=raw):
             out._acc.append(accounting(df))
             yield df.filter(expr) if expr is not None else df
 
