@@ -39,6 +39,7 @@ from logtrace.events import Event, EventKind as K, Unparsed
 from logtrace.input.search import Hit, PlainLog
 from logtrace.parsing.tags import Tag, has_tag
 from logtrace.trace.lifecycles import END_KINDS, START_KINDS
+from logtrace.trace.verdicts import is_final_delivery
 
 #: bytes searched before the line that revealed an ID, and after it in the first forward step
 SLACK = 1 << 20
@@ -184,6 +185,12 @@ class Search:
                 ts = log.time_at(pos)
                 if ts is not None and ts > a_ts + HORIZON:
                     break
+            elif mine and pos > a_off and all(has_tag(f.rec, Tag.MAILBOX) for f in mine):
+                # a mailbox server's delivery has no end line: it is over a little after its last line
+                last = max((f.rec.ts for f in mine if f.rec.ts is not None), default=None)
+                ts = log.time_at(pos) if last is not None else None
+                if ts is not None and ts > last + HORIZON:
+                    break
         return found, start == 0
 
     def _backward(self, i: int, log: PlainLog, raw: bytes, needle: str, start: int,
@@ -235,6 +242,8 @@ class Search:
         for f in anchors:
             e = f.rec
             if not isinstance(e, Event) or needle != e.next_queue_id:
+                continue
+            if is_final_delivery(e):  # a delivery into a mailbox server (LMTP): its own log may not be given
                 continue
             relay = (e.relay_host or "").lower()
             if not relay or relay.startswith(_LOOPBACK):
