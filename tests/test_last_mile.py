@@ -160,3 +160,27 @@ def test_amavis_verdict_lines_join_the_message_they_name(tmp_path):
     doc = story_to_json(story)
     assert [(h["queue_id"], h["link"]) for h in doc["chain"]] == [("0025630001C7", "origin"), ("3F1A230001D2", "content-filter")]
     assert doc["recipients"][0]["verdict"] == "delivered"
+
+
+RSPAMD = """\
+Nov 22 11:10:00 mx1 postfix/smtpd[3001]: 6151C2C0A12: client=ext.example.net[192.0.2.20]
+Nov 22 11:10:00 mx1 postfix/cleanup[3002]: 6151C2C0A12: message-id=<gtube@example.net>
+Nov 22 11:10:01 mx1 rspamd[1180]: <c8d5b1>; task; rspamd_task_write_log: id: <gtube@example.net>, qid: <6151C2C0A12>, ip: 192.0.2.20, from: <s@example.net>, (default: S (reject): [1015.00/15.00] [GTUBE(1000.00){},MISSING_DATE(1.00){}]), len: 1570, time: 12.345ms, dns req: 0, digest: <4b5f1c2d>, rcpts: <alice@example.org>, mime_rcpts: <alice@example.org>
+Nov 22 11:10:01 mx1 postfix/cleanup[3002]: 6151C2C0A12: milter-reject: END-OF-MESSAGE from ext.example.net[192.0.2.20]: 5.7.1 Gtube pattern; from=<s@example.net> to=<alice@example.org> proto=ESMTP helo=<ext.example.net>
+"""
+
+
+def test_rspamd_verdict_joins_the_message_and_explains_the_milter_reject(tmp_path):
+    """rspamd's ``rspamd_task_write_log`` line names the Postfix queue ID (``qid``): its action
+    and score join the story of the END-OF-MESSAGE reject (an SMTP-time reject: the client was told)."""
+    log = tmp_path / "mail.log"
+    log.write_text(RSPAMD)
+    from logtrace import parse
+
+    ev = parse([str(log)], options=OPTS).events
+    (row,) = ev.filter(ev["mta"] == "rspamd").select("kind", "status", "detail", "queue_id", "recipient", "client_ip").rows()
+    assert row == ("filter", "reject", "default: S", "6151C2C0A12", "alice@example.org", "192.0.2.20")
+    (story,) = follow([str(log)], queue_id="6151C2C0A12", options=OPTS).stories
+    (r,) = story_to_json(story)["recipients"]
+    assert r["verdict"] == "rejected" and "at SMTP time" in r["summary"]
+    assert "rspamd logged: reject default: S [1015.00/15.00]" in r["summary"], r["summary"]

@@ -155,7 +155,8 @@ def filter_verdict(lc: Lifecycle, rcpt: str) -> str:
     """The content filter's own verdict line for ``rcpt`` in ``lc`` (Tag.FILTER_VERDICT), as a clause."""
     for f in reversed(lc.events):
         if has_tag(f, Tag.FILTER_VERDICT) and f.status and (f.recipient or "").lower() in (rcpt.lower(), ""):
-            q = f"; quarantined as {f.reply_text}" if f.reply_text else ""
+            q = (f"; quarantined as {f.reply_text}" if f.reply_text and not f.reply_text.startswith("[")
+                 else f" {f.reply_text}" if f.reply_text else "")
             return f"; {f.program or 'the filter'} logged: {f.status} {f.detail or ''}".rstrip() + q
     return ""
 
@@ -216,7 +217,7 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
                                         + "; it was accepted but never filed into a folder"),
     Case.DISCARDED: lambda s: f"discarded at {s.lc.host} at {when(s.e.ts, s.e.host)}: {s.e.reply_text or s.e.detail or ''}",
     Case.REJECTED: lambda s: (f"rejected at SMTP time by {s.lc.host} at {when(s.e.ts, s.e.host)}: {_reason(s.e)}; "
-                              "the client was told, nothing was accepted for this recipient"),
+                              "the client was told, nothing was accepted for this recipient" + filter_verdict(s.lc, s.v.recipient)),
     Case.EXPIRED_IN_QUEUE: lambda s: (f"expired at {s.lc.host} at {when(s.e.ts, s.e.host)} after {len(s.facts.defers)} deferred attempt(s) and "
                                       f"was returned to the sender; last reason: {s.v.reply or 'unknown'}" + ndr_sentence(s.v.ndr)),
     Case.HELD_THEN_DELETED: _held_then_deleted,
@@ -225,7 +226,7 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
     Case.HELD: lambda s: f"placed on hold at {when(s.e.ts, s.e.host)} on {s.lc.host} ({_hold_reason(s.e)})",
     Case.DISCARDED_IN_QUEUE: lambda s: f"discarded at {when(s.e.ts, s.e.host)} on {s.lc.host}: {s.e.detail or ''}",
     Case.REJECTED_AFTER_QUEUE: lambda s: (f"rejected at SMTP time (end of data) by {s.e.program} on {s.lc.host} at {when(s.e.ts, s.e.host)}: "
-                                          f"{_reason(s.e)}; the client was told, nothing was accepted"),
+                                          f"{_reason(s.e)}; the client was told, nothing was accepted" + filter_verdict(s.lc, s.v.recipient)),
     Case.REQUEUED: _requeued,
     Case.STILL_QUEUED: _still_queued,
     Case.NO_ATTEMPT: lambda s: f"no delivery attempt for this recipient is logged on {s.lc.host}" + open_note(s.lc),
