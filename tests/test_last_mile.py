@@ -184,3 +184,21 @@ def test_rspamd_verdict_joins_the_message_and_explains_the_milter_reject(tmp_pat
     (r,) = story_to_json(story)["recipients"]
     assert r["verdict"] == "rejected" and "at SMTP time" in r["summary"]
     assert "rspamd logged: reject default: S [1015.00/15.00]" in r["summary"], r["summary"]
+
+
+def test_exim_lmtp_delivery_links_to_dovecot_by_the_session_id(tmp_path):
+    """Exim's ``C="250 2.0.0 <rcpt> SESSION Saved"`` (log_selector +smtp_confirmation, the default)
+    names the same LMTP session as Dovecot's prefix: the verdict names the folder."""
+    ex, dv = tmp_path / "mainlog", tmp_path / "dovecot.log"
+    ex.write_text(
+        "2026-11-22 10:00:00 1tWxyz-000ABC-3F <= a@example.net H=ext.example.net [192.0.2.20] P=esmtp S=1200 id=x1@example.net\n"
+        "2026-11-22 10:00:01 1tWxyz-000ABC-3F => bob@example.org R=dovecot_user T=dovecot_lmtp H=mail.example.org [192.0.2.5] "
+        'C="250 2.0.0 <bob@example.org> LSmIM/xWB2uXBwAAg+zDdQ Saved"\n'
+        "2026-11-22 10:00:01 1tWxyz-000ABC-3F Completed\n")
+    dv.write_text("Nov 22 10:00:01 lmtp(bob@example.org)<1943><LSmIM/xWB2uXBwAAg+zDdQ>: Info: sieve: msgid=<x1@example.net>: "
+                  "fileinto action: stored mail into mailbox 'Spam'\n")
+    (story,) = follow([str(ex), str(dv)], queue_id="1tWxyz-000ABC-3F", options=OPTS).stories
+    doc = story_to_json(story)
+    (r,) = doc["recipients"]
+    assert r["verdict"] == "delivered" and "into the junk folder" in r["summary"] and "'Spam'" in r["summary"], r
+    assert [h["link"] for h in doc["chain"]] == ["origin", "mailbox"]
