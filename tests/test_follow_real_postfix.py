@@ -81,7 +81,7 @@ def test_follow_verdicts(postfix_run, name, style):
     if s.queue_id:
         assert msg.get("sender") == s.sender, ctx
         if s.message_id_logged:
-            assert msg.get("message_id") == s.message_id, ctx
+            assert msg.get("message_id") == s.message_id.strip("<>"), ctx  # data fields carry no <> (0.3.0)
         chain = msg.get("chain") or []
         assert chain, ctx
         assert chain[0].get("queue_id") == s.queue_id, ctx
