@@ -328,3 +328,10 @@ def test_an_ascii_only_terminal_never_gives_an_internal_error(args, tmp_path):
     r.stdout.decode("ascii")  # nothing but ASCII reached the terminal
     if "--json" in args:
         json.loads(so) if not args[0] == "parse" else [json.loads(ln) for ln in so.splitlines()]
+
+
+def test_a_usage_error_found_inside_a_command_names_that_commands_help():
+    """Checks across options run inside the command; the hint still names its --help."""
+    r = run("follow", "4F8B23C0F2", LAB1, "--json", "--format", "table")
+    assert r.returncode == 2
+    assert r.stderr.decode().splitlines()[-1] == "  hint: 'logtrace follow --help' lists the options"

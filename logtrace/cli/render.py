@@ -118,6 +118,10 @@ def print_error(e: LogtraceError) -> None:
 def print_usage_error(e: Any) -> None:
     """A typer/click usage error as ``error: …`` and ``  hint: …`` lines (no ``Usage:`` box)."""
     ctx = getattr(e, "ctx", None)
+    if ctx is None:  # raised inside a command (a check across options): name that command
+        from typer._click.globals import get_current_context
+
+        ctx = get_current_context(silent=True)
     where = ctx.command_path if ctx is not None else "logtrace"
     hint = getattr(e, "hint", None) or f"'{where} --help' lists the options"
     name = type(e).__name__
