@@ -335,3 +335,19 @@ def test_a_usage_error_found_inside_a_command_names_that_commands_help():
     r = run("follow", "4F8B23C0F2", LAB1, "--json", "--format", "table")
     assert r.returncode == 2
     assert r.stderr.decode().splitlines()[-1] == "  hint: 'logtrace follow --help' lists the options"
+
+
+def test_follow_at_80_columns_stacks_the_timeline_and_splits_no_name():
+    """Mail and 80-column terminals: every line fits, program names and queue IDs stay whole."""
+    r = run("follow", "3D02620C222", LAB1, LAB2, "--files", env_extra={"COLUMNS": "80"})
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr
+    lines = out.splitlines()
+    assert lines and all(len(ln) <= 80 for ln in lines), [ln for ln in lines if len(ln) > 80]
+    assert all(ln == ln.rstrip() for ln in lines if ln.startswith("    ") and "evidence" not in ln)  # details: no padding
+    heads = [ln for ln in lines if ln.startswith("Nov ")]
+    assert heads and all(" postfix-mx" in ln and ln.split()[-1] in ("accept", "header", "queued", "deliver", "remove", "notify",
+                                                                     "bounce", "defer") for ln in heads), heads
+    assert any("(" + LAB1 + ":" in ln.strip() or LAB1 in ln for ln in lines)
+    wide = run("follow", "3D02620C222", LAB1, LAB2, env_extra={"COLUMNS": "200"}).stdout.decode()
+    assert "time (" in wide.splitlines()[3] or any(ln.startswith("time (") for ln in wide.splitlines())

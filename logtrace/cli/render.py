@@ -385,6 +385,49 @@ def print_story(story: Any, console: Any, show_files: bool = False, clock: Any =
         console.print(Text(f"  note: {safe(n)}", style="yellow"))
     clock = clock or _people()
     heading, each = time_heading(clock, [(e.ts, e.host) for e in story.events])
+    if console.width < NARROW:
+        _stacked_timeline(story, console, show_files, clock, heading, each)
+    else:
+        _table_timeline(story, console, show_files, clock, heading, each)
+    for r in story.recipients:
+        line = Text("  ")
+        line.append(f"{safe(r.recipient)}: ", style="bold")
+        line.append(r.verdict.upper(), style=VERDICT_STYLE.get(r.verdict, ""))
+        line.append(" — " + safe(r.summary))
+        console.print(line)
+        if r.evidence:
+            console.print(Text("    evidence: " + ", ".join(safe(x) for x in r.evidence), style="dim"))
+    console.print()
+
+
+#: below this width the timeline is stacked: one header line per event, its details indented under it
+NARROW = 110
+
+
+def _stacked_timeline(story: Any, console: Any, show_files: bool, clock: Any, heading: str, each: bool) -> None:
+    """The timeline for an 80-column terminal or mail: no column is split mid-word."""
+    import textwrap
+
+    from rich.text import Text
+
+    console.print(Text(f"{heading} · host · program · queue id · event", style="bold"))
+    prev = None
+    for e in story.events:
+        when = stamp(e.ts, clock, e.host) + (f" {clock.label(e.ts, e.host)}" if each and e.ts else "")
+        delta = _delta(prev, e.ts)
+        head = Text(f"{when}{' ' + delta if delta else ''}  {safe(e.host)}  {safe(e.program)}  {safe(e.queue_id)}  ")
+        head.append(str(e.kind), style=_kind_style(str(e.kind)))
+        console.print(head, overflow="fold")
+        details = safe(_details(e)) + (f"  ({safe(e.where)})" if show_files else "")
+        for part in textwrap.wrap(details, max(20, console.width - 4), break_on_hyphens=False):
+            console.print(Text("    " + part), overflow="fold")
+        prev = e.ts or prev
+
+
+def _table_timeline(story: Any, console: Any, show_files: bool, clock: Any, heading: str, each: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=False)
     for col in (heading, "Δ", "host", "program", "queue id", "event", "details"):
         t.add_column(col, overflow="fold")
@@ -401,15 +444,6 @@ def print_story(story: Any, console: Any, show_files: bool = False, clock: Any =
         t.add_row(*row)
         prev = e.ts or prev
     console.print(t)
-    for r in story.recipients:
-        line = Text("  ")
-        line.append(f"{safe(r.recipient)}: ", style="bold")
-        line.append(r.verdict.upper(), style=VERDICT_STYLE.get(r.verdict, ""))
-        line.append(" — " + safe(r.summary))
-        console.print(line)
-        if r.evidence:
-            console.print(Text("    evidence: " + ", ".join(safe(x) for x in r.evidence), style="dim"))
-    console.print()
 
 
 def preload_story() -> None:
