@@ -202,3 +202,30 @@ def test_exim_lmtp_delivery_links_to_dovecot_by_the_session_id(tmp_path):
     (r,) = doc["recipients"]
     assert r["verdict"] == "delivered" and "into the junk folder" in r["summary"] and "'Spam'" in r["summary"], r
     assert [h["link"] for h in doc["chain"]] == ["origin", "mailbox"]
+
+
+def test_dovecot_lda_line_without_a_session_id_is_matched_by_message_id_and_user(tmp_path):
+    """Postfix pipe(8) to dovecot-lda: Dovecot logs ``lda(bob)<pid><>`` — no session ID, a bare
+    user name. It is the mailbox hop of the final delivery with the same Message-ID and user."""
+    log = tmp_path / "mail.log"
+    log.write_text(
+        "Nov 22 12:00:00 mx3 postfix/smtpd[5001]: 5A5B5C5D5E: client=ext.example.net[192.0.2.20]\n"
+        "Nov 22 12:00:00 mx3 postfix/cleanup[5002]: 5A5B5C5D5E: message-id=<lda1@example.net>\n"
+        "Nov 22 12:00:00 mx3 postfix/qmgr[5003]: 5A5B5C5D5E: from=<a@example.net>, size=1200, nrcpt=1 (queue active)\n"
+        "Nov 22 12:00:01 mx3 dovecot: lda(bob)<5010><>: sieve: msgid=<lda1@example.net>: fileinto action: stored mail into mailbox 'Junk'\n"
+        "Nov 22 12:00:01 mx3 postfix/pipe[5004]: 5A5B5C5D5E: to=<bob@example.org>, relay=dovecot, delay=0.2, delays=0.1/0/0/0.1, "
+        "dsn=2.0.0, status=sent (delivered via dovecot service)\n"
+        "Nov 22 12:00:01 mx3 postfix/qmgr[5003]: 5A5B5C5D5E: removed\n"
+        # another message to the same user, a minute later: its own line must not be taken
+        "Nov 22 12:01:00 mx3 postfix/smtpd[5001]: 6A6B6C6D6E: client=ext.example.net[192.0.2.20]\n"
+        "Nov 22 12:01:00 mx3 postfix/cleanup[5002]: 6A6B6C6D6E: message-id=<lda2@example.net>\n"
+        "Nov 22 12:01:00 mx3 postfix/qmgr[5003]: 6A6B6C6D6E: from=<a@example.net>, size=1200, nrcpt=1 (queue active)\n"
+        "Nov 22 12:01:01 mx3 dovecot: lda(bob)<5011><>: msgid=<lda2@example.net>: saved mail to INBOX\n"
+        "Nov 22 12:01:01 mx3 postfix/pipe[5004]: 6A6B6C6D6E: to=<bob@example.org>, relay=dovecot, delay=0.2, delays=0.1/0/0/0.1, "
+        "dsn=2.0.0, status=sent (delivered via dovecot service)\n"
+        "Nov 22 12:01:01 mx3 postfix/qmgr[5003]: 6A6B6C6D6E: removed\n")
+    first = _recipients(log, "5A5B5C5D5E")["bob@example.org"]
+    second = _recipients(log, "6A6B6C6D6E")["bob@example.org"]
+    assert first["verdict"] == second["verdict"] == "delivered"
+    assert "junk folder" in first["summary"] and f"{log}:4" in first["evidence"]
+    assert "mailbox folder 'INBOX'" in second["summary"] and f"{log}:10" in second["evidence"]
