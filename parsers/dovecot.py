@@ -7,8 +7,8 @@ Claimed syslog programs: ``dovecot`` and its helpers' names (``dovecot-lda``,
 Delivery results are events of the *mailbox hop*: its queue ID is the LMTP session ID (also
 named by the MTA's ``250 2.0.0 <rcpt> SESSION Saved`` reply, which links the two), ``detail``
 the folder: ``saved mail to INBOX`` and Sieve ``stored mail into mailbox 'Junk'`` (deliver,
-Tag.MAILBOX), Sieve ``discard`` (discard), ``redirect`` (redirect, the new address in
-``orig_recipient``), vacation/reject replies (other), ``save failed``/``rejected: Quota
+Tag.MAILBOX), Sieve ``discard`` (discard), ``redirect`` (a delivery by the user's filter,
+Tag.USER_FILTER: ``detail`` names the new address), vacation/reject replies (other), ``save failed``/``rejected: Quota
 exceeded`` (defer: whether it bounces is the MTA's answer), LMTP connect/disconnect. Every
 other Dovecot line (IMAP, POP3, auth) is a recognized event of kind ``other``.
 """
@@ -52,9 +52,9 @@ RULES: tuple[Rule, ...] = (
           "Marked message to be discarded if not explicitly delivered (discard action)",),
          tags=frozenset({Tag.USER_FILTER, Tag.MAILBOX})),
     Rule("dovecot.sieve.redirect", "dovecot",
-         rf"{_WHO}sieve: {_MSGID}: (?P<status>redirect) action: forwarded to <(?P<orig_recipient>[^>]*)>(?P<detail>.*)$", K.REDIRECT,
+         rf"{_WHO}sieve: {_MSGID}: (?P<status>redirect) action: (?P<detail>forwarded to <[^>]*>.*)$", K.DELIVER,
          ("lmtp(bob@example.org)<6615><SFt9C/QQB2vXGQAAg+zDdQ>: sieve: msgid=<m5@example.net>: redirect action: "
-          "forwarded to <alice@example.org>",), tags=frozenset({Tag.MAILBOX})),
+          "forwarded to <alice@example.org>",), tags=frozenset({Tag.MAILBOX, Tag.USER_FILTER})),
     Rule("dovecot.sieve.reply", "dovecot",
          rf"{_WHO}sieve: {_MSGID}: (?P<status>vacation|reject|notify|report) action: (?P<detail>.*)$", K.OTHER,
          ("lmtp(bob@example.org)<6615><SFt9C/QQB2vXGQAAg+zDdQ>: sieve: msgid=<m6@example.net>: vacation action: "

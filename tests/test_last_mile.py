@@ -229,3 +229,22 @@ def test_dovecot_lda_line_without_a_session_id_is_matched_by_message_id_and_user
     assert first["verdict"] == second["verdict"] == "delivered"
     assert "junk folder" in first["summary"] and f"{log}:4" in first["evidence"]
     assert "mailbox folder 'INBOX'" in second["summary"] and f"{log}:10" in second["evidence"]
+
+
+def test_a_sieve_redirect_is_a_hand_off_to_the_new_address(tmp_path):
+    """Sieve ``redirect``: the message left for another address (the copy enters the MTA
+    through pickup, logged before the Sieve line): relayed, naming the new address."""
+    log = tmp_path / "mail.log"
+    log.write_text(
+        "Nov 22 13:00:00 mx2 postfix/smtpd[4101]: 7B7C7D7E7F: client=mx1.example.org[192.0.2.11]\n"
+        "Nov 22 13:00:00 mx2 postfix/cleanup[4102]: 7B7C7D7E7F: message-id=<r1@example.net>\n"
+        "Nov 22 13:00:00 mx2 postfix/qmgr[4103]: 7B7C7D7E7F: from=<alice@example.net>, size=3100, nrcpt=1 (queue active)\n"
+        "Nov 22 13:00:01 mx2 postfix/pickup[4110]: 8C8D8E8F90: uid=65534 from=<bob@example.org>\n"
+        "Nov 22 13:00:01 mx2 dovecot: lmtp(bob@example.org)<6615><SFt9C/QQB2vXGQAAg+zDdQ>: sieve: msgid=<r1@example.net>: "
+        "redirect action: forwarded to <carol@elsewhere.example>\n"
+        "Nov 22 13:00:01 mx2 postfix/lmtp[4104]: 7B7C7D7E7F: to=<bob@example.org>, relay=mail.example.org[private/dovecot-lmtp], "
+        "delay=1.3, delays=0.1/0.01/0.04/1.2, dsn=2.0.0, status=sent (250 2.0.0 <bob@example.org> SFt9C/QQB2vXGQAAg+zDdQ Saved)\n"
+        "Nov 22 13:00:01 mx2 postfix/qmgr[4103]: 7B7C7D7E7F: removed\n")
+    r = _recipients(log, "7B7C7D7E7F")["bob@example.org"]
+    assert r["verdict"] == "relayed"
+    assert "redirected by the recipient's own Sieve filter (forwarded to <carol@elsewhere.example>)" in r["summary"]

@@ -212,6 +212,9 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
     Case.BOUNCED: _returned,
     Case.EXPIRED: _returned,
     Case.DISCARDED_BY_FILTER: _filter_discard,
+    Case.REDIRECTED_BY_SIEVE: lambda s: (f"redirected by the recipient's own Sieve filter ({s.e.detail}) at {when(s.e.ts, s.e.host)} by "
+                                         f"{s.e.program or 'the mailbox server'}" + (f" on {s.lc.host}" if s.lc.host else "")
+                                         + "; the copy re-entered the MTA as a new message with the same Message-ID"),
     Case.DISCARDED_BY_SIEVE: lambda s: (f"discarded by the recipient's own Sieve filter at {when(s.e.ts, s.e.host)} by "
                                         f"{s.e.program or 'the mailbox server'}" + (f" on {s.lc.host}" if s.lc.host else "")
                                         + "; it was accepted but never filed into a folder"),

@@ -53,6 +53,7 @@ RETURNED = frozenset({Verdict.BOUNCED, Verdict.EXPIRED})
 class Case(StrEnum):
     """Why a verdict was reached: the row of :data:`DECISIONS` (and its sentence)."""
 
+    REDIRECTED_BY_SIEVE = "redirected-by-sieve"  # the recipient's Sieve filter sent it on to another address
     FORWARDED = "forwarded"  # a local delivery re-injected it as a new message
     RELAYED_WITH_ID = "relayed-with-id"  # handed to the next hop, whose reply names its ID
     DELIVERED = "delivered"  # into a mailbox or a program
@@ -75,7 +76,7 @@ class Case(StrEnum):
 
 
 #: the deciding event handed the message on (the correlator may follow it to the next hop)
-HANDED_ON = frozenset({Case.FORWARDED, Case.RELAYED_WITH_ID, Case.DELIVERED, Case.RELAYED_NO_ID})
+HANDED_ON = frozenset({Case.REDIRECTED_BY_SIEVE, Case.FORWARDED, Case.RELAYED_WITH_ID, Case.DELIVERED, Case.RELAYED_NO_ID})
 #: the message lives on in a later lifecycle on the same queue (the correlator follows the
 #: ``requeued`` link; without it the row's own verdict stands)
 REINJECTED = frozenset({Case.REQUEUED})
@@ -148,6 +149,11 @@ def _attempt(*kinds: K) -> Callable[[Facts], Event | None]:
     return lambda f: f.final if f.final is not None and f.final.kind in kinds else None
 
 
+def _user_redirect(f: Facts) -> Event | None:
+    e = _attempt(K.DELIVER)(f)
+    return e if e is not None and has_tag(e, Tag.USER_FILTER) else None
+
+
 def _forwarded(f: Facts) -> Event | None:
     e = _attempt(K.DELIVER)(f)
     return e if e is not None and e.next_queue_id and (e.reply_text or "").startswith("forwarded as") else None
@@ -208,6 +214,7 @@ _FROM_DEFER = ("relay", "dsn", "reply", "when")  # what a deferral-only verdict 
 #: The one decision table; the first row whose test returns an event decides.
 DECISIONS: tuple[Decision, ...] = (
     # the recipient's last attempt that was not a deferral
+    Decision(Case.REDIRECTED_BY_SIEVE, Verdict.RELAYED, _user_redirect, Cite.ATTEMPT, ("when",)),
     Decision(Case.FORWARDED, Verdict.RELAYED, _forwarded, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s", "next_queue_id")),
     Decision(Case.RELAYED_WITH_ID, Verdict.RELAYED, _relayed_with_id, Cite.ATTEMPT,
              ("relay", "dsn", "reply", "when", "delay_s", "next_queue_id")),
