@@ -3,7 +3,7 @@
 Invariants:
 
 * One verdict engine: when a lifecycle closes (an end event: ``removed``/``Completed``/admin
-  delete) or a line makes a failure certain (a bounce, expiry or discard), the events of its
+  delete) or after a line made a failure certain (a bounce, expiry or discard), the events of its
   *message* — the lifecycle plus every lifecycle still in memory that it links to or that
   links to it by a queue ID (relay, content filter, NDR, re-injection) — go through the same
   :class:`~logtrace.trace.correlator.Correlator` and decision table as ``follow``.
@@ -11,6 +11,9 @@ Invariants:
   of log time (so a later hop or the bounce notification still finds it), longer while the
   notification it sent is open; one that never closes is decided and dropped after
   :attr:`Tracker.ttl` of log time without a line. Memory is bounded by messages in flight.
+* A failure line (bounce, expiry, discard) is decided when its lifecycle closes, or
+  :attr:`Tracker.grace` seconds (wall clock) later if it does not (:meth:`Tracker.settle`):
+  the notification line that follows it is then part of the story.
 * One alert per message and failed recipient (:data:`ALERT_VERDICTS`, plus
   ``notification-failed`` when the bounce notification to the sender failed too), never for
   delivered or relayed mail. Its ``alert_id`` hashes (host, queue ID, recipient, verdict) of
@@ -22,6 +25,7 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,6 +45,9 @@ ALERT_VERDICTS = frozenset({Verdict.BOUNCED, Verdict.EXPIRED, Verdict.DISCARDED}
 DECIDING_KINDS = frozenset({K.BOUNCE, K.EXPIRE, K.DISCARD})
 DEFAULT_TTL = timedelta(days=1)
 DEFAULT_LINGER = timedelta(hours=1)
+#: seconds (wall clock) a lifecycle with a failure line may wait for its end line (and the
+#: notification line before it) before it is decided anyway
+DEFAULT_GRACE = 2.0
 #: most lifecycles gathered into one message (a runaway chain must not stall the watcher)
 MAX_COMPONENT = 64
 
@@ -70,7 +77,8 @@ class Tracker:
     """Feed events in log order (:meth:`feed`); get alert dicts back as failures become certain."""
 
     def __init__(self, *, ttl: timedelta = DEFAULT_TTL, linger: timedelta = DEFAULT_LINGER,
-                 sent: Iterable[str] = ()) -> None:
+                 sent: Iterable[str] = (), grace: float = DEFAULT_GRACE, wall: Any = time.monotonic) -> None:
+        self.grace = grace
         self.ttl, self.linger = ttl, linger
         self.sent: dict[str, str | None] = dict.fromkeys(sent)  # alert_id → log time it was emitted
         self.now: datetime | None = None
@@ -79,7 +87,9 @@ class Tracker:
         self._by_qid: dict[str, list[Bucket]] = defaultdict(list)
         self._named: dict[str, list[Bucket]] = defaultdict(list)  # queue ID → buckets whose lines name it
         self._last_purge: datetime | None = None
+        self._due: dict[int, tuple[Bucket, float]] = {}
         self.decided = 0
+        self.wall = wall
 
     # ------------------------------------------------------------------ input
 
@@ -98,7 +108,7 @@ class Tracker:
                 b.closed = ev.ts or self.now
                 out += self.decide(b)
             elif ev.kind in DECIDING_KINDS:
-                out += self.decide(b)
+                self._due.setdefault(id(b), (b, self.wall()))  # decided by settle() unless it closes first
         if self.now is not None and (self._last_purge is None or self.now - self._last_purge >= timedelta(minutes=1)):
             out += self.purge()
         return out
@@ -132,8 +142,16 @@ class Tracker:
                     todo.append(c)
         return list(seen.values())
 
+    def settle(self, force: bool = False) -> list[dict[str, Any]]:
+        """Decide the lifecycles whose failure line is :attr:`grace` seconds old (any, with
+        ``force``: at the end) and that did not close."""
+        now = self.wall()
+        due = [b for b, since in self._due.values() if force or now - since >= self.grace]
+        return [a for b in due for a in self.decide(b)]
+
     def decide(self, b: Bucket) -> list[dict[str, Any]]:
         """The new alerts of the message ``b`` belongs to, decided by the correlator."""
+        self._due.pop(id(b), None)
         self.decided += 1
         comp = self.component(b)
         events = [e for c in comp for e in c.events]
@@ -187,6 +205,7 @@ class Tracker:
         return False
 
     def _forget(self, b: Bucket) -> None:
+        self._due.pop(id(b), None)
         if self.open.get(b.key) is b:
             del self.open[b.key]
         if b in self._retired:

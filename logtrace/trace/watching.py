@@ -100,7 +100,11 @@ class Watcher:
         alerts: list[dict[str, Any]] = []
         for e in events:
             alerts += self.tracker.feed(e)
-        return alerts
+        return alerts + self.tracker.settle()
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The alerts still waiting for their grace time (at the end of a run)."""
+        return self.tracker.settle(force=True)
 
     @property
     def finished(self) -> bool:
