@@ -342,8 +342,13 @@ def watch(
                         render.print_diagnostics([Diagnostic("warning", f"--exec for alert {a['alert_id']}: {problem}")])
 
         try:
+            first = True
             while not stop and (deadline is None or time.monotonic() < deadline):
                 alerts = limit.admit(watcher.step())
+                if first:  # every file is open (or waited for): lines written from now on are read
+                    sys.stderr.write(f"watching {len(watcher.inputs)} input(s)\n")
+                    sys.stderr.flush()
+                    first = False
                 render.print_diagnostics(watcher.diagnostics)
                 watcher.diagnostics.clear()
                 deliver(alerts)

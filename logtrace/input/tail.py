@@ -8,10 +8,11 @@ complete lines written since the last poll, with their line numbers:
   yet is waited for.
 * **Rename + new file** (logrotate's default): when the path names another inode, the rest
   of the old file is read to its end first, then the new file from its beginning.
-* **copytruncate**: when the file is smaller than what was read, it was truncated; reading
-  starts again at its beginning. (Lines written between logrotate's copy and its truncate
-  are in the copy, not here — inherent to copytruncate; a file that grows back past the old
-  offset before a poll looks like plain growth.)
+* **copytruncate**: when the file is smaller than what was read, or the bytes just before
+  the offset are no longer the end of the last line read (it was truncated and has grown
+  back past the old offset between two polls), reading starts again at its beginning.
+  (Lines written between logrotate's copy and its truncate are in the copy, not here —
+  inherent to copytruncate.)
 * A partial last line waits for its newline.
 
 Standard library only; no parsing here.
@@ -28,6 +29,8 @@ from typing import Any, BinaryIO
 
 #: most bytes read from one file per poll (the rest comes on the next poll)
 READ_MAX = 4 << 20
+#: bytes before the offset compared on every poll (copytruncate that grew back)
+TAIL_CHECK = 64
 
 
 @dataclass
@@ -61,6 +64,7 @@ class Tail:
         self.truncations = 0
         self._f: BinaryIO | None = None
         self._buf = b""
+        self._tail = b""  # the last bytes of the last complete line read (copytruncate check)
         self._stream: queue.Queue[bytes | None] | None = None
         self._eof = False
         self._first = True
@@ -75,7 +79,7 @@ class Tail:
         except OSError:
             return False
         st = os.fstat(f.fileno())
-        self._f, self._buf = f, b""
+        self._f, self._buf, self._tail = f, b"", b""
         r = self._resume if initial else None
         if r is not None and r.inode == st.st_ino and r.dev == st.st_dev and r.offset <= st.st_size:
             self.pos = Position(r.offset, r.line_no, st.st_ino, st.st_dev)  # the same file: go on where we were
@@ -84,6 +88,8 @@ class Tail:
         else:  # from the beginning: asked for, a new file after rotation, or a saved position of another file
             self.pos = Position(0, 0, st.st_ino, st.st_dev)
         f.seek(self.pos.offset)
+        if self.pos.offset:
+            self._tail = os.pread(f.fileno(), min(TAIL_CHECK, self.pos.offset), self.pos.offset - min(TAIL_CHECK, self.pos.offset))
         return True
 
     def close(self) -> None:
@@ -103,37 +109,54 @@ class Tail:
         if self.path == "-":
             return self._poll_stream()
         if self._f is None:
-            if not self._open(self._first):
+            opened = self._open(self._first)
+            self._first = False  # a file that appears later is read from its beginning
+            if not opened:
                 return []
-            self._first = False
-        out = self._read_lines()
+        assert self._f is not None
+        out: list[tuple[int, str]] = []
+        st = os.fstat(self._f.fileno())
+        if st.st_size < self.pos.offset or not self._same_tail():  # copytruncate: before reading anything
+            self.truncations += 1
+            self._f.seek(0)
+            self._buf, self._tail = b"", b""
+            self.pos = Position(0, 0, st.st_ino, st.st_dev)
+        out += self._read_lines()
         try:
             st = os.stat(self.path)
         except OSError:
             return out  # renamed away, the new file not there yet: the old one may still grow
-        assert self._f is not None
         if (st.st_ino, st.st_dev) != (self.pos.inode, self.pos.dev):
             out += self._read_lines(final=True)  # the rest of the rotated file, then the new one
             self.close()
             self.rotations += 1
             if self._open(False):
                 out += self._read_lines()
-        elif st.st_size < self.pos.offset:
-            self.truncations += 1
-            self._f.seek(0)
-            self._buf = b""
-            self.pos = Position(0, 0, st.st_ino, st.st_dev)
-            out += self._read_lines()
         return out
 
+    def _same_tail(self) -> bool:
+        """The last bytes read are still where they were (no truncate-and-rewrite under us)."""
+        if not self._tail or self._f is None:
+            return True
+        try:
+            return os.pread(self._f.fileno(), len(self._tail), self.pos.offset - len(self._tail)) == self._tail
+        except OSError:
+            return True
+
     def _read_lines(self, final: bool = False) -> list[tuple[int, str]]:
+        """Complete lines from the file; ``final``: all of a rotated file, its last line too."""
         assert self._f is not None
-        data = self._f.read(READ_MAX)
-        if not data:
-            if final and self._buf:  # a rotated file's unterminated last line
-                return self._take(b"\n")
-            return []
-        return self._take(data + (b"\n" if final and not data.endswith(b"\n") else b""))
+        out: list[tuple[int, str]] = []
+        while True:
+            data = self._f.read(READ_MAX)
+            if data:
+                out += self._take(data)
+            if not final:
+                return out
+            if not data:
+                if self._buf:  # a rotated file's unterminated last line
+                    out += self._take(b"\n")
+                return out
 
     def _take(self, data: bytes) -> list[tuple[int, str]]:
         data = self._buf + data
@@ -144,6 +167,8 @@ class Tail:
             self.pos.line_no += 1
             out.append((self.pos.line_no, _decode(raw)))
         self.pos.offset += cut  # complete lines only: a partial one is read again after a restart
+        if cut:
+            self._tail = data[max(0, cut - TAIL_CHECK):cut]
         return out
 
     def _poll_stream(self) -> list[tuple[int, str]]:

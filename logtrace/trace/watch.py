@@ -160,6 +160,11 @@ class Tracker:
         if not mine:
             return []
         root = corr.root_of(mine[-1])
+        for _ in range(MAX_COMPONENT):  # a bounce notification is told with the message it is about
+            src = next((l.src for l in corr.in_links.get(id(root), []) if l.how == "ndr"), None)
+            if src is None:
+                break
+            root = corr.root_of(src)
         story = corr.story(root, root.queue_id)
         ndr_only = corr.is_ndr(root)  # the original is no longer in memory: the notification's own failure
         out = []
