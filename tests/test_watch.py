@@ -280,3 +280,106 @@ def test_bad_exec_and_bad_state_are_usage_errors(tmp_path):
     p = subprocess.run([sys.executable, "-m", "logtrace", "watch", "--for", "0", "--state", str(bad), str(log)],
                        capture_output=True, text=True, env=_env(), cwd=REPO, timeout=TIMEOUT)
     assert p.returncode == 2 and "not a watch state file" in p.stderr and "hint:" in p.stderr
+
+
+# ---------------------------------------------------------------------- the same verdicts as `bounces`
+
+
+def test_a_replay_alerts_exactly_what_bounces_reports(tmp_path):
+    """Over a generated log (relays, content filters, NDRs, expiries) watch's alerts are the
+    failed recipients of ``bounces`` (bounced, expired, discarded; a failed notification too)."""
+    log = tmp_path / "gen.log"
+    subprocess.run([sys.executable, str(REPO / "bench/genlog.py"), "--lines", "40000", "--seed", "11", "--out", str(log), "-q"],
+                   check=True, env=_env())
+    p = subprocess.run([sys.executable, "-m", "logtrace", "watch", "--json", "--max-alerts-per-minute", "100000", "-"],
+                       stdin=open(log, "rb"), capture_output=True, text=True, env=_env(), cwd=REPO, timeout=600)
+    assert p.returncode == 0, p.stderr
+    alerts = [json.loads(ln) for ln in p.stdout.splitlines()]
+    got = {(a["host"], a["queue_id"], a["recipient"], a["verdict"]) for a in alerts}
+    assert len(got) == len(alerts) and alerts, "one alert per failure, and some failures"
+    b = subprocess.run([sys.executable, "-m", "logtrace", "bounces", "--json", str(log)], capture_output=True, text=True,
+                       env=_env(), cwd=REPO, timeout=600)
+    want = set()
+    for m in json.loads(b.stdout)["messages"]:
+        for r in m["recipients"]:
+            if r.get("category") in ("bounced", "expired", "discarded"):
+                want.add((r["host"], r["queue_id"], r["recipient"], r["category"]))
+                if r.get("ndr") and r["ndr"].get("delivered") is False:
+                    want.add((r["host"], r["queue_id"], r["recipient"], "notification-failed"))
+    assert got == want
+
+
+# ---------------------------------------------------------------------- the parts
+
+
+def test_tail_follows_rename_copytruncate_partial_lines_and_late_files(tmp_path):
+    from logtrace.input.tail import Tail
+
+    log = tmp_path / "a.log"
+    log.write_text("old 1\nold 2\n")
+    t = Tail(str(log))
+    assert t.poll() == []  # starts at the end
+    append(log, ["one"])
+    with open(log, "a") as f:
+        f.write("par")
+    assert t.poll() == [(3, "one")]
+    with open(log, "a") as f:
+        f.write("tial\nlast before rotation\n")
+    os.rename(log, tmp_path / "a.log.1")
+    append(log, ["new 1"])
+    assert [x for _, x in t.poll()] == ["partial", "last before rotation", "new 1"] and t.rotations == 1
+    append(log, ["new 2 " + "x" * 50])
+    assert t.poll() == [(2, "new 2 " + "x" * 50)]
+    log.write_text("after truncate, grown back past the old offset: " + "y" * 80 + "\n")  # copytruncate, unseen in between
+    assert [x for _, x in t.poll()] == ["after truncate, grown back past the old offset: " + "y" * 80] and t.truncations == 1
+    late = Tail(str(tmp_path / "late.log"))
+    assert late.poll() == []
+    append(tmp_path / "late.log", ["first line of a file that appeared later"])
+    assert late.poll() == [(1, "first line of a file that appeared later")]
+    for x in (t, late):
+        x.close()
+
+
+def test_tail_resumes_at_a_saved_position_only_in_the_same_file(tmp_path):
+    from logtrace.input.tail import Position, Tail
+
+    log = tmp_path / "a.log"
+    log.write_text("1\n2\n")
+    t = Tail(str(log), from_start=True)
+    assert [x for _, x in t.poll()] == ["1", "2"]
+    pos = Position.from_json(t.pos.to_json())
+    t.close()
+    append(log, ["3"])
+    again = Tail(str(log), resume=pos)
+    assert again.poll() == [(3, "3")]
+    again.close()
+    os.rename(log, tmp_path / "a.log.1")
+    log.write_text("other file\n")
+    other = Tail(str(log), resume=pos)  # another inode: read from its beginning
+    assert other.poll() == [(1, "other file")]
+    other.close()
+
+
+def test_rate_limit_holds_back_and_then_says_how_many():
+    from logtrace.trace.watching import RateLimit
+
+    now = [0.0]
+    rl = RateLimit(2, clock=lambda: now[0])
+    assert len(rl.admit([{"n": i} for i in range(5)])) == 2 and rl.held == 3
+    now[0] = 61.0
+    out = rl.admit([{"n": 9}])
+    assert out[0]["verdict"] == "held-back" and out[0]["held_back"] == 3 and out[1] == {"n": 9}
+
+
+def test_alert_ids_are_stable_and_human_lines_are_inert(capsys):
+    from logtrace.cli import render
+    from logtrace.trace.narrative import Clock
+    from logtrace.trace.watch import alert_id
+
+    assert alert_id("mx1", "ABC", "Bob@x", "bounced") == alert_id("mx1", "ABC", "bob@x", "bounced")
+    assert alert_id("mx1", "ABC", "bob@x", "bounced") != alert_id("mx1", "ABC", "bob@x", "notification-failed")
+    render.print_alert({"ts": "2026-11-22T19:42:01+00:00", "verdict": "bounced", "host": "mx1", "queue_id": "ABC",
+                        "sender": "a@b", "recipient": "evil\x1b[31m@x", "dsn": "5.1.1", "class": "other",
+                        "summary": "bounced\r\x1b]0;pwned\x07"}, Clock())
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "\\x1b[31m" in out and out.count("\n") == 1

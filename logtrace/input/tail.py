@@ -173,7 +173,7 @@ class Tail:
 
     def _poll_stream(self) -> list[tuple[int, str]]:
         if self._stream is None:
-            self._stream = queue.Queue()
+            self._stream = queue.Queue(maxsize=64)  # back-pressure: a fast writer waits for the parser
             threading.Thread(target=_pump, args=(sys.stdin.buffer, self._stream), daemon=True).start()
         out: list[tuple[int, str]] = []
         while True:

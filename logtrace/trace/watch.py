@@ -44,7 +44,7 @@ ALERT_VERDICTS = frozenset({Verdict.BOUNCED, Verdict.EXPIRED, Verdict.DISCARDED}
 #: lines after which a failure may be certain before the lifecycle closes
 DECIDING_KINDS = frozenset({K.BOUNCE, K.EXPIRE, K.DISCARD})
 DEFAULT_TTL = timedelta(days=1)
-DEFAULT_LINGER = timedelta(hours=1)
+DEFAULT_LINGER = REUSE_GAP  # a later hop, a re-injection or the notification is seconds away
 #: seconds (wall clock) a lifecycle with a failure line may wait for its end line (and the
 #: notification line before it) before it is decided anyway
 DEFAULT_GRACE = 2.0
