@@ -383,3 +383,14 @@ def test_alert_ids_are_stable_and_human_lines_are_inert(capsys):
                         "summary": "bounced\r\x1b]0;pwned\x07"}, Clock())
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\r" not in out and "\\x1b[31m" in out and out.count("\n") == 1
+
+
+def test_readme_documents_the_alert_schema_and_docs_hold_a_systemd_unit():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### `logtrace watch`", 1)[1].split("\n### ", 1)[0]
+    for key in ("schema", "alert_id", "ts", "verdict", "host", "queue_id", "origin", "sender", "recipient", "dsn", "reason",
+                "class", "chain", "ndr", "evidence"):
+        assert f'"{key}"' in section, key
+    assert "logtrace.alert/1" in section and "Exit codes" in section
+    unit = (REPO / "docs/logtrace-watch.service").read_text()
+    assert "ExecStart=/usr/local/bin/logtrace watch" in unit and "[Install]" in unit

@@ -346,6 +346,8 @@ def watch(
             while not stop and (deadline is None or time.monotonic() < deadline):
                 alerts = limit.admit(watcher.step())
                 if first:  # every file is open (or waited for): lines written from now on are read
+                    for missing in watcher.missing():
+                        render.print_diagnostics([Diagnostic("warning", "does not exist (yet): waiting for it", path=missing)])
                     sys.stderr.write(f"watching {len(watcher.inputs)} input(s)\n")
                     sys.stderr.flush()
                     first = False

@@ -98,6 +98,10 @@ class Tail:
             self._f = None
 
     @property
+    def is_open(self) -> bool:
+        return self._f is not None
+
+    @property
     def at_eof(self) -> bool:
         """A stream that ended (a file never ends)."""
         return self._eof

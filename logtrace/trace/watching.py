@@ -142,6 +142,10 @@ class Watcher:
             inp.ctx.years.set_state(*self._years[path])
         return True
 
+    def missing(self) -> list[str]:
+        """The followed paths with no file to read (yet)."""
+        return [i.tail.path for i in self.inputs if i.tail.path != "-" and not i.tail.is_open]
+
     def counts(self) -> dict[str, Any]:
         return {"lines": sum(i.lines for i in self.inputs), "unparsed": sum(i.unparsed for i in self.inputs),
                 "in_memory": self.tracker.in_memory, "rotations": sum(i.tail.rotations for i in self.inputs),
