@@ -345,23 +345,23 @@ def watch(
             first = True
             while not stop and (deadline is None or time.monotonic() < deadline):
                 alerts = limit.admit(watcher.step())
-                if first:  # every file is open (or waited for): lines written from now on are read
+                render.print_diagnostics(watcher.diagnostics)
+                watcher.diagnostics.clear()
+                deliver(alerts)
+                watcher.save()
+                if first:  # every file is open (or waited for) and checkpointed: lines written from now on are read
                     for missing in watcher.missing():
                         render.print_diagnostics([Diagnostic("warning", "does not exist (yet): waiting for it", path=missing)])
                     sys.stderr.write(f"watching {len(watcher.inputs)} input(s)\n")
                     sys.stderr.flush()
                     first = False
-                render.print_diagnostics(watcher.diagnostics)
-                watcher.diagnostics.clear()
-                deliver(alerts)
-                watcher.save()
                 if watcher.finished:
                     break
                 if not alerts:
                     time.sleep(0.2)
             deliver(limit.admit(watcher.finish()) + limit.flush())
         finally:
-            watcher.save()
+            watcher.save(force=True)
             watcher.close()
 
 

@@ -76,6 +76,7 @@ class Watcher:
                 self._years[p] = (pos.get("year"), pos.get("month"))
             self.inputs.append(_Input(Tail(p, from_start=self.from_start, resume=resume)))
         self._pending = [from_dict(d, d.get("file")) for d in saved.get("open", [])]
+        self._dirty = True  # the first checkpoint holds the starting positions (a crash before any line must not skip lines)
 
     # ------------------------------------------------------------------ running
 
@@ -83,10 +84,12 @@ class Watcher:
         """Read what was written since the last step; the alerts it makes certain."""
         events: list[Event] = [e for e in self._pending if isinstance(e, Event)]
         self._pending = []
+        self._dirty = self._dirty or bool(events)
         for inp in self.inputs:
             lines = inp.tail.poll()
             if not lines:
                 continue
+            self._dirty = True
             if inp.parser is None and not self._choose_parser(inp, [t for _, t in lines]):
                 continue
             for no, text in lines:
@@ -157,10 +160,12 @@ class Watcher:
 
     # ------------------------------------------------------------------ state
 
-    def save(self) -> None:
-        """Checkpoint positions, open lifecycles and sent alert IDs to ``state`` (atomically)."""
-        if not self.state:
+    def save(self, force: bool = False) -> None:
+        """Checkpoint positions, open lifecycles and sent alert IDs to ``state`` (atomically),
+        when anything was read since the last checkpoint (or ``force``)."""
+        if not self.state or not (self._dirty or force):
             return
+        self._dirty = False
         files = {}
         for i in self.inputs:
             if i.tail.path == "-" or i.tail.pos.inode is None:
@@ -170,6 +175,8 @@ class Watcher:
                 d["year"], d["month"] = i.ctx.years.state()
             files[i.tail.path] = d
         sent = sorted(self.tracker.sent.items(), key=lambda kv: kv[1] or "")[-MAX_SENT:]
+        if len(sent) < len(self.tracker.sent):
+            self.tracker.sent = dict(sent)  # memory stays bounded too
         open_events = [to_dict(e, include_file=True) for b in self.tracker.open.values() if b.closed is None for e in b.events]
         save_state(self.state, {"version": STATE_VERSION, "schema": SCHEMA, "files": files, "sent": dict(sent),
                                 "open": open_events})
