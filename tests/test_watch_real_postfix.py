@@ -31,7 +31,8 @@ REQUIRE = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
 #: scenario → (recipient, alert verdict) that must be alerted
 MUST_ALERT = {"relay_bounce": ("unknown-relay@via-mx2.example.test", "bounced"),
               "expired": ("tempfail-expire@ext.example.test", "expired"),
-              "multi": ("unknown-multi@ext.example.test", "bounced")}
+              "multi": ("unknown-multi@ext.example.test", "bounced"),
+              "filter_discard": ("spam-discard@filtered.example.test", "discarded")}
 
 
 def _bounces(paths: list[str]) -> set[tuple[str, str, str, str]]:
@@ -75,6 +76,7 @@ def test_watch_alerts_what_real_postfix_fails_while_it_writes():
         time.sleep(3)  # a repeat, if any, would come now
         assert w.stop(signal.SIGTERM) == 0
         got = [(a["host"], a["queue_id"], a["recipient"], a["verdict"]) for a in w.seen]
+        print("alerts:", sorted((v, r) for _, _, r, v in got))  # shown with -s
         assert len(got) == len(set(got)), "an alert came twice"
         assert set(got) == want
         delivered = {r for s in scenarios.values() for r, v in s.recipients.items() if v in ("delivered", "relayed")}
