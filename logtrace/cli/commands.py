@@ -291,7 +291,7 @@ def _event_frames(files: list[str], engine: Engine, only_unparsed: bool, **kw: A
 
 @app.command(short_help="Follow live logs; an alert the moment accepted mail fails.")
 def watch(
-    files: Files,
+    files: Annotated[list[str], typer.Argument(metavar="FILES", help="Log files to follow (paths; several hosts' at once), or - for a stream.", show_default=False)],
     from_start: Annotated[bool, typer.Option("--from-start", help="Read the files from their beginning (default: only new lines).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One alert per line as JSON (schema logtrace.alert/1).")] = False,
     exec_cmd: Annotated[Optional[str], typer.Option("--exec", metavar="CMD", help=(

@@ -70,6 +70,8 @@ class Watcher:
         self.inputs: list[_Input] = []
         self._years: dict[str, Any] = {}
         for p in dict.fromkeys(self.paths):
+            if p != "-" and os.path.isdir(p):
+                raise LogtraceError(f"{p}: is a directory; watch follows files", hint=f"name the log files in it, e.g. {p.rstrip('/')}/mail.log")
             pos = files.get(p)
             resume = Position.from_json(pos) if pos else None
             if pos and pos.get("year") is not None:
