@@ -397,3 +397,18 @@ def test_readme_documents_the_alert_schema_and_docs_hold_a_systemd_unit():
     assert "logtrace.alert/1" in section and "Exit codes" in section
     unit = (REPO / "docs/logtrace-watch.service").read_text()
     assert "ExecStart=/usr/local/bin/logtrace watch" in unit and "[Install]" in unit
+
+
+def test_ctrl_c_exits_130_and_keeps_the_state(tmp_path):
+    log, state = tmp_path / "mail.log", tmp_path / "watch.state"
+    log.touch()
+    w = Watch("--state", str(state), str(log))
+    try:
+        w.wait_ready()
+        append(log, message(BOUNCE, 51))
+        w.wait_for("unknown-51@ext.example.test")
+    finally:
+        rc = w.stop(signal.SIGINT)
+    assert rc == 130 and "interrupted" in "".join(w.stderr) and "Traceback" not in "".join(w.stderr)
+    doc = json.loads(state.read_text())
+    assert doc["files"][str(log)]["offset"] == log.stat().st_size and len(doc["sent"]) == 1
