@@ -97,7 +97,7 @@ def test_version_and_short_help():
 def test_help_lists_commands_in_question_order_untruncated():
     so = text(run("-h", env_extra={"COLUMNS": "80"}))[0]
     commands = so.split("Commands:", 1)[1].strip().splitlines()
-    assert [c.split()[0] for c in commands] == ["follow", "summary", "bounces", "parse", "parsers"]
+    assert [c.split()[0] for c in commands] == ["follow", "summary", "bounces", "parse", "watch", "parsers"]
     assert not any(c.rstrip().endswith("...") for c in commands)
     assert all(len(c) <= 80 for c in commands)
 

@@ -289,6 +289,82 @@ def _event_frames(files: list[str], engine: Engine, only_unparsed: bool, **kw: A
     return ((f.filter(f["kind"] == "unparsed") for f in frames) if only_unparsed else frames), outcome
 
 
+@app.command(short_help="Follow live logs; an alert the moment accepted mail fails.")
+def watch(
+    files: Annotated[list[str], typer.Argument(metavar="FILES", help="Log files to follow (paths; several hosts' at once), or - for a stream.", show_default=False)],
+    from_start: Annotated[bool, typer.Option("--from-start", help="Read the files from their beginning (default: only new lines).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One alert per line as JSON (schema logtrace.alert/1).")] = False,
+    exec_cmd: Annotated[Optional[str], typer.Option("--exec", metavar="CMD", help=(
+        "Run CMD for every alert, the alert's JSON on stdin (split like a shell would, never run by one; one at a time)."))] = None,
+    exec_timeout: Annotated[float, typer.Option("--exec-timeout", min=0.1, metavar="SECONDS", help="Kill --exec's command after this long.")] = 30.0,
+    state: Annotated[Optional[Path], typer.Option("--state", metavar="FILE", help=(
+        "Checkpoint positions, open messages and sent alert IDs to FILE (atomically): a restart resumes without repeats."))] = None,
+    max_per_minute: Annotated[int, typer.Option("--max-alerts-per-minute", min=1, metavar="N", help=(
+        "At most N alerts a minute; then one alert saying how many were held back."))] = 60,
+    for_seconds: Annotated[Optional[float], typer.Option("--for", min=0, metavar="SECONDS", help="Stop after this many seconds (exit 0).")] = None,
+    mta: MtaOpt = "auto",
+    year: YearOpt = None,
+    tz: TzOpt = None,
+    utc: UtcOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Follow log files like tail -F (rotation included) and alert when accepted mail is bounced,
+    expires, is discarded, or its bounce notification fails. FILES may be - (a stream).
+
+    Exit codes: 0 stopped by --for, SIGTERM or the end of a stream; 2 usage or input error; 130 Ctrl-C.
+    """
+    with render.cli_errors(debug):
+        import signal
+        import sys
+        import time
+
+        from logtrace.errors import Diagnostic
+        from logtrace.trace.watching import RateLimit, Watcher, run_command, split_command
+
+        argv = split_command(exec_cmd) if exec_cmd is not None else None
+        clock = people_clock(tz, utc)
+        watcher = Watcher(files, from_start=from_start, mta=mta, options=parse_options(year, tz), state=str(state) if state else None)
+        limit = RateLimit(max_per_minute)
+        stop: list[int] = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        deadline = None if for_seconds is None else time.monotonic() + for_seconds
+
+        def deliver(alerts: list[dict[str, Any]]) -> None:
+            for a in alerts:
+                if as_json:
+                    writers.write_jsonl([a])
+                else:
+                    render.print_alert(a, clock)
+                sys.stdout.flush()
+                if argv is not None:
+                    problem = run_command(argv, a, exec_timeout)
+                    if problem:
+                        render.print_diagnostics([Diagnostic("warning", f"--exec for alert {a['alert_id']}: {problem}")])
+
+        try:
+            first = True
+            while not stop and (deadline is None or time.monotonic() < deadline):
+                alerts = limit.admit(watcher.step())
+                render.print_diagnostics(watcher.diagnostics)
+                watcher.diagnostics.clear()
+                deliver(alerts)
+                watcher.save()
+                if first:  # every file is open (or waited for) and checkpointed: lines written from now on are read
+                    for missing in watcher.missing():
+                        render.print_diagnostics([Diagnostic("warning", "does not exist (yet): waiting for it", path=missing)])
+                    sys.stderr.write(f"watching {len(watcher.inputs)} input(s)\n")
+                    sys.stderr.flush()
+                    first = False
+                if watcher.finished:
+                    break
+                if not alerts:
+                    time.sleep(0.2)
+            deliver(limit.admit(watcher.finish()) + limit.flush())
+        finally:
+            watcher.save(force=True)
+            watcher.close()
+
+
 @app.command(short_help="Built-in and plugin parsers; --check validates them.")
 def parsers(
     as_json: JsonOpt = False,

@@ -527,3 +527,18 @@ def print_bounces(items: list[Any], by: str, top: int, group_key: Any, clock: An
         con.print(t)
         if top and len(its) > top:
             con.print(Text(f"  … {len(its) - top} more", style="dim"))
+
+
+def print_alert(a: dict[str, Any], clock: Any = None) -> None:
+    """One ``watch`` alert as one line for a person (log text through :func:`safe`)."""
+    from datetime import datetime
+
+    if a.get("verdict") == "held-back":
+        sys.stdout.write(f"{safe(a.get('summary'))}\n")
+        return
+    ts = a.get("ts")
+    when = stamp(datetime.fromisoformat(ts), clock, a.get("host"), "%Y-%m-%d %H:%M:%S") if ts else "-"
+    where = f"{a.get('host') or '-'}:{a.get('queue_id') or '-'}"
+    line = (f"{when} {a['verdict']} {where} <{a.get('sender') or ''}> -> {a.get('recipient') or '-'}"
+            f" {a.get('dsn') or '-'} {a.get('class') or ''}: {a.get('summary') or a.get('reason') or ''}")
+    sys.stdout.write(safe(line) + "\n")
