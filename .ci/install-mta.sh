@@ -57,12 +57,14 @@ install_postfix() {
     echo "postfix postfix/mailname string localhost.localdomain" | $SUDO debconf-set-selections
     # rsyslog: per-instance syslog daemons writing RFC 3164 + RFC 3339 files.
     # util-linux provides unshare/nsenter (private /dev/log per instance).
-    apt_install postfix rsyslog util-linux
+    apt_install postfix rsyslog util-linux dovecot-lmtpd dovecot-sieve
     echo "install-mta: postfix $(/usr/sbin/postconf -dh mail_version 2>/dev/null || echo '?')"
     # Never leave the system instance running (it would hold port 25).
     if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
         $SUDO systemctl disable --now postfix >/dev/null 2>&1 || true
     fi
+    # nor the system Dovecot (the lab runs its own, on a socket)
+    $SUDO doveadm stop >/dev/null 2>&1 || true
     if [ -f /etc/postfix/main.cf ] && [ -f /var/spool/postfix/pid/master.pid ]; then
         $SUDO /usr/sbin/postfix stop >/dev/null 2>&1 || true
     fi

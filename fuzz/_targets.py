@@ -64,7 +64,6 @@ def frame_records(parser: Any, lines: list[str]) -> list[dict[str, Any]]:
     out = parser.parse_frame(df, c)
     rows = []
     for row in out.iter_rows(named=True):
-        row["line"] = row.pop("line_no")
         rows.append(_norm(canonical(row)))
     return rows
 

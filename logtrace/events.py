@@ -175,7 +175,7 @@ def __getattr__(name: str) -> Any:  # EVENT_SCHEMA without importing polars at i
 
 # ---------------------------------------------------------------- JSONL codec
 
-KEY_ORDER: tuple[str, ...] = ("line", *(f for f in EVENT_FIELDS if f not in ("file", "line_no")), "reason")
+KEY_ORDER: tuple[str, ...] = ("line_no", *(f for f in EVENT_FIELDS if f not in ("file", "line_no")), "reason")
 
 
 def canonical(values: dict[str, Any], include_file: bool = False) -> dict[str, Any]:
@@ -196,19 +196,19 @@ def canonical(values: dict[str, Any], include_file: bool = False) -> dict[str, A
 
 
 def to_dict(ev: Event | Unparsed, include_file: bool = False) -> dict[str, Any]:
-    """Event → JSON-ready dict: ``line`` first, schema order, nulls omitted, ISO timestamps."""
+    """Event → JSON-ready dict: ``line_no`` first, schema order, nulls omitted, ISO timestamps."""
     if isinstance(ev, Unparsed):
         vals: dict[str, Any] = {k: getattr(ev, k) for k in ("ts", "host", "program", "pid", "kind", "detail", "reason", "file")}
     else:
         vals = {k: getattr(ev, k) for k in EVENT_FIELDS}
-    vals["line"] = ev.line_no
+    vals["line_no"] = ev.line_no
     return canonical(vals, include_file)
 
 
 def from_dict(d: dict[str, Any], file: str | None = None) -> Event | Unparsed:
     """Inverse of :func:`to_dict`."""
     d = dict(d)
-    line = d.pop("line", None)
+    line = d.pop("line_no", d.pop("line", None))  # "line" before 0.3.0
     ts = d.pop("ts", None)
     ts_v = datetime.fromisoformat(ts) if ts else None
     if d.get("kind") == "unparsed":

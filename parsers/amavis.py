@@ -1,10 +1,12 @@
 """amavis (amavisd-new): the content filter between Postfix's ``smtp`` hand-off and re-injection.
 
 Claimed programs: ``amavis``, ``amavisd``, ``amavisd-new`` (also with a path, as some
-distributions log ``/usr/sbin/amavisd``). Today every line is a recognized event of kind
-``other`` carrying the text in ``detail``; the verdict lines (``Passed CLEAN``, ``Blocked
-SPAM`` …) get their own rules with the last-mile work. The lines are then in ``follow``'s
-timeline by program instead of being "other programs".
+distributions log ``/usr/sbin/amavisd``). The verdict line (``Passed CLEAN``, ``Blocked SPAM``
+…) is a ``filter`` event (Tag.FILTER_VERDICT) of the MTA lifecycle it names: ``queue_id`` is
+its ``Queue-ID:``, ``next_queue_id`` the ``queued_as:`` of the re-injected copy, ``status``
+Passed/Blocked, ``detail`` the category and actions (``SPAM {DiscardedInbound,Quarantined}``),
+``reply_text`` the quarantine ID; the first recipient of ``-> <a>,<b>`` only. Every other
+amavis line is a recognized event of kind ``other``.
 """
 
 from __future__ import annotations
@@ -13,12 +15,37 @@ from typing import ClassVar
 
 from logtrace.events import EventKind as K
 from logtrace.parsing.rules import Rule, RuleParser
+from logtrace.parsing.tags import Tag
+
+#: ``(06435-02) Blocked SPAM {DiscardedInbound,Quarantined}, [ip]:port [ip] <s> -> <r>,<r2>, quarantine: X,
+#: Queue-ID: Q, Message-ID: <M>, mail_id: …, Hits: …, size: …, queued_as: Y, … ms`` (amavisd-new 2.11–2.13;
+#: a policy-bank name such as ``MYNETS LOCAL`` or ``BOUNCESPAM`` may stand before the client)
+VERDICT = (r"^\(\d+-\d+(?:-\d+)?\) (?P<status>Passed|Blocked) (?P<detail>[A-Z][A-Z-]*(?: \([^)]*\))?(?: \{[^}]*\})?), "
+           r"(?:[A-Z][A-Z0-9_-]* )*(?:\[(?P<client_ip>[0-9A-Fa-f.:]+)\]:\d+ )?(?:\[[^\]]*\] )?"
+           r"<(?P<sender>[^>]*)> -> <(?P<recipient>[^>]*)>(?:,<[^>]*>)*"
+           r"(?:, quarantine: (?P<reply_text>[^,\s]+))?(?:, Queue-ID: (?P<queue_id>[0-9A-Za-z]+))?"
+           r"(?:, Message-ID: <(?P<message_id>[^>]*)>)?(?:, mail_id: [^,\s]+)?(?:, Hits: [^,\s]+)?(?:, size: (?P<size>\d+))?"
+           r"(?:, queued_as: (?P<next_queue_id>[0-9A-Za-z]+))?(?:,.*)?$")
 
 RULES: tuple[Rule, ...] = (
-    Rule("amavis.any.message", "amavis", r"^(?P<detail>.*)$", K.OTHER,
+    Rule("amavis.filter.verdict", "amavis", VERDICT, K.FILTER,
          ("(02546-20) Passed CLEAN {RelayedInbound}, [192.0.2.7]:58754 [192.0.2.7] <a@example.net> -> <bob@example.org>, "
           "Queue-ID: 0025630001C7, Message-ID: <abc@example.net>, mail_id: Xq3Lw8PzRt, Hits: -1.2, size: 3400, queued_as: 3F1A230001D2, 512 ms",
-          "(!)connect to /var/run/clamav/clamd.ctl failed, attempt #1: Can't connect to a UNIX socket")),
+          "(06435-02) Blocked SPAM {DiscardedInbound,Quarantined}, [192.0.2.20]:48071 [192.0.2.20] <s@example.net> -> <alice@example.org>, "
+          "quarantine: spam-TPu0VJzpoB7n, Queue-ID: 69AF12C01B3, Message-ID: <gtube@example.net>, mail_id: TPu0VJzpoB7n, Hits: 1002.1, "
+          "size: 1570, 325 ms",
+          "(06434-08) Blocked SPAM {BouncedInbound,Quarantined}, BOUNCESPAM [192.0.2.20]:55321 [192.0.2.20] <s@example.net> -> "
+          "<carol@example.org>,<dave@example.org>, quarantine: spam-5bZx, Queue-ID: 3B1D02C0FA1, Message-ID: <g2@example.net>, "
+          "mail_id: 5bZx, Hits: 1002.1, size: 1577, 301 ms",
+          "(04051-09) Blocked INFECTED (Eicar-Signature) {DiscardedInbound,Quarantined}, [192.0.2.7]:1434 [192.0.2.7] <a@example.net> "
+          "-> <bob@example.org>, quarantine: virus-Xq3Lw8PzRt, Queue-ID: 0025630001C8, Message-ID: <v@example.net>, mail_id: Xq3Lw8PzRt, "
+          "Hits: -, size: 3400, 88 ms",
+          "(01234-01) Passed CLEAN {RelayedInternal}, MYNETS LOCAL [127.0.0.1]:41874 <root@mx1.example.org> -> <admin@example.org>, "
+          "Message-ID: <x@mx1.example.org>, mail_id: aaBB, Hits: -, size: 900, queued_as: 4C2A12C0A01, 102 ms"),
+         tags=frozenset({Tag.FILTER_VERDICT})),
+    Rule("amavis.any.message", "amavis", r"^(?P<detail>.*)$", K.OTHER,
+         ("(!)connect to /var/run/clamav/clamd.ctl failed, attempt #1: Can't connect to a UNIX socket",
+          "(06434-08) Blocked SPAM {BouncedInbound,Quarantined} ... SEND from <> -> <s@example.net>")),
 )
 
 

@@ -63,7 +63,6 @@ def golden_events(path: Path, mta: str, options: object, engine: str) -> list[di
 
     out = []
     for row in parse([str(path)], mta=mta, options=options, engine=engine).events.iter_rows(named=True):
-        row["line"] = row.pop("line_no")
         out.append(canonical(row))
     return out
 

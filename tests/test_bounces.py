@@ -64,7 +64,9 @@ def test_ndr_that_also_failed_is_the_worst_case(tmp_path):
 def test_json_csv_and_grouping():
     r = run("bounces", *LABS, "--json")
     assert r.returncode == 4
-    doc = json.loads(r.stdout)
+    whole = json.loads(r.stdout)
+    assert whole["schema"] == "logtrace.bounces/1"
+    doc = whole["messages"]
     assert {m["category"] for m in doc} == {"bounced", "deleted", "expired"}
     assert all("verdict" in x and "evidence" in x for m in doc for x in m["recipients"])
     r = run("bounces", *LABS, "--csv")

@@ -126,7 +126,7 @@ def test_lost_and_in_flight_do_not_fail_by_default_but_can(tmp_path):
     assert run("bounces", log, "--fail-on", "lost").returncode == 4
     assert run("bounces", log, "--fail-on", "lost", "--lost-after", "3h").returncode == 0
     assert run("bounces", log, "--fail-on", "in-flight", "--lost-after", "3h").returncode == 4
-    doc = json.loads(run("bounces", log, "--json", "--lost-after", "10m").stdout)
+    doc = json.loads(run("bounces", log, "--json", "--lost-after", "10m").stdout)["messages"]
     assert {m["category"] for m in doc} == {"lost"}
     assert {x["category"] for m in doc for x in m["recipients"]} == {"lost"}
 
@@ -195,7 +195,7 @@ def test_include_rejected_shows_them_in_their_own_category(tmp_path):
                    "FFFF11111": [("y@example.net", "rejected")]}
     r = run("bounces", log, "--include-rejected", "--json")
     assert r.returncode == 0  # shown, but not a failure after acceptance
-    assert {m["category"] for m in json.loads(r.stdout)} == {"rejected"}
+    assert {m["category"] for m in json.loads(r.stdout)["messages"]} == {"rejected"}
     assert run("bounces", log, "--fail-on", "rejected").returncode == 4  # implies --include-rejected
 
 

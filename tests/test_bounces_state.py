@@ -49,7 +49,7 @@ def run(*args):
 
 
 def _ids(r):
-    return sorted(m["chain"][0]["queue_id"] for m in json.loads(r.stdout))
+    return sorted(m["chain"][0]["queue_id"] for m in json.loads(r.stdout)["messages"])
 
 
 def test_state_reports_only_what_is_new_since_the_last_run(tmp_path):
@@ -62,12 +62,12 @@ def test_state_reports_only_what_is_new_since_the_last_run(tmp_path):
                                                         ("2B3C4D5E6F", "later@example.com", "deferred")}
     # the same log again: nothing new, nothing to alert about
     r2 = run(str(log), "--json", "--state", str(state))
-    assert (r2.returncode, json.loads(r2.stdout)) == (0, []), r2.stderr
+    assert (r2.returncode, json.loads(r2.stdout)["messages"]) == (0, []), r2.stderr
     # a day later: the new bounce, and the deferred message now expired (a new category); not the old bounce
     log.write_text(DAY2)
     r3 = run(str(log), "--json", "--state", str(state))
     assert r3.returncode == 4, r3.stderr
-    got = {m["chain"][0]["queue_id"]: m["category"] for m in json.loads(r3.stdout)}
+    got = {m["chain"][0]["queue_id"]: m["category"] for m in json.loads(r3.stdout)["messages"]}
     assert got == {"2B3C4D5E6F": "expired", "3C4D5E6F7A": "bounced"}
     r4 = run(str(log), "--state", str(state))  # the table form: nothing new
     assert r4.returncode == 0 and "1A2B3C4D5E" not in r4.stdout, r4.stdout + r4.stderr

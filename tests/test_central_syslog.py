@@ -184,7 +184,7 @@ def _failed(paths):
     except json.JSONDecodeError:
         pytest.fail(f"bounces did not print JSON{ctx}")
     got = set()
-    for m in data:
+    for m in data["messages"]:
         for rc in m.get("recipients") or []:
             got.add(((rc.get("recipient") or "").lower(), rc.get("verdict")))
     return r.returncode, got, ctx

@@ -28,7 +28,7 @@ def test_parse_jsonl_to_stdout_and_accounting_to_stderr():
     assert r.returncode == 0
     rows = [json.loads(l) for l in r.stdout.splitlines()]
     assert len(rows) == len(Path(LAB1).read_text().splitlines())
-    assert rows[0]["line"] == 1 and rows[0]["file"] == LAB1
+    assert rows[0]["line_no"] == 1 and rows[0]["file"] == LAB1
     assert r.stderr.startswith("lines: ")
     assert "0 unrecognized" in r.stderr
 
@@ -198,6 +198,5 @@ def test_streamed_jsonl_is_the_canonical_event_form():
         out = run("parse", f, "--year", "2026", "--tz", "UTC").stdout.splitlines()
         want = []
         for row in parse([f], options=ParseOptions(year=2026, tz="UTC")).events.iter_rows(named=True):
-            row["line"] = row.pop("line_no")
             want.append(json.dumps(canonical(row, include_file=True), ensure_ascii=False, separators=(",", ":")))
         assert out == want, f

@@ -76,5 +76,5 @@ def test_jsonl_round_trip_is_identity(ev):
 def test_unparsed_round_trip():
     u = Unparsed(reason="no-rule", program="postfix/smtp", detail="x", line_no=7)
     d = to_dict(u)
-    assert d == {"line": 7, "program": "postfix/smtp", "kind": "unparsed", "detail": "x", "reason": "no-rule"}
+    assert d == {"line_no": 7, "program": "postfix/smtp", "kind": "unparsed", "detail": "x", "reason": "no-rule"}
     assert from_dict(d).reason == "no-rule"

@@ -45,7 +45,7 @@ def test_golden_events_match_for_both_engines(case, engine, update_goldens):
     golden = path.with_suffix(".events.jsonl")
     got = _events(path, engine)
     n_lines = len(path.read_bytes().decode("utf-16" if "utf16" in case else "utf-8-sig").splitlines())
-    assert sorted({e["line"] for e in got}) == list(range(1, n_lines + 1)), "every input line must appear"
+    assert sorted({e["line_no"] for e in got}) == list(range(1, n_lines + 1)), "every input line must appear"
     if not case.startswith("malformed-"):
         assert not [e for e in got if e["kind"] == "unparsed"], f"{case} must parse completely"
     if update_goldens and engine == "frame":
@@ -98,7 +98,7 @@ def test_fail_recipnotfound_gives_bounce_with_code_and_dsn():
 def test_multi_recipient_rows_give_one_event_per_recipient_on_the_same_line():
     ev = [e for e in _events(SAMPLES / "dl-expand-multi-recipient.log", "frame") if e.get("status") == "SEND"]
     assert [e["recipient"] for e in ev] == ["gina@example.com", "hank@example.com", "ivan@example.com"]
-    assert {e["line"] for e in ev} == {9}
+    assert {e["line_no"] for e in ev} == {9}
     assert [e["reply_code"] for e in ev] == [250, 550, 250]
     # the 550 is hank's own answer from the next hop: a failure, not a hand-off to its queue
     assert [e["kind"] for e in ev] == ["deliver", "bounce", "deliver"]
@@ -223,7 +223,7 @@ def test_agent_log_is_not_read_as_a_protocol_log():
 
 def test_agent_rows_give_one_event_per_recipient_with_the_row_fields():
     ev = [e for e in _events(AGENT_SAMPLE, "frame") if e["rule"] == "exchange.agent.row"]
-    first = [e for e in ev if e["line"] == 6]
+    first = [e for e in ev if e["line_no"] == 6]
     assert [e["recipient"] for e in first] == ["bob@example.com", "carol@example.com"]
     a = first[0]
     assert (a["ts"], a["message_id"], a["sender"], a["client_ip"], a["status"], a["nrcpt"]) == (
@@ -235,17 +235,17 @@ def test_agent_rows_give_one_event_per_recipient_with_the_row_fields():
     assert {k: v for k, v in first[1].items() if k != "recipient"} == {k: v for k, v in a.items() if k != "recipient"}
     assert not [e for e in ev if "host" in e or "queue_id" in e]
     assert not [e for e in ev if "DV:" in e.get("detail", "") or "SCL:" in e.get("detail", "")]  # Diagnostics stays out
-    rcpt = next(e for e in ev if e["status"] == "RejectCommand" and e["line"] == 8)
+    rcpt = next(e for e in ev if e["status"] == "RejectCommand" and e["line_no"] == 8)
     assert "message_id" not in rcpt and rcpt["dsn"] == "5.1.10" and rcpt["recipient"] == "x@example.com"
     assert rcpt["reply_text"].endswith("; Recipient not found by SMTP address lookup")  # never split at ';'
     assert rcpt["detail"] == ("session-id=08D6A0C3D1F2B7A3; event=OnRcptCommand; reason=RecipientDoesNotExist; "
                               "reason-data=x@example.com")
-    (mail,) = [e for e in ev if e["line"] == 11]  # OnMailCommand: no recipients, still one event
+    (mail,) = [e for e in ev if e["line_no"] == 11]  # OnMailCommand: no recipients, still one event
     assert "recipient" not in mail and (mail["kind"], mail["reply_code"], mail["nrcpt"]) == ("reject", 554, 0)
-    dele = [e for e in ev if e["line"] == 10]
+    dele = [e for e in ev if e["line_no"] == 10]
     assert [e["client_ip"] for e in dele] == ["10.0.0.9"] * 2
     assert dele[0]["detail"].endswith("; entered-org-from-ip=203.0.113.77; p2-from=billing@example.com")
-    assert next(e for e in ev if e["line"] == 12)["client_ip"] == "2001:db8::25"
+    assert next(e for e in ev if e["line_no"] == 12)["client_ip"] == "2001:db8::25"
 
 
 @pytest.mark.parametrize(("action", "kind"), [

@@ -187,7 +187,7 @@ def test_one_rcpt_rejected_by_the_acl_one_delivered(exim_run):
     assert s.queue_id not in r0.stdout, ctx0
     r1, ctx1 = run_logtrace("bounces", str(lab.exim.mainlog), "--json", "--include-rejected")
     import json
-    items = [m for m in json.loads(r1.stdout) if m["chain"][0]["queue_id"] == s.queue_id]
+    items = [m for m in json.loads(r1.stdout)["messages"] if m["chain"][0]["queue_id"] == s.queue_id]
     assert len(items) == 1, ctx1
     assert {x["recipient"]: x.get("category") for x in items[0]["recipients"]} == {ok: None, bad: "rejected"}, ctx1
 

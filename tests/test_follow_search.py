@@ -72,25 +72,77 @@ def reference(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_tiny_windows_give_the_same_stories_as_full_scans(day, reference, monkeypatch):
-    """4 KiB windows: almost every hop starts outside its first window, so the backward
-    search, the horizon and the full-scan fallback all run; the stories stay the same."""
+    """4 KiB windows: many hops start outside their first window, so the backward search
+    and the horizon run (and the full-scan fallback when they cannot decide); the stories
+    stay the same."""
     log, truth = day
     ids = _picks(truth)
     assert len(ids) >= 40
     want = {q: reference([str(log)], queue_id=q) for q in ids}
     monkeypatch.setattr(search_mod, "SLACK", 4096)
-    fell_back = 0
+    backward = 0
+    orig_back = search_mod.Search._backward
+
+    def counting_back(self, *a):
+        nonlocal backward
+        backward += 1
+        return orig_back(self, *a)
+
+    monkeypatch.setattr(search_mod.Search, "_backward", counting_back)
+    for q in ids:
+        assert _doc([str(log)], queue_id=q) == want[q], q
+    assert backward > 0, "no hop started before its window: the test does not exercise the backward search"
+
+
+def _filler(start_min: int, minutes: int, tag: str) -> list[str]:
+    """Other messages' lines, one every 2 seconds (about 60 KiB per minute of log)."""
+    out = []
+    for k in range(minutes * 30):
+        t = start_min * 60 + k * 2
+        stamp = f"Nov 22 {10 + t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}"
+        qid = f"{tag}{k:07X}"
+        out += [f"{stamp} mx1 postfix/smtpd[11]: {qid}: client=c{k}.example.net[198.51.100.{k % 250}]",
+                f"{stamp} mx1 postfix/qmgr[13]: {qid}: removed"]
+    return out
+
+
+def test_an_id_that_must_exist_but_is_not_in_its_window_falls_back_to_a_full_scan(tmp_path, reference, monkeypatch):
+    """A bounce notification is made on the same host: it must be in this log. Here its
+    lines come 40 minutes after the line naming it (a stalled bounce daemon): the window
+    finds nothing, the full scan finds it, the story is the reference's."""
+    lines = [
+        "Nov 22 10:00:00 mx1 postfix/smtpd[1]: 3A1B2C3D4E: client=a.example.net[192.0.2.1]",
+        "Nov 22 10:00:00 mx1 postfix/cleanup[2]: 3A1B2C3D4E: message-id=<m1@example.net>",
+        "Nov 22 10:00:00 mx1 postfix/qmgr[3]: 3A1B2C3D4E: from=<s@example.net>, size=1200, nrcpt=1 (queue active)",
+        "Nov 22 10:00:01 mx1 postfix/smtp[4]: 3A1B2C3D4E: to=<r@example.org>, relay=mx.example.org[192.0.2.9]:25, delay=1,"
+        " delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.org[192.0.2.9] said: 550 5.1.1 no such user"
+        " (in reply to RCPT TO command))",
+        "Nov 22 10:00:01 mx1 postfix/bounce[5]: 3A1B2C3D4E: sender non-delivery notification: 5F6A7B8C9D",
+        "Nov 22 10:00:01 mx1 postfix/qmgr[3]: 3A1B2C3D4E: removed",
+    ] + _filler(1, 40, "B") + [
+        "Nov 22 10:41:00 mx1 postfix/cleanup[2]: 5F6A7B8C9D: message-id=<n1@mx1.example.net>",
+        "Nov 22 10:41:00 mx1 postfix/qmgr[3]: 5F6A7B8C9D: from=<>, size=3000, nrcpt=1 (queue active)",
+        "Nov 22 10:41:01 mx1 postfix/smtp[4]: 5F6A7B8C9D: to=<s@example.net>, relay=a.example.net[192.0.2.1]:25, delay=1,"
+        " delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9E8D7C6B5A)",
+        "Nov 22 10:41:01 mx1 postfix/qmgr[3]: 5F6A7B8C9D: removed",
+    ] + _filler(42, 10, "C")
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(search_mod, "SLACK", 4096)
+    want = reference([str(log)], queue_id="3A1B2C3D4E")
+    fell_back = []
     orig_full = search_mod.Search._full
 
     def counting_full(self, raw, have):
-        nonlocal fell_back
-        fell_back += 1
+        fell_back.append(raw)
         return orig_full(self, raw, have)
 
     monkeypatch.setattr(search_mod.Search, "_full", counting_full)
-    for q in ids:
-        assert _doc([str(log)], queue_id=q) == want[q], q
-    assert fell_back > 0, "no window needed the fallback: the test does not exercise it"
+    got = _doc([str(log)], queue_id="3A1B2C3D4E")
+    assert got == want
+    assert fell_back == [b"5F6A7B8C9D"]
+    (rcpt,) = got[0]["recipients"]
+    assert rcpt["verdict"] == "bounced" and rcpt["ndr"]["queue_id"] == "5F6A7B8C9D" and rcpt["ndr"]["delivered"], rcpt
 
 
 def test_default_windows_give_the_same_stories_without_full_scans(day, reference, monkeypatch):

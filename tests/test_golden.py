@@ -28,7 +28,7 @@ def _events(path: Path, engine: str) -> list[dict]:
 def test_golden_events(path, engine, update_goldens):
     got = _events(path, engine)
     n_lines = len(path.read_text().splitlines())
-    assert sorted(e["line"] for e in got) == list(range(1, n_lines + 1)), "every input line exactly once"
+    assert sorted(e["line_no"] for e in got) == list(range(1, n_lines + 1)), "every input line exactly once"
     golden = path.with_suffix(".events.jsonl")
     text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in got)
     if update_goldens and engine == "frame":

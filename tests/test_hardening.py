@@ -272,7 +272,7 @@ def test_directory_argument_reads_its_files_in_rotation_order(tmp_path):
     assert r.returncode == 0, r.stderr
     assert verdicts(doc) == ["delivered"]
     r, rows = parse_jsonl(str(d), "--year", "2026", "--tz", "UTC")
-    assert [(Path(x["file"]).name, x["line"]) for x in rows] == [("mail.log.1", 1), ("mail.log.1", 2), ("mail.log.1", 3),
+    assert [(Path(x["file"]).name, x["line_no"]) for x in rows] == [("mail.log.1", 1), ("mail.log.1", 2), ("mail.log.1", 3),
                                                                 ("mail.log", 1), ("mail.log", 2), ("mail.log", 3)]
 
 
@@ -380,8 +380,8 @@ def test_exchange_log_without_fields_header_warns_and_parses_the_same(tmp_path):
     assert r.returncode == 0
     assert first_line(r, "warning:").startswith(f"warning: {p}: no #Fields header; assumed the Exchange")
     _, ref = parse_jsonl(str(EXCHANGE_SAMPLE))
-    body = [{k: v for k, v in x.items() if k not in ("file", "line")} for x in ref if x["rule"] != "exchange.header"]
-    assert [{k: v for k, v in x.items() if k not in ("file", "line")} for x in rows] == body
+    body = [{k: v for k, v in x.items() if k not in ("file", "line_no")} for x in ref if x["rule"] != "exchange.header"]
+    assert [{k: v for k, v in x.items() if k not in ("file", "line_no")} for x in rows] == body
     rs, doc = summary_json(p)
     assert rs.returncode == 0 and doc and "no #Fields header" in rs.stderr
     rf_ref, ref_doc = follow_json("7300", str(EXCHANGE_SAMPLE))

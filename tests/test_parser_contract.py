@@ -84,7 +84,9 @@ def test_postfix_and_exim_lines_in_one_syslog_file_are_both_parsed(tmp_path, eng
     assert "1jmXgg-000AIC-89" in set(exim["queue_id"].drop_nulls().to_list())
     assert exim.filter(exim["kind"] == "deliver").height >= 2
     assert set(ev.filter(ev["mta"] == "amavis")["kind"].to_list()) == {"other"}
-    assert set(ev.filter(ev["mta"] == "dovecot")["kind"].to_list()) == {"other"}
+    dove = ev.filter(ev["mta"] == "dovecot")  # Dovecot's delivery result: the mailbox hop (LMTP session ID)
+    assert dove["kind"].to_list() == ["deliver"] and dove["queue_id"].to_list() == ["I861FWYuzl"]
+    assert dove["detail"].to_list() == ["INBOX"] and dove["recipient"].to_list() == ["bob@example.org"]
     other = ev.filter(ev["rule"] == "other.program")
     assert other["program"].to_list() == ["opendkim"]
 
@@ -199,7 +201,8 @@ def test_dovecots_own_log_file_is_detected_and_read_like_its_syslog_lines(tmp_pa
     p.write_text("\n".join(DOVECOT_LOG) + "\n")
     ev = parse([str(p)], options=OPTS, engine=engine).events
     assert ev["mta"].to_list()[:4] == ["dovecot"] * 4
-    assert ev["detail"].to_list()[1] == "lmtp(bob@example.org)<19423><I861FWYuzl/fSwAAWP5Hkg>: msgid=<a@example.net>: saved mail to INBOX"
+    assert ev["detail"].to_list()[1] == "INBOX" and ev["queue_id"].to_list()[1] == "I861FWYuzl/fSwAAWP5Hkg"
+    assert ev["kind"].to_list()[:2] == ["connect", "deliver"] and ev["recipient"].to_list()[1] == "bob@example.org"
     assert ev["detail"].to_list()[3].startswith("auth: Error: ")
     assert ev["rule"].to_list()[4:] == ["blank", "postfix.qmgr.removed"]
     assert ev["ts"].to_list()[1].isoformat() == "2026-11-22T06:25:14+00:00"

@@ -14,7 +14,7 @@ from logtrace.parsing.registry import Registry
 def test_parsers_json_lists_builtins_and_check_passes():
     r = subprocess.run([sys.executable, "-m", "logtrace", "parsers", "--json", "--check"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    rows = {row["name"]: row for row in json.loads(r.stdout)["parsers"]}
     assert {"postfix", "exim", "exchange"} <= set(rows)
     assert all(row["error"] is None and row.get("check", []) == [] for row in rows.values() if row["origin"] == "builtin")
 

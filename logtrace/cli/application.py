@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -127,20 +128,44 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from logtrace import __version__
+
+        sys.stdout.write(f"logtrace {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", "-V", help="Print the version and exit.", is_eager=True,
+                                          callback=_version)] = False,
+) -> None:
+    """Mail log analyzer and queue-ID tracer for Postfix, Exim and Exchange logs.
+
+    follow answers what happened to one message; summary and bounces report on a day of
+    logs; parse prints every line as an event. FILES may be paths, globs, directories or -
+    (stdin); compressed files and streams are detected by their magic bytes.
+    """
 
 
 class ParseFormat(str, Enum):
     jsonl = "jsonl"
+    json = "json"  # = jsonl: a stream of events has no one document
     csv = "csv"
     parquet = "parquet"
 
 
-class Engine(str, Enum):
-    frame = "frame"
-    line = "line"
+class FollowFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
 
 
 class SummaryFormat(str, Enum):
@@ -150,6 +175,18 @@ class SummaryFormat(str, Enum):
     markdown = "markdown"
 
 
+class BouncesFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class Engine(str, Enum):
+    frame = "frame"
+    line = "line"
+
+
 class GroupBy(str, Enum):
     reason = "reason"
     domain = "domain"
@@ -157,7 +194,28 @@ class GroupBy(str, Enum):
     sender = "sender"
 
 
-Files = Annotated[list[str], typer.Argument(help="Log files, globs, directories, or - for stdin.", show_default=False)]
+def _format(enum: type[Enum], default: str, note: str = "") -> Any:
+    choices = "|".join(m.value for m in enum)
+    return Annotated[Optional[enum], typer.Option(  # type: ignore[valid-type]
+        "--format", "-f", metavar=f"[{choices}]", show_default=False,
+        help=f"Output format: {choices} (default: {default}){note}.")]
+
+
+# The options every command that reads logs shares, declared once (README "Shared options").
+Files = Annotated[list[str], typer.Argument(metavar="FILES", help="Log files, globs, directories, or - for stdin.", show_default=False)]
+ParseFormatOpt = _format(ParseFormat, "jsonl", "; json is jsonl")
+FollowFormatOpt = _format(FollowFormat, "table", "; jsonl: one message per line")
+SummaryFormatOpt = _format(SummaryFormat, "table", "; csv writes one file per section into -o DIR")
+BouncesFormatOpt = _format(BouncesFormat, "table", "; jsonl: one message per line")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Shortcut for --format csv.")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="PATH", help="Write the output to PATH instead of stdout.")]
+SinceOpt = Annotated[Optional[str], typer.Option(
+    "--since", "-S", metavar="TIME", help="Only what happened at or after TIME: 10:00, -1h, '2h ago', yesterday, ISO 8601 "
+    "(journalctl's syntax; in the display zone).")]
+UntilOpt = Annotated[Optional[str], typer.Option(
+    "--until", "-U", metavar="TIME", help="Only what happened before TIME (same syntax as --since).")]
+TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="N", help="At most N rows per table or group (0: all).")]
 MtaOpt = Annotated[str, typer.Option("--mta", help="Log format: auto (sniff each file), postfix, exim, exchange, or a plugin's name.")]
 YearOpt = Annotated[Optional[int], typer.Option("--year", help="Year of the first RFC 3164 stamp (default: from the file's mtime).")]
 TzOpt = Annotated[Optional[list[str]], typer.Option(
@@ -165,7 +223,23 @@ TzOpt = Annotated[Optional[list[str]], typer.Option(
     "in a central log (repeatable).")]
 UtcOpt = Annotated[bool, typer.Option("--utc", help="Show times in UTC instead of the log's zone (--tz, else this machine's).")]
 WhereOpt = Annotated[Optional[str], typer.Option("--where", "-w", help='Filter, e.g. \'status = bounced and to ~ "@example\\.com$"\'.')]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show internal errors with a traceback.", hidden=True)]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show internal errors with a traceback.")]
+
+
+def pick_format(fmt: Any, enum: type[Enum], default: str, **shortcuts: bool) -> Any:
+    """``--format`` or one of its shortcuts (``--json``, ``--csv``) → a member of ``enum``; two that disagree are a usage error."""
+    chosen = {enum(name) for name, on in shortcuts.items() if on}
+    if fmt is not None:
+        chosen.add(fmt)
+    if len(chosen) > 1:
+        names = ", ".join(sorted(f"--{n}" for n, on in shortcuts.items() if on) + ([f"--format {fmt.value}"] if fmt else []))
+        raise typer.BadParameter(f"choose one output format, not {names}", param_hint="--format")
+    return chosen.pop() if chosen else enum(default)
+
+
+def top_rows(top: int) -> int:
+    """``--top`` → a row count for the library (0 means all)."""
+    return top or 1 << 31
 
 
 def _check_zone(tz: str) -> None:
@@ -221,15 +295,43 @@ def people_clock(tz: list[str] | str | None, utc: bool = False) -> Any:
     return Clock(zone=zone(name), name=name, hosts={h: zone(z) for h, z in hosts.items()})
 
 
-def time_option(value: str | None, tz: list[str] | str | None, hint: str) -> Any:
-    """``--since``/``--until`` → aware datetime or None (an unreadable value is a usage error)."""
-    from logtrace.reports.summary import parse_time_spec
+def display_zone(tz: list[str] | str | None, utc: bool = False) -> Any:
+    """The zone people read times in (``--utc``, else ``--tz``, else this machine's: None)."""
+    from datetime import timezone
 
-    tz, _ = split_tz(tz)
+    from logtrace.containers.stamps import zone
+
+    if utc:
+        return timezone.utc
+    default, _ = split_tz(tz)
+    return zone(default) if default else None
+
+
+def time_window(since: str | None, until: str | None, tz: list[str] | str | None = None, utc: bool = False) -> Any:
+    """``--since``/``--until`` (journalctl's syntax, in the display zone) → a
+    :class:`~logtrace.timewindow.TimeWindow`; unreadable values and an empty window are usage errors."""
+    from datetime import timezone
+
+    from logtrace.timewindow import FORMS, TimeWindow, parse_when
+
+    zone = display_zone(tz, utc) if since or until else None
+    ends = []
+    for value, name in ((since, "--since"), (until, "--until")):
+        try:
+            ends.append(parse_when(value, zone=zone).astimezone(timezone.utc) if value else None)  # frames hold UTC
+        except ValueError:
+            raise usage_error(f"cannot read time '{value}'", name, f"use {FORMS}") from None
     try:
-        return parse_time_spec(value, tz=tz) if value else None
+        return TimeWindow(*ends)
     except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint=hint) from None
+        raise usage_error(str(e), None, "--since must not be later than --until") from None
+
+
+def usage_error(message: str, option: str | None = None, hint: str | None = None) -> Any:
+    """A usage error (exit 2) printed as ``error: OPTION: message`` and ``  hint: …``."""
+    e = typer.BadParameter(message, param_hint=option)
+    e.hint = hint  # type: ignore[attr-defined]
+    return e
 
 
 _interrupted: list[bool] = []
@@ -253,13 +355,20 @@ def _interrupted_exit() -> None:
     sys.exit(render.EXIT_INTERRUPTED)
 
 
-def main() -> None:
-    """Entry point with SIGPIPE/Ctrl-C handling around typer."""
+#: click's exception classes, reached through typer's public names (logtrace never imports click)
+_UsageError = typer.BadParameter.__mro__[1]
+_ClickException = _UsageError.__mro__[1]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point with SIGPIPE/Ctrl-C handling around typer; usage errors in logtrace's
+    ``error:``/``hint:`` shape (exit 2), never click's ``Usage:``/``Error:`` box."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupt)
         sys.unraisablehook = _unraisable
+    render.fit_encoding()
     try:
-        app()
+        rv = app(args=argv, prog_name="logtrace", standalone_mode=False)
     except KeyboardInterrupt:
         _interrupted_exit()
     except BrokenPipeError:
@@ -269,6 +378,20 @@ def main() -> None:
         if _interrupted:  # the interrupt was swallowed by a finaliser; still report it as one
             _interrupted_exit()
         raise
+    except _ClickException as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # bare `logtrace` or `logtrace CMD`: the help, as asked
+            ctx = getattr(e, "ctx", None)
+            sys.stdout.write((ctx.get_help() if ctx else "") + "\n")
+            sys.exit(render.EXIT_OK)
+        render.print_usage_error(e)
+        sys.exit(render.EXIT_USAGE)
+    except Exception as e:  # click's Abort (EOF/Ctrl-C at a prompt) and the like
+        if type(e).__name__ == "Abort":
+            _interrupted_exit()
+        raise
+    if _interrupted:
+        _interrupted_exit()
+    sys.exit(rv if isinstance(rv, int) else render.EXIT_OK)
 
 
 from logtrace.cli import commands  # noqa: E402, F401  (registers the commands on ``app``)

@@ -1,106 +1,46 @@
 """The ``logtrace`` commands: each parses its options, calls one library function inside
-:func:`render.cli_errors`, and hands the result to :mod:`.writers` or :mod:`.render`."""
+:func:`render.cli_errors`, and hands the result to :mod:`.writers` or :mod:`.render`.
+
+The four commands that read logs take the same options (declared once in
+:mod:`.application`): ``--format``/``--json``/``--csv``, ``-o``, ``--since``/``--until``,
+``--where``, ``--mta``, ``--tz``, ``--year``, ``--top`` where it applies, ``--debug``.
+Help lists them in :data:`ORDER`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from logtrace.cli import render, writers
-from logtrace.cli.application import (DebugOpt, Engine, Files, GroupBy, MtaOpt, ParseFormat, SummaryFormat, TzOpt, UtcOpt, WhereOpt, YearOpt,
-                              app, parse_options, people_clock, time_option)
+from logtrace.cli.application import (BouncesFormat, BouncesFormatOpt, CsvOpt, DebugOpt, Engine, Files, FollowFormat, FollowFormatOpt,
+                                      GroupBy, JsonOpt, MtaOpt, OutputOpt, ParseFormat, ParseFormatOpt, SinceOpt, SummaryFormat,
+                                      SummaryFormatOpt, TopOpt, TzOpt, UntilOpt, UtcOpt, WhereOpt, YearOpt, app, display_zone,
+                                      parse_options, people_clock, pick_format, time_window, top_rows, usage_error)
 
 
-@app.command()
-def parse(
-    files: Files,
-    fmt: Annotated[ParseFormat, typer.Option("--format", "-f", help="Output format.")] = ParseFormat.jsonl,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (required for parquet).")] = None,
-    only_unparsed: Annotated[bool, typer.Option("--only-unparsed", help="Emit only the lines that were not understood.")] = False,
-    engine: Annotated[Engine, typer.Option("--engine", help="frame (fast, default) or line (reference).")] = Engine.frame,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any line was not understood.")] = False,
-    mta: MtaOpt = "auto",
-    year: YearOpt = None,
-    tz: TzOpt = None,
-    where: WhereOpt = None,
-    debug: DebugOpt = False,
-) -> None:
-    """Parse logs into normalized events (JSONL by default) with line accounting on stderr."""
-    with render.cli_errors(debug):
-        if fmt == ParseFormat.parquet and output is None:
-            raise typer.BadParameter("--format parquet needs --output FILE", param_hint="--output")
-        frames, outcome = _event_frames(files, engine, only_unparsed, mta=mta, options=parse_options(year, tz), where=where)
-        with render.status("reading logs…"):
-            writers.write_events(frames, fmt.value, output)
-        diagnostics, acc, failed = outcome()
-        render.print_diagnostics(diagnostics)
-        render.print_accounting(acc)
-        if failed:
-            raise typer.Exit(render.EXIT_USAGE)
-        if strict and int(acc["unrecognized"].sum()):
-            raise typer.Exit(render.EXIT_NEGATIVE)
 
-
-def _event_frames(files: list[str], engine: Engine, only_unparsed: bool, **kw: Any) -> tuple[Iterable[Any], Callable[[], tuple[Any, Any, int]]]:
-    """Event frames to write, and a function giving (diagnostics, accounting, failed inputs) once they are written.
-
-    One input with the frame engine streams (memory stays at one chunk); otherwise one frame."""
-    from logtrace.input.reader import expand
-    from logtrace.parsing import scan as api
-
-    if engine == Engine.frame and len(files) == 1 and ("-" in files or len(expand(files)) == 1):
-        st = api.parse_stream(files, **kw)
-        frames: Iterable[Any] = st.frames
-        outcome = lambda: (st.result.diagnostics, st.accounting, st.result.failed_inputs)  # noqa: E731
-    else:
-        with render.status("reading logs…"):
-            res = api.parse(files, engine=engine.value, **kw)
-        frames = [res.events]
-        outcome = lambda: (res.diagnostics, res.accounting, res.failed_inputs)  # noqa: E731
-    return ((f.filter(f["kind"] == "unparsed") for f in frames) if only_unparsed else frames), outcome
-
-
-@app.command()
-def parsers(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable list.")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Validate every parser's rule samples.")] = False,
-) -> None:
-    """List built-in and plugin parsers (entry-point group logtrace.parsers)."""
-    with render.cli_errors():
-        from logtrace.parsing.registry import default_registry
-        from logtrace.parsing.rules import check_parser
-
-        rows = []
-        for i in default_registry().infos():
-            row = {"name": i.name, "aliases": list(i.aliases), "origin": i.origin, "target": i.target, "error": i.error}
-            if check and i.cls is not None:
-                row["check"] = check_parser(i.cls)
-            rows.append(row)
-        if as_json:
-            writers.write_json(rows, ensure_ascii=True)
-        else:
-            render.print_parsers(rows)
-        if sum(len(r.get("check", [])) for r in rows):
-            raise typer.Exit(render.EXIT_NEGATIVE)
-
-
-@app.command()
+@app.command(short_help="One message's story: timeline, hops, verdict per recipient.")
 def follow(
-    queue_id: Annotated[Optional[str], typer.Argument(help="Queue ID (Postfix short/long, Exim message id, Exchange internal id).", show_default=False)] = None,
-    files: Annotated[Optional[list[str]], typer.Argument(help="Log files, globs, directories, or - for stdin.", show_default=False)] = None,
+    queue_id: Annotated[Optional[str], typer.Argument(metavar="QUEUE_ID", help="Queue ID (Postfix short/long, Exim message id, Exchange internal id).", show_default=False)] = None,
+    files: Annotated[Optional[list[str]], typer.Argument(metavar="FILES", help="Log files, globs, directories, or - for stdin.", show_default=False)] = None,
     message_id: Annotated[Optional[str], typer.Option("--message-id", help="Follow by the Message-ID header instead.")] = None,
     sender: Annotated[Optional[str], typer.Option("--from", help="Follow every message from this sender.")] = None,
     recipient: Annotated[Optional[str], typer.Option("--to", help="Follow every message to this recipient (rejected ones too).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (documented schema).")] = False,
+    fmt: FollowFormatOpt = None,
+    as_json: JsonOpt = False,
+    output: OutputOpt = None,
     show_files: Annotated[bool, typer.Option("--files", help="Show file:line for every timeline row.")] = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
-    where: WhereOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Follow one message through the logs: every event, every hop, a verdict per recipient.
@@ -110,78 +50,109 @@ def follow(
     """
     with render.cli_errors(debug):
         from logtrace.trace.follow import filter_stories, follow as do_follow, story_to_json
+        from logtrace.trace.narrative import Clock, people_times
 
+        kind = pick_format(fmt, FollowFormat, "table", json=as_json)
+        window = time_window(since, until, tz, utc)
         paths = list(files or [])
         if queue_id is not None and (message_id or sender or recipient):
             paths.insert(0, queue_id)  # with --message-id/--from/--to the first argument is a file
             queue_id = None
         if not paths:
-            raise typer.BadParameter("no log files given", param_hint="FILES")
-        from logtrace.trace.narrative import Clock, people_times
-
-        clock = Clock() if as_json else people_clock(tz, utc)  # --json keeps its sentences in UTC, unlabelled
-        with render.status("searching the logs…"), people_times(clock):
+            if queue_id is not None and _is_path(queue_id):
+                raise usage_error(f"'{queue_id}' is a file, not a queue ID", "QUEUE_ID",
+                                  "give the queue ID first (logtrace follow ID FILES…) or use --message-id/--from/--to")
+            raise usage_error("no log files given", "FILES", "logtrace follow ID FILES…")
+        machine = kind != FollowFormat.table
+        clock = Clock() if machine else people_clock(tz, utc)  # machine forms keep their sentences in UTC, unlabelled
+        with render.status("searching the logs…"), people_times(clock), writers.output_to(output):
             res = do_follow(paths, queue_id=queue_id, message_id=message_id, sender=sender, recipient=recipient,
-                            mta=mta, options=parse_options(year, tz), idle=None if as_json else render.preload_story)
-        if where:
-            res.stories = filter_stories(res.stories, where)
-        render.print_diagnostics(res.diagnostics)
-        if as_json:
-            writers.write_json({"query": res.query, "log_end": res.log_end.isoformat() if res.log_end else None,
-                                "messages": [story_to_json(s) for s in res.stories]})
-        else:
-            render.print_follow(res, show_files, clock)
+                            mta=mta, options=parse_options(year, tz), idle=None if machine else render.preload_story)
+            first, last = render.story_span(res.stories)
+            res.stories = [s for s in res.stories if window.is_open or any(window.contains(e.ts) for e in s.events)]
+            if where:
+                res.stories = filter_stories(res.stories, where)
+            render.print_diagnostics(res.diagnostics)
+            render.warn_outside(window, first, last or res.log_end, display_zone(tz, utc))
+            if kind == FollowFormat.json:
+                writers.write_json({"schema": writers.schema("follow"), "query": res.query, "log_end": writers.iso(res.log_end),
+                                    "messages": [story_to_json(s) for s in res.stories]})
+            elif kind == FollowFormat.jsonl:
+                writers.write_jsonl(story_to_json(s) for s in res.stories)
+            else:
+                render.print_follow(res, show_files, clock)
         if res.failed_inputs:
             raise typer.Exit(render.EXIT_USAGE)
         if not res.stories:
+            if queue_id is not None and not message_id:
+                from logtrace.trace.suggest import similar_ids
+
+                render.print_suggestions(similar_ids(paths, queue_id, mta=mta, options=parse_options(year, tz)))
             raise typer.Exit(render.EXIT_NEGATIVE)
         if not all(s.delivered for s in res.stories):
             raise typer.Exit(render.EXIT_NOT_DELIVERED)
 
 
-@app.command()
+def _is_path(arg: str) -> bool:
+    import os
+
+    return arg == "-" or os.path.exists(arg) or "/" in arg
+
+
+@app.command(short_help="A pflogsumm-class report: traffic, delays, problems.")
 def summary(
     files: Files,
-    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f", help="table (default), json (one document), csv (files in -o DIR), markdown.")] = SummaryFormat.table,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Directory for --format csv (one file per section).")] = None,
-    top: Annotated[int, typer.Option("--top", min=1, help="Rows in each top-N and reason table.")] = 10,
-    since: Annotated[Optional[str], typer.Option("--since", help="Only events at or after: ISO time, today, yesterday, '2h ago'.")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Only events before: ISO time, today, yesterday, '2h ago'.")] = None,
+    fmt: SummaryFormatOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    output: OutputOpt = None,
+    top: TopOpt = 10,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
     problems_first: Annotated[bool, typer.Option("--problems-first", help="Show deferrals, bounces, rejects and warnings first.")] = False,
     smtpd_stats: Annotated[bool, typer.Option("--smtpd-stats", help="Add SMTP connection statistics (connect/disconnect pairs).")] = False,
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
-    where: WhereOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Summarise traffic, deliveries, deferrals, bounces and rejects (a pflogsumm-class report)."""
-    if fmt == SummaryFormat.csv and output is None:
-        raise typer.BadParameter("--format csv needs --output DIR", param_hint="--output")
-    options, t0, t1 = parse_options(year, tz), time_option(since, tz, "--since"), time_option(until, tz, "--until")
     with render.cli_errors(debug):
+        kind = pick_format(fmt, SummaryFormat, "table", json=as_json, csv=as_csv)
+        if kind == SummaryFormat.csv and output is None:
+            raise usage_error("--format csv needs --output DIR (one file per section)", "--output")
+        options, window = parse_options(year, tz), time_window(since, until, tz, utc)
         from logtrace.cli import render_summary
         from logtrace.reports.summary import summarize
 
         with render.status("reading logs…"):
-            s = summarize(files, mta=mta, options=options, since=t0, until=t1, where=where, top=top, smtpd_stats=smtpd_stats,
-                          zone="UTC" if utc else None)
-        render_summary.emit(s, fmt.value, output=output, problems_first=problems_first)
+            s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
+                          smtpd_stats=smtpd_stats, zone="UTC" if utc else None)
+        with writers.output_to(None if kind == SummaryFormat.csv else output):
+            render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
         render.print_diagnostics(s.diagnostics)
-        if fmt != SummaryFormat.json:
+        render.warn_outside(window, s.period.get("log_first", s.period.get("first")), s.period.get("log_last", s.period.get("last")),
+                           display_zone(tz, utc))
+        if kind != SummaryFormat.json:
             render.print_accounting(s.accounting)
         if s.failed_inputs:
             raise typer.Exit(render.EXIT_USAGE)
 
 
-@app.command()
+@app.command(short_help="Accepted messages that then bounced, expired or got lost.")
 def bounces(
     files: Files,
     by: Annotated[GroupBy, typer.Option("--by", help="Group by failure reason, recipient domain, relay or sender.")] = GroupBy.reason,
-    top: Annotated[int, typer.Option("--top", help="Show at most N messages per group (0: all).")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="A list of messages (same objects as follow --json).")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="One row per failed recipient.")] = False,
+    fmt: BouncesFormatOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    output: OutputOpt = None,
+    top: TopOpt = 0,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", metavar="CATEGORY,…", help=(
         "Categories that make the exit code 4 (default: bounced,expired,discarded,notification-failed; "
         "also deleted, held, deferred, in-flight, lost, rejected; none: never)."))] = None,
@@ -197,20 +168,24 @@ def bounces(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
-    where: WhereOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Messages accepted by some hop and then bounced, expired, deferred or lost. Exit 4 on a --fail-on category."""
     with render.cli_errors(debug):
         from logtrace.trace.bounces import find_bounces, group_key, item_to_json, parse_duration, parse_fail_on
 
+        kind = pick_format(fmt, BouncesFormat, "table", json=as_json, csv=as_csv)
+        window = time_window(since, until, tz, utc)
         fail, after = parse_fail_on(fail_on), parse_duration(lost_after)
         from logtrace.trace.narrative import Clock, people_times
 
-        clock = Clock() if as_json or as_csv else people_clock(tz, utc)  # machine forms keep UTC, unlabelled
+        machine = kind != BouncesFormat.table
+        clock = Clock() if machine else people_clock(tz, utc)  # machine forms keep UTC, unlabelled
         with render.status("reading logs…"), people_times(clock):
             res = find_bounces(files, mta=mta, options=parse_options(year, tz), where=where, lost_after=after,
                                include_rejected=include_rejected or "rejected" in fail)
+        first, last = render.story_span([it.story for it in res.items])
+        res.items = [it for it in res.items if window.contains(it.story.origin.start) or window.is_open]
         if state is not None:
             from datetime import datetime, timezone
 
@@ -220,15 +195,197 @@ def bounces(
             if not res.failed_inputs:  # an unreadable input must not mark its failures as reported
                 save_state(str(state), new_state)
         render.print_diagnostics(res.diagnostics)
-        if as_json:
-            writers.write_json([item_to_json(i) for i in res.items])
-        elif as_csv:
-            writers.write_bounces_csv(res.items)
-        else:
-            render.print_bounces(res.items, by.value, top, group_key, clock)
-        if res.accounting is not None and not as_json:
+        render.warn_outside(window, getattr(res, "log_start", None) or first, res.log_end or last, display_zone(tz, utc))
+        with writers.output_to(output):
+            if kind == BouncesFormat.json:
+                writers.write_json({"schema": writers.schema("bounces"), "log_end": writers.iso(res.log_end),
+                                    "messages": [item_to_json(i) for i in res.items]})
+            elif kind == BouncesFormat.jsonl:
+                writers.write_jsonl(item_to_json(i) for i in res.items)
+            elif kind == BouncesFormat.csv:
+                writers.write_bounces_csv(res.items)
+            else:
+                render.print_bounces(res.items, by.value, top, group_key, clock)
+        if res.accounting is not None and not machine:
             render.print_accounting(res.accounting)
         if res.failed_inputs:
             raise typer.Exit(render.EXIT_USAGE)
         if res.failing(fail):
             raise typer.Exit(render.EXIT_NOT_DELIVERED)
+
+
+@app.command(short_help="Every line as a normalized event (JSONL, CSV, Parquet).")
+def parse(
+    files: Files,
+    fmt: ParseFormatOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    output: OutputOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    where: WhereOpt = None,
+    only_unparsed: Annotated[bool, typer.Option("--only-unparsed", help="Emit only the lines that were not understood, with their raw text.")] = False,
+    engine: Annotated[Engine, typer.Option("--engine", help="frame (fast, default) or line (reference).")] = Engine.frame,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any line was not understood.")] = False,
+    mta: MtaOpt = "auto",
+    year: YearOpt = None,
+    tz: TzOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Parse logs into normalized events (JSONL by default) with line accounting on stderr."""
+    with render.cli_errors(debug):
+        kind = pick_format(fmt, ParseFormat, "jsonl", json=as_json, csv=as_csv)
+        kind = ParseFormat.jsonl if kind == ParseFormat.json else kind
+        if kind == ParseFormat.parquet and output is None:
+            raise usage_error("--format parquet needs --output FILE", "--output")
+        window = time_window(since, until, tz)
+        frames, outcome = _event_frames(files, engine, only_unparsed, mta=mta, options=parse_options(year, tz), where=where)
+        span: list[Any] = [None, None]
+        with render.status("reading logs…"):
+            writers.write_events(_windowed(frames, window, span), kind.value, output)
+        diagnostics, acc, failed = outcome()
+        render.print_diagnostics(diagnostics)
+        render.warn_outside(window, span[0], span[1], display_zone(tz))
+        render.print_accounting(acc)
+        if failed:
+            raise typer.Exit(render.EXIT_USAGE)
+        if strict and int(acc["unrecognized"].sum()):
+            raise typer.Exit(render.EXIT_NEGATIVE)
+
+
+def _windowed(frames: Iterable[Any], window: Any, span: list[Any]) -> Iterator[Any]:
+    """The rows of ``frames`` inside ``window``; ``span`` gets the first and last time seen before it."""
+    import polars as pl
+
+    for df in frames:
+        if df.height:
+            lo, hi = df["ts"].min(), df["ts"].max()
+            span[0] = lo if span[0] is None or (lo is not None and lo < span[0]) else span[0]
+            span[1] = hi if span[1] is None or (hi is not None and hi > span[1]) else span[1]
+        if window.since is not None:
+            df = df.filter(pl.col("ts") >= window.since)
+        if window.until is not None:
+            df = df.filter(pl.col("ts") < window.until)
+        yield df
+
+
+def _event_frames(files: list[str], engine: Engine, only_unparsed: bool, **kw: Any) -> tuple[Iterable[Any], Callable[[], tuple[Any, Any, int]]]:
+    """Event frames to write, and a function giving (diagnostics, accounting, failed inputs) once they are written.
+
+    One input with the frame engine streams (memory stays at one chunk), and so does
+    ``--only-unparsed`` (which adds each line's raw text); otherwise one frame."""
+    from logtrace.input.reader import expand
+    from logtrace.parsing import scan as api
+
+    if only_unparsed or (engine == Engine.frame and len(files) == 1 and ("-" in files or len(expand(files)) == 1)):
+        st = api.parse_stream(files, raw=only_unparsed, **kw)
+        frames: Iterable[Any] = st.frames
+        outcome = lambda: (st.result.diagnostics, st.accounting, st.result.failed_inputs)  # noqa: E731
+    else:
+        with render.status("reading logs…"):
+            res = api.parse(files, engine=engine.value, **kw)
+        frames = [res.events]
+        outcome = lambda: (res.diagnostics, res.accounting, res.failed_inputs)  # noqa: E731
+    return ((f.filter(f["kind"] == "unparsed") for f in frames) if only_unparsed else frames), outcome
+
+
+@app.command(short_help="Follow live logs; an alert the moment accepted mail fails.")
+def watch(
+    files: Annotated[list[str], typer.Argument(metavar="FILES", help="Log files to follow (paths; several hosts' at once), or - for a stream.", show_default=False)],
+    from_start: Annotated[bool, typer.Option("--from-start", help="Read the files from their beginning (default: only new lines).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One alert per line as JSON (schema logtrace.alert/1).")] = False,
+    exec_cmd: Annotated[Optional[str], typer.Option("--exec", metavar="CMD", help=(
+        "Run CMD for every alert, the alert's JSON on stdin (split like a shell would, never run by one; one at a time)."))] = None,
+    exec_timeout: Annotated[float, typer.Option("--exec-timeout", min=0.1, metavar="SECONDS", help="Kill --exec's command after this long.")] = 30.0,
+    state: Annotated[Optional[Path], typer.Option("--state", metavar="FILE", help=(
+        "Checkpoint positions, open messages and sent alert IDs to FILE (atomically): a restart resumes without repeats."))] = None,
+    max_per_minute: Annotated[int, typer.Option("--max-alerts-per-minute", min=1, metavar="N", help=(
+        "At most N alerts a minute; then one alert saying how many were held back."))] = 60,
+    for_seconds: Annotated[Optional[float], typer.Option("--for", min=0, metavar="SECONDS", help="Stop after this many seconds (exit 0).")] = None,
+    mta: MtaOpt = "auto",
+    year: YearOpt = None,
+    tz: TzOpt = None,
+    utc: UtcOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Follow log files like tail -F (rotation included) and alert when accepted mail is bounced,
+    expires, is discarded, or its bounce notification fails. FILES may be - (a stream).
+
+    Exit codes: 0 stopped by --for, SIGTERM or the end of a stream; 2 usage or input error; 130 Ctrl-C.
+    """
+    with render.cli_errors(debug):
+        import signal
+        import sys
+        import time
+
+        from logtrace.errors import Diagnostic
+        from logtrace.trace.watching import RateLimit, Watcher, run_command, split_command
+
+        argv = split_command(exec_cmd) if exec_cmd is not None else None
+        clock = people_clock(tz, utc)
+        watcher = Watcher(files, from_start=from_start, mta=mta, options=parse_options(year, tz), state=str(state) if state else None)
+        limit = RateLimit(max_per_minute)
+        stop: list[int] = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        deadline = None if for_seconds is None else time.monotonic() + for_seconds
+
+        def deliver(alerts: list[dict[str, Any]]) -> None:
+            for a in alerts:
+                if as_json:
+                    writers.write_jsonl([a])
+                else:
+                    render.print_alert(a, clock)
+                sys.stdout.flush()
+                if argv is not None:
+                    problem = run_command(argv, a, exec_timeout)
+                    if problem:
+                        render.print_diagnostics([Diagnostic("warning", f"--exec for alert {a['alert_id']}: {problem}")])
+
+        try:
+            first = True
+            while not stop and (deadline is None or time.monotonic() < deadline):
+                alerts = limit.admit(watcher.step())
+                render.print_diagnostics(watcher.diagnostics)
+                watcher.diagnostics.clear()
+                deliver(alerts)
+                watcher.save()
+                if first:  # every file is open (or waited for) and checkpointed: lines written from now on are read
+                    for missing in watcher.missing():
+                        render.print_diagnostics([Diagnostic("warning", "does not exist (yet): waiting for it", path=missing)])
+                    sys.stderr.write(f"watching {len(watcher.inputs)} input(s)\n")
+                    sys.stderr.flush()
+                    first = False
+                if watcher.finished:
+                    break
+                if not alerts:
+                    time.sleep(0.2)
+            deliver(limit.admit(watcher.finish()) + limit.flush())
+        finally:
+            watcher.save(force=True)
+            watcher.close()
+
+
+@app.command(short_help="Built-in and plugin parsers; --check validates them.")
+def parsers(
+    as_json: JsonOpt = False,
+    check: Annotated[bool, typer.Option("--check", help="Validate every parser's rule samples.")] = False,
+) -> None:
+    """List built-in and plugin parsers (entry-point group logtrace.parsers)."""
+    with render.cli_errors():
+        from logtrace.parsing.registry import default_registry
+        from logtrace.parsing.rules import check_parser
+
+        rows = []
+        for i in default_registry().infos():
+            row = {"name": i.name, "aliases": list(i.aliases), "origin": i.origin, "target": i.target, "error": i.error}
+            if check and i.cls is not None:
+                row["check"] = check_parser(i.cls)
+            rows.append(row)
+        if as_json:
+            writers.write_json({"schema": writers.schema("parsers"), "parsers": rows})
+        else:
+            render.print_parsers(rows)
+        if sum(len(r.get("check", [])) for r in rows):
+            raise typer.Exit(render.EXIT_NEGATIVE)
+
+

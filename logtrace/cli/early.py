@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 
 #: follow's options that take a value (``tests/test_follow_search.py`` checks this against the typer command)
-VALUE_OPTIONS = frozenset({"--message-id", "--from", "--to", "--mta", "--year", "--tz", "--where", "-w"})
+VALUE_OPTIONS = frozenset({"--message-id", "--from", "--to", "--mta", "--year", "--tz", "--where", "-w", "--format", "-f",
+                           "--output", "-o", "--since", "-S", "--until", "-U"})
 #: follow's flags
 FLAGS = frozenset({"--json", "--files", "--utc", "--debug"})
 _QUERY_OPTIONS = {"--message-id": "mid", "--from": "from", "--to": "to"}

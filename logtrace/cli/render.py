@@ -32,6 +32,45 @@ def safe(s: object) -> str:
     return _CTRL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 
+#: what a terminal that cannot show a symbol gets instead (``PYTHONIOENCODING=ascii``, a C locale)
+ASCII_FALLBACK = {"Δ": "d", "→": "->", "—": "-", "–": "-", "…": "...", "█": "#", "▏": "", "▎": "", "▍": "", "▌": "",
+                  "▋": "", "▊": "", "▉": "", "•": "*", "✓": "ok", "✗": "x"}
+
+
+def _fallback(err: UnicodeError) -> tuple[str, int]:
+    assert isinstance(err, UnicodeEncodeError)
+    out = []
+    for ch in err.object[err.start : err.end]:
+        if ch in ASCII_FALLBACK:
+            out.append(ASCII_FALLBACK[ch])
+        elif ord(ch) > 0xFFFF:  # a JSON-valid escape: a surrogate pair
+            v = ord(ch) - 0x10000
+            out.append(f"\\u{0xD800 + (v >> 10):04x}\\u{0xDC00 + (v & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}")
+    return "".join(out), err.end
+
+
+def can_encode(stream: Any, text: str = "Δ→—…█") -> bool:
+    """``stream`` can print ``text`` as it is."""
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
+
+
+def fit_encoding() -> None:
+    """stdout/stderr that cannot encode logtrace's symbols (``PYTHONIOENCODING=ascii``) get ASCII
+    stand-ins for them and ``\\uXXXX`` for any other character: never an encoding error."""
+    import codecs
+
+    codecs.register_error("logtrace-ascii", _fallback)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and not can_encode(stream) and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="logtrace-ascii")
+
+
 _err_console: Any = None
 
 
@@ -76,6 +115,47 @@ def print_error(e: LogtraceError) -> None:
     sys.stderr.flush()
 
 
+def print_usage_error(e: Any) -> None:
+    """A typer/click usage error as ``error: …`` and ``  hint: …`` lines (no ``Usage:`` box)."""
+    ctx = getattr(e, "ctx", None)
+    if ctx is None:  # raised inside a command (a check across options): name that command
+        from typer._click.globals import get_current_context
+
+        ctx = get_current_context(silent=True)
+    where = ctx.command_path if ctx is not None else "logtrace"
+    hint = getattr(e, "hint", None) or f"'{where} --help' lists the options"
+    name = type(e).__name__
+    if name == "NoSuchOption":
+        msg = f"no such option: {e.option_name}"
+        if e.possibilities:
+            hint = "did you mean " + " or ".join(sorted(e.possibilities)) + "?"
+    elif name == "MissingParameter":
+        param = getattr(e, "param", None)
+        what = "argument" if getattr(param, "param_type_name", "") == "argument" else "option"
+        label = (param.name or "").upper() if what == "argument" and param is not None else _long(param)
+        msg = f"missing {what} {label}".rstrip()
+    elif name == "BadParameter" or getattr(e, "param", None) is not None or getattr(e, "param_hint", None):
+        label = getattr(e, "param_hint", None) or _long(getattr(e, "param", None))
+        if isinstance(label, (list, tuple)):
+            label = label[0]
+        msg = f"{label}: {e.message}" if label else e.message
+    else:
+        msg = e.format_message()
+        msg = msg[:1].lower() + msg[1:]
+    sys.stderr.write(f"error: {safe(msg)}\n  hint: {safe(hint)}\n")
+    sys.stderr.flush()
+
+
+def _long(param: Any) -> str:
+    """An option's long name (``--format``, not ``-f``), or an argument's metavar-like name."""
+    if param is None:
+        return ""
+    opts = list(getattr(param, "opts", []) or [])
+    if getattr(param, "param_type_name", "") == "argument":
+        return (param.name or "").upper()
+    return max(opts, key=len) if opts else (param.name or "")
+
+
 def print_diagnostics(diags: list[Diagnostic]) -> None:
     for d in diags:
         sys.stderr.write(safe(str(d)) + "\n")
@@ -109,8 +189,7 @@ def cli_errors(debug: bool = False) -> Iterator[None]:
     except typer.Exit:
         raise
     except typer.BadParameter as e:
-        hint = f" ({e.param_hint})" if getattr(e, "param_hint", None) else ""
-        sys.stderr.write(f"error: {safe(e.message)}{safe(hint)}\n")
+        print_usage_error(e)
         raise typer.Exit(EXIT_USAGE) from None
     except Exception as e:  # noqa: BLE001
         if debug:
@@ -159,6 +238,34 @@ def print_accounting(acc: Any, *, title: str = "lines") -> None:
         parts = ", ".join(f"{safe(r['program'])} {r['unrecognized']:,}" for r in worst.iter_rows(named=True))
         msg += f" ({parts}); see them with: logtrace parse --only-unparsed"
     sys.stderr.write(msg + "\n")
+
+
+def story_span(stories: list[Any]) -> tuple[Any, Any]:
+    """The first and last time of any event in ``stories`` (None, None when there is none)."""
+    times = [e.ts for s in stories for e in s.events if e.ts is not None]
+    return (min(times), max(times)) if times else (None, None)
+
+
+def warn_outside(window: Any, first: Any, last: Any, zone: Any) -> None:
+    """A warning naming the logs' own time range when ``--since``/``--until`` does not meet it."""
+    if window.overlaps(first, last):
+        return
+
+    def show(ts: Any) -> str:
+        t = ts.astimezone(zone) if zone is not None else ts.astimezone()
+        return t.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+    asked = " ".join(x for x in (f"--since {show(window.since)}" if window.since else "",
+                                 f"--until {show(window.until)}" if window.until else "") if x)
+    sys.stderr.write(f"warning: nothing in the window {asked}: the logs run from {show(first)} to {show(last)}\n")
+    sys.stderr.flush()
+
+
+def print_suggestions(ids: list[str]) -> None:
+    """``  hint: did you mean …?`` after a queue ID that was not found."""
+    if ids:
+        sys.stderr.write("  hint: did you mean " + " or ".join(safe(i) for i in ids) + "?\n")
+        sys.stderr.flush()
 
 
 # ------------------------------------------------------------------ parsers
@@ -278,6 +385,49 @@ def print_story(story: Any, console: Any, show_files: bool = False, clock: Any =
         console.print(Text(f"  note: {safe(n)}", style="yellow"))
     clock = clock or _people()
     heading, each = time_heading(clock, [(e.ts, e.host) for e in story.events])
+    if console.width < NARROW:
+        _stacked_timeline(story, console, show_files, clock, heading, each)
+    else:
+        _table_timeline(story, console, show_files, clock, heading, each)
+    for r in story.recipients:
+        line = Text("  ")
+        line.append(f"{safe(r.recipient)}: ", style="bold")
+        line.append(r.verdict.upper(), style=VERDICT_STYLE.get(r.verdict, ""))
+        line.append(" — " + safe(r.summary))
+        console.print(line)
+        if r.evidence:
+            console.print(Text("    evidence: " + ", ".join(safe(x) for x in r.evidence), style="dim"))
+    console.print()
+
+
+#: below this width the timeline is stacked: one header line per event, its details indented under it
+NARROW = 110
+
+
+def _stacked_timeline(story: Any, console: Any, show_files: bool, clock: Any, heading: str, each: bool) -> None:
+    """The timeline for an 80-column terminal or mail: no column is split mid-word."""
+    import textwrap
+
+    from rich.text import Text
+
+    console.print(Text(f"{heading} · host · program · queue id · event", style="bold"))
+    prev = None
+    for e in story.events:
+        when = stamp(e.ts, clock, e.host) + (f" {clock.label(e.ts, e.host)}" if each and e.ts else "")
+        delta = _delta(prev, e.ts)
+        head = Text(f"{when}{' ' + delta if delta else ''}  {safe(e.host)}  {safe(e.program)}  {safe(e.queue_id)}  ")
+        head.append(str(e.kind), style=_kind_style(str(e.kind)))
+        console.print(head, overflow="fold")
+        details = safe(_details(e)) + (f"  ({safe(e.where)})" if show_files else "")
+        for part in textwrap.wrap(details, max(20, console.width - 4), break_on_hyphens=False):
+            console.print(Text("    " + part), overflow="fold")
+        prev = e.ts or prev
+
+
+def _table_timeline(story: Any, console: Any, show_files: bool, clock: Any, heading: str, each: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(show_header=True, header_style="bold", box=None, pad_edge=False, expand=False)
     for col in (heading, "Δ", "host", "program", "queue id", "event", "details"):
         t.add_column(col, overflow="fold")
@@ -294,15 +444,6 @@ def print_story(story: Any, console: Any, show_files: bool = False, clock: Any =
         t.add_row(*row)
         prev = e.ts or prev
     console.print(t)
-    for r in story.recipients:
-        line = Text("  ")
-        line.append(f"{safe(r.recipient)}: ", style="bold")
-        line.append(r.verdict.upper(), style=VERDICT_STYLE.get(r.verdict, ""))
-        line.append(" — " + safe(r.summary))
-        console.print(line)
-        if r.evidence:
-            console.print(Text("    evidence: " + ", ".join(safe(x) for x in r.evidence), style="dim"))
-    console.print()
 
 
 def preload_story() -> None:
@@ -386,3 +527,18 @@ def print_bounces(items: list[Any], by: str, top: int, group_key: Any, clock: An
         con.print(t)
         if top and len(its) > top:
             con.print(Text(f"  … {len(its) - top} more", style="dim"))
+
+
+def print_alert(a: dict[str, Any], clock: Any = None) -> None:
+    """One ``watch`` alert as one line for a person (log text through :func:`safe`)."""
+    from datetime import datetime
+
+    if a.get("verdict") == "held-back":
+        sys.stdout.write(f"{safe(a.get('summary'))}\n")
+        return
+    ts = a.get("ts")
+    when = stamp(datetime.fromisoformat(ts), clock, a.get("host"), "%Y-%m-%d %H:%M:%S") if ts else "-"
+    where = f"{a.get('host') or '-'}:{a.get('queue_id') or '-'}"
+    line = (f"{when} {a['verdict']} {where} <{a.get('sender') or ''}> -> {a.get('recipient') or '-'}"
+            f" {a.get('dsn') or '-'} {a.get('class') or ''}: {a.get('summary') or a.get('reason') or ''}")
+    sys.stdout.write(safe(line) + "\n")

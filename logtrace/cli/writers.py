@@ -11,8 +11,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
+
+#: the version of each command's JSON document (``"schema": "logtrace.<command>/N"``); bump N on a breaking change
+SCHEMAS = {"follow": 1, "bounces": 1, "parsers": 1, "summary": 1}
+#: the one timestamp style of every machine output: ISO 8601 in UTC, ``+00:00``, microseconds only when not zero
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.6f"
 
 #: a string cell matching this would run as a spreadsheet formula
 FORMULA = r"^[=+\-@\t\r]"
@@ -20,6 +27,47 @@ FORMULA = r"^[=+\-@\t\r]"
 #: columns of ``logtrace bounces --csv`` (one row per failed recipient)
 BOUNCE_COLUMNS = ("accepted", "host", "queue_id", "sender", "message_id", "recipient", "category", "class", "failed_host",
                   "failed_queue_id", "dsn", "reply", "chain", "ndr_queue_id", "ndr_delivered")
+
+
+def schema(command: str) -> str:
+    """``logtrace.<command>/N``, the ``schema`` key of that command's JSON document."""
+    return f"logtrace.{command}/{SCHEMAS[command]}"
+
+
+def iso(ts: datetime | None) -> str | None:
+    """A timestamp in the one machine style (:data:`TS_FORMAT`)."""
+    return ts.astimezone(timezone.utc).isoformat() if ts is not None else None
+
+
+def ts_column(col: Any) -> Any:
+    """A polars datetime column as :func:`iso` strings."""
+    return col.dt.convert_time_zone("UTC").dt.to_string(TS_FORMAT).str.strip_suffix(".000000") + "+00:00"
+
+
+def _ascii_only() -> bool:
+    from logtrace.cli.render import can_encode
+
+    return not can_encode(sys.stdout, "é")
+
+
+@contextmanager
+def output_to(path: Path | None) -> Iterator[None]:
+    """stdout goes to ``path`` inside this block (``-o FILE``); nothing changes for None."""
+    if path is None:
+        yield
+        return
+    from logtrace.errors import InputError
+
+    try:
+        fh = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    except OSError as e:
+        raise InputError(f"{path}: {e.strerror.lower() if e.strerror else e}", hint="-o needs a writable file path") from None
+    old, sys.stdout = sys.stdout, fh
+    try:
+        yield
+    finally:
+        sys.stdout = old
+        fh.close()
 
 
 def guard(df: Any) -> Any:
@@ -42,14 +90,23 @@ def write_csv(df: Any, dest: Path | IO[str], *, header: bool = True, line_termin
 
 def write_json(doc: Any, fh: IO[str] | None = None, *, ensure_ascii: bool = False) -> None:
     """One JSON document, indented, newline-terminated (stdout by default)."""
-    (fh or sys.stdout).write(json.dumps(doc, indent=2, ensure_ascii=ensure_ascii) + "\n")
+    (fh or sys.stdout).write(json.dumps(doc, indent=2, ensure_ascii=ensure_ascii or _ascii_only()) + "\n")
+
+
+def write_jsonl(docs: Iterable[Any], fh: IO[str] | None = None) -> None:
+    """One compact JSON object per line (for ``jq``, ``--format jsonl``)."""
+    out = fh or sys.stdout
+    ascii_only = _ascii_only()
+    for d in docs:
+        out.write(json.dumps(d, ensure_ascii=ascii_only, separators=(",", ":")) + "\n")
 
 
 def write_events(frames: Iterable[Any], fmt: str, output: Path | None) -> None:
     """Write event frames as they come (``fmt``: ``jsonl``, ``csv`` or ``parquet``).
 
     Parquet goes through polars' streaming sink; CSV and JSONL chunk by chunk. JSONL is the
-    canonical form (:mod:`logtrace.events`): file, line, schema order, nulls omitted, ISO stamps.
+    canonical form (:mod:`logtrace.events`): file, line_no, schema order, nulls omitted, ISO stamps.
+    A ``raw`` column (``parse --only-unparsed``) is written last.
     """
     import polars as pl
 
@@ -62,20 +119,24 @@ def write_events(frames: Iterable[Any], fmt: str, output: Path | None) -> None:
             for df in frames:
                 yield df.select(with_columns) if with_columns is not None else df
 
-        register_io_source(io_source=source, schema=event_schema()).sink_parquet(output)
+        first_frames = iter(frames)
+        head = next(first_frames, None)
+        sch = dict(event_schema()) | ({"raw": pl.String} if head is not None and "raw" in head.columns else {})
+        frames = [head, *first_frames] if head is not None else []  # type: ignore[list-item]
+        register_io_source(io_source=source, schema=sch).sink_parquet(output)
         return
     fh = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
     try:
         first = True
         for df in frames:
             if fmt == "csv":
-                write_csv(df.with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00")), fh, header=first)
+                write_csv(df.with_columns(ts_column(pl.col("ts"))), fh, header=first)
                 first = False
                 continue
-            cols = ["file", "line_no", *(k for k in KEY_ORDER if k != "line" and k in df.columns)]
-            names = ["line" if c == "line_no" else c for c in cols]
-            view = df.select(cols).with_columns(pl.col("ts").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f").str.strip_suffix(".000000") + "+00:00")
-            enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+            cols = ["file", *(k for k in KEY_ORDER if k in df.columns), *(["raw"] if "raw" in df.columns else [])]
+            names = cols
+            view = df.select(cols).with_columns(ts_column(pl.col("ts")))
+            enc = json.JSONEncoder(ensure_ascii=_ascii_only(), separators=(",", ":")).encode
             lines = [enc({k: v for k, v in zip(names, row) if v is not None}) for row in view.iter_rows()]
             if lines:
                 fh.write("\n".join(lines) + "\n")
@@ -92,6 +153,8 @@ def bounce_frame(items: list[Any]) -> Any:
     import polars as pl
 
     def cell(v: Any) -> str | None:
+        if isinstance(v, bool):
+            return "true" if v else "false"
         return None if v is None or v == "" else str(v)
 
     rows = []
@@ -101,7 +164,7 @@ def bounce_frame(items: list[Any]) -> Any:
         for r, c in zip(it.failed, it.classes):
             ndr = r.ndr or {}
             rows.append([cell(x) for x in (
-                o.start.isoformat() if o.start else "", o.host, o.queue_id, o.sender, o.message_id, r.recipient,
+                iso(o.start), o.host, o.queue_id, o.sender, o.message_id, r.recipient,
                 it.category, c, r.host, r.queue_id, r.dsn, r.reply, chain, ndr.get("queue_id"), ndr.get("delivered"))])
     return pl.DataFrame(rows, schema={k: pl.String for k in BOUNCE_COLUMNS}, orient="row")
 

@@ -57,6 +57,7 @@ class InputFile:
     _stdin: IO[bytes] | None = field(default=None, repr=False)
     _head: bytes | None = field(default=None, repr=False)
     _compression: str | None = field(default=None, repr=False)
+    _stdin_head: bytes = field(default=b"", repr=False)
 
     @property
     def is_stdin(self) -> bool:
@@ -145,13 +146,31 @@ class _ZstdCli(io.RawIOBase):
     """zstd without the ``zstandard`` module: stream through the ``zstd`` command."""
 
     def __init__(self, raw: IO[bytes]) -> None:
+        import shutil
+        import threading
+
         try:
-            self._p = subprocess.Popen(["zstd", "-dc"], stdin=raw, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            self._p = subprocess.Popen(["zstd", "-dc"], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except FileNotFoundError:
             raise InputError("zstd-compressed input needs the 'zstandard' Python package or the zstd command",
                              hint="pip install zstandard") from None
-        assert self._p.stdout is not None
+        assert self._p.stdout is not None and self._p.stdin is not None
         self._out = self._p.stdout
+        sink = self._p.stdin
+
+        def feed() -> None:  # through Python, not the fd: bytes already buffered (sniffed magic, stdin) count too
+            try:
+                shutil.copyfileobj(raw, sink, 1 << 20)
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+            finally:
+                try:
+                    sink.close()
+                except OSError:
+                    pass
+
+        threading.Thread(target=feed, daemon=True).start()
 
     def readable(self) -> bool:
         return True
@@ -241,13 +260,43 @@ def _sniff_compression(magic: bytes) -> str | None:
     return None
 
 
+class _Replay(io.RawIOBase):
+    """stdin, decompressed once: its decoded head (kept for sniffing) is read again, then the rest."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head, self.rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self.head:
+            n = min(len(b), len(self.head))
+            b[:n], self.head = self.head[:n], self.head[n:]
+            return n
+        data = self.rest.read1(len(b)) if hasattr(self.rest, "read1") else self.rest.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
 def open_binary(f: InputFile) -> IO[bytes]:
-    """A decompressed byte stream. stdin can be opened once; its head is replayed."""
+    """A decompressed byte stream. stdin can be opened once; its head is replayed.
+
+    Compressed stdin (``gzip -c mail.log | logtrace parse -``) is sniffed by its magic bytes
+    and decoded once; the decoded head is kept so sniffing and reading see the same lines."""
     if f.is_stdin:
         if f._stdin is None:
-            f._stdin = io.BufferedReader(sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer, 1 << 20)  # type: ignore[arg-type]
-            f._compression = _sniff_compression(f._stdin.peek(6)[:6])
-        return _decompressor(f._compression, f._stdin)
+            raw_in = io.BufferedReader(sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer, 1 << 20)  # type: ignore[arg-type]
+            f._compression = _sniff_compression(raw_in.peek(6)[:6])
+            if f._compression is None:
+                f._stdin = raw_in
+            else:
+                decoded = _decompressor(f._compression, raw_in)
+                f._stdin_head = _read_head(decoded)
+                f._stdin = decoded
+        if f._compression is None:
+            return f._stdin
+        return io.BufferedReader(_Replay(f._stdin_head, f._stdin), 1 << 20)
     try:
         raw: IO[bytes] = open(f.path, "rb", buffering=1 << 20)
     except OSError as e:
@@ -256,6 +305,23 @@ def open_binary(f: InputFile) -> IO[bytes]:
     raw.seek(0)
     f._compression = _sniff_compression(magic)
     return _decompressor(f._compression, raw)
+
+
+def _read_head(stream: IO[bytes]) -> bytes:
+    """Up to :data:`HEAD_BYTES` decoded bytes (what decodes before a corrupt part, then stop)."""
+    parts: list[bytes] = []
+    size = 0
+    read = getattr(stream, "read1", stream.read)
+    try:
+        while size < HEAD_BYTES:
+            buf = read(HEAD_BYTES - size)
+            if not buf:
+                break
+            parts.append(buf)
+            size += len(buf)
+    except _read_errors():
+        pass  # read_chunks() reports the damage with its line
+    return b"".join(parts)
 
 
 _DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, lzma.LZMAError, zlib.error)
@@ -277,7 +343,7 @@ def head(f: InputFile, n_lines: int = 60) -> list[str]:
         parts: list[bytes] = []
         try:
             if f.is_stdin:
-                parts.append(stream.peek(HEAD_BYTES)[:HEAD_BYTES] if hasattr(stream, "peek") and f._compression is None else b"")
+                parts.append(stream.peek(HEAD_BYTES)[:HEAD_BYTES] if f._compression is None else f._stdin_head)
             else:
                 read = getattr(stream, "read1", stream.read)
                 size = 0
@@ -384,6 +450,11 @@ def _denul(data: bytes) -> bytes:
 def _short(e: BaseException) -> str:
     s = str(e) or type(e).__name__
     return s.splitlines()[0][:120]
+
+
+def is_journal_json(f: InputFile) -> bool:
+    """``f`` is a ``journalctl -o json`` export (read as syslog lines)."""
+    return _is_journal_json(f)
 
 
 def _is_journal_json(f: InputFile) -> bool:

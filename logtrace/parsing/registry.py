@@ -21,6 +21,7 @@ BUILTIN_PARSERS: dict[str, str] = {
     "exchange": "logtrace_parsers.exchange:ExchangeParser",
     "amavis": "logtrace_parsers.amavis:AmavisParser",
     "dovecot": "logtrace_parsers.dovecot:DovecotParser",
+    "rspamd": "logtrace_parsers.rspamd:RspamdParser",
 }
 
 ENTRY_POINT_GROUP = "logtrace.parsers"

@@ -76,7 +76,8 @@ DERIVATIONS: tuple[tuple[str, str], ...] = (
     ("reply_text", r"^(?P<dsn>[245]\.\d{1,3}\.\d{1,3}) "),
     ("reply_text", r"(?:queued as (?P<next_queue_id>[0-9A-Za-z]{5,})"
                    r"|(?:^|[\s(])(?:OK )?id=(?P<next_queue_id__2>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4})\b"
-                   r"|\[InternalId=(?P<next_queue_id__3>\d+)(?:, Hostname=(?P<next_host>[^\]\s,]+))?)"),
+                   r"|\[InternalId=(?P<next_queue_id__3>\d+)(?:, Hostname=(?P<next_host>[^\]\s,]+))?"
+                   r"|^250 2\.0\.0 <[^>]*> (?P<next_queue_id__4>[0-9A-Za-z+/]{8,}(?::R\d+)?) Saved$)"),
     ("reply_text", r"^forwarded as (?P<next_queue_id>[0-9A-Za-z]+)"),
     ("detail", r"^.*; from=<(?P<sender>[^>]*)>(?: to=<(?P<recipient>[^>]*)>)?"),
     ("detail", r"^[A-Z][A-Z-]* from [^\s:]*(?:\[[^\]]*\])?(?::\d+)?: (?P<dsn>[245]\.\d{1,3}\.\d{1,3}) "),

@@ -163,7 +163,7 @@ def open_inputs(paths: Sequence[str], mta: str, options: ParseOptions | None, re
 def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
                 registry: Registry | None = None, result: ScanResult | None = None,
                 keep_going: bool = False, line_filter: Any = None, narrow: Any = None,
-                chunk_bytes: int | None = None, filter_native: bool = True) -> Iterator[Any]:
+                chunk_bytes: int | None = None, filter_native: bool = True, raw: bool = False) -> Iterator[Any]:
     """Yield event DataFrames (:func:`~logtrace.events.event_schema`), chunk by chunk.
 
     ``line_filter`` is an optional polars expression over the raw ``line`` and ``line_no``
@@ -173,17 +173,30 @@ def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOption
     columns; a parser with a file format of its own ignores it (callers filter its events).
     ``filter_native=False`` reads inputs in a format of their own whole (their lines may take
     fields from the lines above them), ``line_filter`` applying to syslog files only.
+    ``raw=True`` adds a ``raw`` column: the line's text on unparsed rows (``parse --only-unparsed``).
     """
     result = result if result is not None else ScanResult()
     for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
         syslog = isinstance(parser, Router) or not has_native_container(type(parser))
         flt = line_filter if filter_native or syslog else None
         if reads_whole_files(parser):
-            yield from parser.parse_file(f, ctx, result.diagnostics, flt(f.path) if callable(flt) else flt)
+            for df in parser.parse_file(f, ctx, result.diagnostics, flt(f.path) if callable(flt) else flt):
+                yield _with_raw(df, None) if raw else df
             continue
         narrowed = narrow is not None and syslog
         for lines in _prepared(f, parser, ctx, result, flt, chunk_bytes):
-            yield parser.parse_frame(lines, ctx, narrow) if narrowed else parser.parse_frame(lines, ctx)
+            df = parser.parse_frame(lines, ctx, narrow) if narrowed else parser.parse_frame(lines, ctx)
+            yield _with_raw(df, lines) if raw else df
+
+
+def _with_raw(df: Any, lines: Any) -> Any:
+    """``df`` with ``raw``: the source line of each unparsed row (null elsewhere, and for whole-file containers)."""
+    import polars as pl
+
+    if lines is None:
+        return df.with_columns(raw=pl.lit(None, pl.String))
+    df = df.join(lines.select("line_no", pl.col("line").alias("raw")), on="line_no", how="left", maintain_order="left")
+    return df.with_columns(raw=pl.when(pl.col("kind") == "unparsed").then(pl.col("raw")))
 
 
 def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_filter: Any,
@@ -323,7 +336,7 @@ class ParseStream:
 
 
 def parse_stream(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
-                 where: str | None = None, keep_going: bool = True) -> ParseStream:
+                 where: str | None = None, keep_going: bool = True, raw: bool = False) -> ParseStream:
     """Like :func:`parse` with the frame engine, but yielding each chunk's events as soon as
     they are parsed, in input order (one file after another; :func:`parse` merges several
     inputs into one timeline instead)."""
@@ -336,7 +349,7 @@ def parse_stream(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     out = ParseStream(iter(()), scan)
 
     def gen() -> Iterator[Any]:
-        for df in scan_frames(paths, mta=mta, options=options, result=scan, keep_going=keep_going):
+        for df in scan_frames(paths, mta=mta, options=options, result=scan, keep_going=keep_going, raw=raw):
             out._acc.append(accounting(df))
             yield df.filter(expr) if expr is not None else df
 

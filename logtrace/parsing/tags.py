@@ -50,6 +50,15 @@ class Tag(StrEnum):
     SIZE_ON_ACCEPT = "size-on-accept"
     #: deliveries may name a bare local part; ``orig_recipient`` is then the address
     RECIPIENT_LOCAL_PART = "recipient-local-part"
+    #: a mailbox server's result for one delivery (Dovecot LMTP/LDA, Sieve): a hop reached this way
+    #: is linked as ``mailbox``; on a deliver event ``detail`` names the folder it was saved into
+    MAILBOX = "verdict:mailbox"
+    #: a content filter's verdict on the message of ``queue_id`` (amavis ``Passed``/``Blocked``):
+    #: part of that MTA lifecycle (not one of its own); ``status`` the outcome, ``detail`` the
+    #: category and actions, ``reply_text`` the quarantine ID
+    FILTER_VERDICT = "link:filter-verdict"
+    #: the recipient's own filter acted (a Sieve ``discard``): the user's choice, not a failure
+    USER_FILTER = "verdict:user-filter"
     #: a 2xx reply by which the next hop (a content filter) says it dropped the message
     #: (amavis ``250 2.7.0 Ok, discarded, id=…``): a discard, not a delivery
     FILTER_DISCARD = "verdict:filter-discard"

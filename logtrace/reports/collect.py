@@ -110,6 +110,7 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
     accs: list[Any] = []
     offset = 0
     first = last = None
+    span: list[Any] = [None, None]  # the logs' own first and last time, before --since/--until/--where (issue 18)
     voters = exim_votes = pf_votes = 0
     cur_file, base, file_lines = None, 0, 0
     spec = summary_narrow(smtpd_stats) if where_expr is None else None
@@ -118,6 +119,10 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
         accs.append(accounting(chunk))
         n_dialect, n_exim, n_pf = counting_tally(chunk)
         voters, exim_votes, pf_votes = voters + n_dialect, exim_votes + n_exim, pf_votes + n_pf
+        if (since is not None or until is not None) and chunk.height:
+            lo, hi = chunk.select(lo=pl.col("ts").min(), hi=pl.col("ts").max()).row(0)
+            span = [min(x for x in (span[0], lo) if x is not None) if lo or span[0] else None,
+                    max(x for x in (span[1], hi) if x is not None) if hi or span[1] else None]
         if since is not None:
             chunk = chunk.filter(pl.col("ts") >= since)
         if until is not None:
@@ -151,6 +156,8 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
            .sort(["unrecognized", "parsed", "other", "program"], descending=[True, True, True, False])
            if accs else pl.DataFrame(schema={"program": pl.String, "parsed": pl.UInt32, "other": pl.UInt32, "unrecognized": pl.UInt32}))
     period = {"first": first, "last": last, "since": since, "until": until}
+    if span[0] is not None:
+        period["log_first"], period["log_last"] = span
     # eximstats' totals when every counted event is eximstats-tagged; pflogsumm's otherwise. A central
     # file with both (Postfix and Exim) gets both: pflogsumm's over the rest, eximstats' over Exim's.
     counting = EXIMSTATS_COUNTING if voters and voters == exim_votes else PFLOGSUMM_COUNTING

@@ -81,6 +81,7 @@ def derive(ev: Any, tz: str, host_tz: dict[str, str] | None = None) -> Any:
     daemon = pl.col("program").fill_null("").str.extract(r"([^/]+)$", 1)
     by_status = tagged(Tag.PFLOGSUMM)  # rows counted by their status word, not their kind
     dstatus = (pl.when(tagged(Tag.DELIVERY_STATUS) & (k != "discard")).then(st)
+               .when(tagged(Tag.MAILBOX)).then(None)  # the mailbox server's side of a delivery the MTA counted
                .when(~by_status).then(k.replace_strict({"deliver": "sent", "defer": "deferred", "bounce": "bounced"}, default=None))
                .when(tagged(Tag.DISCARD_SENT)).then(st)  # pflogsumm counts discard(8) "sent" as delivered
                .otherwise(None))

@@ -21,7 +21,8 @@ from typing import Any
 from logtrace.events import Event, EventKind as K
 from logtrace.trace import narrative
 from logtrace.trace.lifecycles import (
-    END_KINDS, REUSE_GAP, START_KINDS, Lifecycle, attach_session_lines, build_lifecycles, canonical_hosts, event_order,
+    END_KINDS, REUSE_GAP, START_KINDS, Lifecycle, attach_mailbox_lines, attach_session_lines, build_lifecycles, canonical_hosts,
+    event_order,
     instance_of,
 )
 from logtrace.parsing.tags import Tag, has_tag
@@ -42,7 +43,7 @@ class Correlator:
     """Holds lifecycles and links for a set of events; answers ``follow`` questions."""
 
     def __init__(self, events: Sequence[Event], log_end: datetime | None = None) -> None:
-        self.events = attach_session_lines(list(events))
+        self.events = attach_mailbox_lines(attach_session_lines(list(events)))
         if isinstance(events, list):  # the caller's list too: an attached line is not a message of its own
             events[:] = self.events
         self.lifecycles = build_lifecycles(self.events)

@@ -165,6 +165,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
     """
     import os
 
+    from logtrace.input.reader import is_journal_json
     from logtrace.input.search import PlainLog
     from logtrace.parsing.scan import open_inputs
     from logtrace.trace.search import Found, Search
@@ -192,8 +193,8 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
     try:
         streamed = []
         for f, parser, ctx in open_inputs(paths, mta, options, None, result, True):
-            if reads_whole_files(parser):  # whole-file containers (Exchange CSV) need their header: polars
-                streamed.append((f, parser, ctx))
+            if reads_whole_files(parser) or is_journal_json(f):  # whole-file containers (Exchange CSV) need their
+                streamed.append((f, parser, ctx))  # header, journald JSON its records turned into lines (issue 18): polars
                 continue
             log = PlainLog.open(f.path, parser, ctx) if f.compression is None else \
                 PlainLog.spool(f, parser, ctx, result.diagnostics)
@@ -358,7 +359,7 @@ def story_to_json(s: MessageStory) -> dict[str, Any]:
         "query": s.query,
         "chain": chain,
         "sender": origin.sender,
-        "message_id": f"<{mid}>" if mid else None,
+        "message_id": mid or None,  # without <> in data (0.3.0)
         "accepted": _iso(origin.start),
         "recipients": [_rv(r) for r in s.recipients],
         "notes": s.notes,

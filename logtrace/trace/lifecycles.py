@@ -155,6 +155,46 @@ def attach_session_lines(events: list[Event]) -> list[Event]:
     return out
 
 
+#: how far apart an MTA's final delivery and the mailbox server's line for it may be logged
+MAILBOX_GAP = timedelta(minutes=2)
+
+
+def attach_mailbox_lines(events: list[Event]) -> list[Event]:
+    """A mailbox server's delivery line without a session ID (Dovecot LDA: ``lda(bob)<pid><>``)
+    belongs to the MTA's final delivery of the same message to the same user: same host, the
+    recipient (or its local part), the message's Message-ID, logged within :data:`MAILBOX_GAP`.
+    The pair gets a hop ID (``<queue ID>/<recipient>``) as the line's queue ID and the delivery's
+    ``next_queue_id``, so the two are linked as a ``mailbox`` hop like an LMTP session.
+    Unmatched lines are returned unchanged."""
+    loose = [i for i, e in enumerate(events) if not e.queue_id and e.message_id and e.recipient and has_tag(e, Tag.MAILBOX)]
+    if not loose:
+        return events
+    mids = {e.queue_id: e.message_id for e in events if e.queue_id and e.message_id}
+    finals = [i for i, e in enumerate(events) if e.queue_id and e.kind == K.DELIVER and not e.next_queue_id
+              and e.recipient and e.ts is not None and not has_tag(e, Tag.MAILBOX)]
+    out = list(events)
+    used: set[int] = set()
+    for i in loose:
+        e = events[i]
+        user = e.recipient.lower()  # type: ignore[union-attr]
+        best = None
+        for j in finals:
+            d = events[j]
+            rcpt = (d.recipient or "").lower()
+            if j in used or d.host != e.host or mids.get(d.queue_id) != e.message_id or user not in (rcpt, rcpt.split("@", 1)[0]):
+                continue
+            gap = abs(d.ts - e.ts) if e.ts is not None else None  # type: ignore[operator]
+            if gap is not None and gap <= MAILBOX_GAP and (best is None or gap < best[0]):
+                best = (gap, j)
+        if best is not None:
+            j = best[1]
+            used.add(j)
+            hop = f"{events[j].queue_id}/{user}"
+            out[i] = dataclasses.replace(e, queue_id=hop, recipient=events[j].recipient)  # LDA may log the bare user name
+            out[j] = dataclasses.replace(events[j], next_queue_id=hop)
+    return out
+
+
 def event_order(e: Event) -> tuple[Any, ...]:
     """Sort key for showing events: time, then file and line."""
     return (e.ts or datetime.min.replace(tzinfo=None).astimezone(), e.file or "", e.line_no or 0)
@@ -165,9 +205,17 @@ def build_lifecycles(events: Iterable[Event]) -> list[Lifecycle]:
     events = list(events)
     rename, _ = canonical_hosts(e.host for e in events)
     by_id: dict[tuple[str | None, str, str], list[Event]] = defaultdict(list)
+    joining: list[Event] = []
     for e in events:
         if e.queue_id:
+            if has_tag(e, Tag.FILTER_VERDICT):  # a content filter's line about the MTA's message: join its lifecycle
+                joining.append(e)
+                continue
             by_id[(rename.get(e.host, e.host) if e.host else e.host, instance_of(e), e.queue_id)].append(e)
+    for e in joining:
+        host = rename.get(e.host, e.host) if e.host else e.host
+        key = next((k for k in by_id if k[0] == host and k[2] == e.queue_id), (host, instance_of(e), e.queue_id))
+        by_id[key].append(e)
     out: list[Lifecycle] = []
     for (host, inst, qid), evs in by_id.items():
         evs.sort(key=lambda e: (e.ts is None, e.ts or 0, e.file or "", e.line_no or 0))  # type: ignore[operator]

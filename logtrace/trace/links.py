@@ -34,7 +34,7 @@ from logtrace.parsing.tags import ORG_ID_KEY, Tag, has_tag
 from logtrace.trace.lifecycles import Lifecycle
 
 #: link kinds, strongest first
-LINK_KINDS = ("relay", "content-filter", "forwarded", "requeued", "network-message-id", "ndr", "message-id")
+LINK_KINDS = ("relay", "content-filter", "mailbox", "forwarded", "requeued", "network-message-id", "ndr", "message-id")
 #: hop links (``root_of`` walks back over these; ``ndr`` and ``message-id`` are not hops)
 ORG_LINK = "network-message-id"
 _ORG_RX = re.compile(r"(?:^|;\s*)" + re.escape(ORG_ID_KEY) + r"=([^;\s]+)")
@@ -146,6 +146,8 @@ def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
                 or _is_loopback(e.relay_ip) and dst.instance == lc.instance
             ):
                 how = "content-filter"
+            if how == "relay" and any(has_tag(x, Tag.MAILBOX) for x in dst.events):
+                how = "mailbox"  # the mailbox server's lines for this delivery (LMTP session ID)
             links.append(Link(lc, dst, how, e))
             linked_pairs.add((id(lc), id(dst)))
     _org_links(lifecycles, links, linked_pairs)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from logtrace.events import Event
+from logtrace.parsing.tags import Tag, has_tag
+from logtrace.events import Event, EventKind
 from logtrace.trace.lifecycles import Lifecycle
 from logtrace.trace.links import Link
 from logtrace.trace.verdicts import Case, Facts, RecipientVerdict, relay_text
@@ -147,7 +148,34 @@ def _filter_discard(s: Scene) -> str:
     e = s.e
     fid = f" (the filter's ID {e.detail})" if e.detail else ""
     return (f"discarded by content filter {relay_text(e)} at {when(e.ts, e.host)} on {s.lc.host}: it answered "
-            f"\"{e.reply_text}\"{fid} and dropped the message; the 2xx is not a delivery")
+            f"\"{e.reply_text}\"{fid} and dropped the message; the 2xx is not a delivery" + filter_verdict(s.lc, s.v.recipient))
+
+
+def filter_verdict(lc: Lifecycle, rcpt: str) -> str:
+    """The content filter's own verdict line for ``rcpt`` in ``lc`` (Tag.FILTER_VERDICT), as a clause."""
+    for f in reversed(lc.events):
+        if has_tag(f, Tag.FILTER_VERDICT) and f.status and (f.recipient or "").lower() in (rcpt.lower(), ""):
+            q = (f"; quarantined as {f.reply_text}" if f.reply_text and not f.reply_text.startswith("[")
+                 else f" {f.reply_text}" if f.reply_text else "")
+            return f"; {f.program or 'the filter'} logged: {f.status} {f.detail or ''}".rstrip() + q
+    return ""
+
+
+#: folder names that mean "delivered, but the user will not see it in the inbox" (case-insensitive)
+JUNK_FOLDERS = frozenset({"junk", "spam", "junk e-mail", "inbox.junk", "inbox.spam", "junk email", "bulk mail"})
+
+
+def _mailbox(s: Scene) -> str | None:
+    """The sentence for a save into a mailbox folder (Tag.MAILBOX: ``detail`` is the folder)."""
+    e = s.e
+    if e.kind != EventKind.DELIVER or not has_tag(e, Tag.MAILBOX) or not e.detail:
+        return None
+    how = "by Sieve " if (e.status or "") in ("fileinto", "keep") else ""
+    where = f"{e.program or 'the mailbox server'} on {s.lc.host}" if s.lc.host else (e.program or "the mailbox server")
+    text = f"saved {how}into the mailbox folder '{e.detail}' by {where} at {when(e.ts, e.host)}"
+    if e.detail.strip().lower() in JUNK_FOLDERS or e.detail.strip().lower().rsplit("/", 1)[-1] in JUNK_FOLDERS:
+        return "delivered, but into the junk folder: " + text
+    return text
 
 
 def _hold_reason(e: Event) -> str:
@@ -177,16 +205,22 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
                                f"{s.e.next_queue_id} on {s.lc.host}; that message's lines are not in the logs given"),
     Case.RELAYED_WITH_ID: lambda s: (f"relayed to {s.e.next_host or relay_text(s.e)} at {when(s.e.ts, s.e.host)}: the next hop accepted it as "
                                      f"{s.e.next_queue_id} ({s.e.reply_text}); give that host's log to follow it further"),
-    Case.DELIVERED: lambda s: f"delivered at {when(s.e.ts, s.e.host)} by {s.e.relay_host or s.e.program} on {s.lc.host}" + (
+    Case.DELIVERED: lambda s: _mailbox(s) or f"delivered at {when(s.e.ts, s.e.host)} by {s.e.relay_host or s.e.program} on {s.lc.host}" + (
         f" after {duration(s.e.delay_s)}" if s.e.delay_s else "") + (f": {s.e.reply_text}" if s.e.reply_text else ""),
     Case.RELAYED_NO_ID: lambda s: (f"accepted by {relay_text(s.e)} at {when(s.e.ts, s.e.host)} ({s.e.reply_text or 'no reply text'}); "
                                    "the reply names no queue ID to follow"),
     Case.BOUNCED: _returned,
     Case.EXPIRED: _returned,
     Case.DISCARDED_BY_FILTER: _filter_discard,
+    Case.REDIRECTED_BY_SIEVE: lambda s: (f"redirected by the recipient's own Sieve filter ({s.e.detail}) at {when(s.e.ts, s.e.host)} by "
+                                         f"{s.e.program or 'the mailbox server'}" + (f" on {s.lc.host}" if s.lc.host else "")
+                                         + "; the copy re-entered the MTA as a new message with the same Message-ID"),
+    Case.DISCARDED_BY_SIEVE: lambda s: (f"discarded by the recipient's own Sieve filter at {when(s.e.ts, s.e.host)} by "
+                                        f"{s.e.program or 'the mailbox server'}" + (f" on {s.lc.host}" if s.lc.host else "")
+                                        + "; it was accepted but never filed into a folder"),
     Case.DISCARDED: lambda s: f"discarded at {s.lc.host} at {when(s.e.ts, s.e.host)}: {s.e.reply_text or s.e.detail or ''}",
     Case.REJECTED: lambda s: (f"rejected at SMTP time by {s.lc.host} at {when(s.e.ts, s.e.host)}: {_reason(s.e)}; "
-                              "the client was told, nothing was accepted for this recipient"),
+                              "the client was told, nothing was accepted for this recipient" + filter_verdict(s.lc, s.v.recipient)),
     Case.EXPIRED_IN_QUEUE: lambda s: (f"expired at {s.lc.host} at {when(s.e.ts, s.e.host)} after {len(s.facts.defers)} deferred attempt(s) and "
                                       f"was returned to the sender; last reason: {s.v.reply or 'unknown'}" + ndr_sentence(s.v.ndr)),
     Case.HELD_THEN_DELETED: _held_then_deleted,
@@ -195,7 +229,7 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
     Case.HELD: lambda s: f"placed on hold at {when(s.e.ts, s.e.host)} on {s.lc.host} ({_hold_reason(s.e)})",
     Case.DISCARDED_IN_QUEUE: lambda s: f"discarded at {when(s.e.ts, s.e.host)} on {s.lc.host}: {s.e.detail or ''}",
     Case.REJECTED_AFTER_QUEUE: lambda s: (f"rejected at SMTP time (end of data) by {s.e.program} on {s.lc.host} at {when(s.e.ts, s.e.host)}: "
-                                          f"{_reason(s.e)}; the client was told, nothing was accepted"),
+                                          f"{_reason(s.e)}; the client was told, nothing was accepted" + filter_verdict(s.lc, s.v.recipient)),
     Case.REQUEUED: _requeued,
     Case.STILL_QUEUED: _still_queued,
     Case.NO_ATTEMPT: lambda s: f"no delivery attempt for this recipient is logged on {s.lc.host}" + open_note(s.lc),
@@ -212,6 +246,9 @@ def then_prefix(lc: Lifecycle, link: Link, final: Event, new_rcpt: str | None = 
     ``new_rcpt``: the address the hop forwarded it to (an alias), when not the one followed."""
     hop = HOP_PHRASES.get(link.how, "handed it to")
     to = f" as {new_rcpt}" if new_rcpt else ""
+    if link.how == "mailbox":
+        return (f"{lc.host} delivered it to the mailbox server ({final.relay_host or final.program}, session "
+                f"{link.dst.queue_id}) at {when(final.ts, final.host)}, which answered {final.reply_text or final.status}; then ")
     return (f"{lc.host} {hop} {link.dst.host}{to}, which accepted it as {link.dst.queue_id} "
             f"({final.reply_text or final.status}) at {when(final.ts, final.host)}; then ")
 

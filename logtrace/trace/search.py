@@ -39,6 +39,7 @@ from logtrace.events import Event, EventKind as K, Unparsed
 from logtrace.input.search import Hit, PlainLog
 from logtrace.parsing.tags import Tag, has_tag
 from logtrace.trace.lifecycles import END_KINDS, START_KINDS
+from logtrace.trace.verdicts import is_final_delivery
 
 #: bytes searched before the line that revealed an ID, and after it in the first forward step
 SLACK = 1 << 20
@@ -95,6 +96,9 @@ class Search:
             start, a_off, a_ts = self._window_start(i, log, anchors)
             found, reached_start = self._forward(i, log, raw, needle, start, a_off, a_ts)
             own = self._own(needle, i)
+            if own and all(has_tag(f.rec, Tag.MAILBOX) for f in own):
+                out += found  # a mailbox server's delivery: no accept line before it, all of it is here
+                continue
             if own and start > 0 and not any(f.rec.kind == K.ACCEPT for f in own):
                 # its first line is before the window: back to its accept line (client=, uid=, <=);
                 # a lifecycle that has none (a notification) starts at its Message-ID header
@@ -181,6 +185,12 @@ class Search:
                 ts = log.time_at(pos)
                 if ts is not None and ts > a_ts + HORIZON:
                     break
+            elif mine and pos > a_off and all(has_tag(f.rec, Tag.MAILBOX) for f in mine):
+                # a mailbox server's delivery has no end line: it is over a little after its last line
+                last = max((f.rec.ts for f in mine if f.rec.ts is not None), default=None)
+                ts = log.time_at(pos) if last is not None else None
+                if ts is not None and ts > last + HORIZON:
+                    break
         return found, start == 0
 
     def _backward(self, i: int, log: PlainLog, raw: bytes, needle: str, start: int,
@@ -221,15 +231,30 @@ class Search:
         return out
 
     def _must_exist(self, needle: str, anchors: list[Found]) -> bool:
-        """Whether ``needle`` names a lifecycle on a host whose lines are in these logs."""
+        """Whether ``needle`` names a lifecycle on a host whose lines are in these logs: a
+        same-host link (notification, re-injection, ``orig_id=``; no relay or a loopback one),
+        or a relay over the network to one of the input's hosts (not a delivery to a socket:
+        the mailbox server behind ``private/dovecot-lmtp`` logs elsewhere) — by its full name, or by its first label when
+        the relay's address is not public (``mx2.example.com[10.0.0.12]`` for host ``mx2``;
+        ``mx1.partner.example[198.51.100.7]`` is somebody else's mx1)."""
+        import ipaddress
+
         for f in anchors:
             e = f.rec
             if not isinstance(e, Event) or needle != e.next_queue_id:
                 continue
+            if is_final_delivery(e):  # a delivery into a mailbox server (LMTP): its own log may not be given
+                continue
             relay = (e.relay_host or "").lower()
-            if not relay or relay.startswith(_LOOPBACK) or relay == (e.host or "").lower():
+            if not relay or relay.startswith(_LOOPBACK):
                 return True
-            if relay in self.hosts or relay.split(".", 1)[0] in self.hosts:
+            try:
+                ip = ipaddress.ip_address(e.relay_ip) if e.relay_ip else None
+            except ValueError:  # a socket (private/dovecot-lmtp): the mailbox server's log may not be given
+                continue
+            if relay == (e.host or "").lower() or relay in self.hosts:
+                return True
+            if ip is not None and not ip.is_global and relay.split(".", 1)[0] in self.hosts:
                 return True
         return False
 

@@ -39,6 +39,7 @@ class Verdict(StrEnum):
     DELETED = "deleted"
     HELD = "held"
     DISCARDED = "discarded"  # by a content filter, a milter or a discard action: accepted, never delivered
+    DISCARDED_BY_SIEVE = "discarded-by-sieve"  # the recipient's own Sieve rule dropped it at the mailbox
     UNKNOWN = "unknown"
 
 
@@ -52,6 +53,7 @@ RETURNED = frozenset({Verdict.BOUNCED, Verdict.EXPIRED})
 class Case(StrEnum):
     """Why a verdict was reached: the row of :data:`DECISIONS` (and its sentence)."""
 
+    REDIRECTED_BY_SIEVE = "redirected-by-sieve"  # the recipient's Sieve filter sent it on to another address
     FORWARDED = "forwarded"  # a local delivery re-injected it as a new message
     RELAYED_WITH_ID = "relayed-with-id"  # handed to the next hop, whose reply names its ID
     DELIVERED = "delivered"  # into a mailbox or a program
@@ -59,6 +61,7 @@ class Case(StrEnum):
     BOUNCED = "bounced"
     EXPIRED = "expired"  # the attempt itself says so (retry time exceeded)
     DISCARDED_BY_FILTER = "discarded-by-filter"  # the content filter answered 2xx and dropped it
+    DISCARDED_BY_SIEVE = "discarded-by-sieve"  # a user's filter at the mailbox (Tag.USER_FILTER)
     DISCARDED = "discarded"
     REJECTED = "rejected"  # at SMTP time: the client was told
     EXPIRED_IN_QUEUE = "expired-in-queue"  # deferred until the queue gave up
@@ -73,7 +76,7 @@ class Case(StrEnum):
 
 
 #: the deciding event handed the message on (the correlator may follow it to the next hop)
-HANDED_ON = frozenset({Case.FORWARDED, Case.RELAYED_WITH_ID, Case.DELIVERED, Case.RELAYED_NO_ID})
+HANDED_ON = frozenset({Case.REDIRECTED_BY_SIEVE, Case.FORWARDED, Case.RELAYED_WITH_ID, Case.DELIVERED, Case.RELAYED_NO_ID})
 #: the message lives on in a later lifecycle on the same queue (the correlator follows the
 #: ``requeued`` link; without it the row's own verdict stands)
 REINJECTED = frozenset({Case.REQUEUED})
@@ -146,6 +149,11 @@ def _attempt(*kinds: K) -> Callable[[Facts], Event | None]:
     return lambda f: f.final if f.final is not None and f.final.kind in kinds else None
 
 
+def _user_redirect(f: Facts) -> Event | None:
+    e = _attempt(K.DELIVER)(f)
+    return e if e is not None and has_tag(e, Tag.USER_FILTER) else None
+
+
 def _forwarded(f: Facts) -> Event | None:
     e = _attempt(K.DELIVER)(f)
     return e if e is not None and e.next_queue_id and (e.reply_text or "").startswith("forwarded as") else None
@@ -164,6 +172,11 @@ def _delivered(f: Facts) -> Event | None:
 def _filter_discard(f: Facts) -> Event | None:
     e = _attempt(K.DISCARD)(f)
     return e if e is not None and has_tag(e, Tag.FILTER_DISCARD) else None
+
+
+def _user_discard(f: Facts) -> Event | None:
+    e = _attempt(K.DISCARD)(f)
+    return e if e is not None and has_tag(e, Tag.USER_FILTER) else None
 
 
 def _still_held(f: Facts) -> bool:
@@ -201,6 +214,7 @@ _FROM_DEFER = ("relay", "dsn", "reply", "when")  # what a deferral-only verdict 
 #: The one decision table; the first row whose test returns an event decides.
 DECISIONS: tuple[Decision, ...] = (
     # the recipient's last attempt that was not a deferral
+    Decision(Case.REDIRECTED_BY_SIEVE, Verdict.RELAYED, _user_redirect, Cite.ATTEMPT, ("when",)),
     Decision(Case.FORWARDED, Verdict.RELAYED, _forwarded, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s", "next_queue_id")),
     Decision(Case.RELAYED_WITH_ID, Verdict.RELAYED, _relayed_with_id, Cite.ATTEMPT,
              ("relay", "dsn", "reply", "when", "delay_s", "next_queue_id")),
@@ -209,6 +223,7 @@ DECISIONS: tuple[Decision, ...] = (
     Decision(Case.BOUNCED, Verdict.BOUNCED, _attempt(K.BOUNCE), Cite.LAST_DEFER_AND_ATTEMPT, ("relay", "dsn", "reply", "when"), ndr=True),
     Decision(Case.EXPIRED, Verdict.EXPIRED, _attempt(K.EXPIRE), Cite.LAST_DEFER_AND_ATTEMPT, ("relay", "dsn", "reply", "when"), ndr=True),
     Decision(Case.DISCARDED_BY_FILTER, Verdict.DISCARDED, _filter_discard, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
+    Decision(Case.DISCARDED_BY_SIEVE, Verdict.DISCARDED_BY_SIEVE, _user_discard, Cite.ATTEMPT, ("when",)),
     Decision(Case.DISCARDED, Verdict.DISCARDED, _attempt(K.DISCARD), Cite.ATTEMPT),
     Decision(Case.REJECTED, Verdict.REJECTED, _attempt(K.REJECT), Cite.ATTEMPT, ("dsn", "reply")),
     # only deferrals (or nothing) for this recipient: the queue decides

@@ -365,6 +365,7 @@ flush     unix  n       -       n       1000?   0       flush
 proxymap  unix  -       -       n       -       -       proxymap
 smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
+lmtp      unix  -       -       n       -       -       lmtp
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
@@ -522,13 +523,18 @@ class PostfixLab:
         self.sink = ScriptedSMTPServer()
         self.mx1_port, self.mx1_reinject, self.mx2_port = free_port(), free_port(), free_port()
         self.filter = ContentFilterServer(reinject_port=self.mx1_reinject)
+        # the last mile: mx2 delivers @mbox.example.test over LMTP to a real Dovecot (when installed)
+        from .dovecot import DOMAIN as MBOX, DovecotLab, dovecot_available
+        self.dovecot = DovecotLab(self.base, self.logdir) if dovecot_available() is None else None
+        lmtp = {MBOX: f"lmtp:unix:{self.dovecot.socket}"} if self.dovecot else {}
         sink = f"smtp:[127.0.0.1]:{self.sink.port}"
         common = {"ext.example.test": sink, "example.org": sink,
                   "filtered.example.test": sink}
         self.hosts = {
             "mx1": PostfixInstance(
                 self, "mx1", "mx1.example.test", self.mx1_port,
-                transports={**common, "via-mx2.example.test": f"smtp:[127.0.0.1]:{self.mx2_port}"},
+                transports={**common, "via-mx2.example.test": f"smtp:[127.0.0.1]:{self.mx2_port}",
+                            "mbox.example.test": f"smtp:[127.0.0.1]:{self.mx2_port}"},
                 access={"blocked@ext.example.test": "550 5.7.1 Recipient blocked by local policy",
                         "blocked-partial@ext.example.test": "550 5.7.1 Recipient blocked by local policy",
                         "filtered.example.test": f"FILTER amavis:[127.0.0.1]:{self.filter.port}"},
@@ -542,7 +548,7 @@ class PostfixLab:
             # mx2 has a 1s queue lifetime: anything it cannot deliver at once expires.
             "mx2": PostfixInstance(
                 self, "mx2", "mx2.example.test", self.mx2_port,
-                transports={**common, "via-mx2.example.test": sink},
+                transports={**common, "via-mx2.example.test": sink, **lmtp},
                 queue_lifetime="1s"),
         }
         self._started: list = []
@@ -559,6 +565,8 @@ class PostfixLab:
         try:
             self.sink.start(); self._started.append(self.sink)
             self.filter.start(); self._started.append(self.filter)
+            if self.dovecot is not None:
+                self.dovecot.start(); self._started.append(self.dovecot)
             for h in self.hosts.values():
                 self._started.append(h)
                 h.start()

@@ -123,6 +123,14 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
                  {"fwd-relay@local.example.test": "bounced"},
                  dsn={"fwd-relay@local.example.test": "5.1.1"}, expect_exit=4))
 
+    # issue 17: the last mile: mx1 -> mx2 -> Dovecot over LMTP (one transaction, four recipients:
+    # the 2nd..4th get the session ID with :R2..:R4), INBOX, Sieve fileinto Junk, Sieve discard, quota
+    if getattr(lab, "dovecot", None) is not None:
+        add(Scenario("mailbox", "mx1", "sven@example.org",
+                     {"inbox@mbox.example.test": "delivered", "junk@mbox.example.test": "delivered",
+                      "drop@mbox.example.test": "discarded-by-sieve", "full@mbox.example.test": "bounced"},
+                     dsn={"full@mbox.example.test": "5.2.2"}, expect_exit=4))
+
     # ---------------------------------------------------------- inject ----
     for s in sc.values():
         qid, replies, data_reply = lab.send(s.host, s.sender, list(s.recipients),
@@ -297,6 +305,15 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
                 lab.hosts["mx2"].wait_removed(n, left())
             s.raw += [("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=local, .*status=sent \(forwarded as {q2}\)"),
                       (s.ndr[0], rf"to=<{re.escape(final)}>, .*dsn=5\.1\.1, status=bounced ")]
+        elif s.name == "mailbox":
+            q2 = _sent_to(lab, "mx1", q, "inbox@mbox.example.test", left())
+            s.chain.append(("mx2", q2, "relay"))
+            n = _ndr(lab, "mx2", q2, left())
+            s.ndr = ("mx2", n)
+            lab.hosts["mx2"].wait_removed(q2, left())
+            lab.hosts["mx2"].wait_removed(n, left())
+            s.raw += [("mx2", rf"\b{q2}: to=<inbox@mbox\.example\.test>, .*status=sent \(250 2\.0\.0 <inbox@mbox\.example\.test> \S+ Saved\)"),
+                      ("mx2", rf"\b{q2}: to=<full@mbox\.example\.test>, .*dsn=5\.2\.2, status=bounced .*Quota exceeded")]
         elif s.name == "content_filter":
             rcpt = next(iter(s.recipients))
             q2 = _sent_to(lab, "mx1", q, rcpt, left())

@@ -1,0 +1,284 @@
+"""``watch``'s driver: followed files → parsed lines → :class:`~logtrace.trace.watch.Tracker` → alerts.
+
+* Every path is followed by a :class:`~logtrace.input.tail.Tail` (``-`` is a stream). Each
+  file gets its parser once, when its first lines arrive, the way every command chooses it
+  (:func:`~logtrace.parsing.scan.open_inputs`: sniffed, or ``--mta``); lines are parsed with
+  the per-line executor (``parser.parse_line``), in file order, so the file's year tracker
+  moves as a reader's would (Dec→Jan included).
+* ``state``: a JSON file written atomically (temporary file + ``os.replace``) holding each
+  file's position (offset, line number, inode, device, year), the lifecycles still open
+  (their events) and the IDs of the alerts already sent: a restart resumes where the last
+  checkpoint was and does not repeat a sent alert. Delivery is at-least-once: an alert made
+  after the last checkpoint comes again after a crash, with the same ``alert_id``.
+* :class:`RateLimit` holds back alerts beyond N per minute and then says how many it held.
+* :func:`run_command` gives one alert to ``--exec``'s command on stdin (no shell).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from logtrace.errors import Diagnostic, LogtraceError
+from logtrace.events import Event, from_dict, to_dict
+from logtrace.input.tail import Position, Tail
+from logtrace.trace.watch import DEFAULT_LINGER, DEFAULT_TTL, SCHEMA, Tracker
+
+STATE_VERSION = 1
+#: sent alert IDs kept in the state file (the newest ones)
+MAX_SENT = 100_000
+
+
+@dataclass
+class _Input:
+    tail: Tail
+    parser: Any = None
+    ctx: Any = None
+    lines: int = 0
+    unparsed: int = 0
+
+
+@dataclass
+class Watcher:
+    """Follow ``paths`` and turn their new lines into alerts (:meth:`step`)."""
+
+    paths: Sequence[str]
+    from_start: bool = False
+    mta: str = "auto"
+    options: Any = None
+    state: str | None = None
+    ttl: timedelta = DEFAULT_TTL
+    linger: timedelta = DEFAULT_LINGER
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from logtrace.parsing.protocol import ParseOptions
+
+        self.options = self.options or ParseOptions()
+        saved = load_state(self.state) if self.state else {}
+        files = saved.get("files", {})
+        self.tracker = Tracker(ttl=self.ttl, linger=self.linger, sent=saved.get("sent", {}).keys())
+        self.tracker.sent.update(saved.get("sent", {}))
+        self.inputs: list[_Input] = []
+        self._years: dict[str, Any] = {}
+        for p in dict.fromkeys(self.paths):
+            if p != "-" and os.path.isdir(p):
+                raise LogtraceError(f"{p}: is a directory; watch follows files", hint=f"name the log files in it, e.g. {p.rstrip('/')}/mail.log")
+            pos = files.get(p)
+            resume = Position.from_json(pos) if pos else None
+            if pos and pos.get("year") is not None:
+                self._years[p] = (pos.get("year"), pos.get("month"))
+            self.inputs.append(_Input(Tail(p, from_start=self.from_start, resume=resume)))
+        self._pending = [from_dict(d, d.get("file")) for d in saved.get("open", [])]
+        self._dirty = True  # the first checkpoint holds the starting positions (a crash before any line must not skip lines)
+
+    # ------------------------------------------------------------------ running
+
+    def step(self) -> list[dict[str, Any]]:
+        """Read what was written since the last step; the alerts it makes certain."""
+        events: list[Event] = [e for e in self._pending if isinstance(e, Event)]
+        self._pending = []
+        self._dirty = self._dirty or bool(events)
+        for inp in self.inputs:
+            lines = inp.tail.poll()
+            if not lines:
+                continue
+            self._dirty = True
+            if inp.parser is None and not self._choose_parser(inp, [t for _, t in lines]):
+                continue
+            for no, text in lines:
+                inp.lines += 1
+                rec = inp.parser.parse_line(text, inp.ctx, no)
+                if isinstance(rec, Event):
+                    events.append(rec)
+                else:
+                    inp.unparsed += 1
+        events.sort(key=lambda e: e.ts or datetime.min.replace(tzinfo=timezone.utc))
+        alerts: list[dict[str, Any]] = []
+        for e in events:
+            alerts += self.tracker.feed(e)
+        return alerts + self.tracker.settle()
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The alerts still waiting for their grace time (at the end of a run)."""
+        return self.tracker.settle(force=True)
+
+    @property
+    def finished(self) -> bool:
+        """Every input is a stream that has ended."""
+        return all(i.tail.path == "-" and i.tail.at_eof for i in self.inputs)
+
+    def _choose_parser(self, inp: _Input, first: list[str]) -> bool:
+        """The parser of a file, chosen as every command chooses it (from its head, or from
+        the first lines read when the file was empty or is a stream)."""
+        from logtrace.parsing.protocol import FileContext
+        from logtrace.parsing.scan import ScanResult, open_inputs
+
+        path = inp.tail.path
+        scan = ScanResult()
+        tmp = None
+        try:
+            if path == "-" or not os.path.exists(path) or os.path.getsize(path) == 0:
+                fd, tmp = tempfile.mkstemp(prefix="logtrace-watch-")
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write("\n".join(first[:200]) + "\n")
+            for _f, parser, _ctx in open_inputs([tmp or path], self.mta, self.options, None, scan, True):
+                inp.parser = parser
+        finally:
+            if tmp:
+                os.unlink(tmp)
+        self.diagnostics += [d for d in scan.diagnostics if d.level == "error"]
+        if inp.parser is None:
+            return False
+        try:
+            mtime = os.stat(path).st_mtime if path != "-" else time.time()
+        except OSError:
+            mtime = time.time()
+        inp.ctx = FileContext(path, mtime, self.options)
+        if path in self._years:
+            inp.ctx.years.set_state(*self._years[path])
+        return True
+
+    def missing(self) -> list[str]:
+        """The followed paths with no file to read (yet)."""
+        return [i.tail.path for i in self.inputs if i.tail.path != "-" and not i.tail.is_open]
+
+    def counts(self) -> dict[str, Any]:
+        return {"lines": sum(i.lines for i in self.inputs), "unparsed": sum(i.unparsed for i in self.inputs),
+                "in_memory": self.tracker.in_memory, "rotations": sum(i.tail.rotations for i in self.inputs),
+                "truncations": sum(i.tail.truncations for i in self.inputs)}
+
+    def close(self) -> None:
+        for i in self.inputs:
+            i.tail.close()
+
+    # ------------------------------------------------------------------ state
+
+    def save(self, force: bool = False) -> None:
+        """Checkpoint positions, open lifecycles and sent alert IDs to ``state`` (atomically),
+        when anything was read since the last checkpoint (or ``force``)."""
+        if not self.state or not (self._dirty or force):
+            return
+        self._dirty = False
+        files = {}
+        for i in self.inputs:
+            if i.tail.path == "-" or i.tail.pos.inode is None:
+                continue
+            d = i.tail.pos.to_json()
+            if i.ctx is not None:
+                d["year"], d["month"] = i.ctx.years.state()
+            files[i.tail.path] = d
+        sent = sorted(self.tracker.sent.items(), key=lambda kv: kv[1] or "")[-MAX_SENT:]
+        if len(sent) < len(self.tracker.sent):
+            self.tracker.sent = dict(sent)  # memory stays bounded too
+        open_events = [to_dict(e, include_file=True) for b in self.tracker.open.values() if b.closed is None for e in b.events]
+        save_state(self.state, {"version": STATE_VERSION, "schema": SCHEMA, "files": files, "sent": dict(sent),
+                                "open": open_events})
+
+
+def load_state(path: str) -> dict[str, Any]:
+    """A ``--state`` file (missing: empty); an unreadable one is an error with a hint."""
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        if doc.get("version") != STATE_VERSION or doc.get("schema") != SCHEMA:
+            raise ValueError("not a watch state file")
+        return doc
+    except (OSError, ValueError, AttributeError) as e:
+        raise LogtraceError(f"--state {path}: not a watch state file ({type(e).__name__}: {str(e)[:200]})",
+                            hint="remove it to start afresh (alerts already sent may then come again)") from None
+
+
+def save_state(path: str, doc: dict[str, Any]) -> None:
+    """Write ``doc`` atomically: a temporary file in the same directory, then ``os.replace``."""
+    d = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".logtrace-watch-", dir=d)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(doc, f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise LogtraceError(f"--state {path}: cannot write it ({e.strerror or e})",
+                            hint="check that its directory exists and is writable") from None
+
+
+# ---------------------------------------------------------------------- delivery
+
+
+class RateLimit:
+    """At most ``per_minute`` alerts in any wall-clock minute; the rest are held back and
+    counted, and the next call after the minute gives one summary alert saying how many."""
+
+    def __init__(self, per_minute: int, clock: Any = time.monotonic) -> None:
+        self.per_minute, self.clock = per_minute, clock
+        self._start = clock()
+        self._sent = 0
+        self.held = 0
+
+    def admit(self, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        now = self.clock()
+        if now - self._start >= 60:
+            if self.held:
+                out.append(held_back_alert(self.held))
+            self._start, self._sent, self.held = now, len(out), 0
+        for a in alerts:
+            if self._sent < self.per_minute:
+                out.append(a)
+                self._sent += 1
+            else:
+                self.held += 1
+        return out
+
+    def flush(self) -> list[dict[str, Any]]:
+        """The summary of what is still held back (at exit)."""
+        out = [held_back_alert(self.held)] if self.held else []
+        self.held = 0
+        return out
+
+
+def held_back_alert(n: int) -> dict[str, Any]:
+    now = datetime.now(timezone.utc)
+    return {"schema": SCHEMA, "alert_id": f"held-back-{int(now.timestamp())}", "ts": now.isoformat(), "verdict": "held-back",
+            "held_back": n, "summary": f"{n} more alert(s) held back by --max-alerts-per-minute"}
+
+
+def split_command(cmd: str) -> list[str]:
+    """``--exec``'s argv (shlex rules, never a shell); an empty or unbalanced one is an error."""
+    try:
+        argv = shlex.split(cmd)
+    except ValueError as e:
+        raise LogtraceError(f"--exec: cannot split {cmd!r} ({e})", hint="quote it as a shell would") from None
+    if not argv:
+        raise LogtraceError("--exec: empty command")
+    return argv
+
+
+def run_command(argv: list[str], alert: dict[str, Any], timeout: float) -> str | None:
+    """Run ``argv`` once with the alert's JSON on stdin; None when it succeeded, else what went wrong."""
+    try:
+        p = subprocess.run(argv, input=(json.dumps(alert) + "\n").encode(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {timeout:g}s"
+    except OSError as e:
+        return e.strerror or str(e)
+    if p.returncode:
+        return f"exit status {p.returncode}: {p.stderr.decode('utf-8', 'replace').strip()[:200]}"
+    return None
