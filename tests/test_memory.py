@@ -8,7 +8,8 @@ command's peak. Bounds were calibrated on 2 cores / polars 2.1 with a wide margi
 ``follow`` must not grow with the file: 600k lines (88 MB) may cost at most 1.5x what 300k
 (44 MB) cost. ``summary`` folds 16 MiB blocks into state bounded by messages in flight and
 distinct keys (``logtrace/reports/fold.py``): 300k lines are 3 blocks, 600k are 6, and the
-larger may cost at most 1.25x the smaller (it cost 5x the file's size before the fold). Both are above the reader's 32 MiB block, so the ratio measures growth; 100k
+larger may cost at most 1.3x the smaller (measured 1.16-1.22x; the state left is a few dozen
+bytes per message, see docs/benchmarks.md "Memory"). Both are above the reader's 32 MiB block, so the ratio measures growth; 100k
 lines (15 MB) fit in one block and only show the block filling up (49 -> 99 MB), which is
 why 100k is not the baseline.
 """
@@ -27,7 +28,7 @@ GENLOG = REPO / "bench" / "genlog.py"
 FOLLOW_MAX_MB = 400
 SUMMARY_MAX_MB = 800
 GROWTH_MAX = 1.5
-SUMMARY_GROWTH_MAX = 1.25
+SUMMARY_GROWTH_MAX = 1.3
 
 _HELPER = """
 import resource, subprocess, sys
