@@ -6,12 +6,14 @@ command's peak. Bounds were calibrated on 2 cores / polars 2.1 with a wide margi
 (measured: follow 49 MB on 100k lines, 99 MB on 300k and on 600k; summary 568 MB on 300k).
 
 ``follow`` must not grow with the file: 600k lines (88 MB) may cost at most 1.5x what 300k
-(44 MB) cost. ``summary`` folds 16 MiB blocks into state bounded by messages in flight and
-distinct keys (``logtrace/reports/fold.py``): 300k lines are 3 blocks, 600k are 6, and the
-larger may cost at most 1.3x the smaller (measured 1.16-1.22x; the state left is a few dozen
-bytes per message, see docs/benchmarks.md "Memory"). Both are above the reader's 32 MiB block, so the ratio measures growth; 100k
+(44 MB) cost. Both are above the reader's 32 MiB block, so the ratio measures growth; 100k
 lines (15 MB) fit in one block and only show the block filling up (49 -> 99 MB), which is
 why 100k is not the baseline.
+
+``summary`` folds 16 MiB blocks into state bounded by messages in flight and distinct keys
+(``logtrace/reports/fold.py``): 300k lines are 3 blocks, 600k are 6, and the larger may cost
+at most 1.3x the smaller (measured 1.16-1.22x; what is left is a few dozen bytes per message,
+see docs/benchmarks.md, "Memory"). ``bounces`` is held to the same bound.
 """
 
 from __future__ import annotations
