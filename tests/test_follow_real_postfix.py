@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import unavailable
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realmta.postfix import STYLES, PostfixLab, postfix_available  # noqa: E402
 from realmta.common import find_message, find_recipient, run_follow  # noqa: E402
@@ -42,9 +44,7 @@ SMTP_TIME = {"rejected", "header_reject", "rcpt_reject_qid", "sender_reject"}
 def postfix_run():
     reason = postfix_available()
     if reason:
-        if REQUIRE:
-            pytest.fail(f"LOGTRACE_REQUIRE_MTA=1 but {reason}")
-        pytest.skip(reason)
+        unavailable(f"LOGTRACE_REQUIRE_MTA=1 but {reason}" if REQUIRE else reason, required=REQUIRE)
     lab = PostfixLab()
     try:
         lab.start()
@@ -122,7 +122,6 @@ def test_follow_into_the_mailbox_with_real_dovecot(postfix_run, style):
     """Issue 17: mx2 hands the message to a real Dovecot 2.3 over LMTP; with Dovecot's own log
     file beside the Postfix logs, each recipient's verdict names the folder or the Sieve action,
     with evidence from both sides, linked by the LMTP session ID (``:R2``… for later recipients)."""
-    from conftest import unavailable
     from realmta.dovecot import dovecot_available
 
     lab, scenarios = postfix_run

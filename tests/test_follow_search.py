@@ -57,7 +57,7 @@ def _picks(truth: list[dict], n: int = 60) -> list[str]:
 @pytest.fixture()
 def reference(monkeypatch: pytest.MonkeyPatch):
     """follow as it was: every revealed ID searched in the whole file."""
-    def full(self, needle, anchors, span):
+    def full(self, needle, anchors):
         return self._full(needle.encode(), [])
 
     def full_mid(self, needle, span):

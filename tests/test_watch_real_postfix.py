@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import unavailable
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realmta.postfix import PostfixLab, postfix_available  # noqa: E402
 from realmta.scenarios import run_all  # noqa: E402
@@ -51,9 +53,7 @@ def _bounces(paths: list[str]) -> set[tuple[str, str, str, str]]:
 def test_watch_alerts_what_real_postfix_fails_while_it_writes():
     reason = postfix_available()
     if reason:
-        if REQUIRE:
-            pytest.fail(f"LOGTRACE_REQUIRE_MTA=1 but {reason}")
-        pytest.skip(reason)
+        unavailable(f"LOGTRACE_REQUIRE_MTA=1 but {reason}" if REQUIRE else reason, required=REQUIRE)
     lab = PostfixLab()
     w = None
     try:

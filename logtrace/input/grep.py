@@ -180,8 +180,8 @@ def start(path: str, text: bytes, icase: bool = False) -> GrepJob | None:
 def take(path: str, text: bytes, icase: bool = False) -> list[tuple[int, int, bytes]] | None:
     """The hits of a search started with :func:`start` (started now if it was not), or None:
     then the caller scans the file itself."""
-    job = _jobs.pop((os.path.abspath(path), text, icase), None) or start(path, text, icase)
-    _jobs.pop((os.path.abspath(path), text, icase), None)
+    start(path, text, icase)  # a no-op when it was started early
+    job = _jobs.pop((os.path.abspath(path), text, icase), None)
     if job is None:
         return None
     try:

@@ -345,14 +345,7 @@ def head(f: InputFile, n_lines: int = 60) -> list[str]:
             if f.is_stdin:
                 parts.append(stream.peek(HEAD_BYTES)[:HEAD_BYTES] if f._compression is None else f._stdin_head)
             else:
-                read = getattr(stream, "read1", stream.read)
-                size = 0
-                while size < HEAD_BYTES:
-                    buf = read(HEAD_BYTES - size)
-                    if not buf:
-                        break
-                    parts.append(buf)
-                    size += len(buf)
+                parts.append(_read_head(stream))
         except _read_errors():
             pass  # keep what was decoded; read_chunks() reports the damage with its line
         finally:

@@ -291,27 +291,10 @@ def load_state(path: str) -> dict[tuple[str, str, str, str], str]:
 
 
 def save_state(path: str, state: dict[tuple[str, str, str, str], str]) -> None:
-    """Write ``state`` atomically: a temporary file in the same directory, then ``os.replace``."""
-    import json
-    import os
-    import tempfile
+    """Write ``state`` atomically (:func:`logtrace.statefile.write_json_atomic`)."""
+    from logtrace.statefile import write_json_atomic
 
-    d = os.path.dirname(os.path.abspath(path))
-    doc = {"version": STATE_VERSION, "reported": [[*k, seen] for k, seen in sorted(state.items())]}
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".logtrace-state-", dir=d)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(doc, f, indent=0)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as e:
-        raise LogtraceError(f"--state {path}: cannot write it ({e.strerror or e})",
-                            hint="check that its directory exists and is writable") from None
+    write_json_atomic(path, {"version": STATE_VERSION, "reported": [[*k, seen] for k, seen in sorted(state.items())]}, indent=0)
 
 
 def only_new(items: list[BounceItem], state: dict[tuple[str, str, str, str], str],

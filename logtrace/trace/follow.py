@@ -218,7 +218,7 @@ def follow(paths: Sequence[str], *, queue_id: str | None = None, message_id: str
                 got = search.query(value, kind in ("from", "to", "org"))
             else:
                 for nd in needles:
-                    got += search.reveal_message_id(nd, span) if nd in mids else search.reveal(nd, anchors.get(nd, []), span)
+                    got += search.reveal_message_id(nd, span) if nd in mids else search.reveal(nd, anchors.get(nd, []))
             fresh = [g.rec for g in got if isinstance(g.rec, Event)]
             span += [g for g in got if isinstance(g.rec, Event)]
             if streamed:

@@ -87,7 +87,7 @@ class Search:
 
     # ------------------------------------------------------------------ later rounds
 
-    def reveal(self, needle: str, anchors: list[Found], span: list[Found]) -> list[Found]:
+    def reveal(self, needle: str, anchors: list[Found]) -> list[Found]:
         """Lines naming the queue ID ``needle``, revealed by ``anchors`` (the lines naming it)."""
         raw = needle.encode()
         out: list[Found] = []

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from logtrace.statefile import write_json_atomic
 from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.events import Event, from_dict, to_dict
 from logtrace.input.tail import Position, Tail
@@ -200,22 +201,8 @@ def load_state(path: str) -> dict[str, Any]:
 
 
 def save_state(path: str, doc: dict[str, Any]) -> None:
-    """Write ``doc`` atomically: a temporary file in the same directory, then ``os.replace``."""
-    d = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".logtrace-watch-", dir=d)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(doc, f, separators=(",", ":"))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as e:
-        raise LogtraceError(f"--state {path}: cannot write it ({e.strerror or e})",
-                            hint="check that its directory exists and is writable") from None
+    """Write ``doc`` atomically (:func:`logtrace.statefile.write_json_atomic`)."""
+    write_json_atomic(path, doc, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------- delivery
