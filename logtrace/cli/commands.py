@@ -302,6 +302,13 @@ def watch(
     max_per_minute: Annotated[int, typer.Option("--max-alerts-per-minute", min=1, metavar="N", help=(
         "At most N alerts a minute; then one alert saying how many were held back."))] = 60,
     for_seconds: Annotated[Optional[float], typer.Option("--for", min=0, metavar="SECONDS", help="Stop after this many seconds (exit 0).")] = None,
+    deferred_after: Annotated[Optional[str], typer.Option("--alert-deferred-after", metavar="SPAN", help=(
+        "Also alert (verdict deferred) when a recipient is still deferred SPAN after its message was first seen, "
+        "in log time (4h, 1d 12h)."))] = None,
+    metrics_listen: Annotated[Optional[str], typer.Option("--metrics-listen", metavar="HOST:PORT", help=(
+        "Serve Prometheus/OpenMetrics metrics at http://HOST:PORT/metrics (needs logtrace[watch])."))] = None,
+    metrics_file: Annotated[Optional[Path], typer.Option("--metrics-file", metavar="FILE", help=(
+        "Write the metrics to FILE (node_exporter textfile collector; replaced atomically, every few seconds)."))] = None,
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
@@ -309,7 +316,8 @@ def watch(
     debug: DebugOpt = False,
 ) -> None:
     """Follow log files like tail -F (rotation included) and alert when accepted mail is bounced,
-    expires, is discarded, or its bounce notification fails. FILES may be - (a stream).
+    expires, is discarded, or its bounce notification fails. FILES may be globs or directories
+    (files appearing later are followed too) or - (a stream, also journalctl -o json).
 
     Exit codes: 0 stopped by --for, SIGTERM or the end of a stream; 2 usage or input error; 130 Ctrl-C.
     """
@@ -323,7 +331,32 @@ def watch(
 
         argv = split_command(exec_cmd) if exec_cmd is not None else None
         clock = people_clock(tz, utc)
-        watcher = Watcher(files, from_start=from_start, mta=mta, options=parse_options(year, tz), state=str(state) if state else None)
+        span = None
+        if deferred_after is not None:
+            from logtrace.timewindow import parse_span
+
+            try:
+                span = parse_span(deferred_after)
+            except ValueError as e:
+                raise usage_error(str(e), "--alert-deferred-after", "e.g. --alert-deferred-after 4h") from None
+        metrics = None
+        if metrics_listen is not None or metrics_file is not None:
+            from logtrace.trace.metrics import Metrics
+
+            metrics = Metrics()
+        watcher = Watcher(files, from_start=from_start, mta=mta, options=parse_options(year, tz), state=str(state) if state else None,
+                          deferred_after=span, metrics=metrics)
+        if metrics is not None and metrics_listen is not None:
+            host, port = metrics.serve(metrics_listen)
+            sys.stderr.write(f"metrics at http://{host}:{port}/metrics\n")
+        written = [0.0]
+
+        def write_metrics(force: bool = False) -> None:
+            if metrics is not None and metrics_file is not None and (force or time.monotonic() - written[0] >= 5):
+                metrics.write_file(str(metrics_file))
+                written[0] = time.monotonic()
+
+        write_metrics(force=True)  # a bad --metrics-file is an error now, not at the first write
         limit = RateLimit(max_per_minute)
         stop: list[int] = []
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -344,7 +377,11 @@ def watch(
         try:
             first = True
             while not stop and (deadline is None or time.monotonic() < deadline):
-                alerts = limit.admit(watcher.step())
+                made = watcher.step()
+                alerts = limit.admit(made)
+                if metrics is not None:
+                    metrics.held_back.inc(max(0, len(made) - sum(1 for a in alerts if a.get("verdict") != "held-back")))
+                write_metrics()
                 render.print_diagnostics(watcher.diagnostics)
                 watcher.diagnostics.clear()
                 deliver(alerts)
@@ -363,6 +400,9 @@ def watch(
         finally:
             watcher.save(force=True)
             watcher.close()
+            write_metrics(force=True)
+            if metrics is not None:
+                metrics.shutdown()
 
 
 @app.command(short_help="Built-in and plugin parsers; --check validates them.")

@@ -43,6 +43,9 @@ NOTIFICATION_FAILED = "notification-failed"
 ALERT_VERDICTS = frozenset({Verdict.BOUNCED, Verdict.EXPIRED, Verdict.DISCARDED})
 #: lines after which a failure may be certain before the lifecycle closes
 DECIDING_KINDS = frozenset({K.BOUNCE, K.EXPIRE, K.DISCARD})
+#: a recipient's final status (no longer deferred)
+FINAL_KINDS = frozenset({K.DELIVER, K.BOUNCE, K.EXPIRE, K.DISCARD})
+DEFERRED = "deferred"
 DEFAULT_TTL = timedelta(days=1)
 DEFAULT_LINGER = REUSE_GAP  # a later hop, a re-injection or the notification is seconds away
 #: seconds (wall clock) a lifecycle with a failure line may wait for its end line (and the
@@ -67,6 +70,8 @@ class Bucket:
     events: list[Event] = field(default_factory=list)
     last: datetime | None = None
     closed: datetime | None = None
+    #: recipient → its latest deferral, while no final status came (``--alert-deferred-after``)
+    deferred: dict[str, Event] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -77,8 +82,10 @@ class Tracker:
     """Feed events in log order (:meth:`feed`); get alert dicts back as failures become certain."""
 
     def __init__(self, *, ttl: timedelta = DEFAULT_TTL, linger: timedelta = DEFAULT_LINGER,
-                 sent: Iterable[str] = (), grace: float = DEFAULT_GRACE, wall: Any = time.monotonic) -> None:
+                 sent: Iterable[str] = (), grace: float = DEFAULT_GRACE, wall: Any = time.monotonic,
+                 deferred_after: timedelta | None = None) -> None:
         self.grace = grace
+        self.deferred_after = deferred_after
         self.ttl, self.linger = ttl, linger
         self.sent: dict[str, str | None] = dict.fromkeys(sent)  # alert_id → log time it was emitted
         self.now: datetime | None = None
@@ -104,6 +111,12 @@ class Tracker:
             b.last = ev.ts or b.last
             if ev.next_queue_id and b not in self._named[ev.next_queue_id]:
                 self._named[ev.next_queue_id].append(b)
+            if self.deferred_after is not None and ev.recipient:
+                if ev.kind == K.DEFER:
+                    b.deferred[ev.recipient] = ev
+                    out += self._deferred_long(b)
+                elif ev.kind in FINAL_KINDS:
+                    b.deferred.pop(ev.recipient, None)
             if ev.kind in END_KINDS:
                 b.closed = ev.ts or self.now
                 out += self.decide(b)
@@ -197,8 +210,25 @@ class Tracker:
             elif b.last is not None and self.now - b.last > self.ttl:
                 out += self.decide(b)
                 drop.append(b)
+            if b.deferred and b.closed is None and b not in drop:
+                out += self._deferred_long(b)
         for b in drop:
             self._forget(b)
+        return out
+
+    def _deferred_long(self, b: Bucket) -> list[dict[str, Any]]:
+        """``--alert-deferred-after``: one alert per recipient still deferred that long after its
+        message was first seen (log time)."""
+        start = next((e.ts for e in b.events if e.ts is not None), None)
+        if self.deferred_after is None or start is None or self.now is None or self.now - start < self.deferred_after:
+            return []
+        out = []
+        for rcpt, ev in list(b.deferred.items()):
+            a = deferred_alert(b, ev, start, self.now)
+            del b.deferred[rcpt]
+            if a["alert_id"] not in self.sent:
+                self.sent[a["alert_id"]] = a["ts"]
+                out.append(a)
         return out
 
     def _ndr_open(self, b: Bucket) -> bool:
@@ -259,6 +289,34 @@ def make_alert(story: MessageStory, r: RecipientVerdict, verdict: str, now: date
         "chain": chain,
         "ndr": ndr if ndr is not None else r.ndr,
         "evidence": r.evidence,
+    }
+
+
+def deferred_alert(b: Bucket, ev: Event, start: datetime, now: datetime) -> dict[str, Any]:
+    """The ``deferred`` alert (``--alert-deferred-after``): a recipient still deferred ``now - start`` after its
+    message was first seen. Its failure is not certain: no ``chain`` beyond this hop, the latest deferral's reason."""
+    sender = next((e.sender for e in b.events if e.sender is not None), None)
+    msgid = next((e.message_id for e in b.events if e.message_id), None)
+    return {
+        "schema": SCHEMA,
+        "alert_id": alert_id(b.host, b.queue_id, ev.recipient, DEFERRED),
+        "ts": (ev.ts or now).isoformat(),
+        "verdict": DEFERRED,
+        "host": b.host or None,
+        "queue_id": b.queue_id,
+        "origin": {"host": b.host or None, "queue_id": b.queue_id, "accepted": start.isoformat()},
+        "sender": sender,
+        "recipient": ev.recipient,
+        "message_id": msgid,
+        "dsn": ev.dsn,
+        "reason": ev.reply_text,
+        "class": reason_class(ev.dsn, ev.reply_text),
+        "summary": f"still deferred after {int((now - start).total_seconds())}s: {ev.reply_text or ev.dsn or 'no reason logged'}",
+        "relay": ev.relay_host,
+        "deferred_for_s": int((now - start).total_seconds()),
+        "chain": [{"host": b.host, "queue_id": b.queue_id}] if b.host else [{"queue_id": b.queue_id}],
+        "ndr": None,
+        "evidence": [ev.where],
     }
 
 
