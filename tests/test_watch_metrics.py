@@ -233,3 +233,27 @@ def test_memory_stays_bounded_on_a_long_replay(tmp_path):
         log.unlink()
     print("watch peak RSS MB:", peaks)  # shown with -s
     assert peaks[600_000] <= GROWTH_MAX * peaks[300_000], peaks
+
+
+def test_a_backlog_parsed_as_a_frame_gives_what_line_by_line_gives(tmp_path, monkeypatch):
+    """Polls of many lines (a replay, a backlog) go through the frame engine, small ones line by
+    line: the same alerts and the same metrics either way."""
+    from prometheus_client import generate_latest
+
+    from logtrace.trace import watching
+    from logtrace.trace.metrics import Metrics
+
+    log = tmp_path / "mail.log"
+    log.write_text(_gen(tmp_path, 12_000, 13).read_text() + "\n".join(LAB) + "\n")
+    out = {}
+    for frame_min in (1, 10**9):
+        monkeypatch.setattr(watching, "FRAME_MIN", frame_min)
+        m = Metrics()
+        w = watching.Watcher([str(log)], from_start=True, metrics=m)
+        alerts = w.step() + w.finish()
+        w.close()
+        samples = {k: v for k, v in _samples(generate_latest(m.registry).decode()).items()
+                   if not k[0].endswith("_created") and "lag" not in k[0]}
+        out[frame_min] = ({(a["alert_id"], a["verdict"], a["reason"]) for a in alerts}, samples)
+    assert out[1][0] and out[1][0] == out[10**9][0]
+    assert out[1][1] == out[10**9][1]

@@ -394,7 +394,7 @@ def watch(
                     first = False
                 if watcher.finished:
                     break
-                if not alerts:
+                if not alerts and not watcher.last_read:  # a backlog or a replay is read without pause
                     time.sleep(0.2)
             deliver(limit.admit(watcher.finish()) + limit.flush())
         finally:

@@ -142,14 +142,19 @@ class Metrics:
 
     def observe(self, events: list[Any]) -> None:
         """Count one step's events (in log order) with ``summary``'s classification."""
-        if not events:
-            return
+        if events:
+            self.observe_frame(events_frame(events))
+
+    def observe_frame(self, df: Any) -> None:
+        """Count the rows of an event frame (the frame engine's, or :func:`events_frame`'s)."""
         import polars as pl
 
         from logtrace.reports.pflogsumm import derive
         from logtrace.reports.reasons import classify_reason
 
-        df = events_frame(events)
+        if not df.height:
+            return
+        df = df.filter(_keep().fill_null(False))
         if not df.height:
             return
         ev = derive(df, "UTC")
@@ -300,7 +305,6 @@ def events_frame(events: list[Any]) -> Any:
     import polars as pl
 
     from logtrace.events import event_schema
-    from logtrace.parsing.tags import Tag, tagged
 
     cols = _columns()
     schema = event_schema()
@@ -310,8 +314,32 @@ def events_frame(events: list[Any]) -> Any:
     data["kind"] = [e.kind.value for e in evs]
     sch = {c: schema[c] for c in cols}
     sch["kind"] = pl.String
-    df = pl.DataFrame(data, schema=sch)
-    keep = (pl.col("kind").is_in(list(COUNTED_KINDS)) | tagged(Tag.DELIVERY_STATUS) | tagged(Tag.CHECKS) | tagged(Tag.POSTSCREEN)
+    return pl.DataFrame(data, schema=sch)
+
+
+def _keep() -> Any:
+    """The rows counted: ``summary``'s (:func:`~logtrace.reports.collect.narrow`), plus connects and removals."""
+    import polars as pl
+
+    from logtrace.parsing.tags import Tag, tagged
+
+    return (pl.col("kind").is_in(list(COUNTED_KINDS)) | tagged(Tag.DELIVERY_STATUS) | tagged(Tag.CHECKS) | tagged(Tag.POSTSCREEN)
             | tagged(Tag.EXIMSTATS_COMPLETED) | tagged(Tag.EXIMSTATS_CALL_DROPPED)
             | (tagged(Tag.EXIMSTATS_NOTE) & pl.col("detail").str.starts_with("SA: ")))
-    return df.filter(keep.fill_null(False)) if df.height else df
+
+
+def frame_lines(df: Any) -> Tally[tuple[str, str]]:
+    """``(program, result)`` → lines of a parsed frame (as :func:`line_key` per line)."""
+    import polars as pl
+
+    k = pl.col("kind")
+    other = pl.col("rule").is_in(["other.program", "blank", "syslog.noise"])
+    daemon = pl.col("program").fill_null("none").str.extract(r"([^/]*)$", 1).replace("", "none")
+    res = pl.when(k == "unparsed").then(pl.lit("unrecognized")).when(other).then(pl.lit("other")).otherwise(pl.lit("parsed"))
+    prog = (pl.when(k == "unparsed").then(pl.when(pl.col("reason").is_in(["no-envelope", "unknown-program"])).then(pl.lit("other"))
+                                          .otherwise(daemon))
+            .when(other).then(pl.lit("other")).otherwise(daemon))
+    out: Tally[tuple[str, str]] = Tally()
+    for p, r, n in df.group_by(p=prog, r=res).agg(n=pl.len()).iter_rows():
+        out[(p, r)] += n
+    return out

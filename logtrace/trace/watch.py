@@ -24,6 +24,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections import defaultdict
@@ -70,6 +71,7 @@ class Bucket:
     events: list[Event] = field(default_factory=list)
     last: datetime | None = None
     closed: datetime | None = None
+    failing: bool = False  #: a bounce, expiry or discard line is among the events
     #: recipient → its latest deferral, while no final status came (``--alert-deferred-after``)
     deferred: dict[str, Event] = field(default_factory=dict)
 
@@ -109,6 +111,8 @@ class Tracker:
             b = self._bucket(ev)
             b.events.append(ev)
             b.last = ev.ts or b.last
+            if ev.kind in DECIDING_KINDS:
+                b.failing = True
             if ev.next_queue_id and b not in self._named[ev.next_queue_id]:
                 self._named[ev.next_queue_id].append(b)
             if self.deferred_after is not None and ev.recipient:
@@ -167,6 +171,8 @@ class Tracker:
         self._due.pop(id(b), None)
         self.decided += 1
         comp = self.component(b)
+        if not any(c.failing for c in comp):
+            return []  # every alert verdict needs a bounce, expiry or discard line in the message's lifecycles
         events = [e for c in comp for e in c.events]
         corr = Correlator(events, log_end=self.now)
         mine = [lc for lc in corr.lifecycles if lc.queue_id == b.queue_id and (lc.host or "") == b.host]
@@ -320,6 +326,7 @@ def deferred_alert(b: Bucket, ev: Event, start: datetime, now: datetime) -> dict
     }
 
 
+@functools.lru_cache(maxsize=4096)
 def reason_class(dsn: str | None, reply: str | None) -> str:
     """The reason class (``mailbox_unknown``, ``policy_spam`` …) of one failure, as ``summary`` and ``bounces`` classify it."""
     import polars as pl

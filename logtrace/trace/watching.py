@@ -27,14 +27,16 @@ import time
 from collections import Counter as Tally
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from logtrace.statefile import write_json_atomic
 from logtrace.errors import Diagnostic, LogtraceError
-from logtrace.events import Event, from_dict, to_dict
+from logtrace.events import Event, EventKind, from_dict, to_dict
+from logtrace.parsing.protocol import reads_whole_files
 from logtrace.input.tail import Position, Tail
-from logtrace.trace.metrics import line_key
+from logtrace.trace.metrics import frame_lines, line_key
 from logtrace.trace.watch import DEFAULT_LINGER, DEFAULT_TTL, SCHEMA, Tracker
 
 STATE_VERSION = 1
@@ -42,6 +44,8 @@ STATE_VERSION = 1
 MAX_SENT = 100_000
 
 
+#: lines of one poll from which the frame engine parses them (below: line by line)
+FRAME_MIN = 2000
 #: seconds (wall clock) between looks for new files matching a glob or in a directory
 RESCAN = 2.0
 #: names of rotated or compressed files, never followed from a glob or a directory (the live file's
@@ -110,6 +114,7 @@ class Watcher:
                 self._add(p, self.from_start)
         self._rescanned = time.monotonic()
         self._pending = [from_dict(d, d.get("file")) for d in saved.get("open", [])]
+        self.last_read = 0  #: lines read by the last :meth:`step`
         self._dirty = True  # the first checkpoint holds the starting positions (a crash before any line must not skip lines)
 
     def _add(self, p: str, from_start: bool) -> None:
@@ -145,6 +150,7 @@ class Watcher:
         if self.patterns and time.monotonic() - self._rescanned >= RESCAN:
             self.rescan()
         fresh: list[Event] = []
+        self.last_read = 0
         tally: Tally[tuple[str, str]] | None = Tally() if self.metrics is not None else None
         for inp in self.inputs:
             lines = inp.tail.poll()
@@ -160,20 +166,27 @@ class Watcher:
                 lines = [(no, journal_line(t)) for no, t in lines]
             if inp.parser is None and not self._choose_parser(inp, [t for _, t in lines]):
                 continue
+            inp.lines += len(lines)
+            self.last_read += len(lines)
+            if len(lines) >= FRAME_MIN and not reads_whole_files(inp.parser):
+                fresh += self._parse_frame(inp, lines)
+                continue
             parse, ctx = inp.parser.parse_line, inp.ctx
+            mine: list[Event] = []
             for no, text in lines:
                 rec = parse(text, ctx, no)
                 if isinstance(rec, Event):
-                    fresh.append(rec)
+                    mine.append(rec)
                 else:
                     inp.unparsed += 1
                 if tally is not None:
                     tally[line_key(rec)] += 1
-            inp.lines += len(lines)
+            if self.metrics is not None:
+                self.metrics.lines_read(tally)
+                tally.clear()
+                self.metrics.observe(mine)
+            fresh += mine
         fresh.sort(key=_order)
-        if self.metrics is not None:
-            self.metrics.lines_read(tally)
-            self.metrics.observe(fresh)
         events = sorted(events + fresh, key=_order) if events else fresh
         alerts: list[dict[str, Any]] = []
         feed = self.tracker.feed
@@ -184,6 +197,23 @@ class Watcher:
             self.metrics.alerts_made(alerts)
             self.metrics.progress(self.tracker.now, self.backlog(), self.tracker.in_memory)
         return alerts
+
+    def _parse_frame(self, inp: _Input, lines: list[tuple[int, str]]) -> list[Event]:
+        """Many lines at once (a replay, a backlog): the frame engine, as the batch commands parse;
+        the same events as line by line (``tests/test_watch_metrics.py``). Only events with a
+        queue ID become :class:`Event` objects (the rest only count in the metrics)."""
+        import polars as pl
+
+        from logtrace.containers.stamps import assign_years
+
+        df = pl.DataFrame({"line_no": [n for n, _ in lines], "line": [t for _, t in lines]},
+                          schema={"line_no": pl.UInt32, "line": pl.String})
+        out = inp.parser.parse_frame(assign_years(df, inp.ctx.years), inp.ctx)
+        inp.unparsed += int((out.get_column("kind") == "unparsed").sum())
+        if self.metrics is not None:
+            self.metrics.lines_read(frame_lines(out))
+            self.metrics.observe_frame(out)
+        return frame_events(out.filter(pl.col("queue_id").is_not_null(), pl.col("kind") != "unparsed"))
 
     def backlog(self) -> int:
         """Bytes written to the followed files and not read yet."""
@@ -281,6 +311,18 @@ _MIN = datetime.min.replace(tzinfo=timezone.utc)
 
 def _order(e: Event) -> datetime:
     return e.ts or _MIN
+
+
+_FIELDS: list[str] = [f.name for f in dataclass_fields(Event)]
+_KINDS = {k.value: k for k in EventKind}
+
+
+def frame_events(df: Any) -> list[Event]:
+    """Rows of an event frame → :class:`Event` objects (column lists zipped: a replay's hot path)."""
+    cols = [df.get_column(c).to_list() if c in df.columns else [None] * df.height for c in _FIELDS]
+    ki = _FIELDS.index("kind")
+    cols[ki] = [_KINDS[k] for k in cols[ki]]
+    return [Event(**dict(zip(_FIELDS, v))) for v in zip(*cols)]
 
 
 def journal_line(text: str) -> str:
