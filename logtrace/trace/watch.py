@@ -176,6 +176,8 @@ class Tracker:
         events = [e for c in comp for e in c.events]
         corr = Correlator(events, log_end=self.now)
         mine = [lc for lc in corr.lifecycles if lc.queue_id == b.queue_id and (lc.host or "") == b.host]
+        if not mine:  # a log without host names (Exim's main log): the correlator names the host from the hop before
+            mine = [lc for lc in corr.lifecycles if lc.queue_id == b.queue_id]
         if not mine:
             return []
         root = corr.root_of(mine[-1])
@@ -278,7 +280,7 @@ def make_alert(story: MessageStory, r: RecipientVerdict, verdict: str, now: date
     when = r.when or (story.events[-1].ts if story.events else None) or now
     return {
         "schema": SCHEMA,
-        "alert_id": alert_id(r.host, r.queue_id, r.recipient, verdict),
+        "alert_id": alert_id(logged_host(story, r), r.queue_id, r.recipient, verdict),
         "ts": when.isoformat() if when else None,
         "verdict": verdict,
         "host": r.host,
@@ -296,6 +298,12 @@ def make_alert(story: MessageStory, r: RecipientVerdict, verdict: str, now: date
         "ndr": ndr if ndr is not None else r.ndr,
         "evidence": r.evidence,
     }
+
+
+def logged_host(story: MessageStory, r: RecipientVerdict) -> str | None:
+    """The host the failing hop's own lines name (``None`` in Exim's main log): the same whether or not
+    the hop before it, from which the correlator may name its host, was read yet."""
+    return next((e.host for e in story.events if e.queue_id == r.queue_id), r.host)
 
 
 def deferred_alert(b: Bucket, ev: Event, start: datetime, now: datetime) -> dict[str, Any]:
