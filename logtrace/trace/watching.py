@@ -37,7 +37,7 @@ from logtrace.events import Event, EventKind, from_dict, to_dict
 from logtrace.parsing.protocol import reads_whole_files
 from logtrace.input.tail import Position, Tail
 from logtrace.trace.metrics import frame_lines, line_key
-from logtrace.trace.watch import DEFAULT_LINGER, DEFAULT_TTL, SCHEMA, Tracker
+from logtrace.trace.watch import DEFAULT_LINGER, DEFAULT_TTL, SCHEMA, Tracker, fill_classes
 
 STATE_VERSION = 1
 #: sent alert IDs kept in the state file (the newest ones)
@@ -101,6 +101,7 @@ class Watcher:
         self.tracker = Tracker(ttl=self.ttl, linger=self.linger, sent=saved.get("sent", {}).keys(),
                                deferred_after=self.deferred_after)
         self.tracker.sent.update(saved.get("sent", {}))
+        self.tracker.classify = False  # each step's alerts are classified at once (fill_classes)
         self.inputs: list[_Input] = []
         self._years: dict[str, Any] = {}
         self._files = files
@@ -193,6 +194,7 @@ class Watcher:
         for e in events:
             alerts += feed(e)
         alerts += self.tracker.settle()
+        fill_classes(alerts)
         if self.metrics is not None:
             self.metrics.alerts_made(alerts)
             self.metrics.progress(self.tracker.now, self.backlog(), self.tracker.in_memory)
@@ -228,7 +230,7 @@ class Watcher:
 
     def finish(self) -> list[dict[str, Any]]:
         """The alerts still waiting for their grace time (at the end of a run)."""
-        alerts = self.tracker.settle(force=True)
+        alerts = fill_classes(self.tracker.settle(force=True))
         if self.metrics is not None:
             self.metrics.alerts_made(alerts)
         return alerts
