@@ -95,7 +95,8 @@ def test_metrics_endpoint_equals_summary_totals_and_labels_are_bounded(tmp_path)
     assert alerts and _total(got, "logtrace_accepted_then_failed_total") == len(alerts)
     labels = {dict(k[1]).get("class") for k in got if k[0] in ("logtrace_accepted_then_failed_total", "logtrace_rejected_total")}
     assert labels and labels <= set(REASON_CLASSES)
-    assert {dict(k[1])["verdict"] for k in got if k[0] == "logtrace_accepted_then_failed_total"} <= {"bounced", "expired", "discarded"}
+    verdicts = {dict(k[1])["verdict"] for k in got if k[0] == "logtrace_accepted_then_failed_total"}
+    assert verdicts <= {"bounced", "expired", "discarded"}
     programs = {dict(k[1])["program"] for k in got if k[0] == "logtrace_lines_total"}
     assert {"smtpd", "qmgr", "smtp", "cleanup"} <= programs and all(" " not in p and len(p) < 33 for p in programs)
     assert ("logtrace_watch_lag_seconds", ()) in got and got[("logtrace_watch_backlog_bytes", ())] == 0

@@ -25,7 +25,6 @@ Invariants:
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections import Counter as Tally
@@ -95,7 +94,8 @@ class Metrics:
         # postfix_exporter-compatible names (same meaning)
         self.smtpd_connects = c("postfix_smtpd_connects_total", "SMTP server connections (smtpd connect from).")
         self.smtpd_disconnects = c("postfix_smtpd_disconnects_total", "SMTP server disconnections (smtpd disconnect from).")
-        self.smtpd_rejected = c("postfix_smtpd_messages_rejected_total", "SMTP server rejects (NOQUEUE reject), by reply code.", ["code"])
+        self.smtpd_rejected = c("postfix_smtpd_messages_rejected_total", "SMTP server rejects (NOQUEUE reject), by reply code.",
+                                ["code"])
         self.qmgr_removed = c("postfix_qmgr_messages_removed_total", "Messages removed from the queue (qmgr removed).")
         self.qmgr_expired = c("postfix_qmgr_messages_expired_total", "Messages expired in the queue (returned as too old).")
         self.smtp_delay = H("postfix_smtp_delivery_delay_seconds", "SMTP client delivery delays (delays=a/b/c/d), by stage.",
@@ -107,7 +107,8 @@ class Metrics:
         self.deferred = c("logtrace_messages_deferred_total", "Messages deferred at least once (summary: deferred).")
         self.deferrals = c("logtrace_deferrals_total", "Deferral lines (summary: deferrals).")
         self.bounced = c("logtrace_recipients_bounced_total", "Recipients bounced (summary: bounced).")
-        self.rejected = c("logtrace_rejected_total", "Rejects (SMTP-time and cleanup), by reason class (sum: summary rejected).", ["class"])
+        self.rejected = c("logtrace_rejected_total", "Rejects (SMTP-time and cleanup), by reason class (sum: summary rejected).",
+                          ["class"])
         self.reject_warnings = c("logtrace_reject_warnings_total", "reject_warning lines (summary: reject_warnings).")
         self.held = c("logtrace_held_total", "Messages put on hold (summary: held).")
         self.discarded = c("logtrace_discarded_total", "Messages discarded by a check (summary: discarded).")
@@ -117,7 +118,8 @@ class Metrics:
         self.ndr_failed = c("logtrace_ndr_failed_total", "Bounce notifications that failed too (notification-failed alerts).")
         self.alerts = c("logtrace_alerts_total", "Alerts made, by verdict (before --max-alerts-per-minute).", ["verdict"])
         self.held_back = c("logtrace_alerts_held_back_total", "Alerts held back by --max-alerts-per-minute.")
-        self.lines = c("logtrace_lines_total", "Lines read, by program and result (parsed, other, unrecognized).", ["program", "result"])
+        self.lines = c("logtrace_lines_total", "Lines read, by program and result (parsed, other, unrecognized).",
+                       ["program", "result"])
         self.lag = G("logtrace_watch_lag_seconds", "Seconds between now and the newest log time read (grows on a quiet log; "
                      "see logtrace_watch_backlog_bytes).", registry=reg)
         self.backlog = G("logtrace_watch_backlog_bytes", "Bytes written to the followed files and not read yet.", registry=reg)
@@ -173,7 +175,8 @@ class Metrics:
         for name, counter in (("received", self.accepted), ("delivered", self.delivered), ("forwarded", self.forwarded),
                               ("deferrals", self.deferrals), ("bounced", self.bounced), ("reject_warnings", self.reject_warnings),
                               ("held", self.held), ("discarded", self.discarded), ("connects", self.smtpd_connects),
-                              ("disconnects", self.smtpd_disconnects), ("removed", self.qmgr_removed), ("expired", self.qmgr_expired)):
+                              ("disconnects", self.smtpd_disconnects), ("removed", self.qmgr_removed),
+                              ("expired", self.qmgr_expired)):
             if s[name]:
                 counter.inc(s[name])
         rej = ev.filter(pl.col("act") == "reject").with_columns(text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
@@ -223,7 +226,8 @@ class Metrics:
         try:
             server, _thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as e:
-            raise LogtraceError(f"--metrics-listen {spec}: {e.strerror or e}", hint="choose a free port or another address") from None
+            raise LogtraceError(f"--metrics-listen {spec}: {e.strerror or e}",
+                                hint="choose a free port or another address") from None
         self._server = server
         bound = server.server_address
         return str(bound[0]), int(bound[1])
@@ -236,7 +240,7 @@ class Metrics:
             write_to_textfile(path, self.registry)
         except OSError as e:
             raise LogtraceError(f"--metrics-file {path}: {e.strerror or e}",
-                                hint="name a file in a writable directory (node_exporter's --collector.textfile.directory)") from None
+                                hint="name a file in a writable directory (node_exporter's textfile directory)") from None
 
     def shutdown(self) -> None:
         server = getattr(self, "_server", None)
@@ -336,8 +340,8 @@ def frame_lines(df: Any) -> Tally[tuple[str, str]]:
     other = pl.col("rule").is_in(["other.program", "blank", "syslog.noise"])
     daemon = pl.col("program").fill_null("none").str.extract(r"([^/]*)$", 1).replace("", "none")
     res = pl.when(k == "unparsed").then(pl.lit("unrecognized")).when(other).then(pl.lit("other")).otherwise(pl.lit("parsed"))
-    prog = (pl.when(k == "unparsed").then(pl.when(pl.col("reason").is_in(["no-envelope", "unknown-program"])).then(pl.lit("other"))
-                                          .otherwise(daemon))
+    nameless = pl.col("reason").is_in(["no-envelope", "unknown-program"])
+    prog = (pl.when(k == "unparsed").then(pl.when(nameless).then(pl.lit("other")).otherwise(daemon))
             .when(other).then(pl.lit("other")).otherwise(daemon))
     out: Tally[tuple[str, str]] = Tally()
     for p, r, n in df.group_by(p=prog, r=res).agg(n=pl.len()).iter_rows():
