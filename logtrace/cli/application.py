@@ -173,6 +173,7 @@ class SummaryFormat(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
 
 
 class BouncesFormat(str, Enum):
@@ -205,7 +206,7 @@ def _format(enum: type[Enum], default: str, note: str = "") -> Any:
 Files = Annotated[list[str], typer.Argument(metavar="FILES", help="Log files, globs, directories, or - for stdin.", show_default=False)]
 ParseFormatOpt = _format(ParseFormat, "jsonl", "; json is jsonl")
 FollowFormatOpt = _format(FollowFormat, "table", "; jsonl: one message per line")
-SummaryFormatOpt = _format(SummaryFormat, "table", "; csv writes one file per section into -o DIR")
+SummaryFormatOpt = _format(SummaryFormat, "table", "; csv writes one file per section into -o DIR; html is one self-contained page")
 BouncesFormatOpt = _format(BouncesFormat, "table", "; jsonl: one message per line")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Shortcut for --format csv.")]

@@ -9,6 +9,7 @@ Help lists them in :data:`ORDER`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -130,8 +131,11 @@ def summary(
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
                           smtpd_stats=smtpd_stats, zone="UTC" if utc else None)
-        with writers.output_to(None if kind == SummaryFormat.csv else output):
-            render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
+        if kind == SummaryFormat.html:
+            _html_report(s, files, window, where, mta, options, top, people_clock(tz, utc), output)
+        else:
+            with writers.output_to(None if kind == SummaryFormat.csv else output):
+                render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
         render.print_diagnostics(s.diagnostics)
         render.warn_outside(window, s.period.get("log_first", s.period.get("first")), s.period.get("log_last", s.period.get("last")),
                            display_zone(tz, utc))
@@ -139,6 +143,24 @@ def summary(
             render.print_accounting(s.accounting)
         if s.failed_inputs:
             raise typer.Exit(render.EXIT_USAGE)
+
+
+def _html_report(s: Any, files: list[str], window: Any, where: str | None, mta: str, options: Any, top: int, clock: Any,
+                output: Path | None) -> None:
+    """``summary --format html``: the summary document plus ``bounces``' accepted-then-failed list (not for stdin)."""
+    from logtrace.reports.html import to_html
+    from logtrace.reports.summary import to_document
+    from logtrace.trace.bounces import find_bounces, item_to_json
+    from logtrace.trace.narrative import people_times
+
+    failed, note = None, "not listed: standard input cannot be read twice (give files to see them)"
+    if "-" not in files:
+        with render.status("finding accepted messages that failed…"), people_times(clock):
+            res = find_bounces(files, mta=mta, options=options, where=where)
+            failed, note = [item_to_json(i) for i in res.items if window.is_open or window.contains(i.story.origin.start)], None
+    with writers.output_to(output):
+        sys.stdout.write(to_html(to_document(s), failed, top=top, failed_note=note))
+        sys.stdout.flush()
 
 
 @app.command(short_help="Accepted messages that then bounced, expired or got lost.")
