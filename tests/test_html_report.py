@@ -290,12 +290,12 @@ def test_the_report_renders_every_chart_and_table_with_no_error_and_no_request(b
         assert set(tables[name]["cells"]) == {len(cols)} and tables[name]["w"] > 0 and tables[name]["h"] > 0, name
     assert tables["accounting"]["rows"] == len(doc["accounting"]["by_program"])
 
-    totals = t.js("Object.fromEntries(Array.from(document.querySelectorAll('.totals div')).map("
+    totals = t.js("Object.fromEntries(Array.from(document.querySelectorAll('dl[data-section=totals] div')).map("
                   "d => [d.querySelector('dt').textContent, d.querySelector('dd').textContent]))")
     for k, v in doc["totals"].items():
         shown = totals[k.replace("_", " ")]
         if k.startswith("bytes"):
-            assert shown.endswith("B") and t.js(f"document.querySelector('.totals dd[title=\"{v}\"]') !== null"), (k, shown)
+            assert shown.endswith("B") and t.js(f"document.querySelector('dl[data-section=totals] dd[title=\"{v}\"]') !== null"), (k, shown)
         else:
             assert shown.replace(",", "").rstrip("%") == str(v), (k, shown)
     failed = t.js("document.querySelectorAll('#failed li.message').length")
@@ -335,9 +335,12 @@ def test_no_horizontal_overflow_at_375_px(busy_day, tab, tmp_path):
     assert t.js("window.innerWidth") == 375
     assert t.js("document.documentElement.scrollWidth") <= 375
     assert t.js("document.body.scrollWidth") <= 375
-    # every chart fits the screen; wide tables scroll inside their own box, not the page
-    assert t.js("Math.max(...Array.from(document.querySelectorAll('svg')).map(s => s.getBoundingClientRect().right))") <= 375
-    assert t.js("Array.from(document.querySelectorAll('.scroll')).every(d => d.getBoundingClientRect().right <= 375)")
+    # every chart box fits the screen (the per-day/per-hour plots and wide tables scroll inside their own box)
+    boxes = "Array.from(document.querySelectorAll('figure.chart, .plot, .scroll, dl'))"
+    assert t.js(f"{boxes}.length") > 10
+    assert t.js(f"Math.max(...{boxes}.map(e => e.getBoundingClientRect().right))") <= 375
+    assert t.js("Array.from(document.querySelectorAll('figure.chart:not(.wide) svg')).every("
+                "s => s.getBoundingClientRect().right <= 375 && s.getBoundingClientRect().width > 300)")
     t.screenshot(tmp_path / "report-375.png")
     t.assert_clean()
 

@@ -155,10 +155,16 @@ def table(name: str, rows: Sequence[dict[str, Any]], caption: str | None = None)
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
-def key_values(name: str, values: dict[str, Any]) -> str:
-    """A flat dict (totals, counts) → a two-column table."""
-    rows = [{"key": k, "value": v} for k, v in values.items() if not isinstance(v, (dict, list))]
-    return table(name, rows)
+def cards(name: str, values: dict[str, Any]) -> str:
+    """A flat dict (totals, counts) → a grid of labelled numbers (the ``note`` and nested values left out)."""
+    items = []
+    for k, v in values.items():
+        if k == "note" or isinstance(v, (dict, list)):
+            continue
+        text, exact, _ = cell(k, v)
+        tip = f' title="{esc(exact)}"' if exact is not None and exact != text.replace(",", "") else ""
+        items.append(f'<div><dt>{esc(k.replace("_", " "))}</dt><dd{tip}>{text}{"%" if k.endswith("_pct") else ""}</dd></div>')
+    return f'<dl class="totals" data-section="{esc(name)}">{"".join(items)}</dl>'
 
 
 # ------------------------------------------------------------------ charts
@@ -178,14 +184,13 @@ def _no_data(title: str) -> str:
     return _svg(title, 420, 40, ['<text class="muted" x="8" y="24">no data</text>'])
 
 
-def _nice_max(v: float) -> float:
+def _nice_step(v: float, n: int = 4) -> float:
+    """A round grid step (1, 2, 2.5 or 5 × 10^k) so that ``n`` steps reach at least ``v``."""
     if v <= 0:
         return 1.0
-    mag = 10 ** math.floor(math.log10(v))
-    for step in (1, 2, 2.5, 5, 10):
-        if v <= step * mag:
-            return step * mag
-    return 10 * mag  # pragma: no cover
+    raw = v / n
+    mag = 10 ** math.floor(math.log10(raw))
+    return next(st * mag for st in (1, 2, 2.5, 5, 10) if raw <= st * mag)
 
 
 def _short(text: str, n: int) -> str:
@@ -197,17 +202,20 @@ def columns_chart(name: str, title: str, rows: Sequence[dict[str, Any]], xcol: s
     series = [s for s in series if any(_is_num(r.get(s)) for r in rows)]
     if not rows or not series:
         return _figure(name, title, _no_data(title))
-    w, h, left, top, bottom = 640, 240, 44, 26, 40
+    w, h, left, top, bottom = 900, 280, 48, 28, 36
     pw, ph = w - left - 8, h - top - bottom
-    vmax = _nice_max(max((float(r.get(s) or 0) for r in rows for s in series), default=0))
+    top_v = max((float(r.get(s) or 0) for r in rows for s in series), default=0)
+    step = max(_nice_step(top_v), 1.0)  # counts: whole-number grid lines
+    lines = max(1, math.ceil(top_v / step))
+    vmax = step * lines
     gw = pw / len(rows)
     bw = max(gw * 0.8 / len(series), 0.5)
     parts = []
-    for i in range(5):  # grid lines and y labels
-        y = top + ph - ph * i / 4
+    for i in range(lines + 1):  # grid lines and y labels
+        y = top + ph - ph * i / lines
         parts.append(f'<line class="grid" x1="{left}" x2="{w - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                     f'<text class="axis" x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{esc(f"{vmax * i / 4:,.4g}")}</text>')
-    every = max(1, math.ceil(len(rows) / 12))
+                     f'<text class="axis" x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{esc(f"{step * i:,.0f}")}</text>')
+    every = max(1, math.ceil(len(rows) / 24))
     for gi, r in enumerate(rows):
         x0 = left + gi * gw + gw * 0.1
         for si, s in enumerate(series):
@@ -224,12 +232,11 @@ def columns_chart(name: str, title: str, rows: Sequence[dict[str, Any]], xcol: s
     for si, s in enumerate(series):
         parts.append(f'<rect class="s{si + 1}" x="{lx}" y="6" width="10" height="10"/>'
                      f'<text class="label" x="{lx + 14}" y="15">{esc(s)}</text>')
-        lx += 14 + 8 * len(s) + 14
-    parts.append(f'<text class="axis" x="{left}" y="{h - 6}">{esc(xcol)}</text>')
-    return _figure(name, title, _svg(title, w, h, parts))
+        lx += 14 + 7 * len(s) + 18
+    return _figure(name, title, f'<div class="plot">{_svg(title, w, h, parts)}</div>')
 
 
-def bars_chart(name: str, title: str, items: Sequence[tuple[str, float, str]], unit: str = "") -> str:
+def bars_chart(name: str, title: str, items: Sequence[tuple[str, float, str]], unit: str = "", colour: int = 1) -> str:
     """Horizontal bars, one per (label, value, tooltip); the label above its bar, the value after it."""
     if not items:
         return _figure(name, title, _no_data(title))
@@ -242,7 +249,7 @@ def bars_chart(name: str, title: str, items: Sequence[tuple[str, float, str]], u
         bw = max((w - 90) * v / vmax, 1)
         value = human_size(v) if unit == "bytes" else f"{v:,.0f}"
         parts.append(f'<g><title>{esc(tip)}</title><text class="label" x="0" y="{y + 11}">{esc(_short(label, 62))}</text>'
-                     f'<rect class="s{1 + i % 5}" x="0" y="{y + 15}" width="{bw:.1f}" height="11"/>'
+                     f'<rect class="s{colour}" x="0" y="{y + 15}" width="{bw:.1f}" height="11"/>'
                      f'<text class="axis" x="{bw + 4:.1f}" y="{y + 25}">{esc(value)}</text></g>')
     return _figure(name, title, _svg(title, w, h, parts))
 
@@ -310,12 +317,13 @@ def charts(sections: dict[str, Any], limit: int = 10) -> list[str]:
     out = [columns_chart("per_day", "Traffic per day", sec("per_day"), "day", SERIES),
            columns_chart("per_hour", "Traffic per hour of the day", sec("per_hour"), "hour", SERIES),
            delay_chart("delays", "Delivery delays", sec("delays"))]
-    for n, t in (("deferral_reasons", "Deferral reasons"), ("bounce_reasons", "Bounce reasons"), ("reject_reasons", "Reject reasons")):
-        out.append(bars_chart(n, f"{t} (top {limit})", _reason_items(sec(n), limit)))
+    for n, t, c in (("deferral_reasons", "Deferral reasons", 3), ("bounce_reasons", "Bounce reasons", 4),
+                    ("reject_reasons", "Reject reasons", 5)):
+        out.append(bars_chart(n, f"{t} (top {limit})", _reason_items(sec(n), limit), colour=c))
     out.append(bars_chart("delivery_by_domain", f"Top recipient domains (messages sent, top {limit})",
-                          _top_items(sec("delivery_by_domain"), "domain", "sent", limit)))
+                          _top_items(sec("delivery_by_domain"), "domain", "sent", limit), colour=2))
     out.append(bars_chart("reception_by_domain", f"Top sender domains (messages received, top {limit})",
-                          _top_items(sec("reception_by_domain"), "domain", "count", limit)))
+                          _top_items(sec("reception_by_domain"), "domain", "count", limit), colour=1))
     return out
 
 
@@ -340,7 +348,7 @@ def failed_list(messages: Sequence[dict[str, Any]], limit: int = FAILED_LIMIT) -
                 continue  # delivered recipients of a partly failed message
             verdicts.append(f'<li><span class="badge">{esc(r.get("category"))}</span> <span class="rcpt">{esc(r.get("recipient"))}'
                             f'</span>: <span class="verdict">{esc(r.get("summary"))}</span></li>')
-        items.append(f'<li class="message"><p class="head"><span class="muted">{esc(m.get("accepted") or "")}</span> from '
+        items.append(f'<li class="message"><p class="head"><span class="muted">{esc(str(m.get("accepted") or "").replace("T", " "))}</span> from '
                      f'<span class="sender">{esc(m.get("sender") if m.get("sender") is not None else "<>")}</span></p>'
                      f'<ul class="verdicts">{"".join(verdicts)}</ul><ol class="chain" aria-label="chain">{"".join(hops)}</ol></li>')
     more = len(messages) - limit
@@ -368,7 +376,7 @@ code{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .totals dt{font-size:.8rem;color:var(--muted)}.totals dd{margin:0;font-size:1.15rem;font-variant-numeric:tabular-nums}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,26rem),1fr));gap:14px}
 .chart{margin:0;padding:8px;background:var(--card);border-radius:6px;min-width:0}
-.chart.wide{grid-column:1/-1}
+.chart.wide{grid-column:1/-1}.plot{overflow-x:auto}.plot svg{min-width:34rem}.plot svg text{font-size:13px}.plot svg text.axis{font-size:12px}
 figcaption{font-weight:600;margin-bottom:4px}
 svg{display:block;width:100%;height:auto;max-width:100%}
 svg text{font:11px system-ui,sans-serif;fill:var(--fg)}svg text.axis{fill:var(--muted);font-size:10px}
@@ -419,16 +427,6 @@ CSP = (f"default-src 'none'; style-src {_hash(_CSS)}; script-src {_hash(_JS)}; i
        "connect-src 'none'; frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
 
 
-def _totals(doc: dict[str, Any]) -> str:
-    totals = doc.get("totals") or {}
-    cells = []
-    for k, v in totals.items():
-        text, exact, _ = cell(k, v)
-        tip = f' title="{esc(exact)}"' if exact is not None and exact != text.replace(",", "") else ""
-        cells.append(f'<div><dt>{esc(k.replace("_", " "))}</dt><dd{tip}>{text}{"%" if k.endswith("_pct") else ""}</dd></div>')
-    return f'<dl class="totals">{"".join(cells)}</dl>'
-
-
 def to_html(doc: dict[str, Any], failed: Sequence[dict[str, Any]] | None = None, *, top: int = 10,
             failed_note: str | None = None) -> str:
     """The summary document (and the accepted-then-failed messages, ``None``: not looked for) →
@@ -437,7 +435,7 @@ def to_html(doc: dict[str, Any], failed: Sequence[dict[str, Any]] | None = None,
     period = doc.get("period") or {}
     counting = doc.get("counting") or {}
     acc = doc.get("accounting") or {}
-    span = " – ".join(esc(period.get(k)) for k in ("first", "last") if period.get(k))
+    span = " – ".join(esc(str(period[k]).replace("T", " ")) for k in ("first", "last") if period.get(k))
     zone = f' <span class="muted">({esc(period["timezone"])})</span>' if period.get("timezone") else ""
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -450,12 +448,12 @@ def to_html(doc: dict[str, Any], failed: Sequence[dict[str, Any]] | None = None,
         '<p class="note">Inputs: ' + (", ".join(f'<code>{esc(i.get("path"))}</code> ({esc(i.get("parser"))})'
                                               for i in doc.get("inputs") or []) or "none") + "</p></header>",
         "<main>", f'<section id="totals"><h2>Grand totals <span class="muted">({esc(counting.get("rules", ""))} counting rules)</span></h2>',
-        _totals(doc), f'<p class="note">{esc(counting.get("note", ""))}</p>',
+        cards("totals", doc.get("totals") or {}), f'<p class="note">{esc(counting.get("note", ""))}</p>',
     ]
     if doc.get("totals_eximstats"):
-        parts += ["<h3>Exim totals (eximstats rules)</h3>", key_values("totals_eximstats", doc["totals_eximstats"])]
+        parts += ["<h3>Exim totals (eximstats rules)</h3>", cards("totals_eximstats", doc["totals_eximstats"])]
     if isinstance(doc.get("unique"), dict):
-        parts += ["<h3>Unique messages</h3>", key_values("unique", doc["unique"]),
+        parts += ["<h3>Unique messages</h3>", cards("unique", doc["unique"]),
                   f'<p class="note">{esc(doc["unique"].get("note", ""))}</p>']
     parts += ["</section>", '<section id="charts"><h2>Charts</h2><div class="charts">']
     for fig in charts(sections, top or 10):
@@ -477,11 +475,11 @@ def to_html(doc: dict[str, Any], failed: Sequence[dict[str, Any]] | None = None,
         if isinstance(rows, list):
             parts += [f'<h3 id="t-{esc(n)}">{esc(title)}</h3>', table(n, [r for r in rows if isinstance(r, dict)])]
         elif isinstance(rows, dict):
-            parts += [f'<h3 id="t-{esc(n)}">{esc(title)}</h3>', key_values(n, rows)]
+            parts += [f'<h3 id="t-{esc(n)}">{esc(title)}</h3>', cards(n, rows)]
     if isinstance(doc.get("counts"), dict):
-        parts += ["<h3>Counts</h3>", key_values("counts", doc["counts"])]
+        parts += ["<h3>Counts</h3>", cards("counts", doc["counts"])]
     if isinstance(doc.get("smtpd"), dict):
-        parts += ["<h3>SMTPD connections</h3>", key_values("smtpd", doc["smtpd"])]
+        parts += ["<h3>SMTPD connections</h3>", cards("smtpd", doc["smtpd"])]
     parts.append("</section>")
     parts += ['<section id="accounting"><h2>Lines read</h2>',
               f'<p>{acc.get("parsed", 0):,} parsed, {acc.get("other", 0):,} recognized and ignored, '
