@@ -346,11 +346,14 @@ def failed_list(messages: Sequence[dict[str, Any]], limit: int = FAILED_LIMIT) -
         for r in m.get("recipients") or []:
             if not r.get("category"):
                 continue  # delivered recipients of a partly failed message
-            verdicts.append(f'<li><span class="badge">{esc(r.get("category"))}</span> <span class="rcpt">{esc(r.get("recipient"))}'
-                            f'</span>: <span class="verdict">{esc(r.get("summary"))}</span></li>')
-        items.append(f'<li class="message"><p class="head"><span class="muted">{esc(str(m.get("accepted") or "").replace("T", " "))}</span> from '
-                     f'<span class="sender">{esc(m.get("sender") if m.get("sender") is not None else "<>")}</span></p>'
-                     f'<ul class="verdicts">{"".join(verdicts)}</ul><ol class="chain" aria-label="chain">{"".join(hops)}</ol></li>')
+            verdicts.append(f'<li><span class="badge">{esc(r.get("category"))}</span> '
+                            f'<span class="rcpt">{esc(r.get("recipient"))}</span>: '
+                            f'<span class="verdict">{esc(r.get("summary"))}</span></li>')
+        accepted = str(m.get("accepted") or "").replace("T", " ")
+        sender = m.get("sender") if m.get("sender") is not None else "<>"
+        items.append(f'<li class="message"><p class="head"><span class="muted">{esc(accepted)}</span> from '
+                     f'<span class="sender">{esc(sender)}</span></p><ul class="verdicts">{"".join(verdicts)}</ul>'
+                     f'<ol class="chain" aria-label="chain">{"".join(hops)}</ol></li>')
     more = len(messages) - limit
     tail = (f'<p class="note">and {more:,} more (<code>logtrace bounces</code> lists every one)</p>' if more > 0 else "")
     return f'<ol class="failed" data-section="failed">{"".join(items)}</ol>{tail}'
@@ -376,7 +379,8 @@ code{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .totals dt{font-size:.8rem;color:var(--muted)}.totals dd{margin:0;font-size:1.15rem;font-variant-numeric:tabular-nums}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,26rem),1fr));gap:14px}
 .chart{margin:0;padding:8px;background:var(--card);border-radius:6px;min-width:0}
-.chart.wide{grid-column:1/-1}.plot{overflow-x:auto}.plot svg{min-width:34rem}.plot svg text{font-size:13px}.plot svg text.axis{font-size:12px}
+.chart.wide{grid-column:1/-1}.plot{overflow-x:auto}.plot svg{min-width:34rem}
+.plot svg text{font-size:13px}.plot svg text.axis{font-size:12px}
 figcaption{font-weight:600;margin-bottom:4px}
 svg{display:block;width:100%;height:auto;max-width:100%}
 svg text{font:11px system-ui,sans-serif;fill:var(--fg)}svg text.axis{fill:var(--muted);font-size:10px}
@@ -400,7 +404,8 @@ ol.failed{padding-left:1.4em}.message{margin:0 0 12px}.message p{margin:0}
 """
 
 _JS = """(function(){
-function key(c){var v=c.getAttribute('data-v');if(v!==null&&v!==''){return [0,parseFloat(v)];}return [1,c.textContent.toLowerCase()];}
+function key(c){var v=c.getAttribute('data-v');
+if(v!==null&&v!==''){return [0,parseFloat(v)];}return [1,c.textContent.toLowerCase()];}
 function cmp(a,b){if(a[0]!==b[0]){return a[0]-b[0];}return a[1]<b[1]?-1:(a[1]>b[1]?1:0);}
 var tables=document.querySelectorAll('table.sortable');
 for(var t=0;t<tables.length;t++){(function(table){
@@ -447,7 +452,8 @@ def to_html(doc: dict[str, Any], failed: Sequence[dict[str, Any]] | None = None,
         f"<header><h1>Mail log summary</h1><p>{span or 'no dated lines'}{zone}</p>",
         '<p class="note">Inputs: ' + (", ".join(f'<code>{esc(i.get("path"))}</code> ({esc(i.get("parser"))})'
                                               for i in doc.get("inputs") or []) or "none") + "</p></header>",
-        "<main>", f'<section id="totals"><h2>Grand totals <span class="muted">({esc(counting.get("rules", ""))} counting rules)</span></h2>',
+        "<main>", '<section id="totals"><h2>Grand totals',
+        f' <span class="muted">({esc(counting.get("rules", ""))} counting rules)</span></h2>',
         cards("totals", doc.get("totals") or {}), f'<p class="note">{esc(counting.get("note", ""))}</p>',
     ]
     if doc.get("totals_eximstats"):
@@ -488,6 +494,7 @@ def to_html(doc: dict[str, Any], failed: Sequence[dict[str, Any]] | None = None,
     if doc.get("diagnostics"):
         parts.append('<h3>Diagnostics</h3><ul class="diagnostics">' +
                      "".join(f"<li>{esc(d)}</li>" for d in doc["diagnostics"]) + "</ul>")
-    parts += ["</section></main>", f'<footer class="note">{esc(doc.get("generator", ""))} · {esc(doc.get("schema", ""))}</footer>',
+    parts += ["</section></main>",
+              f'<footer class="note">{esc(doc.get("generator", ""))} · {esc(doc.get("schema", ""))}</footer>',
               f"<script>{_JS}</script></body></html>", ""]
     return "\n".join(parts)
