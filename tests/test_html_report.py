@@ -495,3 +495,46 @@ def test_the_report_of_every_bundled_sample_renders_cleanly(tab, tmp_path):
             if rows:
                 assert tables[name]["rows"] == len(rows), (mta, name)
         t.screenshot(d / "report.png")
+
+
+# ------------------------------------------------------------------ without a browser
+
+
+def test_the_page_references_nothing_outside_itself_and_pins_its_script_and_style(tmp_path):
+    """What the browser tests check at run time, checked on the text (runs where Chromium is missing too)."""
+    import base64 as b64
+    import hashlib
+    import re
+
+    from logtrace.reports.html import CSP
+
+    logs = [str(p) for p in sorted((REPO / "sample_logs" / "postfix").glob("*.log"))]
+    _, doc, text = report(tmp_path, logs, "--tz", "UTC")
+    markup = re.sub(r">[^<]*<", "><", text)  # the tags and attributes only (log text is escaped between them)
+    for bad in ("src=", "href=", "url(", "@import", "srcset", "xlink", "<link", "<iframe", "<img", "<object"):
+        assert bad not in markup.lower(), bad
+    style = re.search(r"<style>(.*?)</style>", text, re.S)
+    script = re.search(r"<script>(.*?)</script>", text, re.S)
+    assert style and script and text.count("<script") == 1 and text.count("<style") == 1
+    for block, directive in ((style, "style-src"), (script, "script-src")):
+        digest = b64.b64encode(hashlib.sha256(block.group(1).encode()).digest()).decode()
+        assert f"{directive} 'sha256-{digest}'" in CSP
+    assert "default-src 'none'" in CSP and f'content="{CSP}"' in text
+    assert len(re.findall(r"<figure class=\"chart", text)) == 8 and text.count("<svg") == 8
+    assert text.count('<table class="sortable"') == sum(1 for rows in doc["sections"].values() if rows) + 1  # + accounting
+
+
+def test_esc_makes_markup_controls_and_bidi_inert():
+    from logtrace.reports.html import esc
+
+    assert esc('<a href="x">\'&') == "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;"
+    assert esc("a\u202eb\x1b[31mc\x00") == "a\\u202eb\\x1b[31mc\\x00"
+    assert esc(None) == "" and esc(5) == "5"
+
+
+def test_an_unreadable_only_input_writes_no_page(tmp_path):
+    binary = tmp_path / "blob.log"
+    binary.write_bytes(bytes(range(256)) * 4)
+    page = tmp_path / "report.html"
+    r = logtrace("summary", "--format", "html", "-o", str(page), str(binary), codes=(2,))
+    assert b"error:" in r.stderr and not page.exists()

@@ -132,7 +132,8 @@ def summary(
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
                           smtpd_stats=smtpd_stats, zone="UTC" if utc else None)
         if kind == SummaryFormat.html:
-            _html_report(s, files, window, where, mta, options, top, people_clock(tz, utc), output)
+            if s.inputs or not s.failed_inputs:  # no page of zeros when no input could be read
+                _html_report(s, files, window, where, mta, options, top, people_clock(tz, utc), output)
         else:
             with writers.output_to(None if kind == SummaryFormat.csv else output):
                 render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
