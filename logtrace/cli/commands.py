@@ -17,7 +17,7 @@ import typer
 
 from logtrace.cli import render, writers
 from logtrace.cli.application import (BouncesFormat, BouncesFormatOpt, CsvOpt, DebugOpt, Engine, Files, FollowFormat, FollowFormatOpt,
-                                      GroupBy, JsonOpt, MtaOpt, OutputOpt, ParseFormat, ParseFormatOpt, SinceOpt, SummaryFormat,
+                                      GroupBy, JsonOpt, MtaOpt, OutputOpt, RedactOpt, ParseFormat, ParseFormatOpt, SinceOpt, SummaryFormat,
                                       SummaryFormatOpt, TopOpt, TzOpt, UntilOpt, UtcOpt, WhereOpt, YearOpt, app, display_zone,
                                       parse_options, people_clock, pick_format, time_window, top_rows, usage_error)
 
@@ -41,6 +41,7 @@ def follow(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Follow one message through the logs: every event, every hop, a verdict per recipient.
@@ -116,6 +117,7 @@ def summary(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Summarise traffic, deliveries, deferrals, bounces and rejects (a pflogsumm-class report)."""
@@ -130,6 +132,7 @@ def summary(
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
                           smtpd_stats=smtpd_stats, zone="UTC" if utc else None)
+        s.sections = {name: writers.redacted(df) for name, df in s.sections.items()}  # --redact: tables too
         with writers.output_to(None if kind == SummaryFormat.csv else output):
             render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
         render.print_diagnostics(s.diagnostics)
@@ -168,6 +171,7 @@ def bounces(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Messages accepted by some hop and then bounced, expired, deferred or lost. Exit 4 on a --fail-on category."""
@@ -230,6 +234,7 @@ def parse(
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Parse logs into normalized events (JSONL by default) with line accounting on stderr."""
@@ -306,6 +311,7 @@ def watch(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Follow log files like tail -F (rotation included) and alert when accepted mail is bounced,
