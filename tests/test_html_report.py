@@ -538,3 +538,15 @@ def test_an_unreadable_only_input_writes_no_page(tmp_path):
     page = tmp_path / "report.html"
     r = logtrace("summary", "--format", "html", "-o", str(page), str(binary), codes=(2,))
     assert b"error:" in r.stderr and not page.exists()
+
+
+def test_redact_reaches_the_page(tmp_path):
+    """``--redact`` (issue 18): no address of the log is left in the page, tables and failed list alike."""
+    log = str(REPO / "sample_logs/postfix/from-exchange-then-bounce.log")
+    _, _, plain = report(tmp_path, [log], "--tz", "UTC")
+    page = tmp_path / "redacted.html"
+    logtrace("summary", "--format", "html", "--redact", "-o", str(page), "--tz", "UTC", log)
+    redacted = page.read_text(encoding="utf-8")
+    for address in ("alice@example.net", "bob@example.org"):
+        assert address in plain and address not in redacted
+    assert "@h-" in redacted and 'class="message"' in redacted

@@ -227,6 +227,18 @@ WhereOpt = Annotated[Optional[str], typer.Option("--where", "-w", help='Filter, 
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show internal errors with a traceback.")]
 
 
+def _redact(value: bool) -> bool:
+    from logtrace import redact
+
+    redact.enable(bool(value))
+    return value
+
+
+RedactOpt = Annotated[bool, typer.Option(
+    "--redact", callback=_redact, help="Replace addresses, client/relay names and IPs with stable tokens (same input, same "
+    "token; $LOGTRACE_REDACT_KEY keeps them across runs), to share the output.")]
+
+
 def pick_format(fmt: Any, enum: type[Enum], default: str, **shortcuts: bool) -> Any:
     """``--format`` or one of its shortcuts (``--json``, ``--csv``) → a member of ``enum``; two that disagree are a usage error."""
     chosen = {enum(name) for name, on in shortcuts.items() if on}

@@ -18,7 +18,7 @@ import typer
 
 from logtrace.cli import render, writers
 from logtrace.cli.application import (BouncesFormat, BouncesFormatOpt, CsvOpt, DebugOpt, Engine, Files, FollowFormat, FollowFormatOpt,
-                                      GroupBy, JsonOpt, MtaOpt, OutputOpt, ParseFormat, ParseFormatOpt, SinceOpt, SummaryFormat,
+                                      GroupBy, JsonOpt, MtaOpt, OutputOpt, RedactOpt, ParseFormat, ParseFormatOpt, SinceOpt, SummaryFormat,
                                       SummaryFormatOpt, TopOpt, TzOpt, UntilOpt, UtcOpt, WhereOpt, YearOpt, app, display_zone,
                                       parse_options, people_clock, pick_format, time_window, top_rows, usage_error)
 
@@ -42,6 +42,7 @@ def follow(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Follow one message through the logs: every event, every hop, a verdict per recipient.
@@ -117,6 +118,7 @@ def summary(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Summarise traffic, deliveries, deferrals, bounces and rejects (a pflogsumm-class report)."""
@@ -131,6 +133,7 @@ def summary(
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
                           smtpd_stats=smtpd_stats, zone="UTC" if utc else None)
+        s.sections = {name: writers.redacted(df) for name, df in s.sections.items()}  # --redact: tables too
         if kind == SummaryFormat.html:
             if s.inputs or not s.failed_inputs:  # no page of zeros when no input could be read
                 _html_report(s, files, window, where, mta, options, top, people_clock(tz, utc), output)
@@ -159,8 +162,8 @@ def _html_report(s: Any, files: list[str], window: Any, where: str | None, mta: 
         with render.status("finding accepted messages that failed…"), people_times(clock):
             res = find_bounces(files, mta=mta, options=options, where=where)
             failed, note = [item_to_json(i) for i in res.items if window.is_open or window.contains(i.story.origin.start)], None
-    with writers.output_to(output):
-        sys.stdout.write(to_html(to_document(s), failed, top=top, failed_note=note))
+    with writers.output_to(output):  # --redact: the document and the messages like JSON output
+        sys.stdout.write(to_html(writers.redacted(to_document(s)), writers.redacted(failed), top=top, failed_note=note))
         sys.stdout.flush()
 
 
@@ -191,6 +194,7 @@ def bounces(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Messages accepted by some hop and then bounced, expired, deferred or lost. Exit 4 on a --fail-on category."""
@@ -253,6 +257,7 @@ def parse(
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Parse logs into normalized events (JSONL by default) with line accounting on stderr."""
@@ -329,6 +334,7 @@ def watch(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Follow log files like tail -F (rotation included) and alert when accepted mail is bounced,
