@@ -18,7 +18,6 @@ import queue
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -160,7 +159,7 @@ class Tab:
         return r["result"].get("value")
 
     def problems(self) -> list[str]:
-        """Console errors/warnings, uncaught exceptions, log errors/warnings and every network request
+        """Console errors/warnings, uncaught exceptions, log errors (CSP violations among them) and every network request
         except the page's own ``file://`` load."""
         out = []
         for e in self.b.events(self.session):
@@ -169,7 +168,7 @@ class Tab:
                 out.append(f"console.{p['type']}: {[a.get('value', a.get('description')) for a in p.get('args', [])]}")
             elif m == "Runtime.exceptionThrown":
                 out.append(f"exception: {p['exceptionDetails'].get('text')} {p['exceptionDetails'].get('exception', {})}")
-            elif m == "Log.entryAdded" and p["entry"]["level"] in ("error", "warning"):
+            elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
                 out.append(f"log {p['entry']['level']} ({p['entry'].get('source')}): {p['entry'].get('text')}")
             elif m == "Network.requestWillBeSent" and p["request"]["url"] != self.url:
                 out.append(f"network request: {p['request']['url']}")
@@ -190,18 +189,17 @@ class Tab:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(tmp_path_factory):
+    """One Chromium for the session, with a fresh profile (its stderr is kept beside it, in pytest's temp dir)."""
     binary = os.environ.get("LOGTRACE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not os.access(binary, os.X_OK):
         unavailable("chromium is not installed (bash .ci/install-browser.sh installs it)", required=IN_CI)
-    profile = Path(tempfile.mkdtemp(prefix="logtrace-chromium-"))
-    b = Browser(binary, profile)
+    b = Browser(binary, tmp_path_factory.mktemp("chromium"))
     try:
         b.send("Browser.getVersion")
         yield b
     finally:
         b.close()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
@@ -521,7 +519,8 @@ def test_the_page_references_nothing_outside_itself_and_pins_its_script_and_styl
         assert f"{directive} 'sha256-{digest}'" in CSP
     assert "default-src 'none'" in CSP and f'content="{CSP}"' in text
     assert len(re.findall(r"<figure class=\"chart", text)) == 8 and text.count("<svg") == 8
-    assert text.count('<table class="sortable"') == sum(1 for rows in doc["sections"].values() if rows and isinstance(rows, list)) + 1  # + accounting
+    tables = sum(1 for rows in doc["sections"].values() if rows and isinstance(rows, list)) + 1  # + accounting
+    assert text.count('<table class="sortable"') == tables
 
 
 def test_esc_makes_markup_controls_and_bidi_inert():
