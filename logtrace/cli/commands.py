@@ -9,6 +9,7 @@ Help lists them in :data:`ORDER`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -17,7 +18,7 @@ import typer
 
 from logtrace.cli import render, writers
 from logtrace.cli.application import (BouncesFormat, BouncesFormatOpt, CsvOpt, DebugOpt, Engine, Files, FollowFormat, FollowFormatOpt,
-                                      GroupBy, JsonOpt, MtaOpt, OutputOpt, ParseFormat, ParseFormatOpt, SinceOpt, SummaryFormat,
+                                      GroupBy, JsonOpt, MtaOpt, OutputOpt, RedactOpt, ParseFormat, ParseFormatOpt, SinceOpt, SummaryFormat,
                                       SummaryFormatOpt, TopOpt, TzOpt, UntilOpt, UtcOpt, WhereOpt, YearOpt, app, display_zone,
                                       parse_options, people_clock, pick_format, time_window, top_rows, usage_error)
 
@@ -41,6 +42,7 @@ def follow(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Follow one message through the logs: every event, every hop, a verdict per recipient.
@@ -116,6 +118,7 @@ def summary(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Summarise traffic, deliveries, deferrals, bounces and rejects (a pflogsumm-class report)."""
@@ -130,8 +133,13 @@ def summary(
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
                           smtpd_stats=smtpd_stats, zone="UTC" if utc else None)
-        with writers.output_to(None if kind == SummaryFormat.csv else output):
-            render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
+        s.sections = {name: writers.redacted(df) for name, df in s.sections.items()}  # --redact: tables too
+        if kind == SummaryFormat.html:
+            if s.inputs or not s.failed_inputs:  # no page of zeros when no input could be read
+                _html_report(s, files, window, where, mta, options, top, people_clock(tz, utc), output)
+        else:
+            with writers.output_to(None if kind == SummaryFormat.csv else output):
+                render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
         render.print_diagnostics(s.diagnostics)
         render.warn_outside(window, s.period.get("log_first", s.period.get("first")), s.period.get("log_last", s.period.get("last")),
                            display_zone(tz, utc))
@@ -139,6 +147,24 @@ def summary(
             render.print_accounting(s.accounting)
         if s.failed_inputs:
             raise typer.Exit(render.EXIT_USAGE)
+
+
+def _html_report(s: Any, files: list[str], window: Any, where: str | None, mta: str, options: Any, top: int, clock: Any,
+                output: Path | None) -> None:
+    """``summary --format html``: the summary document plus ``bounces``' accepted-then-failed list (not for stdin)."""
+    from logtrace.reports.html import to_html
+    from logtrace.reports.summary import to_document
+    from logtrace.trace.bounces import find_bounces, item_to_json
+    from logtrace.trace.narrative import people_times
+
+    failed, note = None, "not listed: standard input cannot be read twice (give files to see them)"
+    if "-" not in files:
+        with render.status("finding accepted messages that failed…"), people_times(clock):
+            res = find_bounces(files, mta=mta, options=options, where=where)
+            failed, note = [item_to_json(i) for i in res.items if window.is_open or window.contains(i.story.origin.start)], None
+    with writers.output_to(output):  # --redact: the document and the messages like JSON output
+        sys.stdout.write(to_html(writers.redacted(to_document(s)), writers.redacted(failed), top=top, failed_note=note))
+        sys.stdout.flush()
 
 
 @app.command(short_help="Accepted messages that then bounced, expired or got lost.")
@@ -168,6 +194,7 @@ def bounces(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Messages accepted by some hop and then bounced, expired, deferred or lost. Exit 4 on a --fail-on category."""
@@ -230,6 +257,7 @@ def parse(
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Parse logs into normalized events (JSONL by default) with line accounting on stderr."""
@@ -313,6 +341,7 @@ def watch(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Follow log files like tail -F (rotation included) and alert when accepted mail is bounced,
