@@ -399,7 +399,7 @@ def watch(
                     render.print_alert(a, clock)
                 sys.stdout.flush()
                 if argv is not None:
-                    problem = run_command(argv, a, exec_timeout)
+                    problem = run_command(argv, writers.redacted(a), exec_timeout)  # --redact: the command's copy too
                     if problem:
                         render.print_diagnostics([Diagnostic("warning", f"--exec for alert {a['alert_id']}: {problem}")])
 
