@@ -360,7 +360,7 @@ def sniff_head(f: InputFile, n_lines: int = 60) -> list[str]:
     """Head lines as parsers will see them (journal JSON exports converted to syslog lines)."""
     lines = head(f, n_lines)
     if _is_journal_json(f):
-        return [_journal_line(ln.encode()).decode("utf-8", "replace") if ln.strip() else ln for ln in lines]
+        return [journal_line(ln.encode()).decode("utf-8", "replace") if ln.strip() else ln for ln in lines]
     return lines
 
 
@@ -457,7 +457,7 @@ def _is_journal_json(f: InputFile) -> bool:
     return False
 
 
-def _journal_line(raw: bytes) -> bytes:
+def journal_line(raw: bytes) -> bytes:
     try:
         o = json.loads(raw)
     except ValueError:
@@ -478,7 +478,7 @@ def _journal_line(raw: bytes) -> bytes:
 def _journal_chunk(data: bytes) -> bytes:
     lines = data.split(b"\n")
     trail = lines[-1] == b""
-    out = b"\n".join(_journal_line(x) if x.strip() else x for x in (lines[:-1] if trail else lines))
+    out = b"\n".join(journal_line(x) if x.strip() else x for x in (lines[:-1] if trail else lines))
     return out + (b"\n" if trail else b"")
 
 

@@ -182,10 +182,10 @@ class Watcher:
                     inp.unparsed += 1
                 if tally is not None:
                     tally[line_key(rec)] += 1
-            if self.metrics is not None:
+            if self.metrics is not None:  # events first: a scrape that sees every line counted sees their events
+                self.metrics.observe(mine)
                 self.metrics.lines_read(tally)
                 tally.clear()
-                self.metrics.observe(mine)
             fresh += mine
         fresh.sort(key=_order)
         events = sorted(events + fresh, key=_order) if events else fresh
@@ -213,8 +213,8 @@ class Watcher:
         out = inp.parser.parse_frame(assign_years(df, inp.ctx.years), inp.ctx)
         inp.unparsed += int((out.get_column("kind") == "unparsed").sum())
         if self.metrics is not None:
-            self.metrics.lines_read(frame_lines(out))
             self.metrics.observe_frame(out)
+            self.metrics.lines_read(frame_lines(out))
         return frame_events(out.filter(pl.col("queue_id").is_not_null(), pl.col("kind") != "unparsed"))
 
     def backlog(self) -> int:
@@ -329,9 +329,9 @@ def frame_events(df: Any) -> list[Event]:
 
 def journal_line(text: str) -> str:
     """One ``journalctl -o json`` record → the syslog line every parser reads (as ``parse`` reads such exports)."""
-    from logtrace.input.reader import _journal_line
+    from logtrace.input.reader import journal_line as journal_bytes
 
-    return _journal_line(text.encode("utf-8", "surrogateescape")).decode("utf-8", "replace") if text.strip() else text
+    return journal_bytes(text.encode("utf-8", "surrogateescape")).decode("utf-8", "replace") if text.strip() else text
 
 
 def load_state(path: str) -> dict[str, Any]:
