@@ -124,10 +124,10 @@ def test_json_has_every_section_and_line_accounting(basic: str) -> None:
                       "bounce_hosts", "reject_actions", "reject_reasons", "reject_hosts", "warnings", "no_size",
                       "postscreen", "smtpd_hosts"}
     assert s["per_day"] == [
-        {"day": "2024-03-04", "received": 2, "delivered": 2, "deferred": 1, "bounced": 1, "rejected": 0},
-        {"day": "2024-03-05", "received": 0, "delivered": 1, "deferred": 0, "bounced": 0, "rejected": 6},
+        {"day": "2024-03-04", "received": 2, "delivered": 2, "deferrals": 1, "bounced": 1, "rejected": 0},
+        {"day": "2024-03-05", "received": 0, "delivered": 1, "deferrals": 0, "bounced": 0, "rejected": 3},
     ]
-    assert len(s["per_hour"]) == 24 and s["per_hour"][9]["received"] == 1 and s["per_hour"][11]["rejected"] == 6
+    assert len(s["per_hour"]) == 24 and s["per_hour"][9]["received"] == 1 and s["per_hour"][11]["rejected"] == 3
     by_dom = {r["domain"]: r for r in s["delivery_by_domain"]}
     assert by_dom["example.org"] == {"domain": "example.org", "sent": 1, "bytes": 1000, "deferrals": 1,
                                      "avg_delay_s": 4201.0, "max_delay_s": 4201.0}

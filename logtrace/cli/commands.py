@@ -130,6 +130,9 @@ def summary(
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
                           smtpd_stats=smtpd_stats, zone="UTC" if utc else None)
+        if s.failed_inputs and not s.inputs:  # nothing could be read: the errors, not a report of zeros
+            render.print_diagnostics(s.diagnostics)
+            raise typer.Exit(render.EXIT_USAGE)
         with writers.output_to(None if kind == SummaryFormat.csv else output):
             render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
         render.print_diagnostics(s.diagnostics)

@@ -28,8 +28,8 @@ from logtrace.parsing.tags import Tag, tagged
 from logtrace.reports.collect import CONN_KINDS
 from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, recipient_domain, sizes,
                                         whence)
-from logtrace.reports.reasons import reason_rows, reason_finish
-from logtrace.reports.sections import DELAY_PARTS
+from logtrace.reports.reasons import action_expr, PEER_KEYS, REASON_KEYS, reason_finish, reason_rows
+from logtrace.reports.sections import DELAY_PARTS, TRAFFIC, traffic_aggs
 
 COMPACT_ROWS = 50_000  #: merge a counter's partial aggregates once they grew by this many rows and doubled
 SUMS = ("received", "delivered", "forwarded", "deferrals", "bounced", "rejected", "reject_warnings", "held", "discarded")
@@ -142,13 +142,13 @@ class SummaryFold:
         self.senders = c(("addr", "x"), ("count", "bytes"))
         self.sdoms = c(("sdom", "x"), ("count", "bytes"))
         self.rcpts = c(("rcpt", "x"), ("count", "bytes"))
-        self.days = c(("day",), ("received", "delivered", "deferred", "bounced", "rejected"))
-        self.hours = c(("hour",), ("received", "delivered", "deferred", "bounced", "rejected"))
+        self.days = c(("day",), TRAFFIC)
+        self.hours = c(("hour",), TRAFFIC)
         self.by_domain = c(("domain",), ("sent", "bytes", "deferrals", "dsum", "dcnt"), ("max_delay_s",))
         self.by_relay = c(("relay",), ("sent", "bytes", "deferrals", "dsum", "dcnt"), ("max_delay_s",))
         self.clients = c(("client",), ("count",))
         self.delays = c(("part", "value"), ("n",))
-        self.reasons = {k: (c(("cls", "code", "reason", "queue_id"), ("count",)), c(("cls", "peer"), ("count",)))
+        self.reasons = {k: (c(REASON_KEYS, ("count",), ("example",)), c(PEER_KEYS, ("count",)))
                         for k in ("deferral", "bounce", "reject")}
         self.actions = c(("action",), ("count",))
         self.severity = c(("severity", "daemon", "message"), ("count",))
@@ -249,8 +249,7 @@ class SummaryFold:
         add(self.bounced_msgs, bounced.select("host", "queue_id").unique())
         add(self.senders, recv.group_by("addr", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
         add(self.sdoms, recv.group_by("sdom", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
-        traffic = dict(received=pl.col("received").sum(), delivered=pl.col("delivered").sum(),
-                       deferred=(st == "deferred").sum(), bounced=(st == "bounced").sum(), rejected=pl.col("act").is_not_null().sum())
+        traffic = traffic_aggs()
         add(self.days, ev.filter(pl.col("day").is_not_null()).group_by("day").agg(**traffic))
         add(self.hours, ev.filter(pl.col("hour").is_not_null()).group_by("hour").agg(**traffic))
         local = pl.when(tagged(Tag.PFLOGSUMM)).then(pl.lit("(local pickup)")).otherwise(pl.lit("(local)"))
@@ -262,9 +261,9 @@ class SummaryFold:
         for key, rows, peer in (("deferral", deferred, relay_peer), ("bounce", bounced, relay_peer),
                                 ("reject", rejects, gimme_domain(pl.col("client_host"), pl.col("client_ip")))):
             r = reason_rows(rows, peer)
-            add(self.reasons[key][0], r.group_by("cls", "code", "reason", "queue_id").agg(count=pl.len()))
-            add(self.reasons[key][1], r.group_by("cls", "peer").agg(count=pl.len()))
-        add(self.actions, rejects.group_by(pl.coalesce(pl.col("act"), pl.col("kind")).alias("action")).agg(count=pl.len()))
+            add(self.reasons[key][0], r.group_by(*REASON_KEYS).agg(count=pl.len(), example=pl.col("example").max()))
+            add(self.reasons[key][1], r.group_by(*PEER_KEYS).agg(count=pl.len()))
+        add(self.actions, rejects.group_by(action_expr().alias("action")).agg(count=pl.len()))
         sev = pl.when(pl.col("kind") == "warning").then(pl.lit("warning")).otherwise(pl.col("kind"))
         add(self.severity, ev.filter(pl.col("kind").is_in(["warning", "fatal", "panic"]))
                           .with_columns(severity=sev, message=pl.col("detail").fill_null("").str.slice(0, 120))
@@ -372,10 +371,10 @@ class SummaryFold:
 
         reasons = {}
         for key in ("deferral", "bounce", "reject"):
-            by_msg = m(self.reasons[key][0], ("cls", "code", "reason", "queue_id"),
-                       {"cls": s, "code": s, "reason": s, "queue_id": s, "count": u32})
-            by_peer = m(self.reasons[key][1], ("cls", "peer"), {"cls": s, "peer": s, "count": u32})
-            reasons[key] = reason_finish(by_msg, by_peer, top)
+            by_msg = m(self.reasons[key][0], REASON_KEYS,
+                       {"action": s, "cls": s, "code": s, "reason": s, "queue_id": s, "count": u32, "example": s})
+            by_peer = m(self.reasons[key][1], PEER_KEYS, {"action": s, "cls": s, "peer": s, "count": u32})
+            reasons[key] = reason_finish(by_msg, by_peer, top, messages=key != "reject")
         sev = m(self.severity, ("severity", "daemon", "message"), {"severity": s, "daemon": s, "message": s, "count": u32})
         ns = (pl.concat(self.no_size, how="vertical_relaxed").sort("seq").group_by("queue_id", maintain_order=True)
               .agg(recipient=pl.col("rcpt").last(), host=pl.col("host").first()) if self.no_size
@@ -402,7 +401,7 @@ class SummaryFold:
             "reject_reasons": reasons["reject"][0],
             "reject_hosts": reasons["reject"][1],
             "warnings": S.severity_finish(sev, top),
-            "no_size": ns.sort("queue_id").head(top * 5),
+            "no_size": ns.sort("queue_id").head(top),
             "postscreen": ps.group_by("status").agg(count=pl.col("count").sum(), clients=pl.col("client_ip").n_unique())
             .rename({"status": "action"}).sort(["count", "action"], descending=[True, False]),
         }

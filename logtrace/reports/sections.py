@@ -9,22 +9,29 @@ from typing import Any
 from logtrace.parsing.tags import Tag, tagged
 from logtrace.reports.collect import CONN_KINDS
 from logtrace.reports.pflogsumm import gimme_domain, recipient_domain
-from logtrace.reports.reasons import reason_finish, reason_tables
+from logtrace.reports.reasons import action_expr, reason_finish, reason_tables
 
 #: (column, label) of the delay parts the "delays" section reports, in order
 DELAY_PARTS = (("delay_s", "delay"), ("delay_before_qmgr_s", "before_qmgr"), ("delay_in_qmgr_s", "in_qmgr"),
                ("delay_conn_s", "conn_setup"), ("delay_xmit_s", "transmission"))
-TRAFFIC = ("received", "delivered", "deferred", "bounced", "rejected")
+#: per-day/per-hour columns: ``deferrals`` are delivery attempts (as the grand total of that name), ``rejected``
+#: counts ``reject`` actions only (as the grand total; warnings, holds and discards are in ``reject_actions``)
+TRAFFIC = ("received", "delivered", "deferrals", "bounced", "rejected")
+
+
+def traffic_aggs() -> dict[str, Any]:
+    """The per-day/per-hour aggregations over derived events (:data:`TRAFFIC`), shared with the fold."""
+    import polars as pl
+
+    return dict(received=pl.col("received").sum(), delivered=pl.col("delivered").sum(),
+                deferrals=(pl.col("dstatus") == "deferred").sum(), bounced=(pl.col("dstatus") == "bounced").sum(),
+                rejected=(pl.col("act") == "reject").sum())
 
 
 def traffic(ev: Any, by: str) -> Any:
     import polars as pl
 
-    return finish_traffic(ev.filter(pl.col(by).is_not_null()).group_by(by).agg(
-        received=pl.col("received").sum(), delivered=pl.col("delivered").sum(),
-        deferred=(pl.col("dstatus") == "deferred").sum(), bounced=(pl.col("dstatus") == "bounced").sum(),
-        rejected=pl.col("act").is_not_null().sum(),
-    ), by)
+    return finish_traffic(ev.filter(pl.col(by).is_not_null()).group_by(by).agg(**traffic_aggs()), by)
 
 
 def finish_traffic(counts: Any, by: str) -> Any:
@@ -81,7 +88,7 @@ def severity(ev: Any, top: int) -> Any:
 
 
 def severity_finish(counts: Any, top: int) -> Any:
-    return (counts.sort(["severity", "count", "message"], descending=[False, True, False])
+    return (counts.sort(["severity", "count", "message", "daemon"], descending=[False, True, False, False])
             .group_by("severity", maintain_order=True).head(top))
 
 
@@ -126,8 +133,8 @@ def build_sections(ev: Any, sized: Any, recv: Any, dlv: Any, *, top: int, smtpd_
     relay_peer = gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")
     d_reason, d_peer = reason_tables(deferrals, relay_peer, top)
     b_reason, b_peer = reason_tables(bounces, relay_peer, top)
-    r_reason, r_peer = reason_tables(rejects, gimme_domain(pl.col("client_host"), pl.col("client_ip")), top)
-    actions = rejects.group_by(pl.coalesce(pl.col("act"), pl.col("kind")).alias("action")).agg(count=pl.len()).sort("action")
+    r_reason, r_peer = reason_tables(rejects, gimme_domain(pl.col("client_host"), pl.col("client_ip")), top, messages=False)
+    actions = rejects.group_by(action_expr().alias("action")).agg(count=pl.len()).sort("action")
     # a message received without a client: "(local pickup)" for pflogsumm-counted dialects, "(local)" otherwise
     local = pl.when(tagged(Tag.PFLOGSUMM)).then(pl.lit("(local pickup)")).otherwise(pl.lit("(local)"))
 
@@ -154,7 +161,7 @@ def build_sections(ev: Any, sized: Any, recv: Any, dlv: Any, *, top: int, smtpd_
         "reject_reasons": r_reason,
         "reject_hosts": r_peer,
         "warnings": severity(ev, top),
-        "no_size": no_size.sort("queue_id").head(top * 5),
+        "no_size": no_size.sort("queue_id").head(top),
         "postscreen": postscreen(ev),
     }
     smtpd_out = None
