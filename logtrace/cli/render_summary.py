@@ -19,33 +19,8 @@ from typing import Any
 from logtrace.cli import render, writers
 from logtrace.reports.summary import TOTALS_NOTES, UNIQUE_KEYS, UNIQUE_NOTE, Summary, to_document
 
-#: section name → title, in report order (pflogsumm's order; problems move up with --problems-first).
-TITLES: dict[str, str] = {
-    "per_day": "Per-day traffic",
-    "per_hour": "Per-hour traffic (totals over all days)",
-    "delivery_by_domain": "Message delivery by recipient domain",
-    "delivery_by_relay": "Message delivery by relay domain",
-    "reception_by_domain": "Messages received by sender domain",
-    "reception_by_client": "Messages received by client domain",
-    "smtpd_hosts": "SMTPD connections by client domain",
-    "senders_by_count": "Senders by message count",
-    "recipients_by_count": "Recipients by message count",
-    "senders_by_size": "Senders by message size",
-    "recipients_by_size": "Recipients by message size",
-    "delays": "Delivery delay percentiles (seconds; delays=a/b/c/d parts)",
-    "postscreen": "Postscreen actions",
-    "no_size": "Messages with no size data",
-    "deferral_reasons": "Deferrals by reason",
-    "deferral_hosts": "Deferrals by remote host",
-    "bounce_reasons": "Bounces by reason",
-    "bounce_hosts": "Bounces by remote host",
-    "reject_actions": "Rejects, warnings, holds and discards",
-    "reject_reasons": "Rejects by reason",
-    "reject_hosts": "Rejects by client",
-    "warnings": "Warnings, fatal errors and panics",
-}
-PROBLEMS = ("deferral_reasons", "deferral_hosts", "bounce_reasons", "bounce_hosts", "reject_actions", "reject_reasons",
-            "reject_hosts", "warnings", "no_size")
+from logtrace.reports.text import HIDDEN, PROBLEMS, TITLES, ordered_sections  # noqa: F401  (re-exported for renderers)
+
 _CHARTED = ("per_day", "per_hour")
 _BAR_W = 24
 _TOTAL_LABELS = {
@@ -76,19 +51,14 @@ def totals_title(s: Summary) -> str:
     return f"Grand totals ({s.counting} counting rules)"
 
 
-def ordered_sections(s: Summary, problems_first: bool = False) -> list[str]:
-    names = [n for n in TITLES if n in s.sections and not (s.counting == "eximstats" and n in _POSTFIX_ONLY)]
-    if problems_first:
-        names = [n for n in names if n in PROBLEMS] + [n for n in names if n not in PROBLEMS]
-    return names
-
-
 def emit(s: Summary, fmt: str, *, output: Path | None = None, problems_first: bool = False, width: int | None = None) -> list[Path]:
     """Write the report in ``fmt`` (table, json, markdown to stdout; csv files into ``output``)."""
     if fmt == "json":
         writers.write_json(to_document(s))
     elif fmt == "markdown":
         sys.stdout.write(to_markdown(s, problems_first))
+    elif fmt == "text":
+        sys.stdout.write(to_text(s, problems_first, width or 80))
     elif fmt == "csv":
         assert output is not None
         return write_csv(s, output)
@@ -155,8 +125,6 @@ def _bar(value: float, peak: float, width: int = 30) -> str:
 # ---------------------------------------------------------------- table
 
 
-#: JSON/CSV-only columns (one raw example text per reason group): not shown in tables
-HIDDEN = ("example",)
 #: the narrowest a descriptive (text) column is squeezed to before a table is stacked
 _MIN_TEXT = 12
 
@@ -298,6 +266,24 @@ def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None
                            f"avg connect {m['avg_connect_s']:.1f}s, total {m['total_connect_s']:,}s"))
     for name in ordered_sections(s, problems_first):
         console.print(section_table(s, name, s.sections[name], console.width))
+
+
+# ---------------------------------------------------------------- text
+
+
+def to_text(s: Summary, problems_first: bool = False, width: int = 80) -> str:
+    """The plain-text report (:mod:`logtrace.reports.text`): 80 columns, no box drawing, for cron mail."""
+    from logtrace.reports.text import render as render_text
+
+    head = (f"logtrace summary: {local_time(s.period, 'first')} to {local_time(s.period, 'last')} "
+            f"({render.safe(zone_text(s.period))})")
+    notes = ([TOTALS_NOTES[s.counting]] if s.counting != "pflogsumm" else []) + [UNIQUE_NOTE]
+    labels = {**(_EXIM_LABELS if s.counting == "eximstats" else _TOTAL_LABELS)}
+    if s.totals_eximstats:
+        labels.update({k: v for k, v in _EXIM_LABELS.items() if k not in s.totals})
+    return render_text(s, head=head, titles={n: title(s, n) for n in TITLES if n in s.sections},
+                       total_labels=labels, unique_keys=UNIQUE_KEYS, notes=notes, escape=render.safe, width=width,
+                       problems_first=problems_first)
 
 
 # ---------------------------------------------------------------- markdown

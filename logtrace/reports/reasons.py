@@ -40,8 +40,9 @@ CODE_CLASSES: dict[str, str] = {
 TEXT_RULES: tuple[tuple[str, str], ...] = (
     ("greylisting", r"greylist|grey-list|graylist|try again later.*grey"),
     ("tls_failure", r"\btls\b|starttls|ssl_|\bssl\b|certificate verif|handshake fail"),
+    ("mailbox_full", r"quota|mailbox (?:is )?full|over ?quota|insufficient (?:system )?storage|mailbox size|out of storage|"
+                     r"cannot update mailbox.*file too large"),
     ("message_too_large", r"too large|too big|size exceeds|exceeds.*size limit|message size"),
-    ("mailbox_full", r"quota|mailbox (?:is )?full|over ?quota|insufficient (?:system )?storage|mailbox size|out of storage"),
     ("relay_denied", r"relay access denied|relaying denied|relay(?:ing)? not (?:permitted|allowed)|relay denied|"
                      r"not permitted to relay|unable to relay"),
     ("sender_rejected", r"sender address rejected|sender rejected|sender domain|bad sender|sender verify fail"),
@@ -107,6 +108,8 @@ def normalize_reason(text: Any) -> Any:
         .str.replace_all(r"<[^<>\s]*@[^<>\s]*>", "\x02address\x03")
         .str.replace_all(r"<[^<>\s]*>", "<…>")
         .str.replace_all(r"(?i)https?://\S+|\bwww\.[^\s;,)]+", "\x02url\x03")
+        .str.replace_all(r"/var/(?:spool/)?mail/[\w.+-]*\w", "/var/mail/\x02user\x03")
+        .str.replace_all(r"\bfor user [\w.+-]*\w", "for user \x02user\x03")
         .str.replace_all(r"[\w.+=/-]+@[\w.-]+", "\x02address\x03")
     )
     for _ in range(4):  # DNSBL zone names survive the host-name rule (their dots are masked until the end)
