@@ -112,6 +112,15 @@ def summary(
     where: WhereOpt = None,
     problems_first: Annotated[bool, typer.Option("--problems-first", help="Show deferrals, bounces, rejects and warnings first.")] = False,
     smtpd_stats: Annotated[bool, typer.Option("--smtpd-stats", help="Add SMTP connection statistics (connect/disconnect pairs).")] = False,
+    verp_mung: Annotated[int, typer.Option("--verp-mung", metavar="LEVEL", min=0, max=2, help=(
+        "Fold VERP sender addresses (as pflogsumm): 1 replaces the numbers of bounce/return/list senders by ID; "
+        "2 also drops the encoded recipient."))] = 0,
+    ignore_case: Annotated[bool, typer.Option("--ignore-case", "-i", help=(
+        "Lowercase whole addresses when counting senders and recipients (default: only their domains, as pflogsumm)."))] = False,
+    syslog_name: Annotated[Optional[list[str]], typer.Option("--syslog-name", metavar="NAME", help=(
+        "Report only the Postfix instances with this syslog name (repeatable; 'postfix' keeps postfix/… and "
+        "postfix/submission/…, not postfix-out/…). Default: every instance."))] = None,
+    rej_add_from: Annotated[bool, typer.Option("--rej-add-from", help="Add the envelope sender to each client of the reject tables.")] = False,
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
@@ -129,7 +138,8 @@ def summary(
 
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
-                          smtpd_stats=smtpd_stats, zone="UTC" if utc else None)
+                          smtpd_stats=smtpd_stats, zone="UTC" if utc else None, verp_mung=verp_mung,
+                          ignore_case=ignore_case, rej_add_from=rej_add_from, syslog_name=tuple(syslog_name or ()))
         if s.failed_inputs and not s.inputs:  # nothing could be read: the errors, not a report of zeros
             render.print_diagnostics(s.diagnostics)
             raise typer.Exit(render.EXIT_USAGE)

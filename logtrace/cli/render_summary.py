@@ -22,6 +22,7 @@ from logtrace.reports.summary import TOTALS_NOTES, UNIQUE_KEYS, UNIQUE_NOTE, Sum
 from logtrace.reports.text import HIDDEN, PROBLEMS, TITLES, ordered_sections  # noqa: F401  (re-exported for renderers)
 
 _CHARTED = ("per_day", "per_hour")
+_ZONED = ("per_day", "per_hour", "smtpd_per_day", "smtpd_per_hour")
 _BAR_W = 24
 _TOTAL_LABELS = {
     "received": "received", "delivered": "delivered", "forwarded": "forwarded", "deferred": "deferred (messages)",
@@ -86,7 +87,7 @@ def _fmt(v: Any, col: str = "") -> str:
 def title(s: Summary, name: str) -> str:
     """A section's title; the per-day and per-hour tables name the zone their days and hours are in."""
     zone = zone_text(s.period)
-    return f"{TITLES[name]} in {render.safe(zone)}" if name in _CHARTED and zone else TITLES[name]
+    return f"{TITLES[name]} in {render.safe(zone)}" if name in _ZONED and zone else TITLES[name]
 
 
 def zone_text(period: dict[str, Any]) -> str | None:

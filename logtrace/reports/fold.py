@@ -26,9 +26,9 @@ from typing import Any
 
 from logtrace.parsing.tags import Tag, tagged
 from logtrace.reports.collect import CONN_KINDS
-from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, recipient_domain, sizes,
-                                        whence)
-from logtrace.reports.reasons import action_expr, PEER_KEYS, REASON_KEYS, reason_finish, reason_rows
+from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, munge_addresses,
+                                        recipient_domain, sizes, whence)
+from logtrace.reports.reasons import PEER_KEYS, REASON_KEYS, action_expr, normalize_reason, reason_finish, reason_rows
 from logtrace.reports.sections import DELAY_PARTS, TRAFFIC, traffic_aggs
 
 COMPACT_ROWS = 50_000  #: merge a counter's partial aggregates once they grew by this many rows and doubled
@@ -123,8 +123,10 @@ class Counter:
 class SummaryFold:
     """Fold narrow event blocks (with a global ``seq``) into a summary's totals, counts and sections."""
 
-    def __init__(self, *, tz: str, host_tz: dict[str, str] | None = None, top: int = 10, smtpd_stats: bool = False) -> None:
+    def __init__(self, *, tz: str, host_tz: dict[str, str] | None = None, top: int = 10, smtpd_stats: bool = False,
+                 verp_mung: int = 0, ignore_case: bool = False, rej_add_from: bool = False) -> None:
         self.tz, self.host_tz, self.top, self.smtpd_stats = tz, host_tz, top, smtpd_stats
+        self.verp_mung, self.ignore_case, self.rej_add_from = verp_mung, ignore_case, rej_add_from
         self.sizes = FirstSeen()  # first size line per queue ID (hashed): position and bytes
         self.pending: Any = None  # last accept per queue ID not yet sized
         self.exim: list[Any] = []
@@ -153,6 +155,7 @@ class SummaryFold:
         self.actions = c(("action",), ("count",))
         self.severity = c(("severity", "daemon", "message"), ("count",))
         self.postscreen = c(("status", "client_ip"), ("count",))
+        self.smtp_failures = c(("reason", "peer"), ("count",))
 
     # ------------------------------------------------------------------ per block
 
@@ -164,10 +167,10 @@ class SummaryFold:
         x = tagged(Tag.EXIMSTATS)
         if ev.select(x.any()).item():
             self.exim.append(detach(ev.filter(x)))
-        ev = derive(ev, self.tz, self.host_tz).with_columns(x=x)
+        ev = derive(munge_addresses(ev, self.verp_mung, self.ignore_case), self.tz, self.host_tz).with_columns(x=x)
         if self.smtpd_stats:
             self.conn.append(detach(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
-                "seq", "kind", "daemon", "host", "pid", "ts", "client_host", "client_ip")))
+                "seq", "kind", "daemon", "host", "pid", "ts", "client_host", "client_ip", "day", "hour")))
         self._queue: list[tuple[Counter, Any]] = []
         recv = self._received(ev)
         self._deliveries(ev)
@@ -258,8 +261,11 @@ class SummaryFold:
         rejects = ev.filter(pl.col("act").is_not_null() | (pl.col("kind") == "reject")).with_columns(
             reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
         relay_peer = gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")
+        client_peer = gimme_domain(pl.col("client_host"), pl.col("client_ip"))
+        if self.rej_add_from:  # pflogsumm's --rej-add-from: the client with the envelope sender
+            client_peer = pl.concat_str([client_peer.fill_null(""), pl.lit(" from=<"), pl.col("sender").fill_null(""), pl.lit(">")])
         for key, rows, peer in (("deferral", deferred, relay_peer), ("bounce", bounced, relay_peer),
-                                ("reject", rejects, gimme_domain(pl.col("client_host"), pl.col("client_ip")))):
+                                ("reject", rejects, client_peer)):
             r = reason_rows(rows, peer)
             add(self.reasons[key][0], r.group_by(*REASON_KEYS).agg(count=pl.len(), example=pl.col("example").max()))
             add(self.reasons[key][1], r.group_by(*PEER_KEYS).agg(count=pl.len()))
@@ -269,6 +275,9 @@ class SummaryFold:
                           .with_columns(severity=sev, message=pl.col("detail").fill_null("").str.slice(0, 120))
                           .group_by("severity", "daemon", "message").agg(count=pl.len()))
         add(self.postscreen, ev.filter(tagged(Tag.POSTSCREEN)).group_by("status", "client_ip").agg(count=pl.len()))
+        add(self.smtp_failures, ev.filter(tagged(Tag.SMTP_FAILURE)).select(
+            reason=normalize_reason(pl.coalesce(pl.col("reply_text"), pl.col("detail"))),
+            peer=gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")).group_by("reason", "peer").agg(count=pl.len()))
 
     # ------------------------------------------------------------------ results
 
@@ -397,6 +406,7 @@ class SummaryFold:
             "deferral_hosts": reasons["deferral"][1],
             "bounce_reasons": reasons["bounce"][0],
             "bounce_hosts": reasons["bounce"][1],
+            "smtp_failures": S.smtp_failures_finish(m(self.smtp_failures, ("reason", "peer"), {"reason": s, "peer": s, "count": u32}), top),
             "reject_actions": m(self.actions, ("action",), {"action": s, "count": u32}).sort("action"),
             "reject_reasons": reasons["reject"][0],
             "reject_hosts": reasons["reject"][1],
@@ -409,8 +419,9 @@ class SummaryFold:
         if self.smtpd_stats:
             conn = (pl.concat(self.conn, how="vertical_relaxed") if self.conn else
                     pl.DataFrame(schema={"seq": i64, "kind": s, "daemon": s, "host": s, "pid": i64,
-                                         "ts": pl.Datetime("us", "UTC"), "client_host": s, "client_ip": s}))
-            smtpd_out, sections["smtpd_hosts"] = S.smtpd(conn, top)
+                                         "ts": pl.Datetime("us", "UTC"), "client_host": s, "client_ip": s, "day": pl.Date,
+                                         "hour": pl.Int8}))
+            smtpd_out, sections["smtpd_hosts"], sections["smtpd_per_day"], sections["smtpd_per_hour"] = S.smtpd_tables(conn, top)
         by_sev = dict(sev.group_by("severity").agg(pl.col("count").sum()).iter_rows()) if sev.height else {}
         counts = {"warnings": int(by_sev.get("warning", 0)), "fatal": int(by_sev.get("fatal", 0)),
                   "panic": int(by_sev.get("panic", 0)), "no_size": ns.height}

@@ -93,7 +93,15 @@ def severity_finish(counts: Any, top: int) -> Any:
 
 
 def smtpd(ev: Any, top: int) -> tuple[dict[str, Any], Any]:
-    """Connections from connect/disconnect pairs per (host, pid), as pflogsumm's ``--smtpd-stats``."""
+    """Connections from connect/disconnect pairs per (host, pid), as pflogsumm's ``--smtpd-stats``:
+    (stats, by client). :func:`smtpd_tables` adds the per-day and per-hour tables."""
+    stats, by_host, _, _ = smtpd_tables(ev, top)
+    return stats, by_host
+
+
+def smtpd_tables(ev: Any, top: int) -> tuple[dict[str, Any], Any, Any, Any]:
+    """(stats, by client, per day, per hour) of SMTPD connections; a connection counts on the
+    day and hour of its ``disconnect`` (as pflogsumm does), in the report's zone."""
     import polars as pl
 
     c = (ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").sort("seq")
@@ -107,7 +115,33 @@ def smtpd(ev: Any, top: int) -> tuple[dict[str, Any], Any]:
              "avg_connect_s": round(total / n, 3) if n else 0.0}
     by_host = (pairs.group_by("client").agg(connections=pl.len(), total_s=pl.col("secs").sum(), max_s=pl.col("secs").max())
                .sort(["connections", "client"], descending=[True, False]).head(top))
-    return stats, by_host
+
+    def per(by: str) -> Any:
+        return (pairs.filter(pl.col(by).is_not_null()).group_by(by)
+                .agg(connections=pl.len(), total_s=pl.col("secs").sum(), avg_s=pl.col("secs").mean().cast(pl.Float64),
+                     max_s=pl.col("secs").max()).sort(by))
+
+    hours = pl.DataFrame({"hour": list(range(24))}, schema={"hour": pl.Int8})
+    per_hour = hours.join(per("hour").with_columns(pl.col("hour").cast(pl.Int8)), on="hour", how="left").with_columns(
+        pl.col("connections").fill_null(0), pl.col("total_s").fill_null(0)).sort("hour")
+    return stats, by_host, per("day"), per_hour
+
+
+def smtp_failures(ev: Any, top: int) -> Any:
+    """pflogsumm's "smtp delivery failures": the SMTP client's connect failures, lost connections and
+    refusals (``Tag.SMTP_FAILURE``) by normalized reason and remote domain."""
+    import polars as pl
+
+    from logtrace.reports.reasons import normalize_reason
+
+    f = ev.filter(tagged(Tag.SMTP_FAILURE)).select(
+        reason=normalize_reason(pl.coalesce(pl.col("reply_text"), pl.col("detail"))),
+        peer=gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none"))
+    return smtp_failures_finish(f.group_by("reason", "peer").agg(count=pl.len()), top)
+
+
+def smtp_failures_finish(counts: Any, top: int) -> Any:
+    return counts.sort(["count", "reason", "peer"], descending=[True, False, False]).head(top).select("count", "reason", "peer")
 
 
 def postscreen(ev: Any) -> Any:
@@ -157,6 +191,7 @@ def build_sections(ev: Any, sized: Any, recv: Any, dlv: Any, *, top: int, smtpd_
         "deferral_hosts": d_peer,
         "bounce_reasons": b_reason,
         "bounce_hosts": b_peer,
+        "smtp_failures": smtp_failures(ev, top),
         "reject_actions": actions,
         "reject_reasons": r_reason,
         "reject_hosts": r_peer,
@@ -166,7 +201,7 @@ def build_sections(ev: Any, sized: Any, recv: Any, dlv: Any, *, top: int, smtpd_
     }
     smtpd_out = None
     if smtpd_stats:
-        smtpd_out, sections["smtpd_hosts"] = smtpd(ev, top)
+        smtpd_out, sections["smtpd_hosts"], sections["smtpd_per_day"], sections["smtpd_per_hour"] = smtpd_tables(ev, top)
     counts = {
         "warnings": int((ev["kind"] == "warning").sum()), "fatal": int((ev["kind"] == "fatal").sum()),
         "panic": int((ev["kind"] == "panic").sum()), "no_size": no_size.height,

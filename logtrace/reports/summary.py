@@ -166,7 +166,8 @@ def mixed_pflogsumm_totals(ev: Any, tz: str) -> dict[str, int]:
 
 def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, since: datetime | None = None,
               until: datetime | None = None, where: str | None = None, top: int = 10,
-              smtpd_stats: bool = False, zone: str | None = None) -> Summary:
+              smtpd_stats: bool = False, zone: str | None = None, verp_mung: int = 0, ignore_case: bool = False,
+              rej_add_from: bool = False, syslog_name: Sequence[str] = ()) -> Summary:
     """Summarize mail logs (see the module docstring for the counting rules). Per-day and
     per-hour traffic is in ``zone`` (default: ``options.tz``, else this machine's zone); without
     ``zone``, the lines of a host ``options.host_tz`` names are counted by that host's clock
@@ -174,6 +175,10 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
 
     >>> s = summarize(["sample_logs/postfix/deferred-then-sent.log"])   # doctest: +SKIP
     >>> s.totals["delivered"], s.sections["per_day"]                     # doctest: +SKIP
+
+    pflogsumm's options: ``verp_mung`` (1 or 2) folds VERP sender addresses, ``ignore_case``
+    lowercases whole addresses, ``rej_add_from`` adds the envelope sender to the reject-client
+    table, ``syslog_name`` keeps only the Postfix instances of those syslog names.
 
     Per-input failures (unreadable file, unknown format) become ``diagnostics`` and
     ``failed_inputs``; a bad ``where`` raises :class:`~logtrace.errors.QuerySyntaxError`.
@@ -187,10 +192,11 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
     tz = "UTC" if tz.upper() in ("UTC", "Z") else tz
     # each host's lines by its own clock (--tz HOST=ZONE), unless one zone is asked for (--utc)
     host_tz = {} if zone else dict(getattr(options, "host_tz", None) or {})
-    fold = SummaryFold(tz=tz, host_tz=host_tz, top=top, smtpd_stats=smtpd_stats)
+    fold = SummaryFold(tz=tz, host_tz=host_tz, top=top, smtpd_stats=smtpd_stats, verp_mung=verp_mung,
+                       ignore_case=ignore_case, rej_add_from=rej_add_from)
     _, acc, period, counting, mixed = collect_events(paths, mta=mta, options=options, since=since, until=until,
                                                      where=where, smtpd_stats=smtpd_stats, result=scan, sink=fold,
-                                                     chunk_bytes=BLOCK_BYTES)
+                                                     chunk_bytes=BLOCK_BYTES, syslog_name=syslog_name)
     totals = fold.totals(only_non_exim=mixed)
     unique = fold.unique(fold.totals())
     sections, smtpd, counts = fold.sections()

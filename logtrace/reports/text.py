@@ -20,6 +20,8 @@ from typing import Any
 TITLES: dict[str, str] = {
     "per_day": "Per-day traffic",
     "per_hour": "Per-hour traffic (totals over all days)",
+    "smtpd_per_day": "Per-day SMTPD connections",
+    "smtpd_per_hour": "Per-hour SMTPD connections (totals over all days)",
     "delivery_by_domain": "Message delivery by recipient domain",
     "delivery_by_relay": "Message delivery by relay domain",
     "reception_by_domain": "Messages received by sender domain",
@@ -36,18 +38,19 @@ TITLES: dict[str, str] = {
     "deferral_hosts": "Deferrals by remote host",
     "bounce_reasons": "Bounces by reason",
     "bounce_hosts": "Bounces by remote host",
+    "smtp_failures": "SMTP delivery failures (connect failures, lost connections, refusals)",
     "reject_actions": "Rejects, warnings, holds and discards",
     "reject_reasons": "Rejects by reason",
     "reject_hosts": "Rejects by client",
     "warnings": "Warnings, fatal errors and panics",
 }
-PROBLEMS = ("deferral_reasons", "deferral_hosts", "bounce_reasons", "bounce_hosts", "reject_actions",
+PROBLEMS = ("deferral_reasons", "deferral_hosts", "bounce_reasons", "bounce_hosts", "smtp_failures", "reject_actions",
             "reject_reasons", "reject_hosts", "warnings", "no_size")
 #: JSON/CSV-only columns (a raw example text per reason group): not shown in text or tables
 HIDDEN = ("example",)
 #: columns shown as sizes (bytes) and durations (seconds)
 SIZE_COLS = ("bytes",)
-DURATION_COLS = ("avg_delay_s", "max_delay_s", "p50", "p90", "p99", "max", "total_s", "max_s")
+DURATION_COLS = ("avg_delay_s", "max_delay_s", "p50", "p90", "p99", "max", "total_s", "max_s", "avg_s")
 
 
 def ordered_sections(s: Any, problems_first: bool = False, postfix_only: tuple[str, ...] = ("postscreen",)) -> list[str]:
