@@ -103,7 +103,7 @@ def basic(tmp_path: Path) -> str:
 
 def test_json_totals_follow_pflogsumm_counting_rules(basic: str) -> None:
     d = doc_for(basic, "--smtpd-stats")
-    assert d["schema"] == "logtrace.summary/1"
+    assert d["schema"] == "logtrace.summary/2"
     assert d["totals"] == {
         "received": 2, "delivered": 3, "forwarded": 0, "deferred": 1, "deferrals": 1, "bounced": 1,
         # smtpd rejects (2) + cleanup milter-reject (1); rejected% = 3 / (3 delivered + 3 + 1 discarded)

@@ -121,6 +121,9 @@ def summary(
         "Report only the Postfix instances with this syslog name (repeatable; 'postfix' keeps postfix/… and "
         "postfix/submission/…, not postfix-out/…). Default: every instance."))] = None,
     rej_add_from: Annotated[bool, typer.Option("--rej-add-from", help="Add the envelope sender to each client of the reject tables.")] = False,
+    merge: Annotated[bool, typer.Option("--merge", help=(
+        "FILES are 'summary --format json' documents: merge them into one report (a week of days) without "
+        "re-reading the logs."))] = False,
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
@@ -132,14 +135,27 @@ def summary(
         kind = pick_format(fmt, SummaryFormat, "table", json=as_json, csv=as_csv)
         if kind == SummaryFormat.csv and output is None:
             raise usage_error("--format csv needs --output DIR (one file per section)", "--output")
-        options, window = parse_options(year, tz), time_window(since, until, tz, utc)
         from logtrace.cli import render_summary
+
+        if merge:
+            for value, name in ((since, "--since"), (until, "--until"), (where, "--where"), (syslog_name, "--syslog-name")):
+                if value:
+                    raise usage_error("cannot be used with --merge (the documents are already counted)", name,
+                                      "give it to the 'summary --format json' runs that wrote the documents")
+            from logtrace.reports.merge import merge_documents
+
+            s = merge_documents(files, top=top_rows(top))
+            with writers.output_to(None if kind == SummaryFormat.csv else output):
+                render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
+            return
+        options, window = parse_options(year, tz), time_window(since, until, tz, utc)
         from logtrace.reports.summary import summarize
 
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
                           smtpd_stats=smtpd_stats, zone="UTC" if utc else None, verp_mung=verp_mung,
-                          ignore_case=ignore_case, rej_add_from=rej_add_from, syslog_name=tuple(syslog_name or ()))
+                          ignore_case=ignore_case, rej_add_from=rej_add_from, syslog_name=tuple(syslog_name or ()),
+                          keep_state=kind == SummaryFormat.json)
         if s.failed_inputs and not s.inputs:  # nothing could be read: the errors, not a report of zeros
             render.print_diagnostics(s.diagnostics)
             raise typer.Exit(render.EXIT_USAGE)

@@ -19,7 +19,8 @@ from typing import Any
 from logtrace.cli import render, writers
 from logtrace.reports.summary import TOTALS_NOTES, UNIQUE_KEYS, UNIQUE_NOTE, Summary, to_document
 
-from logtrace.reports.text import HIDDEN, PROBLEMS, TITLES, ordered_sections  # noqa: F401  (re-exported for renderers)
+from logtrace.reports.text import HIDDEN, PROBLEMS, TITLES  # noqa: F401  (PROBLEMS re-exported for renderers)
+from logtrace.reports.text import ordered_sections as _ordered
 
 _CHARTED = ("per_day", "per_hour")
 _ZONED = ("per_day", "per_hour", "smtpd_per_day", "smtpd_per_hour")
@@ -42,6 +43,11 @@ _EXIM_LABELS = {
 }
 #: sections that only Postfix logs fill
 _POSTFIX_ONLY = ("postscreen",)
+
+
+def ordered_sections(s: Summary, problems_first: bool = False) -> list[str]:
+    """The sections in report order (problems first on request; Postfix-only ones not for Exim logs)."""
+    return _ordered(s, problems_first, _POSTFIX_ONLY if s.counting == "eximstats" else ())
 
 
 def total_label(s: Summary, key: str) -> str:
@@ -284,7 +290,7 @@ def to_text(s: Summary, problems_first: bool = False, width: int = 80) -> str:
         labels.update({k: v for k, v in _EXIM_LABELS.items() if k not in s.totals})
     return render_text(s, head=head, titles={n: title(s, n) for n in TITLES if n in s.sections},
                        total_labels=labels, unique_keys=UNIQUE_KEYS, notes=notes, escape=render.safe, width=width,
-                       problems_first=problems_first)
+                       problems_first=problems_first, skip=_POSTFIX_ONLY if s.counting == "eximstats" else ())
 
 
 # ---------------------------------------------------------------- markdown

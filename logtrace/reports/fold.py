@@ -31,6 +31,15 @@ from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_doma
 from logtrace.reports.reasons import PEER_KEYS, REASON_KEYS, action_expr, normalize_reason, reason_finish, reason_rows
 from logtrace.reports.sections import DELAY_PARTS, TRAFFIC, traffic_aggs
 
+def delay_bucket(v: Any) -> Any:
+    """The fixed bucket of a delay in seconds (a polars ``Expr``): whole seconds from 10 s, two significant
+    digits below — Postfix's own resolution, so its logged values are their own buckets. The delay
+    histograms (and merged documents' percentiles) are exact to the bucket."""
+    import polars as pl
+
+    return pl.when(v >= 9.95).then(v.round(0)).otherwise(v.round_sig_figs(2))
+
+
 COMPACT_ROWS = 50_000  #: merge a counter's partial aggregates once they grew by this many rows and doubled
 SUMS = ("received", "delivered", "forwarded", "deferrals", "bounced", "rejected", "reject_warnings", "held", "discarded")
 
@@ -120,6 +129,36 @@ class Counter:
             *[pl.col(c).sum() for c in self.sums], *[pl.col(c).max() for c in self.maxes])
 
 
+def table_state(df: Any) -> dict[str, Any] | None:
+    """A DataFrame as JSON-ready ``{"columns", "dtypes", "rows"}`` (dates as ISO strings); None stays None."""
+    import polars as pl
+
+    if df is None:
+        return None
+    out = df.with_columns(pl.col(c).cast(pl.String) for c, t in df.schema.items() if t in (pl.Date, pl.Datetime))
+    return {"columns": list(df.columns), "dtypes": [str(t) for t in df.schema.values()], "rows": [list(r) for r in out.iter_rows()]}
+
+
+#: polars dtype names a summary state may hold
+STATE_DTYPES = {"String": "String", "Boolean": "Boolean", "Date": "Date", "Int8": "Int8", "Int16": "Int16", "Int32": "Int32",
+                "Int64": "Int64", "UInt8": "UInt8", "UInt16": "UInt16", "UInt32": "UInt32", "UInt64": "UInt64",
+                "Float32": "Float32", "Float64": "Float64", "Null": "Null"}
+
+
+def table_from_state(t: dict[str, Any]) -> Any:
+    """The DataFrame of a :func:`table_state` (a ValueError for a malformed one)."""
+    import polars as pl
+
+    try:
+        cols, dtypes, rows = list(t["columns"]), list(t["dtypes"]), list(t["rows"])
+        kinds = [STATE_DTYPES[d] for d in dtypes]
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"malformed summary state table ({e})") from None
+    schema = {c: (pl.String if k == "Date" else getattr(pl, k)) for c, k in zip(cols, kinds)}
+    df = pl.DataFrame(rows, schema=schema, orient="row")
+    return df.with_columns(pl.col(c).str.to_date() for c, k in zip(cols, kinds) if k == "Date")
+
+
 class SummaryFold:
     """Fold narrow event blocks (with a global ``seq``) into a summary's totals, counts and sections."""
 
@@ -156,6 +195,11 @@ class SummaryFold:
         self.severity = c(("severity", "daemon", "message"), ("count",))
         self.postscreen = c(("status", "client_ip"), ("count",))
         self.smtp_failures = c(("reason", "peer"), ("count",))
+        # states of other folds added by load() (merged documents)
+        self.smtpd_loaded: list[Any] = []
+        self.no_size_loaded: list[Any] = []
+        self.loaded_adjust: list[dict[str, int]] = []
+        self._adjust: dict[str, int] | None = None
 
     # ------------------------------------------------------------------ per block
 
@@ -227,7 +271,7 @@ class SummaryFold:
                 deferrals=(pl.col("dstatus") == "deferred").sum(), dsum=dly.sum(), dcnt=dly.count(),
                 max_delay_s=pl.col("delay_s").max()).rename({"k": name}))
         for col, label in DELAY_PARTS:
-            self._agg(self.delays, dll.filter(pl.col(col).is_not_null()).group_by(value=pl.col(col).cast(pl.Float64))
+            self._agg(self.delays, dll.filter(pl.col(col).is_not_null()).group_by(value=delay_bucket(pl.col(col).cast(pl.Float64)))
                             .agg(n=pl.len()).with_columns(part=pl.lit(label)).select("part", "value", "n"))
         sent = ev.filter(pl.col("dstatus") == "sent", pl.col("next_queue_id").is_not_null()).join(
             dl.select("seq", "sz"), on="seq", how="left")
@@ -321,32 +365,110 @@ class SummaryFold:
         )
         return {k: tot[k] for k in TOTAL_KEYS}
 
-    def unique(self, totals: dict[str, int]) -> dict[str, int]:
+    def handoff_adjust(self) -> dict[str, int]:
+        """What the de-duplicated counts take off the pflogsumm-compatible totals: re-injected accepts and
+        hand-off deliveries (and their bytes) matched over this fold's messages, plus those of loaded states."""
         import polars as pl
 
+        if self._adjust is not None:  # the end of the fold: computed once for unique() and state()
+            return self._adjust
         d = pl.concat(self.dlv_rows, how="vertical_relaxed") if self.dlv_rows else None
         a = pl.concat(self.acc_rows, how="vertical_relaxed") if self.acc_rows else None
         re_acc = re_dlv = None
         if d is not None and a is not None and d.height and a.height:
             re_acc, re_dlv = handoff_pairs(d, a)
-        n_acc = re_acc.height if re_acc is not None else 0
         dh = re_dlv.filter(pl.col("delivered")) if re_dlv is not None else None
         re_bytes = 0
         if re_acc is not None and re_acc.height and self.recv_sizes:
             rs = pl.concat(self.recv_sizes, how="vertical_relaxed")
             re_bytes = int(re_acc.join(rs, on="queue_id", how="inner")["msg_size"].sum() or 0)
-        same = int(re_acc["same_host"].sum() or 0) if re_acc is not None else 0
+        out = {"accepts": re_acc.height if re_acc is not None else 0,
+               "deliveries": dh.height if dh is not None else 0,
+               "bytes_received": re_bytes,
+               "bytes_delivered": int(dh["sz"].sum() or 0) if dh is not None else 0,
+               "same_host": int(re_acc["same_host"].sum() or 0) if re_acc is not None else 0}
+        for adj in self.loaded_adjust:
+            out = {k: out[k] + int(adj.get(k, 0)) for k in out}
+        self._adjust = out
+        return out
+
+    def unique(self, totals: dict[str, int]) -> dict[str, int]:
+        adj = self.handoff_adjust()
         dm, bm = self.deferred_msgs.merged(), self.bounced_msgs.merged()
         return {
-            "messages_received_unique": totals["received"] - n_acc,
-            "recipients_delivered_unique": totals["delivered"] - (dh.height if dh is not None else 0),
-            "bytes_received_unique": totals["bytes_received"] - re_bytes,
-            "bytes_delivered_unique": totals["bytes_delivered"] - (int(dh["sz"].sum() or 0) if dh is not None else 0),
+            "messages_received_unique": totals["received"] - adj["accepts"],
+            "recipients_delivered_unique": totals["delivered"] - adj["deliveries"],
+            "bytes_received_unique": totals["bytes_received"] - adj["bytes_received"],
+            "bytes_delivered_unique": totals["bytes_delivered"] - adj["bytes_delivered"],
             "messages_deferred_unique": dm.height if dm is not None else 0,
             "messages_bounced_unique": bm.height if bm is not None else 0,
-            "content_filter_reinjections": same,
-            "host_handoffs": n_acc - same,
+            "content_filter_reinjections": adj["same_host"],
+            "host_handoffs": adj["accepts"] - adj["same_host"],
         }
+
+    # ------------------------------------------------------------------ mergeable state
+
+    @property
+    def counters(self) -> dict[str, Counter]:
+        """Every keyed counter by a stable name (the mergeable state of :meth:`state`)."""
+        out = {n: getattr(self, n) for n in ("sums", "deferred_ids", "deferred_msgs", "bounced_msgs", "senders", "sdoms",
+                                             "rcpts", "days", "hours", "by_domain", "by_relay", "clients", "delays",
+                                             "actions", "severity", "postscreen", "smtp_failures")}
+        for k, (by_msg, by_peer) in self.reasons.items():
+            out[f"reasons_{k}"], out[f"peers_{k}"] = by_msg, by_peer
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """The fold's full per-key state as JSON-ready tables (``{"columns", "dtypes", "rows"}``): every
+        counter, the SMTPD connection aggregate, messages with no size data and the hand-off adjustments.
+        :meth:`load` adds such a state to a fold, so that documents merge without re-reading logs."""
+        out: dict[str, Any] = {"counters": {n: table_state(c.merged()) for n, c in self.counters.items()}}
+        out["counters"] = {n: t for n, t in out["counters"].items() if t is not None}
+        out["smtpd"] = table_state(self.smtpd_agg()) if self.smtpd_stats else None
+        out["no_size"] = table_state(self._no_size())
+        out["handoff_adjust"] = self.handoff_adjust()
+        return out
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Add a :meth:`state` (of another fold, another day) to this one."""
+        counters = self.counters
+        for name, t in (state.get("counters") or {}).items():
+            if name not in counters:
+                raise ValueError(f"unknown counter '{name}' in the summary state")
+            counters[name].add(table_from_state(t))
+        if state.get("smtpd") is not None:
+            self.smtpd_stats = True
+            self.smtpd_loaded.append(table_from_state(state["smtpd"]))
+        if state.get("no_size") is not None:
+            self.no_size_loaded.append(table_from_state(state["no_size"]))
+        self.loaded_adjust.append(dict(state.get("handoff_adjust") or {}))
+        self._adjust = None
+
+    def smtpd_agg(self) -> Any:
+        """SMTPD connections per client, day and hour (connections, total and max seconds), loaded ones included."""
+        import polars as pl
+
+        from logtrace.reports import sections as S
+
+        conn = (pl.concat(self.conn, how="vertical_relaxed") if self.conn else
+                pl.DataFrame(schema={"seq": pl.Int64, "kind": pl.String, "daemon": pl.String, "host": pl.String, "pid": pl.Int64,
+                                     "ts": pl.Datetime("us", "UTC"), "client_host": pl.String, "client_ip": pl.String,
+                                     "day": pl.Date, "hour": pl.Int8}))
+        agg = S.smtpd_agg(conn)
+        if self.smtpd_loaded:
+            agg = S.smtpd_agg_merge(pl.concat([agg, *self.smtpd_loaded], how="vertical_relaxed"))
+        return agg
+
+    def _no_size(self) -> Any:
+        import polars as pl
+
+        s = pl.String
+        ns = (pl.concat(self.no_size, how="vertical_relaxed").sort("seq").group_by("queue_id", maintain_order=True)
+              .agg(recipient=pl.col("rcpt").last(), host=pl.col("host").first()) if self.no_size
+              else pl.DataFrame(schema={"queue_id": s, "recipient": s, "host": s}))
+        if self.no_size_loaded:
+            ns = pl.concat([ns, *self.no_size_loaded], how="vertical_relaxed")
+        return ns
 
     def sections(self) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, int]]:
         """(sections in report order, smtpd stats or None, counts), as :func:`~logtrace.reports.sections.build_sections`."""
@@ -385,9 +507,7 @@ class SummaryFold:
             by_peer = m(self.reasons[key][1], PEER_KEYS, {"action": s, "cls": s, "peer": s, "count": u32})
             reasons[key] = reason_finish(by_msg, by_peer, top, messages=key != "reject")
         sev = m(self.severity, ("severity", "daemon", "message"), {"severity": s, "daemon": s, "message": s, "count": u32})
-        ns = (pl.concat(self.no_size, how="vertical_relaxed").sort("seq").group_by("queue_id", maintain_order=True)
-              .agg(recipient=pl.col("rcpt").last(), host=pl.col("host").first()) if self.no_size
-              else pl.DataFrame(schema={"queue_id": s, "recipient": s, "host": s}))
+        ns = self._no_size()
         ps = m(self.postscreen, ("status", "client_ip"), {"status": s, "client_ip": s, "count": u32})
         sections: dict[str, Any] = {
             "per_day": S.finish_traffic(days, "day"),
@@ -417,11 +537,8 @@ class SummaryFold:
         }
         smtpd_out = None
         if self.smtpd_stats:
-            conn = (pl.concat(self.conn, how="vertical_relaxed") if self.conn else
-                    pl.DataFrame(schema={"seq": i64, "kind": s, "daemon": s, "host": s, "pid": i64,
-                                         "ts": pl.Datetime("us", "UTC"), "client_host": s, "client_ip": s, "day": pl.Date,
-                                         "hour": pl.Int8}))
-            smtpd_out, sections["smtpd_hosts"], sections["smtpd_per_day"], sections["smtpd_per_hour"] = S.smtpd_tables(conn, top)
+            smtpd_out, sections["smtpd_hosts"], sections["smtpd_per_day"], sections["smtpd_per_hour"] = S.smtpd_finish(
+                self.smtpd_agg(), top)
         by_sev = dict(sev.group_by("severity").agg(pl.col("count").sum()).iter_rows()) if sev.height else {}
         counts = {"warnings": int(by_sev.get("warning", 0)), "fatal": int(by_sev.get("fatal", 0)),
                   "panic": int(by_sev.get("panic", 0)), "no_size": ns.height}

@@ -9,7 +9,7 @@ from typing import Any
 from logtrace.parsing.tags import Tag, tagged
 from logtrace.reports.collect import CONN_KINDS
 from logtrace.reports.pflogsumm import gimme_domain, recipient_domain
-from logtrace.reports.reasons import action_expr, reason_finish, reason_tables
+from logtrace.reports.reasons import action_expr, reason_tables
 
 #: (column, label) of the delay parts the "delays" section reports, in order
 DELAY_PARTS = (("delay_s", "delay"), ("delay_before_qmgr_s", "before_qmgr"), ("delay_in_qmgr_s", "in_qmgr"),
@@ -102,6 +102,11 @@ def smtpd(ev: Any, top: int) -> tuple[dict[str, Any], Any]:
 def smtpd_tables(ev: Any, top: int) -> tuple[dict[str, Any], Any, Any, Any]:
     """(stats, by client, per day, per hour) of SMTPD connections; a connection counts on the
     day and hour of its ``disconnect`` (as pflogsumm does), in the report's zone."""
+    return smtpd_finish(smtpd_agg(ev), top)
+
+
+def smtpd_agg(ev: Any) -> Any:
+    """Connect/disconnect pairs per (host, pid) → connections, total and max seconds per client, day and hour."""
     import polars as pl
 
     c = (ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").sort("seq")
@@ -109,20 +114,37 @@ def smtpd_tables(ev: Any, top: int) -> tuple[dict[str, Any], Any, Any, Any]:
     pairs = c.filter(pl.col("kind") == "disconnect", pl.col("prev_kind") == "connect").with_columns(
         secs=(pl.col("ts").dt.truncate("1s") - pl.col("prev_ts").dt.truncate("1s")).dt.total_seconds(),
         client=gimme_domain(pl.col("client_host"), pl.col("client_ip")))
-    n = pairs.height
-    total = int(pairs["secs"].sum() or 0) if n else 0
-    stats = {"connections": n, "hosts": pairs["client"].n_unique() if n else 0, "total_connect_s": total,
+    return smtpd_agg_merge(pairs.select("client", "day", pl.col("hour").cast(pl.Int8), connections=pl.lit(1, pl.UInt32),
+                                        total_s=pl.col("secs").cast(pl.Int64), max_s=pl.col("secs").cast(pl.Int64)))
+
+
+def smtpd_agg_merge(agg: Any) -> Any:
+    import polars as pl
+
+    return (agg.group_by("client", "day", "hour", maintain_order=True)
+            .agg(pl.col("connections").sum().cast(pl.UInt32), pl.col("total_s").sum(), pl.col("max_s").max()))
+
+
+def smtpd_finish(agg: Any, top: int) -> tuple[dict[str, Any], Any, Any, Any]:
+    """(stats, by client, per day, per hour) from :func:`smtpd_agg` rows."""
+    import polars as pl
+
+    n = int(agg["connections"].sum() or 0) if agg.height else 0
+    total = int(agg["total_s"].sum() or 0) if agg.height else 0
+    stats = {"connections": n, "hosts": agg["client"].n_unique() if agg.height else 0, "total_connect_s": total,
              "avg_connect_s": round(total / n, 3) if n else 0.0}
-    by_host = (pairs.group_by("client").agg(connections=pl.len(), total_s=pl.col("secs").sum(), max_s=pl.col("secs").max())
+    by_host = (agg.group_by("client").agg(connections=pl.col("connections").sum(), total_s=pl.col("total_s").sum(),
+                                          max_s=pl.col("max_s").max())
                .sort(["connections", "client"], descending=[True, False]).head(top))
 
     def per(by: str) -> Any:
-        return (pairs.filter(pl.col(by).is_not_null()).group_by(by)
-                .agg(connections=pl.len(), total_s=pl.col("secs").sum(), avg_s=pl.col("secs").mean().cast(pl.Float64),
-                     max_s=pl.col("secs").max()).sort(by))
+        return (agg.filter(pl.col(by).is_not_null()).group_by(by)
+                .agg(connections=pl.col("connections").sum(), total_s=pl.col("total_s").sum(), max_s=pl.col("max_s").max())
+                .with_columns(avg_s=(pl.col("total_s") / pl.col("connections")).cast(pl.Float64))
+                .select(by, "connections", "total_s", "avg_s", "max_s").sort(by))
 
     hours = pl.DataFrame({"hour": list(range(24))}, schema={"hour": pl.Int8})
-    per_hour = hours.join(per("hour").with_columns(pl.col("hour").cast(pl.Int8)), on="hour", how="left").with_columns(
+    per_hour = hours.join(per("hour"), on="hour", how="left").with_columns(
         pl.col("connections").fill_null(0), pl.col("total_s").fill_null(0)).sort("hour")
     return stats, by_host, per("day"), per_hour
 

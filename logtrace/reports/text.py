@@ -53,9 +53,9 @@ SIZE_COLS = ("bytes",)
 DURATION_COLS = ("avg_delay_s", "max_delay_s", "p50", "p90", "p99", "max", "total_s", "max_s", "avg_s")
 
 
-def ordered_sections(s: Any, problems_first: bool = False, postfix_only: tuple[str, ...] = ("postscreen",)) -> list[str]:
-    """The sections of a :class:`~logtrace.reports.summary.Summary` in report order."""
-    names = [n for n in TITLES if n in s.sections and not (s.counting == "eximstats" and n in postfix_only)]
+def ordered_sections(s: Any, problems_first: bool = False, skip: tuple[str, ...] = ()) -> list[str]:
+    """The sections of a :class:`~logtrace.reports.summary.Summary` in report order, without ``skip``."""
+    names = [n for n in TITLES if n in s.sections and n not in skip]
     if problems_first:
         names = [n for n in names if n in PROBLEMS] + [n for n in names if n not in PROBLEMS]
     return names
@@ -152,7 +152,8 @@ def title_lines(text: str) -> list[str]:
 
 
 def render(s: Any, *, head: str, titles: dict[str, str] | None = None, total_labels: dict[str, str], unique_keys: tuple[str, ...],
-           notes: list[str], escape: Callable[[Any], str] = str, width: int = 80, problems_first: bool = False) -> str:
+           notes: list[str], escape: Callable[[Any], str] = str, width: int = 80, problems_first: bool = False,
+           skip: tuple[str, ...] = ()) -> str:
     """The whole report as text. ``titles`` (section → title, zone names added by the caller) default to :data:`TITLES`."""
     titles = titles or TITLES
     out: list[str] = [head, ""]
@@ -172,7 +173,7 @@ def render(s: Any, *, head: str, titles: dict[str, str] | None = None, total_lab
         m = s.smtpd
         out += [f"smtpd: {m['connections']:,} connections, {m['hosts']:,} hosts/domains, "
                 f"avg connect {human_duration(m['avg_connect_s'])}, total {human_duration(m['total_connect_s'])}"]
-    for name in ordered_sections(s, problems_first):
+    for name in ordered_sections(s, problems_first, skip):
         out += title_lines(titles.get(name, TITLES[name]))
         out += table(s.sections[name], width, escape)
     return "\n".join(out) + "\n"
