@@ -221,6 +221,7 @@ def build_sections(ev: Any, sized: Any, recv: Any, dlv: Any, *, top: int, smtpd_
         "no_size": no_size.sort("queue_id").head(top),
         "postscreen": postscreen(ev),
     }
+    sections.update(exchange_finish(exchange_rows(ev).group_by(*EXCHANGE_KEYS).agg(count=pl.len()), top))
     smtpd_out = None
     if smtpd_stats:
         smtpd_out, sections["smtpd_hosts"], sections["smtpd_per_day"], sections["smtpd_per_hour"] = smtpd_tables(ev, top)
@@ -229,3 +230,42 @@ def build_sections(ev: Any, sized: Any, recv: Any, dlv: Any, *, top: int, smtpd_
         "panic": int((ev["kind"] == "panic").sum()), "no_size": no_size.height,
     }
     return sections, smtpd_out, counts
+
+
+#: the Exchange section's counter keys (message-tracking rows, ``Tag.EVENT_ID``)
+EXCHANGE_KEYS = ("event", "source", "connector", "server", "code")
+
+
+def exchange_rows(ev: Any) -> Any:
+    """Message-tracking rows (``Tag.EVENT_ID``) → one row per log line (a row naming several recipients
+    is one event per recipient; it counts once): event ID, source component, connector, server and the
+    DSN/enhanced code of a FAIL, DSN or DEFER (the lowest of its recipients')."""
+    import polars as pl
+
+    from logtrace.reports.reasons import enhanced_code
+
+    t = ev.filter(tagged(Tag.EVENT_ID))
+    return t.select(
+        "seq", event=pl.col("status").fill_null("").str.to_uppercase(), source=pl.col("program").fill_null(""),
+        connector=pl.col("detail").fill_null("").str.extract(r"(?:^|; )connector-id=([^;]*)", 1).fill_null("(none)"),
+        server=pl.col("host").fill_null("(unknown)"),
+        code=pl.when(pl.col("kind").is_in(["bounce", "defer", "notify"]) | pl.col("status").is_in(["FAIL", "DSN", "DEFER"]))
+        .then(enhanced_code(pl.col("dsn"), pl.col("reply_text").fill_null("")))
+    ).group_by("seq").agg(pl.col("event", "source", "connector", "server").first(), pl.col("code").drop_nulls().min())
+
+
+def exchange_finish(counts: Any, top: int) -> dict[str, Any]:
+    """The Exchange sections from counts per :data:`EXCHANGE_KEYS` (empty when there are none)."""
+    import polars as pl
+
+    if counts is None or not counts.height:
+        return {}
+    events = (counts.group_by("event").agg(count=pl.col("count").sum(), sources=pl.col("source").unique().sort().str.join(", "))
+              .sort(["count", "event"], descending=[True, False]))
+    conn = (counts.group_by("connector", "event").agg(count=pl.col("count").sum())
+            .sort(["count", "connector", "event"], descending=[True, False, False]).head(top))
+    servers = (counts.group_by("server", "event").agg(count=pl.col("count").sum())
+               .sort(["count", "server", "event"], descending=[True, False, False]).head(top))
+    dsn = (counts.filter(pl.col("code").is_not_null()).group_by("code", "event").agg(count=pl.col("count").sum())
+           .sort(["count", "code", "event"], descending=[True, False, False]).head(top))
+    return {"exchange_events": events, "exchange_connectors": conn, "exchange_servers": servers, "exchange_dsn": dsn}

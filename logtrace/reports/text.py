@@ -43,6 +43,10 @@ TITLES: dict[str, str] = {
     "reject_reasons": "Rejects by reason",
     "reject_hosts": "Rejects by client",
     "warnings": "Warnings, fatal errors and panics",
+    "exchange_events": "Exchange message tracking: events by event ID",
+    "exchange_connectors": "Exchange message tracking: events by connector",
+    "exchange_servers": "Exchange message tracking: events by server",
+    "exchange_dsn": "Exchange message tracking: DSN codes of FAIL, DSN and DEFER events",
 }
 PROBLEMS = ("deferral_reasons", "deferral_hosts", "bounce_reasons", "bounce_hosts", "smtp_failures", "reject_actions",
             "reject_reasons", "reject_hosts", "warnings", "no_size")
