@@ -36,7 +36,8 @@ class Collected(NamedTuple):
 
 
 #: tags of rows a summary keeps whatever their kind
-NARROW_TAGS = frozenset({Tag.DELIVERY_STATUS, Tag.CHECKS, Tag.POSTSCREEN, Tag.SMTP_FAILURE, Tag.EVENT_ID, Tag.EXIMSTATS_COMPLETED,
+NARROW_TAGS = frozenset({Tag.DELIVERY_STATUS, Tag.CHECKS, Tag.POSTSCREEN, Tag.SMTP_FAILURE, Tag.EVENT_ID, Tag.MAILBOX,
+                         Tag.FILTER_VERDICT, Tag.EXIMSTATS_COMPLETED,
                          Tag.EXIMSTATS_CALL_DROPPED, Tag.EXIMSTATS_NOTE})
 
 
@@ -63,7 +64,7 @@ def narrow(df: Any, smtpd_stats: bool) -> Any:
     import polars as pl
 
     keep = (pl.col("kind").is_in(KEEP_KINDS) | tagged(Tag.DELIVERY_STATUS) | tagged(Tag.CHECKS) | tagged(Tag.POSTSCREEN)
-            | tagged(Tag.SMTP_FAILURE) | tagged(Tag.EVENT_ID)
+            | tagged(Tag.SMTP_FAILURE) | tagged(Tag.EVENT_ID) | tagged(Tag.MAILBOX) | tagged(Tag.FILTER_VERDICT)
             | tagged(Tag.EXIMSTATS_COMPLETED) | tagged(Tag.EXIMSTATS_CALL_DROPPED)
             | (tagged(Tag.EXIMSTATS_NOTE) & pl.col("detail").str.starts_with("SA: ")))
     if smtpd_stats:

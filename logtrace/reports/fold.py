@@ -29,7 +29,8 @@ from logtrace.reports.collect import CONN_KINDS
 from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, munge_addresses,
                                         recipient_domain, sizes, whence)
 from logtrace.reports.reasons import PEER_KEYS, REASON_KEYS, action_expr, normalize_reason, reason_finish, reason_rows
-from logtrace.reports.sections import DELAY_PARTS, EXCHANGE_KEYS, TRAFFIC, exchange_rows, traffic_aggs
+from logtrace.reports.sections import (DELAY_PARTS, EXCHANGE_KEYS, FILTER_KEYS, MAILBOX_KEYS, TRAFFIC, exchange_rows, filter_rows,
+                                       mailbox_rows, traffic_aggs)
 
 def delay_bucket(v: Any) -> Any:
     """The fixed bucket of a delay in seconds (a polars ``Expr``): whole seconds from 10 s, two significant
@@ -196,6 +197,8 @@ class SummaryFold:
         self.postscreen = c(("status", "client_ip"), ("count",))
         self.smtp_failures = c(("reason", "peer"), ("count",))
         self.exchange = c(EXCHANGE_KEYS, ("count",))
+        self.mailbox = c(MAILBOX_KEYS, ("count",))
+        self.filters = c(FILTER_KEYS, ("count",))
         # states of other folds added by load() (merged documents)
         self.smtpd_loaded: list[Any] = []
         self.no_size_loaded: list[Any] = []
@@ -321,6 +324,8 @@ class SummaryFold:
                           .group_by("severity", "daemon", "message").agg(count=pl.len()))
         add(self.postscreen, ev.filter(tagged(Tag.POSTSCREEN)).group_by("status", "client_ip").agg(count=pl.len()))
         add(self.exchange, exchange_rows(ev).group_by(*EXCHANGE_KEYS).agg(count=pl.len()))
+        add(self.mailbox, mailbox_rows(ev).group_by(*MAILBOX_KEYS).agg(count=pl.len()))
+        add(self.filters, filter_rows(ev).group_by(*FILTER_KEYS).agg(count=pl.len()))
         add(self.smtp_failures, ev.filter(tagged(Tag.SMTP_FAILURE)).select(
             reason=normalize_reason(pl.coalesce(pl.col("reply_text"), pl.col("detail"))),
             peer=gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")).group_by("reason", "peer").agg(count=pl.len()))
@@ -415,7 +420,8 @@ class SummaryFold:
         """Every keyed counter by a stable name (the mergeable state of :meth:`state`)."""
         out = {n: getattr(self, n) for n in ("sums", "deferred_ids", "deferred_msgs", "bounced_msgs", "senders", "sdoms",
                                              "rcpts", "days", "hours", "by_domain", "by_relay", "clients", "delays",
-                                             "actions", "severity", "postscreen", "smtp_failures", "exchange")}
+                                             "actions", "severity", "postscreen", "smtp_failures", "exchange", "mailbox",
+                                             "filters")}
         for k, (by_msg, by_peer) in self.reasons.items():
             out[f"reasons_{k}"], out[f"peers_{k}"] = by_msg, by_peer
         return out
@@ -538,6 +544,7 @@ class SummaryFold:
             .rename({"status": "action"}).sort(["count", "action"], descending=[True, False]),
         }
         sections.update(S.exchange_finish(self.exchange.merged(), top))
+        sections.update(S.last_mile_finish(self.mailbox.merged(), self.filters.merged(), top))
         smtpd_out = None
         if self.smtpd_stats:
             smtpd_out, sections["smtpd_hosts"], sections["smtpd_per_day"], sections["smtpd_per_hour"] = S.smtpd_finish(

@@ -222,6 +222,8 @@ def build_sections(ev: Any, sized: Any, recv: Any, dlv: Any, *, top: int, smtpd_
         "postscreen": postscreen(ev),
     }
     sections.update(exchange_finish(exchange_rows(ev).group_by(*EXCHANGE_KEYS).agg(count=pl.len()), top))
+    sections.update(last_mile_finish(mailbox_rows(ev).group_by(*MAILBOX_KEYS).agg(count=pl.len()),
+                                     filter_rows(ev).group_by(*FILTER_KEYS).agg(count=pl.len()), top))
     smtpd_out = None
     if smtpd_stats:
         smtpd_out, sections["smtpd_hosts"], sections["smtpd_per_day"], sections["smtpd_per_hour"] = smtpd_tables(ev, top)
@@ -269,3 +271,63 @@ def exchange_finish(counts: Any, top: int) -> dict[str, Any]:
     dsn = (counts.filter(pl.col("code").is_not_null()).group_by("code", "event").agg(count=pl.col("count").sum())
            .sort(["count", "code", "event"], descending=[True, False, False]).head(top))
     return {"exchange_events": events, "exchange_connectors": conn, "exchange_servers": servers, "exchange_dsn": dsn}
+
+
+#: the last-mile counters' keys: mailbox outcomes (``Tag.MAILBOX``) and content-filter verdicts (``Tag.FILTER_VERDICT``)
+MAILBOX_KEYS = ("outcome", "folder")
+FILTER_KEYS = ("filter", "verdict", "category", "disposition")
+#: mailbox outcomes in report order
+OUTCOMES = ("inbox", "junk folder", "other folder", "sieve discard", "sieve redirect", "quota reject", "save failed")
+
+
+def mailbox_rows(ev: Any) -> Any:
+    """The mailbox server's lines (``Tag.MAILBOX``: Dovecot LMTP/LDA and Sieve) → ``outcome`` (:data:`OUTCOMES`) and
+    ``folder`` (for saves)."""
+    import polars as pl
+
+    m = ev.filter(tagged(Tag.MAILBOX))
+    folder = pl.col("detail").fill_null("")
+    st = pl.col("status").fill_null("")
+    outcome = (pl.when(pl.col("kind") == "discard").then(pl.lit("sieve discard"))
+               .when(st == "redirect").then(pl.lit("sieve redirect"))
+               .when(pl.col("kind").is_in(["defer", "bounce"]) & folder.str.to_lowercase().str.contains("quota"))
+               .then(pl.lit("quota reject"))
+               .when(pl.col("kind").is_in(["defer", "bounce"])).then(pl.lit("save failed"))
+               .when(folder.str.to_uppercase() == "INBOX").then(pl.lit("inbox"))
+               .when(folder.str.contains(r"(?i)junk|spam|bulk")).then(pl.lit("junk folder"))
+               .otherwise(pl.lit("other folder")))
+    return m.select(outcome=outcome, folder=pl.when(outcome.is_in(["inbox", "junk folder", "other folder"])).then(folder)
+                    .otherwise(pl.lit("")))
+
+
+def filter_rows(ev: Any) -> Any:
+    """Content-filter verdicts (``Tag.FILTER_VERDICT``: amavis, rspamd) → the filter (its program), ``verdict``
+    (``Passed``/``Blocked``, rspamd's action), ``category`` (``CLEAN``, ``SPAM``, ``INFECTED`` …) and amavis'
+    ``disposition`` (``RelayedInbound``, ``DiscardedInbound`` …)."""
+    import polars as pl
+
+    f = ev.filter(tagged(Tag.FILTER_VERDICT))
+    d = pl.col("detail").fill_null("")
+    return f.select(filter=pl.col("program").fill_null("").str.extract(r"^([^/\[]+)", 1).fill_null(""),
+                    verdict=pl.col("status").fill_null(""),
+                    category=d.str.extract(r"^([A-Z][A-Z-]*)\b", 1).fill_null(""),
+                    disposition=d.str.extract(r"\{([^},]*)", 1).fill_null(""))
+
+
+def last_mile_finish(mailbox: Any, filters: Any, top: int) -> dict[str, Any]:
+    """The last-mile sections (only those with rows) from counts per :data:`MAILBOX_KEYS` and :data:`FILTER_KEYS`."""
+    import polars as pl
+
+    out: dict[str, Any] = {}
+    if mailbox is not None and mailbox.height:
+        rank = pl.col("outcome").replace_strict({o: i for i, o in enumerate(OUTCOMES)}, default=len(OUTCOMES),
+                                                return_dtype=pl.Int32)
+        out["last_mile_mailbox"] = (mailbox.group_by(*MAILBOX_KEYS).agg(count=pl.col("count").sum())
+                                    .sort([rank, "count", "folder"], descending=[False, True, False])
+                                    .group_by("outcome", maintain_order=True).head(top))
+    if filters is not None and filters.height:
+        out["last_mile_filter"] = (filters.group_by(*FILTER_KEYS).agg(count=pl.col("count").sum())
+                                   .sort(["filter", "count", "verdict", "category", "disposition"],
+                                         descending=[False, True, False, False, False])
+                                   .group_by("filter", maintain_order=True).head(top))
+    return out

@@ -47,6 +47,8 @@ TITLES: dict[str, str] = {
     "exchange_connectors": "Exchange message tracking: events by connector",
     "exchange_servers": "Exchange message tracking: events by server",
     "exchange_dsn": "Exchange message tracking: DSN codes of FAIL, DSN and DEFER events",
+    "last_mile_mailbox": "Last mile: mailbox deliveries (Dovecot, Sieve)",
+    "last_mile_filter": "Last mile: content filter verdicts (amavis, rspamd)",
 }
 PROBLEMS = ("deferral_reasons", "deferral_hosts", "bounce_reasons", "bounce_hosts", "smtp_failures", "reject_actions",
             "reject_reasons", "reject_hosts", "warnings", "no_size")
