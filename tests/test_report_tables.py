@@ -140,3 +140,32 @@ def test_real_corpus_rejects_are_grouped_by_normalized_reason() -> None:
     for r in rows:
         assert "@" not in r["reason"] and not re.search(r"\d+\.\d+\.\d+\.\d+", r["reason"])
         assert r["example"]  # one raw example per group
+
+
+@pytest.mark.parametrize("name", ["busy", "exchange", "last_mile"])
+def test_streaming_fold_equals_the_whole_frame_build(name: str, busy: str, tmp_path: Path) -> None:
+    """The two paths to a summary (the block fold ``summarize`` uses, ``build`` over a whole event
+    frame) give the same totals and sections, new sections included."""
+    from logtrace.parsing.protocol import ParseOptions
+    from logtrace.reports.collect import collect_events
+    from logtrace.reports.document import rows
+    from logtrace.reports.summary import build, summarize
+    from test_last_mile import AMAVIS, MX2
+
+    repo = Path(__file__).resolve().parents[1]
+    if name == "busy":
+        path = busy
+    elif name == "exchange":
+        path = str(repo / "sample_logs" / "exchange" / "all-event-ids.log")
+    else:
+        p = tmp_path / "lm.log"
+        p.write_text(MX2 + AMAVIS)
+        path = str(p)
+    opts = ParseOptions(year=2024, tz="UTC")
+    s = summarize([path], options=opts, top=5, smtpd_stats=True, zone="UTC")
+    c = collect_events([path], options=opts, smtpd_stats=True)
+    totals, unique, sections, smtpd, counts = build(c.events, tz="UTC", top=5, smtpd_stats=True)
+    assert (totals, unique, smtpd, counts) == (s.totals, s.unique, s.smtpd, s.counts)
+    assert set(sections) == set(s.sections)
+    for k in sections:
+        assert rows(sections[k]) == rows(s.sections[k]), k

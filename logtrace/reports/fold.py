@@ -29,17 +29,8 @@ from logtrace.reports.collect import CONN_KINDS
 from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, munge_addresses,
                                         recipient_domain, sizes, whence)
 from logtrace.reports.reasons import PEER_KEYS, REASON_KEYS, action_expr, normalize_reason, reason_finish, reason_rows
-from logtrace.reports.sections import (DELAY_PARTS, EXCHANGE_KEYS, FILTER_KEYS, MAILBOX_KEYS, TRAFFIC, exchange_rows, filter_rows,
-                                       mailbox_rows, traffic_aggs)
-
-def delay_bucket(v: Any) -> Any:
-    """The fixed bucket of a delay in seconds (a polars ``Expr``): whole seconds from 10 s, two significant
-    digits below — Postfix's own resolution, so its logged values are their own buckets. The delay
-    histograms (and merged documents' percentiles) are exact to the bucket."""
-    import polars as pl
-
-    return pl.when(v >= 9.95).then(v.round(0)).otherwise(v.round_sig_figs(2))
-
+from logtrace.reports.sections import (DELAY_PARTS, EXCHANGE_KEYS, FILTER_KEYS, MAILBOX_KEYS, TRAFFIC, delay_bucket, exchange_rows,
+                                       filter_rows, mailbox_rows, traffic_aggs)
 
 COMPACT_ROWS = 50_000  #: merge a counter's partial aggregates once they grew by this many rows and doubled
 SUMS = ("received", "delivered", "forwarded", "deferrals", "bounced", "rejected", "reject_warnings", "held", "discarded")

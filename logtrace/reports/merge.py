@@ -3,7 +3,7 @@
 Each document of schema :data:`~logtrace.reports.document.SCHEMA` carries a ``state``: the
 summary fold's full per-key counters (senders, recipients, domains, relays, clients, reasons
 with their queue IDs, days, hours, warnings, postscreen, SMTP failures), the delay histograms
-with fixed buckets (:func:`~logtrace.reports.fold.delay_bucket`), the SMTPD connection
+with fixed buckets (:func:`~logtrace.reports.sections.delay_bucket`), the SMTPD connection
 aggregate, messages with no size data, the de-duplication adjustments, eximstats' counts and
 host sets, and the line accounting. :func:`merge_documents` loads every state into one fold and
 finishes it as :func:`~logtrace.reports.summary.summarize` does, so the merged totals, per-day
