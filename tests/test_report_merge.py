@@ -116,6 +116,8 @@ def test_merge_errors_are_one_line(two_days: tuple[Path, Path], tmp_path: Path) 
     assert code == 2 and "different zones" in err
     code, _, err = run("--merge", utc, "--since", "2024-03-04")
     assert code == 2 and "--since" in err
+    code, _, err = run("--merge", utc, "--verp-mung", "2")
+    assert code == 2 and "--verp-mung" in err
 
 
 def test_merged_report_renders_in_every_format(two_days: tuple[Path, Path], tmp_path: Path) -> None:

@@ -138,7 +138,9 @@ def summary(
         from logtrace.cli import render_summary
 
         if merge:
-            for value, name in ((since, "--since"), (until, "--until"), (where, "--where"), (syslog_name, "--syslog-name")):
+            for value, name in ((since, "--since"), (until, "--until"), (where, "--where"), (syslog_name, "--syslog-name"),
+                                (verp_mung, "--verp-mung"), (ignore_case, "--ignore-case"), (rej_add_from, "--rej-add-from"),
+                                (smtpd_stats, "--smtpd-stats")):
                 if value:
                     raise usage_error("cannot be used with --merge (the documents are already counted)", name,
                                       "give it to the 'summary --format json' runs that wrote the documents")

@@ -18,6 +18,11 @@ eximstats cross-checks and ``tests/test_summary.py`` hold the fold to it.
 
 Exim rows (``Tag.EXIMSTATS``) are also kept narrow for eximstats' grand totals, which need each
 message's lines in order (:func:`~logtrace.reports.eximstats.exim_totals`).
+
+:meth:`SummaryFold.state` exports every keyed counter (uncut by ``--top``), the SMTPD connection
+aggregate, the messages with no size data and the de-duplication adjustments as JSON-ready
+tables; :meth:`SummaryFold.load` adds such a state to a fold. That is how ``summary --merge``
+(:mod:`logtrace.reports.merge`) combines documents without re-reading logs.
 """
 
 from __future__ import annotations
