@@ -127,3 +127,15 @@ def test_merged_report_renders_in_every_format(two_days: tuple[Path, Path], tmp_
         code, out, err = run("--merge", a, b, "--format", fmt)
         assert code == 0, err
         assert "Grand totals" in out and "2024-03-04" in out and "2024-03-05" in out
+
+
+def test_mixed_postfix_and_exim_days_merge(tmp_path: Path) -> None:
+    """Each day: a Postfix host's log and an Exim host's log (both grand totals are reported)."""
+    days = [(day_log(tmp_path, f"pf{i}.log", 40 + i, f"2024-03-0{3 + i}T00:00:00"),
+             day_log(tmp_path, f"ex{i}.log", 50 + i, f"2024-03-0{3 + i}T00:00:00", "--mta", "exim")) for i in (1, 2)]
+    docs = [save(tmp_path, f"d{i}.json", doc(str(pf), str(ex), *PIN, "--top", "0")) for i, (pf, ex) in enumerate(days)]
+    merged = doc("--merge", *docs, "--top", "0")
+    together = doc(*(str(p) for pair in days for p in pair), *PIN, "--top", "0")
+    assert "totals_eximstats" in together
+    for key in COMPARED:
+        assert merged.get(key) == together.get(key), key
