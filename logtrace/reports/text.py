@@ -192,6 +192,6 @@ def totals_lines(totals: dict[str, int], labels: dict[str, str]) -> list[str]:
     out = []
     for k, v in totals.items():
         label = labels.get(k, k)
-        exact = f" ({v:,} bytes)" if k.startswith("bytes") else ""
+        exact = f" ({v:,})" if k.startswith("bytes") else ""
         out.append(f" {vals[k].rjust(w)}  {label}{exact}")
     return out
