@@ -127,11 +127,12 @@ class Counter:
 
 
 def table_state(df: Any) -> dict[str, Any] | None:
-    """A DataFrame as JSON-ready ``{"columns", "dtypes", "rows"}`` (dates as ISO strings); None stays None."""
+    """A DataFrame as JSON-ready ``{"columns", "dtypes", "rows"}`` (rows sorted, dates as ISO strings); None stays None."""
     import polars as pl
 
     if df is None:
         return None
+    df = df.sort(df.columns, nulls_last=True) if df.height and df.width else df  # byte-stable documents
     out = df.with_columns(pl.col(c).cast(pl.String) for c, t in df.schema.items() if t in (pl.Date, pl.Datetime))
     return {"columns": list(df.columns), "dtypes": [str(t) for t in df.schema.values()], "rows": [list(r) for r in out.iter_rows()]}
 
