@@ -169,3 +169,20 @@ def test_streaming_fold_equals_the_whole_frame_build(name: str, busy: str, tmp_p
     assert set(sections) == set(s.sections)
     for k in sections:
         assert rows(sections[k]) == rows(s.sections[k]), k
+
+
+def test_delay_distribution_in_eximstats_buckets(tmp_path: Path) -> None:
+    log = tmp_path / "d.log"
+    lines = []
+    for i, delay in enumerate((0.4, 30, 59, 61, 4201, 90000)):
+        q = f"4F1A2B3C{i:02d}"
+        lines += [f"Mar  4 09:00:0{i} mx postfix/smtpd[1]: {q}: client=c.example.net[192.0.2.1]",
+                  f"Mar  4 09:00:0{i} mx postfix/qmgr[2]: {q}: from=<a@example.net>, size=100, nrcpt=1 (queue active)",
+                  f"Mar  4 09:00:0{i} mx postfix/smtp[3]: {q}: to=<b@example.com>, relay=mx.example.com[198.51.100.5]:25, "
+                  f"delay={delay}, delays=0/0/0/0, dsn=2.0.0, status=sent (250 ok)"]
+    log.write_text("\n".join(lines) + "\n")
+    d = doc(str(log), *PIN)
+    rows = {r["delay"]: r["count"] for r in d["sections"]["delay_distribution"]}
+    assert rows["under 1m"] == 3 and rows["1m-5m"] == 1 and rows["1h-3h"] == 1 and rows["over 1d"] == 1
+    assert sum(rows.values()) == {r["part"]: r for r in d["sections"]["delays"]}["delay"]["count"] == 6
+    assert d["sections"]["delay_distribution"][-1]["cumulative_percent"] == 100.0

@@ -527,6 +527,7 @@ class SummaryFold:
             "recipients_by_count": S.top_n(rc, "count", top),
             "recipients_by_size": S.top_n(rc, "bytes", top),
             "delays": self._delays(),
+            "delay_distribution": S.delay_distribution(self._delay_hist("delay")),
             "deferral_reasons": reasons["deferral"][0],
             "deferral_hosts": reasons["deferral"][1],
             "bounce_reasons": reasons["bounce"][0],
@@ -550,6 +551,12 @@ class SummaryFold:
         counts = {"warnings": int(by_sev.get("warning", 0)), "fatal": int(by_sev.get("fatal", 0)),
                   "panic": int(by_sev.get("panic", 0)), "no_size": ns.height}
         return sections, smtpd_out, counts
+
+    def _delay_hist(self, label: str) -> Any:
+        import polars as pl
+
+        hist = self.delays.merged()
+        return hist.filter(pl.col("part") == label).select("value", "n") if hist is not None else None
 
     def _delays(self) -> Any:
         import polars as pl

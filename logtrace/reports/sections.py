@@ -87,6 +87,34 @@ def delays(ev: Any) -> Any:
     return pl.concat(rows)
 
 
+#: eximstats' "time spent on the queue" buckets (upper bounds in seconds, the last one open)
+DELAY_LIMITS = ((60, "under 1m"), (300, "1m-5m"), (900, "5m-15m"), (1800, "15m-30m"), (3600, "30m-1h"), (10800, "1h-3h"),
+                (21600, "3h-6h"), (43200, "6h-12h"), (86400, "12h-1d"), (None, "over 1d"))
+
+
+def delay_distribution(hist: Any) -> Any:
+    """Deliveries by total delay (``delay=``, receipt to delivery) in eximstats' queue-time buckets:
+    count, percent and cumulative percent, from a histogram ``value, n`` of delays."""
+    import polars as pl
+
+    labels = [label for _, label in DELAY_LIMITS]
+    rank = pl.lit(len(DELAY_LIMITS) - 1)
+    for i, (limit, _) in reversed(list(enumerate(DELAY_LIMITS[:-1]))):
+        rank = pl.when(pl.col("value") < limit).then(pl.lit(i)).otherwise(rank)
+    counts = (hist.group_by(rank.alias("i")).agg(count=pl.col("n").sum()) if hist is not None and hist.height
+              else pl.DataFrame(schema={"i": pl.Int32, "count": pl.UInt32}))
+    got = {int(i): int(n) for i, n in counts.iter_rows()}
+    total = sum(got.values())
+    rows, cum = [], 0
+    for i, label in enumerate(labels):
+        n = got.get(i, 0)
+        cum += n
+        rows.append({"delay": label, "count": n, "percent": round(100 * n / total, 1) if total else 0.0,
+                     "cumulative_percent": round(100 * cum / total, 1) if total else 0.0})
+    return pl.DataFrame(rows, schema={"delay": pl.String, "count": pl.Int64, "percent": pl.Float64,
+                                      "cumulative_percent": pl.Float64})
+
+
 def severity(ev: Any, top: int) -> Any:
     import polars as pl
 
@@ -218,6 +246,8 @@ def build_sections(ev: Any, sized: Any, recv: Any, dlv: Any, *, top: int, smtpd_
         "recipients_by_count": top_n(rcpts, "count", top),
         "recipients_by_size": top_n(rcpts, "bytes", top),
         "delays": delays(ev),
+        "delay_distribution": delay_distribution(ev.filter(pl.col("delivered"), pl.col("delay_s").is_not_null())
+                                                 .group_by(value=delay_bucket(pl.col("delay_s").cast(pl.Float64))).agg(n=pl.len())),
         "deferral_reasons": d_reason,
         "deferral_hosts": d_peer,
         "bounce_reasons": b_reason,

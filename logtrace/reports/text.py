@@ -32,6 +32,7 @@ TITLES: dict[str, str] = {
     "senders_by_size": "Senders by message size",
     "recipients_by_size": "Recipients by message size",
     "delays": "Delivery delay percentiles (seconds; delays=a/b/c/d parts)",
+    "delay_distribution": "Delivery delay distribution (receipt to delivery, eximstats' queue-time buckets)",
     "postscreen": "Postscreen actions",
     "no_size": "Messages with no size data",
     "deferral_reasons": "Deferrals by reason",
