@@ -139,3 +139,22 @@ def test_mixed_postfix_and_exim_days_merge(tmp_path: Path) -> None:
     assert "totals_eximstats" in together
     for key in COMPARED:
         assert merged.get(key) == together.get(key), key
+
+
+def test_redacted_documents_merge_and_merged_html(two_days: tuple[Path, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """--redact tokenizes the state too; with one $LOGTRACE_REDACT_KEY the same input gives the same
+    token in every run, so redacted days merge; a merged report renders as the HTML page."""
+    monkeypatch.setenv("LOGTRACE_REDACT_KEY", "test-key-for-merging")
+    docs = [save(tmp_path, f"r{i}.json", doc(str(p), *PIN, "--redact", "--top", "0")) for i, p in enumerate(two_days)]
+    for path in docs:
+        text = Path(path).read_text()
+        assert "@example.com" not in text and "@example.org" not in text
+    merged = doc("--merge", *docs, "--top", "0")
+    plain = doc(str(two_days[0]), str(two_days[1]), *PIN, "--top", "0")
+    assert merged["totals"] == plain["totals"]
+    assert all(r["sender"].startswith(("u-", "from=<>")) or r["sender"] == "" for r in merged["sections"]["senders_by_count"])
+    out = tmp_path / "week.html"
+    code, _, err = run("--merge", *docs, "--format", "html", "-o", str(out))
+    assert code == 0, err
+    assert out.read_text().lstrip().lower().startswith("<!doctype html")

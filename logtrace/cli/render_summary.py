@@ -75,6 +75,37 @@ def emit(s: Summary, fmt: str, *, output: Path | None = None, problems_first: bo
     return []
 
 
+#: state-table columns → the redaction key that says what they hold (``--redact``; the others go by their own name)
+_STATE_KEYS = {"addr": "sender", "sdom": "domain", "server": "relay"}
+
+
+def redacted_state(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The mergeable state with personal data tokenized when ``--redact`` is on (column-aware, as the
+    sections are: a sender domain or an eximstats host is a host name even without brackets)."""
+    from logtrace.redact import active
+
+    r = active()
+    if r is None or not state:
+        return state
+    from logtrace.reports.fold import table_from_state, table_state
+
+    def tab(t: Any) -> Any:
+        if t is None:
+            return None
+        df = table_from_state(t)
+        ren = {c: _STATE_KEYS[c] for c in df.columns if c in _STATE_KEYS and _STATE_KEYS[c] not in df.columns}
+        return table_state(r.frame(df.rename(ren)).rename({v: k for k, v in ren.items()}))
+
+    fold = dict(state.get("fold") or {})
+    fold["counters"] = {n: tab(t) for n, t in (fold.get("counters") or {}).items()}
+    for key in ("smtpd", "no_size"):
+        fold[key] = tab(fold.get(key))
+    exim = state.get("eximstats")
+    if exim:
+        exim = [exim[0], {k: sorted({r.value("relay", v) for v in vs}) for k, vs in exim[1].items()}]
+    return {**state, "fold": fold, "eximstats": exim}
+
+
 # ---------------------------------------------------------------- cells
 
 
