@@ -14,7 +14,7 @@ from typing import Any
 from logtrace.events import Event, EventKind, SourceRef, Unparsed
 
 __all__ = ["Event", "EventKind", "SourceRef", "Unparsed", "parse", "follow", "__version__"]
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def __getattr__(name: str) -> Any:

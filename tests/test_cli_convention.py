@@ -72,7 +72,7 @@ def test_every_command_takes_every_shared_option(cmd, opt, tmp_path):
             assert all(json.loads(ln)["line_no"] for ln in so.splitlines())
         else:
             doc = json.loads(so)
-            assert doc["schema"] == f"logtrace.{cmd}/1"
+            assert doc["schema"] == f"logtrace.{cmd}/{2 if cmd == 'summary' else 1}"  # summary/2: issue 19
     if opt[0] == "-o":
         assert so == "" and out.stat().st_size > 0
 

@@ -74,7 +74,12 @@ def adj_units(v: int) -> str:
 
 
 def pflogsumm_totals(path: Path) -> dict[str, str]:
-    out = subprocess.run([need_pflogsumm(), str(path)], capture_output=True, text=True, check=True,
+    return pflogsumm_totals_with(path, [])
+
+
+def pflogsumm_totals_with(path: Path, options: list[str]) -> dict[str, str]:
+    """pflogsumm's Grand Totals of ``path`` run with ``options`` (``-i``, ``--verp-mung=2`` …)."""
+    out = subprocess.run([need_pflogsumm(), *options, str(path)], capture_output=True, text=True, check=True,
                          env={**os.environ, "LC_ALL": "C"}).stdout
     section = out.split("Grand Totals", 1)[1].split("\n\n\n", 1)[0]
     got: dict[str, str] = {"deferrals": "0"}

@@ -103,7 +103,7 @@ def basic(tmp_path: Path) -> str:
 
 def test_json_totals_follow_pflogsumm_counting_rules(basic: str) -> None:
     d = doc_for(basic, "--smtpd-stats")
-    assert d["schema"] == "logtrace.summary/1"
+    assert d["schema"] == "logtrace.summary/2"
     assert d["totals"] == {
         "received": 2, "delivered": 3, "forwarded": 0, "deferred": 1, "deferrals": 1, "bounced": 1,
         # smtpd rejects (2) + cleanup milter-reject (1); rejected% = 3 / (3 delivered + 3 + 1 discarded)
@@ -124,10 +124,10 @@ def test_json_has_every_section_and_line_accounting(basic: str) -> None:
                       "bounce_hosts", "reject_actions", "reject_reasons", "reject_hosts", "warnings", "no_size",
                       "postscreen", "smtpd_hosts"}
     assert s["per_day"] == [
-        {"day": "2024-03-04", "received": 2, "delivered": 2, "deferred": 1, "bounced": 1, "rejected": 0},
-        {"day": "2024-03-05", "received": 0, "delivered": 1, "deferred": 0, "bounced": 0, "rejected": 6},
+        {"day": "2024-03-04", "received": 2, "delivered": 2, "deferrals": 1, "bounced": 1, "rejected": 0},
+        {"day": "2024-03-05", "received": 0, "delivered": 1, "deferrals": 0, "bounced": 0, "rejected": 3},
     ]
-    assert len(s["per_hour"]) == 24 and s["per_hour"][9]["received"] == 1 and s["per_hour"][11]["rejected"] == 6
+    assert len(s["per_hour"]) == 24 and s["per_hour"][9]["received"] == 1 and s["per_hour"][11]["rejected"] == 3
     by_dom = {r["domain"]: r for r in s["delivery_by_domain"]}
     assert by_dom["example.org"] == {"domain": "example.org", "sent": 1, "bytes": 1000, "deferrals": 1,
                                      "avg_delay_s": 4201.0, "max_delay_s": 4201.0}
@@ -201,8 +201,9 @@ def test_table_shows_every_section_with_bars_and_accounting_on_stderr(basic: str
     from logtrace.cli.render_summary import TITLES
 
     flat = " ".join(out.split())  # titles wrap to their table's width
-    for title in TITLES.values():
-        assert title in flat, title
+    for name, title in TITLES.items():
+        if not name.startswith(("exchange_", "last_mile_")):  # only for logs of those kinds
+            assert title in flat, title
     assert "Grand totals" in out and "De-duplicated" in out and "messages_received_unique" in out
     assert "█" in out  # bar chart
     assert "smtpd: 1 connections" in out

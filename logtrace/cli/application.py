@@ -173,6 +173,7 @@ class SummaryFormat(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    text = "text"
     html = "html"
 
 

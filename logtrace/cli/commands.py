@@ -114,6 +114,18 @@ def summary(
     where: WhereOpt = None,
     problems_first: Annotated[bool, typer.Option("--problems-first", help="Show deferrals, bounces, rejects and warnings first.")] = False,
     smtpd_stats: Annotated[bool, typer.Option("--smtpd-stats", help="Add SMTP connection statistics (connect/disconnect pairs).")] = False,
+    verp_mung: Annotated[int, typer.Option("--verp-mung", metavar="LEVEL", min=0, max=2, help=(
+        "Fold VERP sender addresses (as pflogsumm): 1 replaces the numbers of bounce/return/list senders by ID; "
+        "2 also drops the encoded recipient."))] = 0,
+    ignore_case: Annotated[bool, typer.Option("--ignore-case", "-i", help=(
+        "Lowercase whole addresses when counting senders and recipients (default: only their domains, as pflogsumm)."))] = False,
+    syslog_name: Annotated[Optional[list[str]], typer.Option("--syslog-name", metavar="NAME", help=(
+        "Report only the Postfix instances with this syslog name (repeatable; 'postfix' keeps postfix/… and "
+        "postfix/submission/…, not postfix-out/…). Default: every instance."))] = None,
+    rej_add_from: Annotated[bool, typer.Option("--rej-add-from", help="Add the envelope sender to each client of the reject tables.")] = False,
+    merge: Annotated[bool, typer.Option("--merge", help=(
+        "FILES are 'summary --format json' documents: merge them into one report (a week of days) without "
+        "re-reading the logs."))] = False,
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
@@ -126,17 +138,45 @@ def summary(
         kind = pick_format(fmt, SummaryFormat, "table", json=as_json, csv=as_csv)
         if kind == SummaryFormat.csv and output is None:
             raise usage_error("--format csv needs --output DIR (one file per section)", "--output")
-        options, window = parse_options(year, tz), time_window(since, until, tz, utc)
         from logtrace.cli import render_summary
+
+        if merge:
+            for value, name in ((since, "--since"), (until, "--until"), (where, "--where"), (syslog_name, "--syslog-name"),
+                                (verp_mung, "--verp-mung"), (ignore_case, "--ignore-case"), (rej_add_from, "--rej-add-from"),
+                                (smtpd_stats, "--smtpd-stats")):
+                if value:
+                    raise usage_error("cannot be used with --merge (the documents are already counted)", name,
+                                      "give it to the 'summary --format json' runs that wrote the documents")
+            from logtrace.reports.merge import merge_documents
+
+            s = merge_documents(files, top=top_rows(top))
+            s.sections = {name: writers.redacted(df) for name, df in s.sections.items()}  # --redact: tables too
+            s.state = render_summary.redacted_state(s.state)
+            if kind == SummaryFormat.html:
+                with writers.output_to(output):
+                    from logtrace.reports.html import to_html
+
+                    sys.stdout.write(to_html(writers.redacted(render_summary.to_document(s)), None, top=top,
+                                             failed_note="not listed: merged reports carry no message lists"))
+            else:
+                with writers.output_to(None if kind == SummaryFormat.csv else output):
+                    render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
+            return
+        options, window = parse_options(year, tz), time_window(since, until, tz, utc)
         from logtrace.reports.summary import summarize
 
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
-                          smtpd_stats=smtpd_stats, zone="UTC" if utc else None)
+                          smtpd_stats=smtpd_stats, zone="UTC" if utc else None, verp_mung=verp_mung,
+                          ignore_case=ignore_case, rej_add_from=rej_add_from, syslog_name=tuple(syslog_name or ()),
+                          keep_state=kind == SummaryFormat.json)
+        if s.failed_inputs and not s.inputs:  # nothing could be read: the errors, not a report of zeros
+            render.print_diagnostics(s.diagnostics)
+            raise typer.Exit(render.EXIT_USAGE)
         s.sections = {name: writers.redacted(df) for name, df in s.sections.items()}  # --redact: tables too
+        s.state = render_summary.redacted_state(s.state)
         if kind == SummaryFormat.html:
-            if s.inputs or not s.failed_inputs:  # no page of zeros when no input could be read
-                _html_report(s, files, window, where, mta, options, top, people_clock(tz, utc), output)
+            _html_report(s, files, window, where, mta, options, top, people_clock(tz, utc), output)
         else:
             with writers.output_to(None if kind == SummaryFormat.csv else output):
                 render_summary.emit(s, kind.value, output=output, problems_first=problems_first)

@@ -19,34 +19,11 @@ from typing import Any
 from logtrace.cli import render, writers
 from logtrace.reports.summary import TOTALS_NOTES, UNIQUE_KEYS, UNIQUE_NOTE, Summary, to_document
 
-#: section name → title, in report order (pflogsumm's order; problems move up with --problems-first).
-TITLES: dict[str, str] = {
-    "per_day": "Per-day traffic",
-    "per_hour": "Per-hour traffic (totals over all days)",
-    "delivery_by_domain": "Message delivery by recipient domain",
-    "delivery_by_relay": "Message delivery by relay domain",
-    "reception_by_domain": "Messages received by sender domain",
-    "reception_by_client": "Messages received by client domain",
-    "smtpd_hosts": "SMTPD connections by client domain",
-    "senders_by_count": "Senders by message count",
-    "recipients_by_count": "Recipients by message count",
-    "senders_by_size": "Senders by message size",
-    "recipients_by_size": "Recipients by message size",
-    "delays": "Delivery delay percentiles (seconds; delays=a/b/c/d parts)",
-    "postscreen": "Postscreen actions",
-    "no_size": "Messages with no size data",
-    "deferral_reasons": "Deferrals by reason",
-    "deferral_hosts": "Deferrals by remote host",
-    "bounce_reasons": "Bounces by reason",
-    "bounce_hosts": "Bounces by remote host",
-    "reject_actions": "Rejects, warnings, holds and discards",
-    "reject_reasons": "Rejects by reason",
-    "reject_hosts": "Rejects by client",
-    "warnings": "Warnings, fatal errors and panics",
-}
-PROBLEMS = ("deferral_reasons", "deferral_hosts", "bounce_reasons", "bounce_hosts", "reject_actions", "reject_reasons",
-            "reject_hosts", "warnings", "no_size")
+from logtrace.reports.text import HIDDEN, PROBLEMS, TITLES  # noqa: F401  (PROBLEMS re-exported for renderers)
+from logtrace.reports.text import ordered_sections as _ordered
+
 _CHARTED = ("per_day", "per_hour")
+_ZONED = ("per_day", "per_hour", "smtpd_per_day", "smtpd_per_hour")
 _BAR_W = 24
 _TOTAL_LABELS = {
     "received": "received", "delivered": "delivered", "forwarded": "forwarded", "deferred": "deferred (messages)",
@@ -68,6 +45,11 @@ _EXIM_LABELS = {
 _POSTFIX_ONLY = ("postscreen",)
 
 
+def ordered_sections(s: Summary, problems_first: bool = False) -> list[str]:
+    """The sections in report order (problems first on request; Postfix-only ones not for Exim logs)."""
+    return _ordered(s, problems_first, _POSTFIX_ONLY if s.counting == "eximstats" else ())
+
+
 def total_label(s: Summary, key: str) -> str:
     return (_EXIM_LABELS if s.counting == "eximstats" else _TOTAL_LABELS).get(key, key)
 
@@ -76,19 +58,14 @@ def totals_title(s: Summary) -> str:
     return f"Grand totals ({s.counting} counting rules)"
 
 
-def ordered_sections(s: Summary, problems_first: bool = False) -> list[str]:
-    names = [n for n in TITLES if n in s.sections and not (s.counting == "eximstats" and n in _POSTFIX_ONLY)]
-    if problems_first:
-        names = [n for n in names if n in PROBLEMS] + [n for n in names if n not in PROBLEMS]
-    return names
-
-
 def emit(s: Summary, fmt: str, *, output: Path | None = None, problems_first: bool = False, width: int | None = None) -> list[Path]:
     """Write the report in ``fmt`` (table, json, markdown to stdout; csv files into ``output``)."""
     if fmt == "json":
         writers.write_json(to_document(s))
     elif fmt == "markdown":
         sys.stdout.write(to_markdown(s, problems_first))
+    elif fmt == "text":
+        sys.stdout.write(to_text(s, problems_first, width or 80))
     elif fmt == "csv":
         assert output is not None
         return write_csv(s, output)
@@ -96,6 +73,37 @@ def emit(s: Summary, fmt: str, *, output: Path | None = None, problems_first: bo
         print_tables(s, render.out_console(width), problems_first)
     sys.stdout.flush()
     return []
+
+
+#: state-table columns → the redaction key that says what they hold (``--redact``; the others go by their own name)
+_STATE_KEYS = {"addr": "sender", "sdom": "domain", "server": "relay"}
+
+
+def redacted_state(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The mergeable state with personal data tokenized when ``--redact`` is on (column-aware, as the
+    sections are: a sender domain or an eximstats host is a host name even without brackets)."""
+    from logtrace.redact import active
+
+    r = active()
+    if r is None or not state:
+        return state
+    from logtrace.reports.fold import table_from_state, table_state
+
+    def tab(t: Any) -> Any:
+        if t is None:
+            return None
+        df = table_from_state(t)
+        ren = {c: _STATE_KEYS[c] for c in df.columns if c in _STATE_KEYS and _STATE_KEYS[c] not in df.columns}
+        return table_state(r.frame(df.rename(ren)).rename({v: k for k, v in ren.items()}))
+
+    fold = dict(state.get("fold") or {})
+    fold["counters"] = {n: tab(t) for n, t in (fold.get("counters") or {}).items()}
+    for key in ("smtpd", "no_size"):
+        fold[key] = tab(fold.get(key))
+    exim = state.get("eximstats")
+    if exim:
+        exim = [exim[0], {k: sorted({r.value("relay", v) for v in vs}) for k, vs in exim[1].items()}]
+    return {**state, "fold": fold, "eximstats": exim}
 
 
 # ---------------------------------------------------------------- cells
@@ -116,7 +124,7 @@ def _fmt(v: Any, col: str = "") -> str:
 def title(s: Summary, name: str) -> str:
     """A section's title; the per-day and per-hour tables name the zone their days and hours are in."""
     zone = zone_text(s.period)
-    return f"{TITLES[name]} in {render.safe(zone)}" if name in _CHARTED and zone else TITLES[name]
+    return f"{TITLES[name]} in {render.safe(zone)}" if name in _ZONED and zone else TITLES[name]
 
 
 def zone_text(period: dict[str, Any]) -> str | None:
@@ -155,36 +163,135 @@ def _bar(value: float, peak: float, width: int = 30) -> str:
 # ---------------------------------------------------------------- table
 
 
-def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None:
+#: the narrowest a descriptive (text) column is squeezed to before a table is stacked
+_MIN_TEXT = 12
+
+
+def shown(df: Any) -> Any:
+    """A section without its JSON/CSV-only columns (:data:`HIDDEN`)."""
+    return df.drop([c for c in HIDDEN if c in df.columns])
+
+
+def _cell_width(text: str) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(x) for x in text.splitlines()), default=0)
+
+
+def _header_width(col: str) -> int:
+    """A header wraps at ``_`` and spaces: its longest word is the least it needs."""
+    return max((_cell_width(w) for w in col.replace("_", " ").split()), default=0)
+
+
+def fit(df: Any, width: int, cells: list[list[str]], chart: bool) -> tuple[list[tuple[str, int | None]], str]:
+    """The layout of one section at ``width`` cells: ([(column, minimum width or None for text)], layout).
+    Numbers are never narrowed below their widest value; text columns wrap down to :data:`_MIN_TEXT`.
+    As the width shrinks, the layout goes from ``boxed+chart`` to ``boxed`` (the chart is dropped
+    first), ``compact`` (no box) and ``stacked`` (one block of ``column value`` lines per row)."""
+    cols = list(df.columns)
+    mins: list[int] = []
+    plan: list[tuple[str, int | None]] = []
+    for i, (col, dtype) in enumerate(df.schema.items()):
+        widest = max((_cell_width(r[i]) for r in cells), default=0)
+        if dtype.is_numeric():
+            need = max(widest, _header_width(col), 1)
+            plan.append((col, need))
+            mins.append(need)
+        else:
+            plan.append((col, None))
+            mins.append(min(max(widest, _header_width(col), 1), _MIN_TEXT))
+    boxed = sum(mins) + 3 * len(cols) + 1  # heavy-head box: a border and two cells of padding per column, one closing border
+    if chart and boxed + _BAR_W + 1 + 3 <= width:
+        return plan, "boxed+chart"
+    if boxed <= width:
+        return plan, "boxed"
+    if sum(mins) + len(cols) - 1 <= width:  # no box, one space between columns
+        return plan, "compact"
+    return plan, "stacked"
+
+
+def _section_cells(df: Any) -> list[list[str]]:
+    return [[_fmt(v, k) for k, v in row.items()] for row in df.iter_rows(named=True)]
+
+
+def section_table(s: Summary, name: str, df: Any, width: int) -> Any:
+    """One section as a rich renderable that fits ``width`` without cutting a number."""
     import polars as pl
     from rich.table import Table
+    from rich.text import Text
+
+    df = shown(df)
+    if not df.height:
+        return Text(f"{title(s, name)}: (none)")
+    cells = _section_cells(df)
+    plan, layout = fit(df, width, cells, name in _CHARTED and df.height > 0)
+    charted = layout == "boxed+chart"
+    if layout == "stacked":  # one block per row: "column  value" lines, numbers right-aligned and whole
+        t = Table(title=title(s, name), title_justify="left", show_header=False, box=None, padding=(0, 1))
+        t.add_column("field", no_wrap=True, style="dim")
+        t.add_column("value", overflow="fold")
+        if not cells:
+            t.add_row("", "(none)")
+        for i, row in enumerate(cells):
+            if i:
+                t.add_row("", "")
+            for col, v in zip(df.columns, row):
+                t.add_row(Text(col), Text(v))
+        return t
+    if layout == "compact":
+        t = Table(title=title(s, name), title_justify="left", box=None, padding=(0, 1, 0, 0), pad_edge=False,
+                  header_style="bold")
+    else:
+        t = Table(title=title(s, name), title_justify="left")
+    for col, need in plan:
+        if need is not None:
+            t.add_column(col.replace("_", " "), justify="right", min_width=need, overflow="fold")
+        else:
+            t.add_column(col, justify="left", overflow="fold", min_width=min(_MIN_TEXT, max(
+                (_cell_width(r[df.columns.index(col)]) for r in cells), default=1)))
+    if charted:
+        t.add_column("delivered █ problems █", no_wrap=True, width=_BAR_W + 1)
+        peak = float(df.select(pl.max_horizontal(pl.col("received"), pl.col("delivered") + pl.col("deferrals")
+                                                 + pl.col("bounced") + pl.col("rejected")).max()).item() or 1)
+    if not df.height:
+        t.add_row(*(["(none)"] + [""] * (len(df.columns) - 1)))
+    for row, texts in zip(df.iter_rows(named=True), cells):
+        out: list[Any] = [Text(v) for v in texts]
+        if charted:
+            bad = row["deferrals"] + row["bounced"] + row["rejected"]
+            bars = Text(_bar(row["delivered"], peak, _BAR_W), style="green")
+            bars.append(_bar(bad, peak, _BAR_W), style="red")
+            out.append(bars)
+        t.add_row(*out)
+    return t
+
+
+def _kv_table(title_text: str, rows: list[tuple[str, str]]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title=title_text, title_justify="left", show_header=False)
+    t.add_column("value", justify="right", no_wrap=True)
+    t.add_column("what", overflow="fold")
+    for v, k in rows:
+        t.add_row(Text(v), Text(k))
+    return t
+
+
+def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None:
+    from rich.columns import Columns
     from rich.text import Text
 
     period = s.period
     head = Text(f"logtrace summary: {local_time(period, 'first')} → {local_time(period, 'last')} ({render.safe(zone_text(period))})",
                 style="bold")
     console.print(head)
-    grand = Table(title=totals_title(s), title_justify="left", show_header=False)
-    grand.add_column("value", justify="right")
-    grand.add_column("what")
-    for k, v in s.totals.items():
-        grand.add_row(_fmt(v), total_label(s, k))
-    uniq = Table(title="De-duplicated (logtrace)", title_justify="left", show_header=False)
-    uniq.add_column("value", justify="right")
-    uniq.add_column("what")
-    for k in UNIQUE_KEYS:
-        uniq.add_row(_fmt(s.unique[k]), k)
-    from rich.columns import Columns
-
-    tables = [grand]
+    tables = [_kv_table(totals_title(s), [(_fmt(v), total_label(s, k)) for k, v in s.totals.items()])]
     if s.totals_eximstats:
-        ex = Table(title="Grand totals (eximstats counting rules, Exim events)", title_justify="left", show_header=False)
-        ex.add_column("value", justify="right")
-        ex.add_column("what")
-        for k, v in s.totals_eximstats.items():
-            ex.add_row(_fmt(v), _EXIM_LABELS.get(k, k))
-        tables.append(ex)
-    console.print(Columns([*tables, uniq]))
+        tables.append(_kv_table("Grand totals (eximstats counting rules, Exim events)",
+                                [(_fmt(v), _EXIM_LABELS.get(k, k)) for k, v in s.totals_eximstats.items()]))
+    tables.append(_kv_table("De-duplicated (logtrace)", [(_fmt(s.unique[k]), k) for k in UNIQUE_KEYS]))
+    console.print(Columns(tables))
     if s.counting != "pflogsumm":
         console.print(Text(TOTALS_NOTES[s.counting], style="dim"))
     console.print(Text(UNIQUE_NOTE, style="dim"))
@@ -196,27 +303,25 @@ def print_tables(s: Summary, console: Any, problems_first: bool = False) -> None
         console.print(Text(f"smtpd: {m['connections']:,} connections, {m['hosts']:,} hosts/domains, "
                            f"avg connect {m['avg_connect_s']:.1f}s, total {m['total_connect_s']:,}s"))
     for name in ordered_sections(s, problems_first):
-        df = s.sections[name]
-        t = Table(title=title(s, name), title_justify="left")
-        for col, dtype in df.schema.items():
-            num = dtype.is_numeric()
-            t.add_column(col, justify="right" if num else "left", no_wrap=num or col in ("day", "code", "class"), overflow="fold")
-        charted = name in _CHARTED and df.height
-        if charted:
-            t.add_column("delivered █ problems █", no_wrap=True, width=_BAR_W + 1)
-            peak = float(df.select(pl.max_horizontal(pl.col("received"), pl.col("delivered") + pl.col("deferred")
-                                                     + pl.col("bounced") + pl.col("rejected")).max()).item() or 1)
-        if not df.height:
-            t.add_row(*(["(none)"] + [""] * (len(df.columns) - 1)))
-        for row in df.iter_rows(named=True):
-            cells: list[Any] = [Text(_fmt(v, k)) for k, v in row.items()]
-            if charted:
-                bad = row["deferred"] + row["bounced"] + row["rejected"]
-                bars = Text(_bar(row["delivered"], peak, _BAR_W), style="green")
-                bars.append(_bar(bad, peak, _BAR_W), style="red")
-                cells.append(bars)
-            t.add_row(*cells)
-        console.print(t)
+        console.print(section_table(s, name, s.sections[name], console.width))
+
+
+# ---------------------------------------------------------------- text
+
+
+def to_text(s: Summary, problems_first: bool = False, width: int = 80) -> str:
+    """The plain-text report (:mod:`logtrace.reports.text`): 80 columns, no box drawing, for cron mail."""
+    from logtrace.reports.text import render as render_text
+
+    head = (f"logtrace summary: {local_time(s.period, 'first')} to {local_time(s.period, 'last')} "
+            f"({render.safe(zone_text(s.period))})")
+    notes = ([TOTALS_NOTES[s.counting]] if s.counting != "pflogsumm" else []) + [UNIQUE_NOTE]
+    labels = {**(_EXIM_LABELS if s.counting == "eximstats" else _TOTAL_LABELS)}
+    if s.totals_eximstats:
+        labels.update({k: v for k, v in _EXIM_LABELS.items() if k not in s.totals})
+    return render_text(s, head=head, titles={n: title(s, n) for n in TITLES if n in s.sections},
+                       total_labels=labels, unique_keys=UNIQUE_KEYS, notes=notes, escape=render.safe, width=width,
+                       problems_first=problems_first, skip=_POSTFIX_ONLY if s.counting == "eximstats" else ())
 
 
 # ---------------------------------------------------------------- markdown
@@ -246,6 +351,7 @@ def to_markdown(s: Summary, problems_first: bool = False) -> str:
         parts += ["## SMTPD connections\n", _md_table(["what", "value"], [[k, v] for k, v in s.smtpd.items()])]
     for name in ordered_sections(s, problems_first):
         df = s.sections[name]
+        df = shown(df)
         parts += [f"## {title(s, name)}\n", _md_table(df.columns, [list(r) for r in df.iter_rows()]) if df.height else "(none)\n"]
     acc = s.accounting
     parts += ["## Line accounting\n", _md_table(acc.columns, [list(r) for r in acc.iter_rows()])]

@@ -46,6 +46,11 @@ class Tag(StrEnum):
     NOQUEUE = "pflogsumm:noqueue"
     #: pflogsumm: postscreen's PASS/DNSBL/… actions
     POSTSCREEN = "pflogsumm:postscreen"
+    #: pflogsumm's "smtp delivery failures": the SMTP client could not connect or lost the connection
+    SMTP_FAILURE = "pflogsumm:smtp-failure"
+    #: ``status`` is the source's own event ID (Exchange message tracking: RECEIVE, SEND, DELIVER, FAIL …);
+    #: ``program`` its source component, ``host`` the server, ``connector-id=`` in ``detail`` the connector
+    EVENT_ID = "report:event-id"
     #: the accept line carries the message size (no separate size line)
     SIZE_ON_ACCEPT = "size-on-accept"
     #: deliveries may name a bare local part; ``orig_recipient`` is then the address

@@ -36,7 +36,8 @@ class Collected(NamedTuple):
 
 
 #: tags of rows a summary keeps whatever their kind
-NARROW_TAGS = frozenset({Tag.DELIVERY_STATUS, Tag.CHECKS, Tag.POSTSCREEN, Tag.EXIMSTATS_COMPLETED,
+NARROW_TAGS = frozenset({Tag.DELIVERY_STATUS, Tag.CHECKS, Tag.POSTSCREEN, Tag.SMTP_FAILURE, Tag.EVENT_ID, Tag.MAILBOX,
+                         Tag.FILTER_VERDICT, Tag.EXIMSTATS_COMPLETED,
                          Tag.EXIMSTATS_CALL_DROPPED, Tag.EXIMSTATS_NOTE})
 
 
@@ -63,11 +64,23 @@ def narrow(df: Any, smtpd_stats: bool) -> Any:
     import polars as pl
 
     keep = (pl.col("kind").is_in(KEEP_KINDS) | tagged(Tag.DELIVERY_STATUS) | tagged(Tag.CHECKS) | tagged(Tag.POSTSCREEN)
+            | tagged(Tag.SMTP_FAILURE) | tagged(Tag.EVENT_ID) | tagged(Tag.MAILBOX) | tagged(Tag.FILTER_VERDICT)
             | tagged(Tag.EXIMSTATS_COMPLETED) | tagged(Tag.EXIMSTATS_CALL_DROPPED)
             | (tagged(Tag.EXIMSTATS_NOTE) & pl.col("detail").str.starts_with("SA: ")))
     if smtpd_stats:
         keep = keep | pl.col("kind").is_in(CONN_KINDS)
     return df.filter(keep).select("seq", *COLS)
+
+
+def instance_filter(names: Sequence[str]) -> Any:
+    """Rows to keep for ``--syslog-name``: every row not counted by pflogsumm's rules, and the
+    Postfix rows whose program is ``NAME/…/daemon`` for one of ``names``."""
+    import re
+
+    import polars as pl
+
+    alt = "|".join(re.escape(n.strip("/")) for n in names)
+    return ~tagged(Tag.PFLOGSUMM).fill_null(False) | pl.col("program").fill_null("").str.contains(rf"^(?:{alt})(?:/[\w.-]+)*/[\w.-]+$")
 
 
 def counting_tally(df: Any) -> tuple[int, int, int]:
@@ -87,7 +100,8 @@ def counting_tally(df: Any) -> tuple[int, int, int]:
 
 def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = None, since: datetime | None = None,
                    until: datetime | None = None, where: str | None = None, smtpd_stats: bool = False,
-                   result: Any = None, sink: Any = None, chunk_bytes: int | None = None) -> Collected:
+                   result: Any = None, sink: Any = None, chunk_bytes: int | None = None,
+                   syslog_name: Sequence[str] = ()) -> Collected:
     """Scan inputs chunk by chunk → :class:`Collected` (narrow events, accounting, period, counting).
 
     Memory is bounded by the narrow frame: header, TLS, connect (unless ``smtpd_stats``) and
@@ -95,6 +109,9 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
     The counting choice looks at every event read, before ``since``/``until``/``where``.
     With ``sink`` (a :class:`~logtrace.reports.fold.SummaryFold`), each chunk's narrow rows are
     folded into it instead of kept: ``events`` is then None and memory stays flat.
+    ``syslog_name`` (pflogsumm's ``--syslog-name``): only the Postfix instances of these syslog
+    names are reported (``postfix`` keeps ``postfix/smtpd`` and ``postfix/submission/smtpd``, not
+    ``postfix-out/smtp``); lines of other instances are still read and counted in the accounting.
     """
     import polars as pl
 
@@ -123,6 +140,8 @@ def collect_events(paths: Sequence[str], *, mta: str = "auto", options: Any = No
             lo, hi = chunk.select(lo=pl.col("ts").min(), hi=pl.col("ts").max()).row(0)
             span = [min(x for x in (span[0], lo) if x is not None) if lo or span[0] else None,
                     max(x for x in (span[1], hi) if x is not None) if hi or span[1] else None]
+        if syslog_name:
+            chunk = chunk.filter(instance_filter(syslog_name))
         if since is not None:
             chunk = chunk.filter(pl.col("ts") >= since)
         if until is not None:

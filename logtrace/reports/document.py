@@ -6,7 +6,11 @@ from datetime import datetime
 from typing import Any
 
 #: Version of the JSON document written by ``logtrace summary --format json``.
-SCHEMA = "logtrace.summary/1"
+#: /2 (issue 19): per-day/per-hour ``deferrals`` (was ``deferred``) and ``rejected`` = rejects only;
+#: reject reasons counted by ``action`` (no ``messages``); reason ``example``; ``state`` for merging.
+SCHEMA = "logtrace.summary/2"
+#: Version of the mergeable ``state`` inside it (:mod:`logtrace.reports.merge`).
+STATE_FORMAT = "logtrace.summary-state/1"
 
 #: ``counting`` → the note on ``totals`` in the JSON document.
 TOTALS_NOTES: dict[str, str] = {
@@ -35,6 +39,7 @@ MIXED_NOTE = ("Postfix and Exim events in one input: totals follow pflogsumm's r
 def to_document(s: Any) -> dict[str, Any]:
     """The JSON document of ``--format json`` for a :class:`~logtrace.reports.summary.Summary`."""
     from logtrace import __version__ as version
+    from logtrace.reports.fold import table_state
 
     def iso(v: Any) -> Any:
         return v.isoformat() if isinstance(v, datetime) else v
@@ -60,6 +65,7 @@ def to_document(s: Any) -> dict[str, Any]:
             "by_program": rows(acc),
         },
         "diagnostics": [str(d) for d in s.diagnostics],
+        **({"state": {**s.state, "accounting": table_state(acc)}} if getattr(s, "state", None) else {}),
     }
 
 

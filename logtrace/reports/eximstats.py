@@ -24,8 +24,30 @@ HAM = (r"Action: scanned but message isn't spam: score=-?\d+\.\d|Not running SA 
        r"|check skipped due to message size")
 
 
+#: the ``*_hosts`` totals: distinct values, kept as sets in a mergeable state (:func:`exim_parts`)
+EXIM_HOST_KEYS = ("received_hosts", "delivered_hosts", "rejected_hosts", "temp_rejected_hosts", "ham_hosts", "spam_hosts")
+
+
 def exim_totals(ev: Any) -> dict[str, int]:
     """eximstats' Grand total summary over the eximstats-tagged rows of narrow events."""
+    counts, hosts = exim_parts(ev)
+    return exim_finish([(counts, hosts)])
+
+
+def exim_finish(parts: list[tuple[dict[str, int], dict[str, list[str]]]]) -> dict[str, int]:
+    """Grand totals from one or more :func:`exim_parts` (counts add up, host sets unite)."""
+    out: dict[str, int] = {}
+    for k in EXIM_TOTAL_KEYS:
+        if k in EXIM_HOST_KEYS:
+            out[k] = len(set().union(*[set(h.get(k, ())) for _, h in parts])) if parts else 0
+        else:
+            out[k] = sum(int(c.get(k, 0)) for c, _ in parts)
+    return out
+
+
+def exim_parts(ev: Any) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """(additive counts, distinct host words per ``*_hosts`` key) of eximstats' Grand total summary:
+    the mergeable state behind :func:`exim_totals`."""
     import polars as pl
 
     c = pl.col
@@ -69,14 +91,16 @@ def exim_totals(ev: Any) -> dict[str, int]:
                        pl.when(c("detail").str.contains(r"\(local\)")).then(pl.lit("local")), pl.lit("")),
         verdict=pl.when(c("detail").str.contains(SPAM)).then(pl.lit("spam"))
         .when(c("detail").str.contains(HAM)).then(pl.lit("ham")))
+    def distinct(df: Any, expr: Any) -> list[str]:
+        return sorted(v for v in df.select(expr.unique()).to_series().to_list() if v is not None) if df.height else []
+
     out = {
         "received": acc.height, "bytes_received": int(acc["sz"].sum() or 0),
-        "received_hosts": acc.select(word.n_unique()).item() if acc.height else 0,
         "delayed": incarnations(Tag.EXIMSTATS_DEFER), "failed": incarnations(Tag.EXIMSTATS_BOUNCE),
         "delivered": first.height, "delivered_addresses": d.height, "bytes_delivered": int(first["sz"].fill_null(0).sum() or 0),
-        "delivered_hosts": first.select(rword.n_unique()).item() if first.height else 0,
     }
+    hosts = {"received_hosts": distinct(acc, word), "delivered_hosts": distinct(first, rword)}
     for key, rows in (("rejected", rj.filter(~c("temp"))), ("temp_rejected", rj.filter(c("temp"))),
                       ("ham", sa.filter(c("verdict") == "ham")), ("spam", sa.filter(c("verdict") == "spam"))):
-        out[key], out[f"{key}_hosts"] = rows.height, rows["ip"].n_unique() if rows.height else 0
-    return {k: int(out[k]) for k in EXIM_TOTAL_KEYS}
+        out[key], hosts[f"{key}_hosts"] = rows.height, distinct(rows, c("ip"))
+    return {k: int(v) for k, v in out.items()}, hosts

@@ -18,6 +18,11 @@ eximstats cross-checks and ``tests/test_summary.py`` hold the fold to it.
 
 Exim rows (``Tag.EXIMSTATS``) are also kept narrow for eximstats' grand totals, which need each
 message's lines in order (:func:`~logtrace.reports.eximstats.exim_totals`).
+
+:meth:`SummaryFold.state` exports every keyed counter (uncut by ``--top``), the SMTPD connection
+aggregate, the messages with no size data and the de-duplication adjustments as JSON-ready
+tables; :meth:`SummaryFold.load` adds such a state to a fold. That is how ``summary --merge``
+(:mod:`logtrace.reports.merge`) combines documents without re-reading logs.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from typing import Any
 
 from logtrace.parsing.tags import Tag, tagged
 from logtrace.reports.collect import CONN_KINDS
-from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, recipient_domain, sizes,
-                                        whence)
-from logtrace.reports.reasons import reason_rows, reason_finish
-from logtrace.reports.sections import DELAY_PARTS
+from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, munge_addresses,
+                                        recipient_domain, sizes, whence)
+from logtrace.reports.reasons import PEER_KEYS, REASON_KEYS, action_expr, normalize_reason, reason_finish, reason_rows
+from logtrace.reports.sections import (DELAY_PARTS, EXCHANGE_KEYS, FILTER_KEYS, MAILBOX_KEYS, TRAFFIC, delay_bucket, exchange_rows,
+                                       filter_rows, mailbox_rows, traffic_aggs)
 
 COMPACT_ROWS = 50_000  #: merge a counter's partial aggregates once they grew by this many rows and doubled
 SUMS = ("received", "delivered", "forwarded", "deferrals", "bounced", "rejected", "reject_warnings", "held", "discarded")
@@ -120,11 +126,44 @@ class Counter:
             *[pl.col(c).sum() for c in self.sums], *[pl.col(c).max() for c in self.maxes])
 
 
+def table_state(df: Any) -> dict[str, Any] | None:
+    """A DataFrame as JSON-ready ``{"columns", "dtypes", "rows"}`` (rows sorted, dates as ISO strings); None stays None."""
+    import polars as pl
+
+    if df is None:
+        return None
+    df = df.sort(df.columns, nulls_last=True) if df.height and df.width else df  # byte-stable documents
+    out = df.with_columns(pl.col(c).cast(pl.String) for c, t in df.schema.items() if t in (pl.Date, pl.Datetime))
+    return {"columns": list(df.columns), "dtypes": [str(t) for t in df.schema.values()], "rows": [list(r) for r in out.iter_rows()]}
+
+
+#: polars dtype names a summary state may hold
+STATE_DTYPES = {"String": "String", "Boolean": "Boolean", "Date": "Date", "Int8": "Int8", "Int16": "Int16", "Int32": "Int32",
+                "Int64": "Int64", "UInt8": "UInt8", "UInt16": "UInt16", "UInt32": "UInt32", "UInt64": "UInt64",
+                "Float32": "Float32", "Float64": "Float64", "Null": "Null"}
+
+
+def table_from_state(t: dict[str, Any]) -> Any:
+    """The DataFrame of a :func:`table_state` (a ValueError for a malformed one)."""
+    import polars as pl
+
+    try:
+        cols, dtypes, rows = list(t["columns"]), list(t["dtypes"]), list(t["rows"])
+        kinds = [STATE_DTYPES[d] for d in dtypes]
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"malformed summary state table ({e})") from None
+    schema = {c: (pl.String if k == "Date" else getattr(pl, k)) for c, k in zip(cols, kinds)}
+    df = pl.DataFrame(rows, schema=schema, orient="row")
+    return df.with_columns(pl.col(c).str.to_date() for c, k in zip(cols, kinds) if k == "Date")
+
+
 class SummaryFold:
     """Fold narrow event blocks (with a global ``seq``) into a summary's totals, counts and sections."""
 
-    def __init__(self, *, tz: str, host_tz: dict[str, str] | None = None, top: int = 10, smtpd_stats: bool = False) -> None:
+    def __init__(self, *, tz: str, host_tz: dict[str, str] | None = None, top: int = 10, smtpd_stats: bool = False,
+                 verp_mung: int = 0, ignore_case: bool = False, rej_add_from: bool = False) -> None:
         self.tz, self.host_tz, self.top, self.smtpd_stats = tz, host_tz, top, smtpd_stats
+        self.verp_mung, self.ignore_case, self.rej_add_from = verp_mung, ignore_case, rej_add_from
         self.sizes = FirstSeen()  # first size line per queue ID (hashed): position and bytes
         self.pending: Any = None  # last accept per queue ID not yet sized
         self.exim: list[Any] = []
@@ -142,17 +181,26 @@ class SummaryFold:
         self.senders = c(("addr", "x"), ("count", "bytes"))
         self.sdoms = c(("sdom", "x"), ("count", "bytes"))
         self.rcpts = c(("rcpt", "x"), ("count", "bytes"))
-        self.days = c(("day",), ("received", "delivered", "deferred", "bounced", "rejected"))
-        self.hours = c(("hour",), ("received", "delivered", "deferred", "bounced", "rejected"))
+        self.days = c(("day",), TRAFFIC)
+        self.hours = c(("hour",), TRAFFIC)
         self.by_domain = c(("domain",), ("sent", "bytes", "deferrals", "dsum", "dcnt"), ("max_delay_s",))
         self.by_relay = c(("relay",), ("sent", "bytes", "deferrals", "dsum", "dcnt"), ("max_delay_s",))
         self.clients = c(("client",), ("count",))
         self.delays = c(("part", "value"), ("n",))
-        self.reasons = {k: (c(("cls", "code", "reason", "queue_id"), ("count",)), c(("cls", "peer"), ("count",)))
+        self.reasons = {k: (c(REASON_KEYS, ("count",), ("example",)), c(PEER_KEYS, ("count",)))
                         for k in ("deferral", "bounce", "reject")}
         self.actions = c(("action",), ("count",))
         self.severity = c(("severity", "daemon", "message"), ("count",))
         self.postscreen = c(("status", "client_ip"), ("count",))
+        self.smtp_failures = c(("reason", "peer"), ("count",))
+        self.exchange = c(EXCHANGE_KEYS, ("count",))
+        self.mailbox = c(MAILBOX_KEYS, ("count",))
+        self.filters = c(FILTER_KEYS, ("count",))
+        # states of other folds added by load() (merged documents)
+        self.smtpd_loaded: list[Any] = []
+        self.no_size_loaded: list[Any] = []
+        self.loaded_adjust: list[dict[str, int]] = []
+        self._adjust: dict[str, int] | None = None
 
     # ------------------------------------------------------------------ per block
 
@@ -164,10 +212,10 @@ class SummaryFold:
         x = tagged(Tag.EXIMSTATS)
         if ev.select(x.any()).item():
             self.exim.append(detach(ev.filter(x)))
-        ev = derive(ev, self.tz, self.host_tz).with_columns(x=x)
+        ev = derive(munge_addresses(ev, self.verp_mung, self.ignore_case), self.tz, self.host_tz).with_columns(x=x)
         if self.smtpd_stats:
             self.conn.append(detach(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
-                "seq", "kind", "daemon", "host", "pid", "ts", "client_host", "client_ip")))
+                "seq", "kind", "daemon", "host", "pid", "ts", "client_host", "client_ip", "day", "hour")))
         self._queue: list[tuple[Counter, Any]] = []
         recv = self._received(ev)
         self._deliveries(ev)
@@ -224,7 +272,7 @@ class SummaryFold:
                 deferrals=(pl.col("dstatus") == "deferred").sum(), dsum=dly.sum(), dcnt=dly.count(),
                 max_delay_s=pl.col("delay_s").max()).rename({"k": name}))
         for col, label in DELAY_PARTS:
-            self._agg(self.delays, dll.filter(pl.col(col).is_not_null()).group_by(value=pl.col(col).cast(pl.Float64))
+            self._agg(self.delays, dll.filter(pl.col(col).is_not_null()).group_by(value=delay_bucket(pl.col(col).cast(pl.Float64)))
                             .agg(n=pl.len()).with_columns(part=pl.lit(label)).select("part", "value", "n"))
         sent = ev.filter(pl.col("dstatus") == "sent", pl.col("next_queue_id").is_not_null()).join(
             dl.select("seq", "sz"), on="seq", how="left")
@@ -249,8 +297,7 @@ class SummaryFold:
         add(self.bounced_msgs, bounced.select("host", "queue_id").unique())
         add(self.senders, recv.group_by("addr", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
         add(self.sdoms, recv.group_by("sdom", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
-        traffic = dict(received=pl.col("received").sum(), delivered=pl.col("delivered").sum(),
-                       deferred=(st == "deferred").sum(), bounced=(st == "bounced").sum(), rejected=pl.col("act").is_not_null().sum())
+        traffic = traffic_aggs()
         add(self.days, ev.filter(pl.col("day").is_not_null()).group_by("day").agg(**traffic))
         add(self.hours, ev.filter(pl.col("hour").is_not_null()).group_by("hour").agg(**traffic))
         local = pl.when(tagged(Tag.PFLOGSUMM)).then(pl.lit("(local pickup)")).otherwise(pl.lit("(local)"))
@@ -259,17 +306,26 @@ class SummaryFold:
         rejects = ev.filter(pl.col("act").is_not_null() | (pl.col("kind") == "reject")).with_columns(
             reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
         relay_peer = gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")
+        client_peer = gimme_domain(pl.col("client_host"), pl.col("client_ip"))
+        if self.rej_add_from:  # pflogsumm's --rej-add-from: the client with the envelope sender
+            client_peer = pl.concat_str([client_peer.fill_null(""), pl.lit(" from=<"), pl.col("sender").fill_null(""), pl.lit(">")])
         for key, rows, peer in (("deferral", deferred, relay_peer), ("bounce", bounced, relay_peer),
-                                ("reject", rejects, gimme_domain(pl.col("client_host"), pl.col("client_ip")))):
+                                ("reject", rejects, client_peer)):
             r = reason_rows(rows, peer)
-            add(self.reasons[key][0], r.group_by("cls", "code", "reason", "queue_id").agg(count=pl.len()))
-            add(self.reasons[key][1], r.group_by("cls", "peer").agg(count=pl.len()))
-        add(self.actions, rejects.group_by(pl.coalesce(pl.col("act"), pl.col("kind")).alias("action")).agg(count=pl.len()))
+            add(self.reasons[key][0], r.group_by(*REASON_KEYS).agg(count=pl.len(), example=pl.col("example").max()))
+            add(self.reasons[key][1], r.group_by(*PEER_KEYS).agg(count=pl.len()))
+        add(self.actions, rejects.group_by(action_expr().alias("action")).agg(count=pl.len()))
         sev = pl.when(pl.col("kind") == "warning").then(pl.lit("warning")).otherwise(pl.col("kind"))
         add(self.severity, ev.filter(pl.col("kind").is_in(["warning", "fatal", "panic"]))
                           .with_columns(severity=sev, message=pl.col("detail").fill_null("").str.slice(0, 120))
                           .group_by("severity", "daemon", "message").agg(count=pl.len()))
         add(self.postscreen, ev.filter(tagged(Tag.POSTSCREEN)).group_by("status", "client_ip").agg(count=pl.len()))
+        add(self.exchange, exchange_rows(ev).group_by(*EXCHANGE_KEYS).agg(count=pl.len()))
+        add(self.mailbox, mailbox_rows(ev).group_by(*MAILBOX_KEYS).agg(count=pl.len()))
+        add(self.filters, filter_rows(ev).group_by(*FILTER_KEYS).agg(count=pl.len()))
+        add(self.smtp_failures, ev.filter(tagged(Tag.SMTP_FAILURE)).select(
+            reason=normalize_reason(pl.coalesce(pl.col("reply_text"), pl.col("detail"))),
+            peer=gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")).group_by("reason", "peer").agg(count=pl.len()))
 
     # ------------------------------------------------------------------ results
 
@@ -313,32 +369,111 @@ class SummaryFold:
         )
         return {k: tot[k] for k in TOTAL_KEYS}
 
-    def unique(self, totals: dict[str, int]) -> dict[str, int]:
+    def handoff_adjust(self) -> dict[str, int]:
+        """What the de-duplicated counts take off the pflogsumm-compatible totals: re-injected accepts and
+        hand-off deliveries (and their bytes) matched over this fold's messages, plus those of loaded states."""
         import polars as pl
 
+        if self._adjust is not None:  # the end of the fold: computed once for unique() and state()
+            return self._adjust
         d = pl.concat(self.dlv_rows, how="vertical_relaxed") if self.dlv_rows else None
         a = pl.concat(self.acc_rows, how="vertical_relaxed") if self.acc_rows else None
         re_acc = re_dlv = None
         if d is not None and a is not None and d.height and a.height:
             re_acc, re_dlv = handoff_pairs(d, a)
-        n_acc = re_acc.height if re_acc is not None else 0
         dh = re_dlv.filter(pl.col("delivered")) if re_dlv is not None else None
         re_bytes = 0
         if re_acc is not None and re_acc.height and self.recv_sizes:
             rs = pl.concat(self.recv_sizes, how="vertical_relaxed")
             re_bytes = int(re_acc.join(rs, on="queue_id", how="inner")["msg_size"].sum() or 0)
-        same = int(re_acc["same_host"].sum() or 0) if re_acc is not None else 0
+        out = {"accepts": re_acc.height if re_acc is not None else 0,
+               "deliveries": dh.height if dh is not None else 0,
+               "bytes_received": re_bytes,
+               "bytes_delivered": int(dh["sz"].sum() or 0) if dh is not None else 0,
+               "same_host": int(re_acc["same_host"].sum() or 0) if re_acc is not None else 0}
+        for adj in self.loaded_adjust:
+            out = {k: out[k] + int(adj.get(k, 0)) for k in out}
+        self._adjust = out
+        return out
+
+    def unique(self, totals: dict[str, int]) -> dict[str, int]:
+        adj = self.handoff_adjust()
         dm, bm = self.deferred_msgs.merged(), self.bounced_msgs.merged()
         return {
-            "messages_received_unique": totals["received"] - n_acc,
-            "recipients_delivered_unique": totals["delivered"] - (dh.height if dh is not None else 0),
-            "bytes_received_unique": totals["bytes_received"] - re_bytes,
-            "bytes_delivered_unique": totals["bytes_delivered"] - (int(dh["sz"].sum() or 0) if dh is not None else 0),
+            "messages_received_unique": totals["received"] - adj["accepts"],
+            "recipients_delivered_unique": totals["delivered"] - adj["deliveries"],
+            "bytes_received_unique": totals["bytes_received"] - adj["bytes_received"],
+            "bytes_delivered_unique": totals["bytes_delivered"] - adj["bytes_delivered"],
             "messages_deferred_unique": dm.height if dm is not None else 0,
             "messages_bounced_unique": bm.height if bm is not None else 0,
-            "content_filter_reinjections": same,
-            "host_handoffs": n_acc - same,
+            "content_filter_reinjections": adj["same_host"],
+            "host_handoffs": adj["accepts"] - adj["same_host"],
         }
+
+    # ------------------------------------------------------------------ mergeable state
+
+    @property
+    def counters(self) -> dict[str, Counter]:
+        """Every keyed counter by a stable name (the mergeable state of :meth:`state`)."""
+        out = {n: getattr(self, n) for n in ("sums", "deferred_ids", "deferred_msgs", "bounced_msgs", "senders", "sdoms",
+                                             "rcpts", "days", "hours", "by_domain", "by_relay", "clients", "delays",
+                                             "actions", "severity", "postscreen", "smtp_failures", "exchange", "mailbox",
+                                             "filters")}
+        for k, (by_msg, by_peer) in self.reasons.items():
+            out[f"reasons_{k}"], out[f"peers_{k}"] = by_msg, by_peer
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """The fold's full per-key state as JSON-ready tables (``{"columns", "dtypes", "rows"}``): every
+        counter, the SMTPD connection aggregate, messages with no size data and the hand-off adjustments.
+        :meth:`load` adds such a state to a fold, so that documents merge without re-reading logs."""
+        out: dict[str, Any] = {"counters": {n: table_state(c.merged()) for n, c in self.counters.items()}}
+        out["counters"] = {n: t for n, t in out["counters"].items() if t is not None}
+        out["smtpd"] = table_state(self.smtpd_agg()) if self.smtpd_stats else None
+        out["no_size"] = table_state(self._no_size())
+        out["handoff_adjust"] = self.handoff_adjust()
+        return out
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Add a :meth:`state` (of another fold, another day) to this one."""
+        counters = self.counters
+        for name, t in (state.get("counters") or {}).items():
+            if name not in counters:
+                raise ValueError(f"unknown counter '{name}' in the summary state")
+            counters[name].add(table_from_state(t))
+        if state.get("smtpd") is not None:
+            self.smtpd_stats = True
+            self.smtpd_loaded.append(table_from_state(state["smtpd"]))
+        if state.get("no_size") is not None:
+            self.no_size_loaded.append(table_from_state(state["no_size"]))
+        self.loaded_adjust.append(dict(state.get("handoff_adjust") or {}))
+        self._adjust = None
+
+    def smtpd_agg(self) -> Any:
+        """SMTPD connections per client, day and hour (connections, total and max seconds), loaded ones included."""
+        import polars as pl
+
+        from logtrace.reports import sections as S
+
+        conn = (pl.concat(self.conn, how="vertical_relaxed") if self.conn else
+                pl.DataFrame(schema={"seq": pl.Int64, "kind": pl.String, "daemon": pl.String, "host": pl.String, "pid": pl.Int64,
+                                     "ts": pl.Datetime("us", "UTC"), "client_host": pl.String, "client_ip": pl.String,
+                                     "day": pl.Date, "hour": pl.Int8}))
+        agg = S.smtpd_agg(conn)
+        if self.smtpd_loaded:
+            agg = S.smtpd_agg_merge(pl.concat([agg, *self.smtpd_loaded], how="vertical_relaxed"))
+        return agg
+
+    def _no_size(self) -> Any:
+        import polars as pl
+
+        s = pl.String
+        ns = (pl.concat(self.no_size, how="vertical_relaxed").sort("seq").group_by("queue_id", maintain_order=True)
+              .agg(recipient=pl.col("rcpt").last(), host=pl.col("host").first()) if self.no_size
+              else pl.DataFrame(schema={"queue_id": s, "recipient": s, "host": s}))
+        if self.no_size_loaded:
+            ns = pl.concat([ns, *self.no_size_loaded], how="vertical_relaxed")
+        return ns
 
     def sections(self) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, int]]:
         """(sections in report order, smtpd stats or None, counts), as :func:`~logtrace.reports.sections.build_sections`."""
@@ -372,14 +507,12 @@ class SummaryFold:
 
         reasons = {}
         for key in ("deferral", "bounce", "reject"):
-            by_msg = m(self.reasons[key][0], ("cls", "code", "reason", "queue_id"),
-                       {"cls": s, "code": s, "reason": s, "queue_id": s, "count": u32})
-            by_peer = m(self.reasons[key][1], ("cls", "peer"), {"cls": s, "peer": s, "count": u32})
-            reasons[key] = reason_finish(by_msg, by_peer, top)
+            by_msg = m(self.reasons[key][0], REASON_KEYS,
+                       {"action": s, "cls": s, "code": s, "reason": s, "queue_id": s, "count": u32, "example": s})
+            by_peer = m(self.reasons[key][1], PEER_KEYS, {"action": s, "cls": s, "peer": s, "count": u32})
+            reasons[key] = reason_finish(by_msg, by_peer, top, messages=key != "reject")
         sev = m(self.severity, ("severity", "daemon", "message"), {"severity": s, "daemon": s, "message": s, "count": u32})
-        ns = (pl.concat(self.no_size, how="vertical_relaxed").sort("seq").group_by("queue_id", maintain_order=True)
-              .agg(recipient=pl.col("rcpt").last(), host=pl.col("host").first()) if self.no_size
-              else pl.DataFrame(schema={"queue_id": s, "recipient": s, "host": s}))
+        ns = self._no_size()
         ps = m(self.postscreen, ("status", "client_ip"), {"status": s, "client_ip": s, "count": u32})
         sections: dict[str, Any] = {
             "per_day": S.finish_traffic(days, "day"),
@@ -394,28 +527,36 @@ class SummaryFold:
             "recipients_by_count": S.top_n(rc, "count", top),
             "recipients_by_size": S.top_n(rc, "bytes", top),
             "delays": self._delays(),
+            "delay_distribution": S.delay_distribution(self._delay_hist("delay")),
             "deferral_reasons": reasons["deferral"][0],
             "deferral_hosts": reasons["deferral"][1],
             "bounce_reasons": reasons["bounce"][0],
             "bounce_hosts": reasons["bounce"][1],
+            "smtp_failures": S.smtp_failures_finish(m(self.smtp_failures, ("reason", "peer"), {"reason": s, "peer": s, "count": u32}), top),
             "reject_actions": m(self.actions, ("action",), {"action": s, "count": u32}).sort("action"),
             "reject_reasons": reasons["reject"][0],
             "reject_hosts": reasons["reject"][1],
             "warnings": S.severity_finish(sev, top),
-            "no_size": ns.sort("queue_id").head(top * 5),
+            "no_size": ns.sort("queue_id").head(top),
             "postscreen": ps.group_by("status").agg(count=pl.col("count").sum(), clients=pl.col("client_ip").n_unique())
             .rename({"status": "action"}).sort(["count", "action"], descending=[True, False]),
         }
+        sections.update(S.exchange_finish(self.exchange.merged(), top))
+        sections.update(S.last_mile_finish(self.mailbox.merged(), self.filters.merged(), top))
         smtpd_out = None
         if self.smtpd_stats:
-            conn = (pl.concat(self.conn, how="vertical_relaxed") if self.conn else
-                    pl.DataFrame(schema={"seq": i64, "kind": s, "daemon": s, "host": s, "pid": i64,
-                                         "ts": pl.Datetime("us", "UTC"), "client_host": s, "client_ip": s}))
-            smtpd_out, sections["smtpd_hosts"] = S.smtpd(conn, top)
+            smtpd_out, sections["smtpd_hosts"], sections["smtpd_per_day"], sections["smtpd_per_hour"] = S.smtpd_finish(
+                self.smtpd_agg(), top)
         by_sev = dict(sev.group_by("severity").agg(pl.col("count").sum()).iter_rows()) if sev.height else {}
         counts = {"warnings": int(by_sev.get("warning", 0)), "fatal": int(by_sev.get("fatal", 0)),
                   "panic": int(by_sev.get("panic", 0)), "no_size": ns.height}
         return sections, smtpd_out, counts
+
+    def _delay_hist(self, label: str) -> Any:
+        import polars as pl
+
+        hist = self.delays.merged()
+        return hist.filter(pl.col("part") == label).select("value", "n") if hist is not None else None
 
     def _delays(self) -> Any:
         import polars as pl

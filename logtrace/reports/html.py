@@ -27,6 +27,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from logtrace.reports.text import TITLES as TEXT_TITLES
+
 #: at most this many "accepted then failed" messages are listed (the rest are counted, not lost)
 FAILED_LIMIT = 500
 
@@ -56,7 +58,7 @@ TITLES: dict[str, str] = {
     "no_size": "Messages with no size data",
 }
 #: traffic series of the per-day/per-hour charts, in legend order
-SERIES = ("received", "delivered", "deferred", "bounced", "rejected")
+SERIES = ("received", "delivered", "deferrals", "bounced", "rejected")  # logtrace.summary/2 (deferrals: attempts)
 _SIZE_COLS = re.compile(r"(^|_)bytes($|_)|size")
 _DELAY_COLS = re.compile(r"(_s$|^p\d+$|^max$|^min$|^mean$|^avg)")
 # C0/C1 controls (but tab/newline), DEL, bidi embeddings/overrides/isolates, line/paragraph separators, BOM
@@ -477,7 +479,7 @@ def to_html(doc: dict[str, Any], failed: Sequence[dict[str, Any]] | None = None,
     names = [n for n in TITLES if n in sections] + [n for n in sections if n not in TITLES]
     for n in names:
         rows = sections[n]
-        title = TITLES.get(n, n.replace("_", " ").capitalize())
+        title = TITLES.get(n) or TEXT_TITLES.get(n) or n.replace("_", " ").capitalize()
         if isinstance(rows, list):
             parts += [f'<h3 id="t-{esc(n)}">{esc(title)}</h3>', table(n, [r for r in rows if isinstance(r, dict)])]
         elif isinstance(rows, dict):

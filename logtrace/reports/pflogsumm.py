@@ -108,6 +108,31 @@ def derive(ev: Any, tz: str, host_tz: dict[str, str] | None = None) -> Any:
     )
 
 
+#: ``--verp-mung``: VERP numbers after a bounce/return/list-like local part become ``-ID`` (level 1);
+#: level 2 also drops the encoded recipient (``-user=example.org``) before the ``@``
+VERP_NUMBERS = r"(?i)((?:bounces?|bounced|no(?:list|reply|response)|return|sentto|\d+)[^@]*?)(?:[+_.*-]\d+\b)+"
+VERP_RECIPIENT = r"[+*-](?:\d+[+*-])?[^=*+@-]+[=*][^@]+@"
+
+
+def munge_addresses(ev: Any, verp_mung: int = 0, ignore_case: bool = False) -> Any:
+    """pflogsumm's ``--verp-mung`` (senders) and ``-i``/``--ignore-case`` (whole addresses lowercased,
+    not only their domains) applied to the address columns of narrow events."""
+    import polars as pl
+
+    if not verp_mung and not ignore_case:
+        return ev
+    cols = [c for c in ("sender", "recipient", "orig_recipient") if c in ev.columns]
+    out = ev
+    if ignore_case:
+        out = out.with_columns(pl.col(c).str.to_lowercase() for c in cols)
+    if verp_mung and "sender" in cols:
+        snd = pl.col("sender").str.replace(VERP_NUMBERS, "${1}-ID")
+        if verp_mung > 1:
+            snd = snd.str.replace(VERP_RECIPIENT, "@")
+        out = out.with_columns(sender=snd)
+    return out
+
+
 def sizes(ev: Any) -> Any:
     """First ``from=<…>, size=N`` per queue ID (pflogsumm ``%msgSizes``), keyed without host.
 

@@ -64,8 +64,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from logtrace.reports.collect import EXIMSTATS_COUNTING, PFLOGSUMM_COUNTING, collect_events
-from logtrace.reports.document import SCHEMA, TOTALS_NOTES, UNIQUE_NOTE, to_document
-from logtrace.reports.eximstats import EXIM_TOTAL_KEYS, exim_totals
+from logtrace.reports.document import SCHEMA, STATE_FORMAT, TOTALS_NOTES, UNIQUE_NOTE, to_document
+from logtrace.reports.eximstats import EXIM_TOTAL_KEYS, exim_finish, exim_parts, exim_totals
 from logtrace.reports.pflogsumm import (TOTAL_KEYS, UNIQUE_KEYS, deliveries, derive, gimme_domain, grand_totals,
                                         received_msgs, sizes, unique_counts)
 from logtrace.reports.reasons import REASON_CLASSES, classify_reason, enhanced_code, normalize_reason
@@ -102,6 +102,9 @@ class Summary:
     #: a mixed input (Postfix and Exim in one central file or set): eximstats' grand totals over the
     #: Exim events (``totals`` are then pflogsumm's over the others); empty otherwise
     totals_eximstats: dict[str, int] = field(default_factory=dict)
+    #: the mergeable state of ``--format json`` (:mod:`logtrace.reports.merge`): full per-key counters,
+    #: delay histograms with fixed buckets, eximstats' counts and host sets; None when not kept
+    state: dict[str, Any] | None = None
 
 
 def parse_time_spec(spec: str, *, tz: str | None = None, now: datetime | None = None) -> datetime:
@@ -166,7 +169,8 @@ def mixed_pflogsumm_totals(ev: Any, tz: str) -> dict[str, int]:
 
 def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, since: datetime | None = None,
               until: datetime | None = None, where: str | None = None, top: int = 10,
-              smtpd_stats: bool = False, zone: str | None = None) -> Summary:
+              smtpd_stats: bool = False, zone: str | None = None, verp_mung: int = 0, ignore_case: bool = False,
+              rej_add_from: bool = False, syslog_name: Sequence[str] = (), keep_state: bool = True) -> Summary:
     """Summarize mail logs (see the module docstring for the counting rules). Per-day and
     per-hour traffic is in ``zone`` (default: ``options.tz``, else this machine's zone); without
     ``zone``, the lines of a host ``options.host_tz`` names are counted by that host's clock
@@ -174,6 +178,11 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
 
     >>> s = summarize(["sample_logs/postfix/deferred-then-sent.log"])   # doctest: +SKIP
     >>> s.totals["delivered"], s.sections["per_day"]                     # doctest: +SKIP
+
+    pflogsumm's options: ``verp_mung`` (1 or 2) folds VERP sender addresses, ``ignore_case``
+    lowercases whole addresses, ``rej_add_from`` adds the envelope sender to the reject-client
+    table, ``syslog_name`` keeps only the Postfix instances of those syslog names. ``keep_state``: keep the
+    mergeable state (``Summary.state``, :mod:`logtrace.reports.merge`) for the JSON document.
 
     Per-input failures (unreadable file, unknown format) become ``diagnostics`` and
     ``failed_inputs``; a bad ``where`` raises :class:`~logtrace.errors.QuerySyntaxError`.
@@ -187,17 +196,21 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
     tz = "UTC" if tz.upper() in ("UTC", "Z") else tz
     # each host's lines by its own clock (--tz HOST=ZONE), unless one zone is asked for (--utc)
     host_tz = {} if zone else dict(getattr(options, "host_tz", None) or {})
-    fold = SummaryFold(tz=tz, host_tz=host_tz, top=top, smtpd_stats=smtpd_stats)
+    fold = SummaryFold(tz=tz, host_tz=host_tz, top=top, smtpd_stats=smtpd_stats, verp_mung=verp_mung,
+                       ignore_case=ignore_case, rej_add_from=rej_add_from)
     _, acc, period, counting, mixed = collect_events(paths, mta=mta, options=options, since=since, until=until,
                                                      where=where, smtpd_stats=smtpd_stats, result=scan, sink=fold,
-                                                     chunk_bytes=BLOCK_BYTES)
+                                                     chunk_bytes=BLOCK_BYTES, syslog_name=syslog_name)
     totals = fold.totals(only_non_exim=mixed)
     unique = fold.unique(fold.totals())
     sections, smtpd, counts = fold.sections()
     totals_x: dict[str, int] = {}
+    exim_state = None
     if counting == EXIMSTATS_COUNTING or mixed:  # each MTA's events by its own tool's rules; the sections and unique counts stay over all
         x = fold.exim_events()
-        totals_x = exim_totals(x)
+        parts = exim_parts(x)
+        exim_state = [parts[0], parts[1]]
+        totals_x = exim_finish([parts])
         if not mixed:
             totals, totals_x = totals_x, {}
     period["timezone"] = tz
@@ -205,4 +218,7 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
         period["host_zones"] = host_tz
     return Summary(totals=totals, unique=unique, sections=sections, smtpd=smtpd, accounting=acc, period=period,
                    counts=counts, inputs=list(scan.files), diagnostics=scan.diagnostics,
-                   failed_inputs=scan.failed_inputs, top=top, counting=counting, totals_eximstats=totals_x)
+                   failed_inputs=scan.failed_inputs, top=top, counting=counting, totals_eximstats=totals_x,
+                   state=None if not keep_state else {
+                       "format": STATE_FORMAT, "timezone": tz, "host_zones": host_tz, "counting": counting, "mixed": mixed,
+                       "fold": fold.state(), "eximstats": exim_state})

@@ -85,6 +85,8 @@ _FINAL = ("status", (("DELIVER", frozenset({Tag.FINAL})),
                      ("RESOLVE", frozenset({Tag.RECIPIENT_ALIAS})), ("REDIRECT", frozenset({Tag.RECIPIENT_ALIAS}))))
 #: tracking rows carry network-message-id (in ``detail``): the org-wide join key of every hop
 _ORG = frozenset({Tag.ORG_MESSAGE_ID})
+#: tracking rows' ``status`` is Exchange's event ID (the summary's Exchange section counts them)
+_TRACKING = _ORG | {Tag.EVENT_ID}
 
 #: Row shapes, one rule per rule id this parser emits. The "body" a rule matches is the
 #: row's shape key: the ``event-id`` of a tracking row, the ``event`` column (plus the reply
@@ -96,9 +98,9 @@ RULES: tuple[Rule, ...] = (
           "#Log-type: Message Tracking Log", "#Log-type: Agent Log")),
     Rule("exchange.blank", "blank", r"^[ \t]*$", K.OTHER, ("",)),
     Rule("exchange.msgtrk.row", "msgtrk", _EVENT_ID, K.OTHER, ("RECEIVE", "DELIVER", "SENDEXTERNAL", "FAIL", "DEFER", "DSN", "EXPAND"),
-         kind_by=("status", tuple(EVENT_KINDS.items())), tags=_ORG, tags_by=_FINAL),
+         kind_by=("status", tuple(EVENT_KINDS.items())), tags=_TRACKING, tags_by=_FINAL),
     Rule("exchange.export.row", "export", _EVENT_ID, K.OTHER, ("RECEIVE", "DELIVER", "SEND", "FAIL"),
-         kind_by=("status", tuple(EVENT_KINDS.items())), tags=_ORG, tags_by=_FINAL),
+         kind_by=("status", tuple(EVENT_KINDS.items())), tags=_TRACKING, tags_by=_FINAL),
     Rule("exchange.exo.row", "exo", r"^(?P<status>[A-Za-z]+)$", K.OTHER, ("Delivered", "Failed", "FilteredAsSpam", "Pending", "Deliver"),
          tags_by=("status", (("Deliver", frozenset({Tag.FINAL})), ("DELIVER", frozenset({Tag.FINAL}))))),
     Rule("exchange.smtp.connect", "smtp", r"^\+$", K.CONNECT, ("+",)),
