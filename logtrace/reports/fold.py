@@ -31,6 +31,7 @@ from typing import Any
 
 from logtrace.parsing.tags import Tag, tagged
 from logtrace.reports.collect import CONN_KINDS
+from logtrace.reports.eximstats import RELAY_KEYS, exim_tables_finish
 from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, munge_addresses,
                                         recipient_domain, sizes, whence)
 from logtrace.reports.reasons import PEER_KEYS, REASON_KEYS, action_expr, normalize_reason, reason_finish, reason_rows
@@ -196,6 +197,9 @@ class SummaryFold:
         self.exchange = c(EXCHANGE_KEYS, ("count",))
         self.mailbox = c(MAILBOX_KEYS, ("count",))
         self.filters = c(FILTER_KEYS, ("count",))
+        # eximstats' per-transport and relayed-messages tables (:meth:`add_exim_tables`, at the end of a fold)
+        self.exim_transports = c(("transport",), ("messages", "bytes"))
+        self.exim_relayed = c(RELAY_KEYS, ("count",))
         # states of other folds added by load() (merged documents)
         self.smtpd_loaded: list[Any] = []
         self.no_size_loaded: list[Any] = []
@@ -418,7 +422,7 @@ class SummaryFold:
         out = {n: getattr(self, n) for n in ("sums", "deferred_ids", "deferred_msgs", "bounced_msgs", "senders", "sdoms",
                                              "rcpts", "days", "hours", "by_domain", "by_relay", "clients", "delays",
                                              "actions", "severity", "postscreen", "smtp_failures", "exchange", "mailbox",
-                                             "filters")}
+                                             "filters", "exim_transports", "exim_relayed")}
         for k, (by_msg, by_peer) in self.reasons.items():
             out[f"reasons_{k}"], out[f"peers_{k}"] = by_msg, by_peer
         return out
@@ -475,8 +479,14 @@ class SummaryFold:
             ns = pl.concat([ns, *self.no_size_loaded], how="vertical_relaxed")
         return ns
 
-    def sections(self) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, int]]:
-        """(sections in report order, smtpd stats or None, counts), as :func:`~logtrace.reports.sections.build_sections`."""
+    def add_exim_tables(self, transports: Any, relayed: Any) -> None:
+        """Add eximstats' per-transport and relayed-messages counts (:func:`~logtrace.reports.eximstats.exim_tables`)."""
+        self.exim_transports.add(transports)
+        self.exim_relayed.add(relayed)
+
+    def sections(self, exim: bool = False) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, int]]:
+        """(sections in report order, smtpd stats or None, counts), as :func:`~logtrace.reports.sections.build_sections`;
+        ``exim``: with eximstats' "Deliveries by transport" and "Relayed messages" (inputs with Exim events)."""
         import polars as pl
 
         from logtrace.reports import sections as S
@@ -543,6 +553,10 @@ class SummaryFold:
         }
         sections.update(S.exchange_finish(self.exchange.merged(), top))
         sections.update(S.last_mile_finish(self.mailbox.merged(), self.filters.merged(), top))
+        if exim:
+            sections.update(exim_tables_finish(
+                m(self.exim_transports, ("transport",), {"transport": s, "messages": u32, "bytes": i64}),
+                m(self.exim_relayed, RELAY_KEYS, {**dict.fromkeys(RELAY_KEYS, s), "count": u32}), top))
         smtpd_out = None
         if self.smtpd_stats:
             smtpd_out, sections["smtpd_hosts"], sections["smtpd_per_day"], sections["smtpd_per_hour"] = S.smtpd_finish(

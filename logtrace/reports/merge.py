@@ -5,7 +5,7 @@ summary fold's full per-key counters (senders, recipients, domains, relays, clie
 with their queue IDs, days, hours, warnings, postscreen, SMTP failures), the delay histograms
 with fixed buckets (:func:`~logtrace.reports.sections.delay_bucket`), the SMTPD connection
 aggregate, messages with no size data, the de-duplication adjustments, eximstats' counts and
-host sets, and the line accounting. :func:`merge_documents` loads every state into one fold and
+host sets, its per-transport and relayed-messages counts, and the line accounting. :func:`merge_documents` loads every state into one fold and
 finishes it as :func:`~logtrace.reports.summary.summarize` does, so the merged totals, per-day
 and per-hour tables, per-key tables (``--top`` applied after merging) and delay percentiles
 equal a summary of the logs read together — except for what a message whose lifecycle spans
@@ -13,7 +13,8 @@ the boundary between two inputs contributes:
 
 * a message received in one input and delivered in the next has no size in the second
   (pflogsumm's rule: a delivery counts the size of a size line before it), so its bytes are
-  missing from ``bytes_delivered`` and it is listed under "no size data";
+  missing from ``bytes_delivered`` and it is listed under "no size data" (an Exim message: its
+  volume in the transport table is 0 and it is not counted as relayed);
 * its received-then-delivered hand-off (content filter, relay to another given host) is not
   matched, so the ``unique`` counts count it twice;
 * an SMTPD connection open across the boundary is not counted;
@@ -96,7 +97,7 @@ def merge(docs: Sequence[dict[str, Any]], *, top: int = 10, names: Sequence[str]
         raise MergeError(f"a summary state is malformed ({e})", hint="re-run 'logtrace summary --format json' on the logs") from None
     totals = fold.totals(only_non_exim=mixed)
     unique = fold.unique(fold.totals())
-    sections, smtpd, counts = fold.sections()
+    sections, smtpd, counts = fold.sections(exim=counting == EXIMSTATS_COUNTING or mixed)
     exim = [(p[0], p[1]) for s in states if (p := s.get("eximstats"))]
     totals_x: dict[str, int] = {}
     if counting == EXIMSTATS_COUNTING or mixed:

@@ -45,6 +45,10 @@ and forgets a message at ``Completed``; logtrace does the same:
   recipients`` are plain rejects); ``*_hosts``: distinct client IPs (``local`` without one);
 * ``ham`` / ``spam`` (+ ``*_hosts``): SA-Exim ``SA: Action:`` lines.
 
+Exim inputs also get eximstats' "Deliveries by transport" and "Relayed messages" as the sections
+``exim_transports`` and ``exim_relayed`` (:func:`~logtrace.reports.eximstats.exim_tables`; the
+same cross-check in ``tests/test_report_exim_tables.py``).
+
 Deliberate differences from eximstats: a line that is not an ACL decision but happens to say
 "rejected", "refused" or "dropped" (``H=host [ip] Connection refused``) is not a reject;
 ``>>`` (cutthrough) deliveries are deliveries (eximstats 1.61 skips them and cannot read 4.97+
@@ -65,7 +69,7 @@ from typing import Any
 
 from logtrace.reports.collect import EXIMSTATS_COUNTING, PFLOGSUMM_COUNTING, collect_events
 from logtrace.reports.document import SCHEMA, STATE_FORMAT, TOTALS_NOTES, UNIQUE_NOTE, to_document
-from logtrace.reports.eximstats import EXIM_TOTAL_KEYS, exim_finish, exim_parts, exim_totals
+from logtrace.reports.eximstats import EXIM_TOTAL_KEYS, exim_finish, exim_report, exim_tables, exim_tables_finish, exim_totals
 from logtrace.reports.pflogsumm import (TOTAL_KEYS, UNIQUE_KEYS, deliveries, derive, gimme_domain, grand_totals,
                                         received_msgs, sizes, unique_counts)
 from logtrace.reports.reasons import REASON_CLASSES, classify_reason, enhanced_code, normalize_reason
@@ -155,6 +159,8 @@ def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False,
     totals = exim_totals(ev) if counting == EXIMSTATS_COUNTING else tot
     unique = unique_counts(ev, tot, recv, dlv)
     sections, smtpd, counts = build_sections(ev, sized, recv, dlv, top=top, smtpd_stats=smtpd_stats)
+    if counting == EXIMSTATS_COUNTING:
+        sections.update(exim_tables_finish(*exim_tables(ev), top))
     return totals, unique, sections, smtpd, counts
 
 
@@ -203,16 +209,17 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
                                                      chunk_bytes=BLOCK_BYTES, syslog_name=syslog_name)
     totals = fold.totals(only_non_exim=mixed)
     unique = fold.unique(fold.totals())
-    sections, smtpd, counts = fold.sections()
     totals_x: dict[str, int] = {}
     exim_state = None
-    if counting == EXIMSTATS_COUNTING or mixed:  # each MTA's events by its own tool's rules; the sections and unique counts stay over all
-        x = fold.exim_events()
-        parts = exim_parts(x)
-        exim_state = [parts[0], parts[1]]
-        totals_x = exim_finish([parts])
+    exim = counting == EXIMSTATS_COUNTING or mixed
+    if exim:  # each MTA's events by its own tool's rules; the sections and unique counts stay over all
+        counts_x, hosts_x, transports, relayed = exim_report(fold.exim_events())
+        fold.add_exim_tables(transports, relayed)
+        exim_state = [counts_x, hosts_x]
+        totals_x = exim_finish([(counts_x, hosts_x)])
         if not mixed:
             totals, totals_x = totals_x, {}
+    sections, smtpd, counts = fold.sections(exim=exim)
     period["timezone"] = tz
     if host_tz:
         period["host_zones"] = host_tz

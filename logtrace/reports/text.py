@@ -24,8 +24,10 @@ TITLES: dict[str, str] = {
     "smtpd_per_hour": "Per-hour SMTPD connections (totals over all days)",
     "delivery_by_domain": "Message delivery by recipient domain",
     "delivery_by_relay": "Message delivery by relay domain",
+    "exim_transports": "Deliveries by transport (eximstats: => lines per T= transport)",
     "reception_by_domain": "Messages received by sender domain",
     "reception_by_client": "Messages received by client domain",
+    "exim_relayed": "Relayed messages (eximstats: received from one host, delivered to another)",
     "smtpd_hosts": "SMTPD connections by client domain",
     "senders_by_count": "Senders by message count",
     "recipients_by_count": "Recipients by message count",
@@ -128,6 +130,9 @@ def table(df: Any, width: int, escape: Callable[[Any], str], indent: int = 1) ->
     last = [wide] if wide is not None and w[wide] > 20 else []
     fixed = [c for c in cols if c not in last]
     pre = " " * indent
+    many = [c for c in texts if w[c] > 20]
+    if len(many) > 1 and indent + sum(w[c] + 2 for c in fixed) > width - 20:
+        return stacked(df, rows, [c for c in cols if c not in many], many, w, head, width, pre)
 
     def just(c: str, v: str) -> str:
         return v.rjust(w[c]) if df.schema[c].is_numeric() else v.ljust(w[c])
@@ -151,6 +156,30 @@ def table(df: Any, width: int, escape: Callable[[Any], str], indent: int = 1) ->
         parts = textwrap.wrap(text, room, break_long_words=True, break_on_hyphens=False) or [""]
         out.append((left + ("  " if fixed else "") + parts[0]).rstrip())
         out += [" " * start + p for p in parts[1:]]
+    return out
+
+
+def stacked(df: Any, rows: list[dict[str, str]], fixed: list[str], wide: list[str], w: dict[str, int], head: dict[str, str],
+            width: int, pre: str) -> list[str]:
+    """A table whose descriptive columns do not fit beside each other (``relay`` and ``recipient`` …): the numbers
+    and short columns in place, then each wide column's value under the one before it, wrapped at ``width``."""
+    def just(c: str, v: str) -> str:
+        return v.rjust(w[c]) if df.schema[c].is_numeric() else v.ljust(w[c])
+
+    start = len(pre) + sum(w[c] + 2 for c in fixed)
+    if width - start < 20:
+        start = len(pre) + 4
+    room = width - start
+    out = [(pre + "  ".join([just(c, head[c]) for c in fixed] + [" / ".join(head[c] for c in wide)])).rstrip(),
+           pre + "  ".join(["-" * w[c] for c in fixed] + ["-" * max(1, min(max(w[c] for c in wide), width - start))])]
+    for r in rows:
+        left = (pre + "  ".join(just(c, r[c]) for c in fixed) + ("  " if fixed else "")).ljust(start)
+        lines = [p for c in wide for p in (textwrap.wrap(r[c], room, break_long_words=True, break_on_hyphens=False) or [""])]
+        if len(left.rstrip()) > start - 2:  # the numbers leave too little room: the texts go on lines of their own
+            out.append(left.rstrip())
+            left = ""
+        out.append((left.ljust(start) + lines[0]).rstrip())
+        out += [" " * start + p for p in lines[1:]]
     return out
 
 

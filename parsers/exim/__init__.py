@@ -23,7 +23,8 @@ Field conventions (what the correlator can rely on):
   original), unlike Postfix's ``sender non-delivery notification`` NOTIFY (original → NDR).
 * ``=>`` / ``->`` / ``>>`` DELIVER, ``*>`` OTHER with ``status = "suppressed"``, ``**``
   BOUNCE, ``==`` DEFER: ``recipient`` = delivered address, ``orig_recipient`` = the
-  ``<parent>`` address; ``relay_host``/``relay_ip``/``relay_port`` from ``H=host [ip]:port``.
+  ``<parent>`` address; ``relay_host``/``relay_ip``/``relay_port`` from ``H=host [ip]:port``;
+  ``detail`` = the transport from ``T=`` (``remote_smtp``; none for ``:blackhole:``).
 * ``C="…"`` (remote confirmation) → ``reply_text``; so the shared derivations fill
   ``reply_code``/``dsn`` and ``next_queue_id`` (``250 OK id=…``, ``queued as …``,
   ``[InternalId=…, Hostname=…]``) exactly as for Postfix replies.

@@ -66,6 +66,7 @@ EXIM_DERIVATIONS: tuple[tuple[str, str], ...] = (
     ("dlv", r"(?:^| )C=\"(?P<reply_text>.*?)\"(?: [A-Z][A-Z0-9]*=\S*)*$"),
     ("dlv", r"(?:^| )QT=(?P<qt>\S+)"),
     ("dlv", r"(?:^| )DT=(?P<dt>\S+)"),
+    ("dlv", r"(?:^| )T=(?P<detail>\S+)"),  # the transport (eximstats' "Deliveries by transport"); == keeps "defer (errno)"
     ("why", r"(?:^| )H=" + RELAY),
     ("why", r"^(?:: [^:]*?)? H=\S*(?: \[[^\]\s]*\]?(?::\d+)?)?\*?(?: [A-Za-z0-9]+=(?:\"[^\"]*\"|\S+))*: (?P<reply_text>.+)$"),
     ("why", r"^: (?P<reply_text>.+)$"),
