@@ -202,7 +202,7 @@ def test_table_shows_every_section_with_bars_and_accounting_on_stderr(basic: str
 
     flat = " ".join(out.split())  # titles wrap to their table's width
     for name, title in TITLES.items():
-        if not name.startswith(("exchange_", "last_mile_")):  # only for logs of those kinds
+        if not name.startswith(("exchange_", "last_mile_", "exim_")):  # only for logs of those kinds
             assert title in flat, title
     assert "Grand totals" in out and "De-duplicated" in out and "messages_received_unique" in out
     assert "█" in out  # bar chart
