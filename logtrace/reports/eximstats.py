@@ -92,8 +92,9 @@ def host_word(host: Any, ip: Any) -> Any:
     return pl.coalesce(host + bracket, host, bracket)
 
 
-#: transport of a ``=>`` line without ``T=`` (a blackholed address), as eximstats names it
-BLACKHOLE_TRANSPORT = ":blackhole:"
+#: the transport row of ``=>`` lines without ``T=`` (blackholed addresses; eximstats calls it ``:blackhole:``,
+#: logtrace writes it as its other placeholders, so that it cannot be taken for a transport or an address)
+BLACKHOLE_TRANSPORT = "(blackhole)"
 #: the keys of the relayed-messages counter (:func:`exim_tables`)
 RELAY_KEYS = ("client", "sender", "relay", "recipient")
 
@@ -101,7 +102,7 @@ RELAY_KEYS = ("client", "sender", "relay", "recipient")
 def exim_tables(ev: Any) -> tuple[Any, Any]:
     """eximstats' "Deliveries by transport" and "Relayed messages" as mergeable counts over narrow events:
 
-    * transports: ``transport, messages, bytes`` — per ``=>`` line, its ``T=`` (``:blackhole:`` without one)
+    * transports: ``transport, messages, bytes`` — per ``=>`` line, its ``T=`` (``(blackhole)`` without one)
       and the message's ``S=`` (0 when its ``<=`` is not in the log), as the grand total's ``delivered``;
     * relayed: ``client, sender, relay, recipient, count`` — a ``=>`` line with an ``H=`` of a message
       whose ``<=`` line had one (received from a host, delivered to a host), keyed by the client
