@@ -29,7 +29,7 @@ Step = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class Cut:
-    guard: str  #: no-capture, anchored regex: rows the steps cut exactly as the pattern captures
+    guard: str  #: no-capture, anchored regex: among rows the pattern matches, those the steps cut exactly as it captures
     steps: tuple[Step, ...]
     src: str = "body"  #: the column the cut reads (a derivation cuts its source field)
 

@@ -50,8 +50,14 @@ class Rule:
     set: tuple[tuple[str, str], ...] = ()  #: constant fields, e.g. (("status", "expired"),)
     tags: frozenset[str] = frozenset()  #: facts for the correlator and reports (:mod:`logtrace.parsing.tags`)
     tags_by: tuple[str, tuple[tuple[str, frozenset[str]], ...]] | None = None  #: (field, value→tags) additions
-    #: optional split-based fast cut beside ``pattern`` (:mod:`logtrace.parsing.cuts`); rows it refuses use the pattern
-    cut: Cut | None = None
+    #: optional split-based fast cut(s) beside ``pattern`` (:mod:`logtrace.parsing.cuts`), tried in order; rows
+    #: every cut refuses use the pattern
+    cut: Cut | tuple[Cut, ...] | None = None
+
+    @property
+    def cuts(self) -> tuple[Cut, ...]:
+        """The rule's cuts as a tuple (empty without one)."""
+        return () if self.cut is None else (self.cut,) if isinstance(self.cut, Cut) else tuple(self.cut)
 
 
 @dataclass(frozen=True)
@@ -380,8 +386,10 @@ class RuleParser:
         import polars as pl
 
         out = []
-        if rule.cut is not None:
-            fast, hit = split_by_guard(hit, rule.cut)
+        for cut in rule.cuts:
+            if not hit.height:
+                break
+            fast, hit = split_by_guard(hit, cut)
             if fast is not None:
                 out.append(fast.drop("body"))
         if hit.height:
@@ -582,7 +590,7 @@ def check_parser(cls: type) -> list[str]:
         if r.cut is not None:
             from logtrace.parsing.cuts import cut_problems
 
-            issues += [f"{r.id}: {p}" for p in cut_problems(r.pattern, r.cut, list(r.samples))]
+            issues += [f"{r.id}: {p}" for cut in r.cuts for p in cut_problems(r.pattern, cut, list(r.samples))]
         daemons = [r.program] if r.program != "*" else ["*"]
         for s in r.samples:
             for d in daemons:
