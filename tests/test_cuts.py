@@ -117,8 +117,7 @@ def test_derivation_cuts_equal_their_patterns(generated):
     their derivation patterns, on every such raw or derived field of every sample, corpus and generated line."""
     import polars as pl
 
-    from logtrace.parsing.rules import DERIVATION_CUTS
-
+    DERIVATION_CUTS = {p: cs for cls in DIALECTS for p, cs in cls.derivation_cuts.items()}  # noqa: N806
     srcs = {c.src for cs in DERIVATION_CUTS.values() for c in cs}
     fields: dict[str, set[str]] = {}
     for cls in DIALECTS:
@@ -142,6 +141,7 @@ def test_derivation_cuts_equal_their_patterns(generated):
                             k = k.split("__", 1)[0]
                             if v is not None and got.get(k) is None:
                                 got[k] = v
+    assert {c.src for cs in DERIVATION_CUTS.values() for c in cs} >= {"relay", "client", "delays", "rcv", "dlv", "reply_text"}
     for pattern, cuts in DERIVATION_CUTS.items():
         rx = re.compile(pattern)
         for cut in cuts:

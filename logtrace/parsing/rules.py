@@ -100,6 +100,15 @@ DERIVATION_CUTS: dict[str, tuple[Cut, ...]] = {
     DERIVATIONS[2][1]: (Cut(r"^[\d.]+/[\d.]+/[\d.]+/[\d.]+$",
                             (("split", "delays", "/", ("delay_before_qmgr_s", "delay_in_qmgr_s", "delay_conn_s", "delay_xmit_s")),),
                             src="delays"),),
+    #: the downstream queue id in a reply: Exim's ``250 OK id=…``, Exchange's ``[InternalId=…, Hostname=…]``,
+    #: Postfix's ``… Ok: queued as …``; each guard shuts out an earlier place any alternative could match at
+    DERIVATIONS[6][1]: (Cut(r"^250 OK id=[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}$",
+                            (("strip", "reply_text", "next_queue_id", "250 OK id=", ""),), src="reply_text"),
+                        Cut(r"^[2-5]\d\d [2-5]\.\d{1,3}\.\d{1,3} <[^<>\s(=]*> \[InternalId=\d+, Hostname=[^\]\s,]+\]",
+                            (("split", "reply_text", "[InternalId=", ("_a", "_b")), ("split", "_b", ", Hostname=", ("next_queue_id", "_c")),
+                             ("split", "_c", "]", ("next_host", "_d"))), src="reply_text"),
+                        Cut(r"^[2-5]\d\d [2-5]\.\d{1,3}\.\d{1,3} Ok: queued as [0-9A-Za-z]{5,}$",
+                            (("split", "reply_text", "queued as ", ("_a", "next_queue_id")),), src="reply_text")),
 }
 
 _INT_FIELDS = frozenset({"pid", "relay_port", "reply_code", "size", "nrcpt"})
@@ -164,6 +173,8 @@ class RuleParser:
     #: optional portable regex at the start of a body: the program's own stamp and pid inside
     #: a syslog line (groups ``bts``, ``btz``, ``bpid``); stripped, its stamp wins over syslog's
     body_stamp: ClassVar[str | None] = None
+    #: split-based cuts beside derivation patterns, keyed by pattern (:data:`DERIVATION_CUTS`)
+    derivation_cuts: ClassVar[dict[str, tuple[Cut, ...]]] = DERIVATION_CUTS
     #: daemon whose unmatched rows are unparsed with reason ``no-envelope`` (not ``no-rule``)
     unstamped_daemon: ClassVar[str | None] = None
 
@@ -408,7 +419,7 @@ class RuleParser:
             ex = ex.with_columns(kind=pl.col(fname).replace_strict({k: v.value for k, v in mapping}, default=pl.col("kind"),
                                                                    return_dtype=pl.String))
         want = narrow.columns if narrow is not None else None
-        ex = apply_derivations(ex, self._derivations_for(tuple(ex.columns)), want, DERIVATION_CUTS)
+        ex = apply_derivations(ex, self._derivations_for(tuple(ex.columns)), want, self.derivation_cuts)
         ex = apply_conversions(ex, self.conversions)
         if want is not None:
             ex = ex.select([c for c in ex.columns if c in want or c in _ENV_FIELDS])

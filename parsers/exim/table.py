@@ -12,7 +12,7 @@ from typing import Any
 
 from logtrace.events import EventKind as K
 from logtrace.parsing.cuts import Cut
-from logtrace.parsing.rules import DERIVATIONS, Rule
+from logtrace.parsing.rules import DERIVATION_CUTS, DERIVATIONS, Rule
 from logtrace.parsing.tags import Tag
 
 ID = r"[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{6}-[0-9A-Za-z]{2}|[0-9A-Za-z]{11}-[0-9A-Za-z]{4})"
@@ -74,6 +74,26 @@ EXIM_DERIVATIONS: tuple[tuple[str, str], ...] = (
                    r"(?P<reply_code>[2-5]\d\d)[ -](?:(?P<dsn>[2-5]\.\d{1,3}\.\d{1,3})\b)?"),
     *(d for d in DERIVATIONS if d[0] == "reply_text"),
 )
+
+
+def _pattern(src: str, start: str) -> str:
+    return next(p for s, p in EXIM_DERIVATIONS if s == src and p.startswith(start))
+
+
+#: Fast cuts beside the hot derivations (:mod:`logtrace.parsing.cuts`), for their common shapes. The
+#: patterns search for the leftmost ``(?:^| )KEY=``: each guard makes sure no earlier place can match
+#: (``H=`` first, no ``"`` before ``C="``), so splitting at the first separator gives what the pattern
+#: captures; any other value goes through the pattern. (Cuts for ``dlv H=`` and ``rcv id=`` were measured
+#: slower than their short unanchored patterns' ``extract_groups``, ~0.4 µs a row, and left out.)
+_H = r"[^\s(\[]+ \[[^\]\s]*[^\]\s:]\]"
+EXIM_DERIVATION_CUTS: dict[str, tuple[Cut, ...]] = {
+    _pattern("rcv", "(?:^| )H="): (Cut(rf"^ H={_H}", (("split", "rcv", " [", ("_h", "_r")), ("strip", "_h", "client_host", " H=", ""),
+                                                    ("split", "_r", "]", ("client_ip", "_x"))), src="rcv"),),
+    _pattern("dlv", "(?:^| )C="): (Cut(r'^[^"]* C="[^"]*"$', (("split", "dlv", ' C="', ("_a", "_b")), ("strip", "_b", "reply_text", "", '"')),
+                                     src="dlv"),),
+}
+
+DERIVATION_CUTS_ALL = {**DERIVATION_CUTS, **EXIM_DERIVATION_CUTS}
 
 #: ``QT=``/``DT=``/``RT=`` in Exim's ``1m2s`` form become seconds (first non-null per target wins).
 CONVERSIONS = (("qt", "delay_s", "duration"), ("dt", "delay_s", "duration"), ("dt", "delay_xmit_s", "duration"),
