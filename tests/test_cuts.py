@@ -27,8 +27,9 @@ def generate_exim_log(out: Path, lines: int, seed: int) -> Path:
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, str(Path(__file__).parent.parent / "bench" / "genlog.py"), "--mta", "exim", "--lines", str(lines),
-                    "--seed", str(seed), "--out", str(out), "-q"], check=True, timeout=300)
+    genlog = Path(__file__).parent.parent / "bench" / "genlog.py"
+    cmd = [sys.executable, str(genlog), "--mta", "exim", "--lines", str(lines), "--seed", str(seed), "--out", str(out), "-q"]
+    subprocess.run(cmd, check=True, timeout=300)
     return out
 
 
@@ -76,7 +77,8 @@ def test_some_rules_declare_cuts():
                                               "exim.main.accept", "exim.main.deliver"}
 
 
-@pytest.mark.parametrize("cls,rule,cut", CUT_RULES, ids=[f"{c.name}:{r.program}:{r.id}:{r.cuts.index(k)}" for c, r, k in CUT_RULES])
+@pytest.mark.parametrize("cls,rule,cut", CUT_RULES,
+                         ids=[f"{c.name}:{r.program}:{r.id}:{r.cuts.index(k)}" for c, r, k in CUT_RULES])
 def test_cut_equals_pattern_on_every_line_the_guard_accepts(cls, rule, cut, generated):
     import polars as pl
 
@@ -153,7 +155,8 @@ def test_derivation_cuts_equal_their_patterns(generated):
                 assert m is not None
                 want = group_values(m, cut.groups)
                 assert cut.cut_line(v) == want, f"{cut.src}: cut and pattern disagree on {v!r}"
-                assert all(x is None for x in group_values(m, sorted({g.split('__', 1)[0] for g in rx.groupindex} - set(cut.groups))).values()), v
+                others = sorted({g.split("__", 1)[0] for g in rx.groupindex} - set(cut.groups))
+                assert all(x is None for x in group_values(m, others).values()), v
             frame = cut.cut_frame(pl.DataFrame({cut.src: taken}))
             assert frame.select(list(cut.groups)).rows(named=True) == [cut.cut_line(v) for v in taken]
 

@@ -87,9 +87,11 @@ def _pattern(src: str, start: str) -> str:
 #: slower than their short unanchored patterns' ``extract_groups``, ~0.4 µs a row, and left out.)
 _H = r"[^\s(\[]+ \[[^\]\s]*[^\]\s:]\]"
 EXIM_DERIVATION_CUTS: dict[str, tuple[Cut, ...]] = {
-    _pattern("rcv", "(?:^| )H="): (Cut(rf"^ H={_H}", (("split", "rcv", " [", ("_h", "_r")), ("strip", "_h", "client_host", " H=", ""),
+    _pattern("rcv", "(?:^| )H="): (Cut(rf"^ H={_H}", (("split", "rcv", " [", ("_h", "_r")),
+                                                    ("strip", "_h", "client_host", " H=", ""),
                                                     ("split", "_r", "]", ("client_ip", "_x"))), src="rcv"),),
-    _pattern("dlv", "(?:^| )C="): (Cut(r'^[^"]* C="[^"]*"$', (("split", "dlv", ' C="', ("_a", "_b")), ("strip", "_b", "reply_text", "", '"')),
+    _pattern("dlv", "(?:^| )C="): (Cut(r'^[^"]* C="[^"]*"$',
+                                     (("split", "dlv", ' C="', ("_a", "_b")), ("strip", "_b", "reply_text", "", '"')),
                                      src="dlv"),),
 }
 
@@ -104,7 +106,8 @@ CONVERSIONS = (("qt", "delay_s", "duration"), ("dt", "delay_s", "duration"), ("d
 #: sender and fields, ``=>``/``->``/``>>`` with a bare recipient, with or without ``<parent>``. Every
 #: other shape (``<sender>``, quoted local parts, no fields) goes through the rule's pattern. A guard only
 #: sees rows its rule's pattern matched, so it need not check what the pattern already did (``.*$``).
-ACCEPT_CUT = Cut(rf"^{ID} <= [^\s<>]+ ", (("split", "body", " ", ("queue_id", "_f", "sender", "_d")), ("prepend", "_d", "rcv", " ")))
+ACCEPT_CUT = Cut(rf"^{ID} <= [^\s<>]+ ",
+                 (("split", "body", " ", ("queue_id", "_f", "sender", "_d")), ("prepend", "_d", "rcv", " ")))
 DELIVER_CUTS = (
     Cut(rf"^{ID} (?:=>|->|>>) [^\s\"<]\S*(?:$| [^<])",
         (("split", "body", " ", ("queue_id", "_f", "recipient", "_d")), ("prepend", "_d", "dlv", " "))),
