@@ -1,6 +1,7 @@
-"""``parse --format parquet`` holds one frame at a time (frames spilled as Arrow IPC beside the
-output, then sunk to Parquet) and writes the same bytes as polars' streaming sink over a Python
-source, which it replaced because that sink pulls the whole source into memory first."""
+"""``parse --format parquet`` holds each frame as a small compressed Parquet buffer (then sinks
+them into the output) and writes the same bytes as polars' streaming sink over a Python source,
+which it replaced because that sink pulls the whole source, frames and the line buffers their
+strings point into, into memory first."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_parquet_of_several_frames_is_byte_identical_to_the_streaming_sink(event
     streaming_sink(frames, tmp_path / "old.parquet")
     assert (tmp_path / "new.parquet").read_bytes() == (tmp_path / "old.parquet").read_bytes()
     assert pl.read_parquet(tmp_path / "new.parquet").equals(events)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.parquet", "old.parquet"]  # the spill is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.parquet", "old.parquet"]  # nothing left beside the output
 
 
 def test_parquet_with_raw_and_without_frames(events, tmp_path):
