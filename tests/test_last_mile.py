@@ -154,8 +154,14 @@ def test_amavis_verdict_lines_join_the_message_they_name(tmp_path):
     res = follow([str(log)], queue_id="69AF12C01B3", options=OPTS)
     (story,) = res.stories
     (r,) = story_to_json(story)["recipients"]
-    assert r["verdict"] == "discarded"
+    assert r["verdict"] == "quarantined"  # Postfix alone says "discarded"; amavis' own line names the quarantine
+    assert r["summary"].startswith("quarantined by content filter 127.0.0.1:10024 at 2026-11-22 11:00:01 on mx1")
     assert "amavis logged: Blocked SPAM {DiscardedInbound,Quarantined}; quarantined as spam-TPu0VJzpoB7n" in r["summary"]
+    assert r["evidence"] == [f"{log}:5", f"{log}:4"]  # Postfix's line, then amavis' own
+    pf_only = tmp_path / "postfix-only.log"
+    pf_only.write_text("".join(ln + "\n" for ln in AMAVIS.splitlines() if " amavis[" not in ln))
+    (r,) = story_to_json(follow([str(pf_only)], queue_id="69AF12C01B3", options=OPTS).stories[0])["recipients"]
+    assert r["verdict"] == "discarded"
     (story,) = follow([str(log)], queue_id="0025630001C7", options=OPTS).stories
     doc = story_to_json(story)
     assert [(h["queue_id"], h["link"]) for h in doc["chain"]] == [("0025630001C7", "origin"), ("3F1A230001D2", "content-filter")]
