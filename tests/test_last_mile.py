@@ -254,3 +254,64 @@ def test_a_sieve_redirect_is_a_hand_off_to_the_new_address(tmp_path):
     r = _recipients(log, "7B7C7D7E7F")["bob@example.org"]
     assert r["verdict"] == "relayed"
     assert "redirected by the recipient's own Sieve filter (forwarded to <carol@elsewhere.example>)" in r["summary"]
+
+
+def _bounces(path: Path, *args: str) -> tuple[int, dict[tuple[str, str], str], str]:
+    out = subprocess.run([sys.executable, "-m", "logtrace", "bounces", str(path), "--json", "--year", "2026", "--tz", "UTC", *args],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode in (0, 4), out.stderr
+    doc = json.loads(out.stdout)
+    cats = {(m["chain"][0]["queue_id"], x["recipient"]): x["category"] for m in doc["messages"] for x in m["recipients"]
+            if x.get("category")}
+    return out.returncode, cats, out.stderr
+
+
+def test_bounces_lists_junk_only_with_junk_and_fails_only_when_fail_on_names_it(mx2):
+    """Sieve filed carol's copy into 'Junk': delivered, so not listed by default; ``--junk``
+    lists it (category ``junk``) without changing the exit code; ``--fail-on junk`` fails on it."""
+    code, cats, _ = _bounces(mx2)
+    assert ("4TwNdH5zwCz7fxV", "carol@example.org") not in cats and code == 4  # the quota bounce fails
+    code, cats, _ = _bounces(mx2, "--junk")
+    assert cats[("4TwNdH5zwCz7fxV", "carol@example.org")] == "junk"
+    assert ("4TwNdH5zwCz7fxV", "bob@example.org") not in cats  # INBOX is not junk
+    code, cats, _ = _bounces(mx2, "--junk", "--fail-on", "discarded-by-sieve")
+    assert code == 4 and cats[("4TwNdJ0000z7fxW", "carol@example.org")] == "discarded-by-sieve"
+    code, _, _ = _bounces(mx2, "--junk", "--fail-on", "bounced", "--where", "category = 'junk'")
+    assert code == 0
+    code, cats, _ = _bounces(mx2, "--fail-on", "junk", "--where", "category = 'junk'")  # naming junk implies --junk
+    assert code == 4 and set(cats.values()) == {"junk"}
+
+
+def test_junk_folder_names_are_configurable_and_case_insensitive(mx2):
+    """``--junk-folders`` replaces the names: 'Junk' is then an ordinary folder, 'inbox' (any case) is junk."""
+    _, cats, _ = _bounces(mx2, "--junk", "--junk-folders", "Quarantaine")
+    assert not any(c == "junk" for c in cats.values())
+    _, cats, _ = _bounces(mx2, "--junk", "--junk-folders", "inbox, Spam")
+    assert cats[("4TwNdH5zwCz7fxV", "bob@example.org")] == "junk"
+    assert ("4TwNdH5zwCz7fxV", "carol@example.org") not in cats
+    log = mx2.parent / "junk2.log"
+    log.write_text(MX2.replace("fileinto action: stored mail into mailbox 'Junk'", "fileinto action: stored mail into mailbox 'INBOX.Spam'"))
+    _, cats, _ = _bounces(log, "--junk")
+    assert cats[("4TwNdH5zwCz7fxV", "carol@example.org")] == "junk"
+    r = _recipients(log, "4TwNdH5zwCz7fxV")["carol@example.org"]
+    assert r["verdict"] == "delivered" and r["summary"].startswith("delivered, but into the junk folder")
+
+
+def test_rspamds_own_log_file_joins_the_story_by_qid(tmp_path):
+    """rspamd's own log file (no host name) joins the Postfix message its ``qid`` names; both engines agree."""
+    pf, rs = tmp_path / "mail.log", tmp_path / "rspamd.log"
+    pf.write_text("".join(ln + "\n" for ln in RSPAMD.splitlines() if " rspamd[" not in ln))
+    body = next(ln for ln in RSPAMD.splitlines() if " rspamd[" in ln).split("rspamd[1180]: ", 1)[1]
+    rs.write_text("2026-11-22 11:09:59 #1180(main) <44ac51>; main; main: rspamd 3.4 is loading configuration, build id: release\n"
+                  f"2026-11-22 11:10:01 #1181(rspamd_proxy) {body.replace('; task; ', '; proxy; ')}\n")
+    from logtrace import parse
+
+    for engine in ("frame", "line"):
+        ev = parse([str(rs)], options=OPTS, engine=engine).events
+        rows = ev.select("kind", "status", "queue_id", "recipient", "pid", "host", "program").rows()
+        assert rows == [("other", None, None, None, 1180, None, "rspamd"),
+                        ("filter", "reject", "6151C2C0A12", "alice@example.org", 1181, None, "rspamd")], (engine, rows)
+    (story,) = follow([str(pf), str(rs)], queue_id="6151C2C0A12", options=OPTS).stories
+    (r,) = story_to_json(story)["recipients"]
+    assert r["verdict"] == "rejected" and "rspamd logged: reject default: S [1015.00/15.00]" in r["summary"]
+    assert r["evidence"] == [f"{pf}:3", f"{rs}:2"]

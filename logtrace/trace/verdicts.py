@@ -140,6 +140,11 @@ def junk_folders(names: Iterable[str] | None) -> Iterator[None]:
         _junk = prev
 
 
+def current_junk_folders() -> frozenset[str]:
+    """The junk folder names in force (lower case): :data:`JUNK_FOLDERS` or :func:`junk_folders`' names."""
+    return _junk
+
+
 def is_junk(folder: str | None) -> bool:
     """A junk folder: its name, or its last level (``Archive/Spam``, ``INBOX.Junk``), is one of the junk names."""
     f = (folder or "").strip().lower()
