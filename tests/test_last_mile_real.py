@@ -70,7 +70,7 @@ def lab_run():
     try:
         lab.start()
         try:
-            scenarios = run_all(lab, timeout=90, only=frozenset(FILTER_SCENARIOS))
+            scenarios = run_all(lab, timeout=90, only=frozenset(FILTER_SCENARIOS) | {"mailbox"})
         finally:
             lab.stop()
         yield lab, scenarios
@@ -150,3 +150,34 @@ def test_bounces_lists_quarantined_and_discarded_not_passed_nor_smtp_time_reject
         assert addr not in listed, f"{addr} listed{ctx}"
     only_q = run_logtrace("bounces", *_paths(lab, "rfc3339"), "--fail-on", "quarantined", "--where", "category = 'quarantined'")[0]
     assert only_q.returncode == 4 and "quarantined" in only_q.stdout, only_q.stdout + only_q.stderr
+
+
+def test_bounces_with_real_dovecot_lists_sieve_discards_and_junk_only_with_junk(lab_run):
+    """The mailbox scenario (mx1 → mx2 → Dovecot LMTP: INBOX, Sieve fileinto Junk, Sieve discard,
+    quota): ``bounces`` lists the Sieve discard and the quota bounce, never the INBOX delivery; the
+    Junk one only with ``--junk``, and it fails only when ``--fail-on`` names it."""
+    lab, scenarios = lab_run
+    s = scenarios.get("mailbox")
+    if lab.dovecot is None or s is None:
+        unavailable("dovecot is not installed (apt-get install dovecot-lmtpd dovecot-sieve)", required=REQUIRE)
+    assert not s.error, s.error
+    paths = lab.log_paths("rfc3164") + [str(lab.dovecot.log)]
+
+    def cats(*args: str) -> tuple[int, dict[str, str], str]:
+        r, ctx = run_logtrace("bounces", *paths, "--json", *args)
+        doc = json.loads(r.stdout)
+        got = {x["recipient"]: x["category"] for m in doc["messages"] if m["chain"][0]["queue_id"] == s.queue_id
+               for x in m["recipients"] if x.get("category")}
+        return r.returncode, got, ctx
+
+    code, got, ctx = cats()
+    assert got == {"drop@mbox.example.test": "discarded-by-sieve", "full@mbox.example.test": "bounced"}, ctx
+    code, got, ctx = cats("--junk")
+    assert got == {"drop@mbox.example.test": "discarded-by-sieve", "full@mbox.example.test": "bounced",
+                   "junk@mbox.example.test": "junk"}, ctx
+    code, got, ctx = cats("--fail-on", "junk", "--where", "category = 'junk'")
+    assert code == 4 and got["junk@mbox.example.test"] == "junk", ctx  # naming junk implies --junk
+    code, got, ctx = cats("--junk", "--fail-on", "expired", "--where", "category = 'junk'")
+    assert code == 0 and got["junk@mbox.example.test"] == "junk", ctx  # listed, not a failure
+    code, got, ctx = cats("--junk", "--junk-folders", "INBOX")
+    assert got.get("inbox@mbox.example.test") == "junk" and "junk@mbox.example.test" not in got, ctx
