@@ -29,6 +29,15 @@ VERDICT = (r"^\(\d+-\d+(?:-\d+)?\) (?P<status>Passed|Blocked) (?P<detail>[A-Z][A
            r"(?:, queued_as: (?P<next_queue_id>[0-9A-Za-z]+))?(?:,.*)?$")
 
 RULES: tuple[Rule, ...] = (
+    # $log_recip_templ (upstream's default; Debian sets it to undef): a per-recipient summary after the
+    # verdict line, without the {actions} and without Queue-ID: the verdict line above it is the one that counts
+    Rule("amavis.filter.recipient_summary", "amavis",
+         r"^\(\d+-\d+(?:-\d+)?\) (?P<status>Passed|Blocked) (?P<detail>[A-Z][A-Z-]*(?: \([^)]*\))?), <(?P<sender>[^>]*)> -> "
+         r"(?:<(?P<recipient>[^>]*)>)?, .*$", K.OTHER,
+         ("(25230-04) Passed CLEAN, <ivan@example.org> -> <ok-filter@filtered.example.test>, Hits: -0.999, tag=-999, tag2=5, "
+          "kill=5, queued_as: AEBE121263C, L/Y/0/0",
+          "(25250-03) Blocked BANNED (application/octet-stream,invoice.exe), <uma@example.org> -> , Hits: -, tag=-999, tag2=5, "
+          "kill=5, L/Y/0/0")),
     Rule("amavis.filter.verdict", "amavis", VERDICT, K.FILTER,
          ("(02546-20) Passed CLEAN {RelayedInbound}, [192.0.2.7]:58754 [192.0.2.7] <a@example.net> -> <bob@example.org>, "
           "Queue-ID: 0025630001C7, Message-ID: <abc@example.net>, mail_id: Xq3Lw8PzRt, Hits: -1.2, size: 3400, queued_as: 3F1A230001D2, 512 ms",

@@ -499,7 +499,14 @@ def restamp_rfc3339(src: Path, dst: Path, fqdn: str) -> None:
 
 
 class PostfixLab:
-    """mx1 + mx2 + scripted far end + content filter, as a context manager.
+    """mx1 + mx2 + scripted far end + content filters + Dovecot, as a context manager.
+
+    The content filters are the session's real amavisd-new and rspamd (:mod:`realmta.filters`,
+    when installed): mx1 FILTERs ``filtered.example.test`` to amavis (one port per policy bank)
+    and calls rspamd as a milter on a third smtpd (:attr:`mx1_milter_port`); the look-alike
+    filter (:class:`~realmta.smtpserver.ContentFilterServer`) remains for ``noid-filter@`` (a
+    reply without the re-injection's queue ID, which the real amavis never gives) and stands in
+    for amavis when it is not installed.
 
     >>> with PostfixLab() as lab:
     ...     qid = lab.send("mx1", "a@example.org", ["ok@ext.example.test"])[0]
