@@ -291,6 +291,7 @@ class FilterSet:
                 self.amavis.start(self._ns())  # type: ignore[misc]
         except Exception as e:  # noqa: BLE001 - reported by the tests that need the filter
             self.error = f"{type(e).__name__}: {e}"
+            self.stop()  # nothing half-started stays behind
         return self
 
     def stop(self) -> None:
