@@ -4,7 +4,7 @@ Claimed programs: ``amavis``, ``amavisd``, ``amavisd-new`` (also with a path, as
 distributions log ``/usr/sbin/amavisd``). The verdict line (``Passed CLEAN``, ``Blocked SPAM``
 …) is a ``filter`` event (Tag.FILTER_VERDICT) of the MTA lifecycle it names: ``queue_id`` is
 its ``Queue-ID:``, ``next_queue_id`` the ``queued_as:`` of the re-injected copy, ``status``
-Passed/Blocked, ``detail`` the category and actions (``SPAM {DiscardedInbound,Quarantined}``),
+Passed/Blocked (Blocked adds Tag.FILTER_DISCARD: this recipient's copy was not passed on), ``detail`` the category and actions (``SPAM {DiscardedInbound,Quarantined}``),
 ``reply_text`` the quarantine ID, ``recipient`` every recipient of ``-> <a>,<b>`` (comma-separated:
 ``a,b``; one amavis line speaks for all recipients of one transaction). Every other amavis line
 is a recognized event of kind ``other``.
@@ -62,9 +62,18 @@ RULES: tuple[Rule, ...] = (
           "(25230-05) Blocked SPAM {DiscardedInbound,Quarantined}, [127.0.0.1]:52636 <tom@example.org> -> <spam-q1@filtered.example.test>,"
           "<spam-q2@filtered.example.test>, quarantine: spam-2Cv1m-n0DBK4, Queue-ID: 7AA8A21251B, Message-ID: "
           "<amavis_quarantine.9049cc77@client.example.org>, mail_id: 2Cv1m-n0DBK4, Hits: 999, size: 629, 153 ms",
+          # one transaction split per recipient (a spam lover): two lines, one Queue-ID
+          "(11323-07) Passed SPAM {DiscardedInbound,RelayedTaggedInbound,Quarantined}, [127.0.0.1]:58572 <wren@example.org> -> "
+          "<spam-lover@filtered.example.test>, quarantine: spam-FG0qEdOSqTXA, Queue-ID: 1489D2126EA, Message-ID: "
+          "<amavis_split.59ee2e6c@client.example.org>, mail_id: FG0qEdOSqTXA, Hits: 999, size: 623, queued_as: 8FF82212243, 90 ms",
+          "(11323-07) Blocked SPAM {DiscardedInbound,RelayedTaggedInbound,Quarantined}, [127.0.0.1]:58572 <wren@example.org> -> "
+          "<spam-q3@filtered.example.test>, quarantine: spam-FG0qEdOSqTXA, Queue-ID: 1489D2126EA, Message-ID: "
+          "<amavis_split.59ee2e6c@client.example.org>, mail_id: FG0qEdOSqTXA, Hits: 999, size: 623, 90 ms",
           "(01234-01) Passed CLEAN {RelayedInternal}, MYNETS LOCAL [127.0.0.1]:41874 <root@mx1.example.org> -> <admin@example.org>, "
           "Message-ID: <x@mx1.example.org>, mail_id: aaBB, Hits: -, size: 900, queued_as: 4C2A12C0A01, 102 ms"),
-         tags=frozenset({Tag.FILTER_VERDICT})),
+         tags=frozenset({Tag.FILTER_VERDICT}),
+         # Blocked: this recipient's copy was not passed on, whatever the MTA's 2xx for the transaction says
+         tags_by=("status", (("Blocked", frozenset({Tag.FILTER_DISCARD})),))),
     Rule("amavis.any.message", "amavis", r"^(?P<detail>.*)$", K.OTHER,
          ("(!)connect to /var/run/clamav/clamd.ctl failed, attempt #1: Can't connect to a UNIX socket",
           "starting. /usr/sbin/amavisd at mx1.example.test amavis-2.13.0 (20230106), Unicode aware, LANG=\"C.UTF-8\"",

@@ -71,7 +71,7 @@ def flags(q: Any, junk: frozenset[str] | None = None) -> Any:
     import polars as pl
 
     k = pl.col("kind")
-    problem = k.is_in(PROBLEM_KINDS)
+    problem = k.is_in(PROBLEM_KINDS) | tagged(Tag.FILTER_DISCARD).fill_null(False)  # a filter's own "Blocked" line too
     if junk and "detail" in q.columns:
         problem = problem | junk_delivery(junk)
     return q.group_by("host", "queue_id").agg(

@@ -151,6 +151,18 @@ def _filter_discard(s: Scene) -> str:
             f"\"{e.reply_text}\"{fid} and dropped the message; the 2xx is not a delivery" + filter_verdict(s.lc, s.v.recipient))
 
 
+def _blocked(s: Scene, what: str = "blocked") -> str:
+    e = s.e
+    return (f"{what} by content filter {relay_text(e)} at {when(e.ts, e.host)} on {s.lc.host}: it took the message with "
+            f"\"{e.reply_text}\" but passed on no copy for this recipient" + filter_verdict(s.lc, s.v.recipient))
+
+
+def _quarantined(s: Scene) -> str:
+    if s.e.kind == EventKind.DELIVER:
+        return _blocked(s, "quarantined")
+    return _filter_discard(s).replace("discarded by content filter", "quarantined by content filter", 1)
+
+
 def filter_verdict(lc: Lifecycle, rcpt: str) -> str:
     """The content filter's own verdict line for ``rcpt`` in ``lc`` (Tag.FILTER_VERDICT), as a clause."""
     for f in reversed(lc.events):
@@ -226,7 +238,8 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
     Case.HELD: lambda s: f"placed on hold at {when(s.e.ts, s.e.host)} on {s.lc.host} ({_hold_reason(s.e)})",
     Case.DISCARDED_IN_QUEUE: lambda s: (f"discarded at {when(s.e.ts, s.e.host)} on {s.lc.host}: {s.e.detail or ''}"
                                         + filter_verdict(s.lc, s.v.recipient)),
-    Case.QUARANTINED: lambda s: _filter_discard(s).replace("discarded by content filter", "quarantined by content filter", 1),
+    Case.QUARANTINED: _quarantined,
+    Case.BLOCKED_BY_FILTER: _blocked,
     Case.DELIVERED_TO_JUNK: lambda s: _mailbox(s) or "",
     Case.REJECTED_AFTER_QUEUE: lambda s: (f"rejected at SMTP time (end of data) by {s.e.program} on {s.lc.host} at {when(s.e.ts, s.e.host)}: "
                                           f"{_reason(s.e)}; the client was told, nothing was accepted" + filter_verdict(s.lc, s.v.recipient)),

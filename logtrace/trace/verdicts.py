@@ -64,6 +64,7 @@ class Case(StrEnum):
     BOUNCED = "bounced"
     EXPIRED = "expired"  # the attempt itself says so (retry time exceeded)
     QUARANTINED = "quarantined"  # the content filter answered 2xx and its own line names a quarantine
+    BLOCKED_BY_FILTER = "blocked-by-filter"  # 2xx for the transaction, but the filter's line blocks this recipient
     DISCARDED_BY_FILTER = "discarded-by-filter"  # the content filter answered 2xx and dropped it
     DISCARDED_BY_SIEVE = "discarded-by-sieve"  # a user's filter at the mailbox (Tag.USER_FILTER)
     DISCARDED = "discarded"
@@ -80,7 +81,7 @@ class Case(StrEnum):
 
 
 #: a filter acted: the filter's own verdict line (when given) is evidence after the MTA's line
-FILTER_CITED = frozenset({Case.QUARANTINED, Case.DISCARDED_BY_FILTER, Case.DISCARDED, Case.REJECTED, Case.DISCARDED_IN_QUEUE,
+FILTER_CITED = frozenset({Case.QUARANTINED, Case.BLOCKED_BY_FILTER, Case.DISCARDED_BY_FILTER, Case.DISCARDED, Case.REJECTED, Case.DISCARDED_IN_QUEUE,
                           Case.REJECTED_AFTER_QUEUE})
 #: the deciding event handed the message on (the correlator may follow it to the next hop)
 HANDED_ON = frozenset({Case.REDIRECTED_BY_SIEVE, Case.FORWARDED, Case.RELAYED_WITH_ID, Case.DELIVERED_TO_JUNK, Case.DELIVERED,
@@ -228,8 +229,15 @@ def _delivered_to_junk(f: Facts) -> Event | None:
     return e if e is not None and has_tag(e, Tag.MAILBOX) and is_junk(e.detail) else None
 
 
+def _blocked(f: Facts) -> Event | None:
+    """The filter took the transaction with 2xx but its own line blocks this recipient (amavis splits
+    a mixed verdict per recipient and re-injects only the passed copies: ``…, but 1 DISCARD``)."""
+    e = _attempt(K.DELIVER)(f)
+    return e if e is not None and f.filter_line is not None and has_tag(f.filter_line, Tag.FILTER_DISCARD) else None
+
+
 def _quarantined(f: Facts) -> Event | None:
-    return _filter_discard(f) if f.quarantine is not None else None
+    return (_filter_discard(f) or _blocked(f)) if f.quarantine is not None else None
 
 
 def _filter_discard(f: Facts) -> Event | None:
@@ -277,6 +285,8 @@ _FROM_DEFER = ("relay", "dsn", "reply", "when")  # what a deferral-only verdict 
 #: The one decision table; the first row whose test returns an event decides.
 DECISIONS: tuple[Decision, ...] = (
     # the recipient's last attempt that was not a deferral
+    Decision(Case.QUARANTINED, Verdict.QUARANTINED, _quarantined, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
+    Decision(Case.BLOCKED_BY_FILTER, Verdict.DISCARDED, _blocked, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
     Decision(Case.REDIRECTED_BY_SIEVE, Verdict.RELAYED, _user_redirect, Cite.ATTEMPT, ("when",)),
     Decision(Case.FORWARDED, Verdict.RELAYED, _forwarded, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s", "next_queue_id")),
     Decision(Case.RELAYED_WITH_ID, Verdict.RELAYED, _relayed_with_id, Cite.ATTEMPT,
@@ -286,7 +296,6 @@ DECISIONS: tuple[Decision, ...] = (
     Decision(Case.RELAYED_NO_ID, Verdict.RELAYED, _attempt(K.DELIVER), Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
     Decision(Case.BOUNCED, Verdict.BOUNCED, _attempt(K.BOUNCE), Cite.LAST_DEFER_AND_ATTEMPT, ("relay", "dsn", "reply", "when"), ndr=True),
     Decision(Case.EXPIRED, Verdict.EXPIRED, _attempt(K.EXPIRE), Cite.LAST_DEFER_AND_ATTEMPT, ("relay", "dsn", "reply", "when"), ndr=True),
-    Decision(Case.QUARANTINED, Verdict.QUARANTINED, _quarantined, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
     Decision(Case.DISCARDED_BY_FILTER, Verdict.DISCARDED, _filter_discard, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
     Decision(Case.DISCARDED_BY_SIEVE, Verdict.DISCARDED_BY_SIEVE, _user_discard, Cite.ATTEMPT, ("when",)),
     Decision(Case.DISCARDED, Verdict.DISCARDED, _attempt(K.DISCARD), Cite.ATTEMPT),

@@ -165,6 +165,7 @@ $spam_quarantine_to = 'spam-quarantine';
 $banned_quarantine_to = 'banned-quarantine';
 $warnbannedsender = 0;
 $warnbannedrecip = 0;
+@spam_lovers_maps = (['spam-lover@filtered.example.test']);  # a mixed verdict: amavis splits it per recipient
 $banned_filename_re = new_RE(qr'.\\.(exe|vbs|pif|scr|bat|cmd|com|cpl)$'i);
 $policy_bank{{'BOUNCESPAM'}} = {{
   final_spam_destiny => D_BOUNCE, final_banned_destiny => D_BOUNCE,

@@ -65,7 +65,7 @@ def _ndr(lab: PostfixLab, host: str, qid: str, timeout: float) -> str:
 
 #: the real content filters' scenarios (issue 17): amavisd-new's destinies and rspamd as a milter
 FILTER_SCENARIOS = ("content_filter", "filter_discard", "amavis_quarantine", "amavis_banned", "amavis_bounce", "amavis_pass",
-                    "rspamd_reject", "rspamd_discard", "rspamd_pass")
+                    "amavis_split", "rspamd_reject", "rspamd_discard", "rspamd_pass")
 
 
 #: run only when ``only`` names them (tests/test_last_mile_real.py); the look-alike filter's old
@@ -170,6 +170,10 @@ def run_all(lab: PostfixLab, timeout: float = 60.0, only: "set[str] | frozenset[
         add(Scenario("amavis_bounce", "mx1", "vera@example.org", {"bounce-filter@filtered.example.test": "discarded"},
                      dsn={"bounce-filter@filtered.example.test": "2.5.0"}, expect_exit=4, body=spam))
         add(Scenario("amavis_pass", "mx1", "walt@example.org", {"pass-filter@filtered.example.test": "relayed"}, body=spam))
+        # one transaction, two destinies: the spam lover's copy passes, the other is quarantined (amavis logs two lines)
+        add(Scenario("amavis_split", "mx1", "wren@example.org",
+                     {"spam-lover@filtered.example.test": "relayed", "spam-q3@filtered.example.test": "quarantined"},
+                     expect_exit=4, body=spam))
     # rspamd as a milter on mx1's third smtpd: GTUBE is rejected at end of data (SMTP time), a listed
     # recipient is discarded, a clean message passes
     if getattr(lab, "mx1_milter_port", None):
@@ -363,6 +367,16 @@ def run_all(lab: PostfixLab, timeout: float = 60.0, only: "set[str] | frozenset[
             s.raw += [("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{lab.filter_ports['passes']}, "
                               rf".*status=sent \(250 2\.0\.0 .*queued as {q2}\)"),
                       ("mx1", rf"\b{q2}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as ")]
+        elif s.name == "amavis_split":
+            m = h.wait_for(rf"\b{q}: to=<spam-lover@filtered\.example\.test>, .*status=sent \(.*queued as ([0-9A-Za-z]+), but 1 DISCARD\)",
+                           left())
+            q2 = m.group(1)
+            s.chain.append(("mx1", q2, "content-filter"))
+            h.wait_removed(q2, left())
+            _wait_filter_log(lab, "amavis", rf"Blocked SPAM \{{[^}}]*Quarantined\}}, .*<spam-q3@filtered\.example\.test>, .*Queue-ID: {q}, ",
+                             left())
+            s.raw += [("mx1", rf"\b{q}: to=<spam-q3@filtered\.example\.test>, .*status=sent \(.*queued as {q2}, but 1 DISCARD\)"),
+                      ("mx1", rf"\b{q2}: to=<spam-lover@filtered\.example\.test>, .*status=sent \(250 2\.0\.0 Ok: queued as ")]
         elif s.name == "rspamd_pass":
             rcpt = next(iter(s.recipients))
             _sent_to(lab, "mx1", q, rcpt, left())
