@@ -78,7 +78,7 @@ def lab_run():
     try:
         lab.start()
         try:
-            scenarios = run_all(lab, timeout=90, only=frozenset(FILTER_SCENARIOS) | {"mailbox"})
+            scenarios = run_all(lab, timeout=150, only=frozenset(FILTER_SCENARIOS) | {"mailbox"})  # SpamAssassin on 2 busy cores
         finally:
             lab.stop()
         yield lab, scenarios
