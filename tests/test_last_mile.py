@@ -315,3 +315,35 @@ def test_rspamds_own_log_file_joins_the_story_by_qid(tmp_path):
     (r,) = story_to_json(story)["recipients"]
     assert r["verdict"] == "rejected" and "rspamd logged: reject default: S [1015.00/15.00]" in r["summary"]
     assert r["evidence"] == [f"{pf}:3", f"{rs}:2"]
+
+
+SPLIT = """\
+Nov 26 01:33:57 mx1 postfix-mx1/smtpd[11682]: 1489D2126EA: client=localhost[127.0.0.1]
+Nov 26 01:33:57 mx1 postfix-mx1/cleanup[11679]: 1489D2126EA: message-id=<amavis_split.59ee2e6c@client.example.org>
+Nov 26 01:33:57 mx1 postfix-mx1/qmgr[11442]: 1489D2126EA: from=<wren@example.org>, size=623, nrcpt=2 (queue active)
+Nov 26 01:33:59 mx1 amavis[11323]: (11323-07) Passed SPAM {DiscardedInbound,RelayedTaggedInbound,Quarantined}, [127.0.0.1]:58572 <wren@example.org> -> <spam-lover@filtered.example.test>, quarantine: spam-FG0qEdOSqTXA, Queue-ID: 1489D2126EA, Message-ID: <amavis_split.59ee2e6c@client.example.org>, mail_id: FG0qEdOSqTXA, Hits: 999, size: 623, queued_as: 8FF82212243, 90 ms
+Nov 26 01:33:59 mx1 amavis[11323]: (11323-07) Blocked SPAM {DiscardedInbound,RelayedTaggedInbound,Quarantined}, [127.0.0.1]:58572 <wren@example.org> -> <spam-q3@filtered.example.test>, quarantine: spam-FG0qEdOSqTXA, Queue-ID: 1489D2126EA, Message-ID: <amavis_split.59ee2e6c@client.example.org>, mail_id: FG0qEdOSqTXA, Hits: 999, size: 623, 90 ms
+Nov 26 01:33:59 mx1 postfix-mx1/smtpd[11709]: 8FF82212243: client=localhost[127.0.0.1], orig_queue_id=1489D2126EA, orig_client=localhost[127.0.0.1]
+Nov 26 01:33:59 mx1 postfix-mx1/cleanup[11694]: 8FF82212243: message-id=<amavis_split.59ee2e6c@client.example.org>
+Nov 26 01:33:59 mx1 postfix-mx1/smtp[11680]: 1489D2126EA: to=<spam-lover@filtered.example.test>, relay=127.0.0.1[127.0.0.1]:47487, delay=2.5, delays=0.01/2.4/0.01/0.09, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:40657): 250 2.0.0 Ok: queued as 8FF82212243, but 1 DISCARD)
+Nov 26 01:33:59 mx1 postfix-mx1/smtp[11680]: 1489D2126EA: to=<spam-q3@filtered.example.test>, relay=127.0.0.1[127.0.0.1]:47487, delay=2.5, delays=0.01/2.4/0.01/0.09, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:40657): 250 2.0.0 Ok: queued as 8FF82212243, but 1 DISCARD)
+Nov 26 01:33:59 mx1 postfix-mx1/qmgr[11442]: 1489D2126EA: removed
+Nov 26 01:33:59 mx1 postfix-mx1/qmgr[11442]: 8FF82212243: from=<wren@example.org>, size=1200, nrcpt=1 (queue active)
+Nov 26 01:33:59 mx1 postfix-mx1/smtp[11683]: 8FF82212243: to=<spam-lover@filtered.example.test>, relay=127.0.0.1[127.0.0.1]:41001, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 5EEA0731D3)
+Nov 26 01:33:59 mx1 postfix-mx1/qmgr[11442]: 8FF82212243: removed
+"""
+
+
+def test_amavis_split_verdict_decides_each_recipient(tmp_path):
+    """amavis splits one transaction by recipient (a spam lover passes, the other is blocked);
+    Postfix logs ``queued as X, but 1 DISCARD`` for both: the Blocked line decides its recipient,
+    and ``bounces`` lists it although Postfix logged no discard or bounce (real lines, Debian 12 lab)."""
+    log = tmp_path / "mail.log"
+    log.write_text(SPLIT)
+    r = _recipients(log, "1489D2126EA")
+    assert r["spam-lover@filtered.example.test"]["verdict"] == "relayed"
+    q3 = r["spam-q3@filtered.example.test"]
+    assert q3["verdict"] == "quarantined" and "passed on no copy for this recipient" in q3["summary"]
+    assert "quarantined as spam-FG0qEdOSqTXA" in q3["summary"] and q3["evidence"] == [f"{log}:9", f"{log}:5"]
+    code, cats, _ = _bounces(log)
+    assert cats == {("1489D2126EA", "spam-q3@filtered.example.test"): "quarantined"} and code == 4
