@@ -50,7 +50,7 @@ COMMANDS = {
 SHARED = [
     ["--format", "json"], ["--json"], ["-o", "{out}"], ["--since", "2026-11-22 19:00"], ["--until", "2026-11-23"],
     ["--since", "-100000d"], ["--where", "queue_id is not null"], ["--mta", "postfix"], ["--tz", "UTC"], ["--year", "2026"],
-    ["--debug"], ["-h"],
+    ["--redact"], ["--debug"], ["-h"],
 ]
 
 
@@ -351,3 +351,23 @@ def test_follow_at_80_columns_stacks_the_timeline_and_splits_no_name():
     assert any("(" + LAB1 + ":" in ln.strip() or LAB1 in ln for ln in lines)
     wide = run("follow", "3D02620C222", LAB1, LAB2, env_extra={"COLUMNS": "200"}).stdout.decode()
     assert "time (" in wide.splitlines()[3] or any(ln.startswith("time (") for ln in wide.splitlines())
+
+
+# ------------------------------------------------------------------ piped output: plain and sized
+
+
+@pytest.mark.parametrize("cmd", [["follow", "3D02620C222", LAB1, LAB2], ["bounces", LAB1, LAB2], ["summary", LAB1, LAB2]],
+                         ids=lambda c: c[0])
+def test_piped_output_is_plain_and_80_columns_without_a_terminal(cmd):
+    """``… | less`` or cron mail: no colour or cursor codes, and the width of the terminal the user
+    sits at ($COLUMNS, else stderr's/stdin's terminal), else 80 — never rich's 160-column guess."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR")}
+    r = subprocess.run([sys.executable, "-m", "logtrace", *cmd], capture_output=True, cwd=REPO, env=env, timeout=180,
+                       stdin=subprocess.DEVNULL)
+    out = r.stdout.decode()
+    assert r.returncode in (0, 4), r.stderr
+    assert out.strip() and "\x1b" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80, max(out.splitlines(), key=len)
+    wide = subprocess.run([sys.executable, "-m", "logtrace", *cmd], capture_output=True, cwd=REPO, timeout=180,
+                          env=dict(env, COLUMNS="132"), stdin=subprocess.DEVNULL).stdout.decode()
+    assert max(len(line) for line in wide.splitlines()) <= 132

@@ -186,3 +186,48 @@ def test_engines_agree_on_generated_mixes(lines):
         assert row["kind"] == str(ev.kind), line
         for k in ("ts", "queue_id", "rule", "sender", "recipient", "reply_code", "message_id"):
             assert row.get(k) == getattr(ev, k, None), (k, line)
+
+
+# ---------------------------------------------------------------- envelope fast path
+
+
+def _envelope_both(raw: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    from logtrace_parsers.exim.table import ENVELOPE
+
+    lines = pl.DataFrame({"line_no": list(range(1, len(raw) + 1)), "line": raw}, schema={"line_no": pl.UInt32, "line": pl.String})
+    slow = lines.with_columns(pl.col("line").str.extract_groups(ENVELOPE).alias("_e")).unnest("_e")
+    return EximParser._envelope(lines).select(slow.columns), slow
+
+
+EDGE_LINES = [
+    "2026-11-21 00:00:00 1xUYWO-008U1B-aC <= a@b.example H=x [192.0.2.1] P=esmtp S=1",
+    "2026-11-21 00:00:00.123 1xUYWO-008U1B-aC => a@b.example R=r T=t",
+    "2026-11-21 00:00:00 +0100 1xUYWO-008U1B-aC Completed",
+    "2026-11-21 00:00:00 [1234] 1xUYWO-008U1B-aC Completed",
+    "2026-11-21 00:00:00 -0500 [77] Start queue run: pid=77",
+    "2026-11-21 00:00:00 mx1 exim[123]: 1xUYWO-008U1B-aC Completed",
+    "2026-11-21 00:00:00 mx1 exim: Start queue run",
+    "2026-11-21 00:00:00  two spaces",
+    "2026-11-21 00:00:00 ",
+    "2026-11-21 00:00:00",
+    "Nov 21 00:00:00 mx1 exim[123]: 2026-11-21 00:00:00 1xUYWO-008U1B-aC Completed",
+    "2026-11-21T00:00:00+01:00 mx1 exim[5]: 1xUYWO-008U1B-aC Completed",
+    "  continuation of a reject log dump",
+    "2026-11-21 00:00:00 Δ non-ASCII body ümlaut",
+    "",
+]
+
+
+@pytest.mark.parametrize("source", ["edge", "corpus", "samples"])
+def test_envelope_fast_path_equals_the_envelope_regex(source):
+    """Exim's default log form is cut by position (parse_frame's fast path); every row must get
+    exactly the groups :data:`ENVELOPE` gives, on edge shapes, the corpus and the samples."""
+    if source == "edge":
+        raws = [EDGE_LINES]
+    else:
+        d = corpus_dir("exim") if source == "corpus" else (REPO / "sample_logs/exim")
+        raws = [p.read_bytes().decode("utf-8", "replace").splitlines() for p in sorted(d.glob("*.log"))]
+        assert raws
+    for raw in raws:
+        fast, slow = _envelope_both(raw)
+        assert fast.equals(slow), [r for r, s in zip(fast.rows(), slow.rows()) if r != s][:3]

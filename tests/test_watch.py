@@ -280,9 +280,6 @@ def test_bad_exec_and_bad_state_are_usage_errors(tmp_path):
     p = subprocess.run([sys.executable, "-m", "logtrace", "watch", "--for", "0", "--state", str(bad), str(log)],
                        capture_output=True, text=True, env=_env(), cwd=REPO, timeout=TIMEOUT)
     assert p.returncode == 2 and "not a watch state file" in p.stderr and "hint:" in p.stderr
-    p = subprocess.run([sys.executable, "-m", "logtrace", "watch", "--for", "0", str(tmp_path)],
-                       capture_output=True, text=True, env=_env(), cwd=REPO, timeout=TIMEOUT)
-    assert p.returncode == 2 and "is a directory" in p.stderr
 
 
 # ---------------------------------------------------------------------- the same verdicts as `bounces`

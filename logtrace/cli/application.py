@@ -173,6 +173,7 @@ class SummaryFormat(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
 
 
 class BouncesFormat(str, Enum):
@@ -205,7 +206,7 @@ def _format(enum: type[Enum], default: str, note: str = "") -> Any:
 Files = Annotated[list[str], typer.Argument(metavar="FILES", help="Log files, globs, directories, or - for stdin.", show_default=False)]
 ParseFormatOpt = _format(ParseFormat, "jsonl", "; json is jsonl")
 FollowFormatOpt = _format(FollowFormat, "table", "; jsonl: one message per line")
-SummaryFormatOpt = _format(SummaryFormat, "table", "; csv writes one file per section into -o DIR")
+SummaryFormatOpt = _format(SummaryFormat, "table", "; csv writes one file per section into -o DIR; html is one self-contained page")
 BouncesFormatOpt = _format(BouncesFormat, "table", "; jsonl: one message per line")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Shortcut for --format csv.")]
@@ -224,6 +225,18 @@ TzOpt = Annotated[Optional[list[str]], typer.Option(
 UtcOpt = Annotated[bool, typer.Option("--utc", help="Show times in UTC instead of the log's zone (--tz, else this machine's).")]
 WhereOpt = Annotated[Optional[str], typer.Option("--where", "-w", help='Filter, e.g. \'status = bounced and to ~ "@example\\.com$"\'.')]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show internal errors with a traceback.")]
+
+
+def _redact(value: bool) -> bool:
+    from logtrace import redact
+
+    redact.enable(bool(value))
+    return value
+
+
+RedactOpt = Annotated[bool, typer.Option(
+    "--redact", callback=_redact, help="Replace addresses, client/relay names and IPs with stable tokens (same input, same "
+    "token; $LOGTRACE_REDACT_KEY keeps them across runs), to share the output.")]
 
 
 def pick_format(fmt: Any, enum: type[Enum], default: str, **shortcuts: bool) -> Any:

@@ -9,6 +9,7 @@ Help lists them in :data:`ORDER`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -17,7 +18,7 @@ import typer
 
 from logtrace.cli import render, writers
 from logtrace.cli.application import (BouncesFormat, BouncesFormatOpt, CsvOpt, DebugOpt, Engine, Files, FollowFormat, FollowFormatOpt,
-                                      GroupBy, JsonOpt, MtaOpt, OutputOpt, ParseFormat, ParseFormatOpt, SinceOpt, SummaryFormat,
+                                      GroupBy, JsonOpt, MtaOpt, OutputOpt, RedactOpt, ParseFormat, ParseFormatOpt, SinceOpt, SummaryFormat,
                                       SummaryFormatOpt, TopOpt, TzOpt, UntilOpt, UtcOpt, WhereOpt, YearOpt, app, display_zone,
                                       parse_options, people_clock, pick_format, time_window, top_rows, usage_error)
 
@@ -41,6 +42,7 @@ def follow(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Follow one message through the logs: every event, every hop, a verdict per recipient.
@@ -116,6 +118,7 @@ def summary(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Summarise traffic, deliveries, deferrals, bounces and rejects (a pflogsumm-class report)."""
@@ -130,8 +133,13 @@ def summary(
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
                           smtpd_stats=smtpd_stats, zone="UTC" if utc else None)
-        with writers.output_to(None if kind == SummaryFormat.csv else output):
-            render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
+        s.sections = {name: writers.redacted(df) for name, df in s.sections.items()}  # --redact: tables too
+        if kind == SummaryFormat.html:
+            if s.inputs or not s.failed_inputs:  # no page of zeros when no input could be read
+                _html_report(s, files, window, where, mta, options, top, people_clock(tz, utc), output)
+        else:
+            with writers.output_to(None if kind == SummaryFormat.csv else output):
+                render_summary.emit(s, kind.value, output=output, problems_first=problems_first)
         render.print_diagnostics(s.diagnostics)
         render.warn_outside(window, s.period.get("log_first", s.period.get("first")), s.period.get("log_last", s.period.get("last")),
                            display_zone(tz, utc))
@@ -139,6 +147,24 @@ def summary(
             render.print_accounting(s.accounting)
         if s.failed_inputs:
             raise typer.Exit(render.EXIT_USAGE)
+
+
+def _html_report(s: Any, files: list[str], window: Any, where: str | None, mta: str, options: Any, top: int, clock: Any,
+                output: Path | None) -> None:
+    """``summary --format html``: the summary document plus ``bounces``' accepted-then-failed list (not for stdin)."""
+    from logtrace.reports.html import to_html
+    from logtrace.reports.summary import to_document
+    from logtrace.trace.bounces import find_bounces, item_to_json
+    from logtrace.trace.narrative import people_times
+
+    failed, note = None, "not listed: standard input cannot be read twice (give files to see them)"
+    if "-" not in files:
+        with render.status("finding accepted messages that failed…"), people_times(clock):
+            res = find_bounces(files, mta=mta, options=options, where=where)
+            failed, note = [item_to_json(i) for i in res.items if window.is_open or window.contains(i.story.origin.start)], None
+    with writers.output_to(output):  # --redact: the document and the messages like JSON output
+        sys.stdout.write(to_html(writers.redacted(to_document(s)), writers.redacted(failed), top=top, failed_note=note))
+        sys.stdout.flush()
 
 
 @app.command(short_help="Accepted messages that then bounced, expired or got lost.")
@@ -173,6 +199,7 @@ def bounces(
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Messages accepted by some hop and then bounced, expired, deferred or lost. Exit 4 on a --fail-on category."""
@@ -236,6 +263,7 @@ def parse(
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Parse logs into normalized events (JSONL by default) with line accounting on stderr."""
@@ -313,14 +341,23 @@ def watch(
     max_per_minute: Annotated[int, typer.Option("--max-alerts-per-minute", min=1, metavar="N", help=(
         "At most N alerts a minute; then one alert saying how many were held back."))] = 60,
     for_seconds: Annotated[Optional[float], typer.Option("--for", min=0, metavar="SECONDS", help="Stop after this many seconds (exit 0).")] = None,
+    deferred_after: Annotated[Optional[str], typer.Option("--alert-deferred-after", metavar="SPAN", help=(
+        "Also alert (verdict deferred) when a recipient is still deferred SPAN after its message was first seen, "
+        "in log time (4h, 1d 12h)."))] = None,
+    metrics_listen: Annotated[Optional[str], typer.Option("--metrics-listen", metavar="HOST:PORT", help=(
+        "Serve Prometheus/OpenMetrics metrics at http://HOST:PORT/metrics (needs logtrace[watch])."))] = None,
+    metrics_file: Annotated[Optional[Path], typer.Option("--metrics-file", metavar="FILE", help=(
+        "Write the metrics to FILE (node_exporter textfile collector; replaced atomically, every few seconds)."))] = None,
     mta: MtaOpt = "auto",
     year: YearOpt = None,
     tz: TzOpt = None,
     utc: UtcOpt = False,
+    redact: RedactOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Follow log files like tail -F (rotation included) and alert when accepted mail is bounced,
-    expires, is discarded, or its bounce notification fails. FILES may be - (a stream).
+    expires, is discarded, or its bounce notification fails. FILES may be globs or directories
+    (files appearing later are followed too) or - (a stream, also journalctl -o json).
 
     Exit codes: 0 stopped by --for, SIGTERM or the end of a stream; 2 usage or input error; 130 Ctrl-C.
     """
@@ -334,7 +371,32 @@ def watch(
 
         argv = split_command(exec_cmd) if exec_cmd is not None else None
         clock = people_clock(tz, utc)
-        watcher = Watcher(files, from_start=from_start, mta=mta, options=parse_options(year, tz), state=str(state) if state else None)
+        span = None
+        if deferred_after is not None:
+            from logtrace.timewindow import parse_span
+
+            try:
+                span = parse_span(deferred_after)
+            except ValueError as e:
+                raise usage_error(str(e), "--alert-deferred-after", "e.g. --alert-deferred-after 4h") from None
+        metrics = None
+        if metrics_listen is not None or metrics_file is not None:
+            from logtrace.trace.metrics import Metrics
+
+            metrics = Metrics()
+        watcher = Watcher(files, from_start=from_start, mta=mta, options=parse_options(year, tz), state=str(state) if state else None,
+                          deferred_after=span, metrics=metrics)
+        if metrics is not None and metrics_listen is not None:
+            host, port = metrics.serve(metrics_listen)
+            sys.stderr.write(f"metrics at http://{host}:{port}/metrics\n")
+        written = [0.0]
+
+        def write_metrics(force: bool = False) -> None:
+            if metrics is not None and metrics_file is not None and (force or time.monotonic() - written[0] >= 5):
+                metrics.write_file(str(metrics_file))
+                written[0] = time.monotonic()
+
+        write_metrics(force=True)  # a bad --metrics-file is an error now, not at the first write
         limit = RateLimit(max_per_minute)
         stop: list[int] = []
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -348,14 +410,18 @@ def watch(
                     render.print_alert(a, clock)
                 sys.stdout.flush()
                 if argv is not None:
-                    problem = run_command(argv, a, exec_timeout)
+                    problem = run_command(argv, writers.redacted(a), exec_timeout)  # --redact: the command's copy too
                     if problem:
                         render.print_diagnostics([Diagnostic("warning", f"--exec for alert {a['alert_id']}: {problem}")])
 
         try:
             first = True
             while not stop and (deadline is None or time.monotonic() < deadline):
-                alerts = limit.admit(watcher.step())
+                made = watcher.step()
+                alerts = limit.admit(made)
+                if metrics is not None:
+                    metrics.held_back.inc(max(0, len(made) - sum(1 for a in alerts if a.get("verdict") != "held-back")))
+                write_metrics()
                 render.print_diagnostics(watcher.diagnostics)
                 watcher.diagnostics.clear()
                 deliver(alerts)
@@ -368,12 +434,15 @@ def watch(
                     first = False
                 if watcher.finished:
                     break
-                if not alerts:
+                if not alerts and not watcher.last_read:  # a backlog or a replay is read without pause
                     time.sleep(0.2)
             deliver(limit.admit(watcher.finish()) + limit.flush())
         finally:
             watcher.save(force=True)
             watcher.close()
+            write_metrics(force=True)
+            if metrics is not None:
+                metrics.shutdown()
 
 
 @app.command(short_help="Built-in and plugin parsers; --check validates them.")

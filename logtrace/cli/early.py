@@ -17,7 +17,7 @@ import os
 VALUE_OPTIONS = frozenset({"--message-id", "--from", "--to", "--mta", "--year", "--tz", "--where", "-w", "--format", "-f",
                            "--output", "-o", "--since", "-S", "--until", "-U"})
 #: follow's flags
-FLAGS = frozenset({"--json", "--files", "--utc", "--debug"})
+FLAGS = frozenset({"--json", "--files", "--utc", "--redact", "--debug"})
 _QUERY_OPTIONS = {"--message-id": "mid", "--from": "from", "--to": "to"}
 
 

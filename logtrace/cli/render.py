@@ -27,8 +27,13 @@ _CTRL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-
 
 
 def safe(s: object) -> str:
-    """Make log text inert for a terminal: control and bidi characters become ``\\xNN``/``\\uNNNN``."""
+    """Make log text inert for a terminal: control and bidi characters become ``\\xNN``/``\\uNNNN``
+    (and, with ``--redact``, personal data becomes tokens: :mod:`logtrace.redact`)."""
     text = "" if s is None else str(s)
+    from logtrace.redact import _active
+
+    if _active is not None:  # --redact: addresses, names and IPs become tokens everywhere a person reads
+        text = _active.text(text)
     return _CTRL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 
@@ -84,14 +89,13 @@ def err_console() -> Any:
 
 
 def out_console(width: int | None = None) -> Any:
-    """stdout console; when stdout is not a terminal (a pipe, a file, cron mail) tables get
-    160 columns (or $COLUMNS) instead of rich's 80, so timelines stay readable."""
-    import os
-
+    """stdout console, sized to the real terminal. When stdout is not a terminal, plain (no
+    colour, no cursor codes) and as wide as ``$COLUMNS``, else as the terminal the user sits at
+    (``… | less``: stderr still is one), else 80 (a file, cron mail)."""
     from rich.console import Console
 
     if width is None and not sys.stdout.isatty():
-        width = int(os.environ.get("COLUMNS", "0") or 0) or 160
+        width = piped_width()
 
     class _Console(Console):
         def on_broken_pipe(self) -> None:  # rich exits 1 here; `… | head` is a success for us
@@ -99,6 +103,26 @@ def out_console(width: int | None = None) -> Any:
             raise BrokenPipeError
 
     return _Console(highlight=False, width=width)
+
+
+def piped_width() -> int:
+    """Columns for output that does not go to a terminal: ``$COLUMNS``, else the width of the
+    terminal on stderr or stdin (``logtrace follow … | less``), else 80."""
+    import os
+
+    try:
+        cols = int(os.environ.get("COLUMNS", "0") or 0)
+    except ValueError:
+        cols = 0
+    if cols > 0:
+        return cols
+    for stream in (sys.stderr, sys.stdin):
+        try:
+            if stream is not None and stream.isatty():
+                return os.get_terminal_size(stream.fileno()).columns or 80
+        except (OSError, ValueError, AttributeError):
+            continue
+    return 80
 
 
 def print_error(e: LogtraceError) -> None:

@@ -79,9 +79,20 @@ def guard(df: Any) -> Any:
     return df.with_columns(cols) if cols else df
 
 
+def redacted(obj: Any) -> Any:
+    """``obj`` (a DataFrame or a JSON-ready structure) with personal data replaced by tokens when
+    ``--redact`` is on (:mod:`logtrace.redact`); unchanged otherwise."""
+    from logtrace.redact import active
+
+    r = active()
+    if r is None:
+        return obj
+    return r.frame(obj) if hasattr(obj, "schema") and hasattr(obj, "with_columns") else r.deep(obj)
+
+
 def write_csv(df: Any, dest: Path | IO[str], *, header: bool = True, line_terminator: str = "\n") -> None:
     """``df`` as CSV (guarded) to a path or an open text file."""
-    out = guard(df).write_csv(include_header=header, line_terminator=line_terminator)
+    out = guard(redacted(df)).write_csv(include_header=header, line_terminator=line_terminator)
     if isinstance(dest, Path):
         dest.write_text(out, encoding="utf-8", newline="")
     else:
@@ -90,7 +101,7 @@ def write_csv(df: Any, dest: Path | IO[str], *, header: bool = True, line_termin
 
 def write_json(doc: Any, fh: IO[str] | None = None, *, ensure_ascii: bool = False) -> None:
     """One JSON document, indented, newline-terminated (stdout by default)."""
-    (fh or sys.stdout).write(json.dumps(doc, indent=2, ensure_ascii=ensure_ascii or _ascii_only()) + "\n")
+    (fh or sys.stdout).write(json.dumps(redacted(doc), indent=2, ensure_ascii=ensure_ascii or _ascii_only()) + "\n")
 
 
 def write_jsonl(docs: Iterable[Any], fh: IO[str] | None = None) -> None:
@@ -98,7 +109,7 @@ def write_jsonl(docs: Iterable[Any], fh: IO[str] | None = None) -> None:
     out = fh or sys.stdout
     ascii_only = _ascii_only()
     for d in docs:
-        out.write(json.dumps(d, ensure_ascii=ascii_only, separators=(",", ":")) + "\n")
+        out.write(json.dumps(redacted(d), ensure_ascii=ascii_only, separators=(",", ":")) + "\n")
 
 
 def write_events(frames: Iterable[Any], fmt: str, output: Path | None) -> None:
@@ -117,6 +128,7 @@ def write_events(frames: Iterable[Any], fmt: str, output: Path | None) -> None:
 
         def source(with_columns, predicate, n_rows, batch_size) -> Iterator[Any]:  # noqa: ANN001
             for df in frames:
+                df = redacted(df)
                 yield df.select(with_columns) if with_columns is not None else df
 
         first_frames = iter(frames)
@@ -133,6 +145,7 @@ def write_events(frames: Iterable[Any], fmt: str, output: Path | None) -> None:
                 write_csv(df.with_columns(ts_column(pl.col("ts"))), fh, header=first)
                 first = False
                 continue
+            df = redacted(df)
             cols = ["file", *(k for k in KEY_ORDER if k in df.columns), *(["raw"] if "raw" in df.columns else [])]
             names = cols
             view = df.select(cols).with_columns(ts_column(pl.col("ts")))

@@ -180,7 +180,8 @@ class Tail:
             self._stream = queue.Queue(maxsize=64)  # back-pressure: a fast writer waits for the parser
             threading.Thread(target=_pump, args=(sys.stdin.buffer, self._stream), daemon=True).start()
         out: list[tuple[int, str]] = []
-        while True:
+        got = 0
+        while got < READ_MAX:  # a fast writer (a replay) is read a bounded piece per poll, as a file is
             try:
                 chunk = self._stream.get_nowait()
             except queue.Empty:
@@ -190,7 +191,9 @@ class Tail:
                 if self._buf:
                     out += self._take(b"\n")
                 return out
+            got += len(chunk)
             out += self._take(chunk)
+        return out
 
 
 def _pump(src: BinaryIO, q: queue.Queue[bytes | None]) -> None:

@@ -24,9 +24,10 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,7 +44,12 @@ NOTIFICATION_FAILED = "notification-failed"
 ALERT_VERDICTS = frozenset({Verdict.BOUNCED, Verdict.EXPIRED, Verdict.DISCARDED})
 #: lines after which a failure may be certain before the lifecycle closes
 DECIDING_KINDS = frozenset({K.BOUNCE, K.EXPIRE, K.DISCARD})
+#: a recipient's final status (no longer deferred)
+FINAL_KINDS = frozenset({K.DELIVER, K.BOUNCE, K.EXPIRE, K.DISCARD})
+DEFERRED = "deferred"
 DEFAULT_TTL = timedelta(days=1)
+#: log time between looks for open lifecycles past their TTL
+TTL_SCAN = timedelta(minutes=10)
 DEFAULT_LINGER = REUSE_GAP  # a later hop, a re-injection or the notification is seconds away
 #: seconds (wall clock) a lifecycle with a failure line may wait for its end line (and the
 #: notification line before it) before it is decided anyway
@@ -67,6 +73,10 @@ class Bucket:
     events: list[Event] = field(default_factory=list)
     last: datetime | None = None
     closed: datetime | None = None
+    failing: bool = False  #: a bounce, expiry or discard line is among the events
+    gone: bool = False  #: forgotten (dropped from memory)
+    #: recipient → its latest deferral, while no final status came (``--alert-deferred-after``)
+    deferred: dict[str, Event] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -77,19 +87,27 @@ class Tracker:
     """Feed events in log order (:meth:`feed`); get alert dicts back as failures become certain."""
 
     def __init__(self, *, ttl: timedelta = DEFAULT_TTL, linger: timedelta = DEFAULT_LINGER,
-                 sent: Iterable[str] = (), grace: float = DEFAULT_GRACE, wall: Any = time.monotonic) -> None:
+                 sent: Iterable[str] = (), grace: float = DEFAULT_GRACE, wall: Any = time.monotonic,
+                 deferred_after: timedelta | None = None) -> None:
         self.grace = grace
+        self.deferred_after = deferred_after
         self.ttl, self.linger = ttl, linger
         self.sent: dict[str, str | None] = dict.fromkeys(sent)  # alert_id → log time it was emitted
         self.now: datetime | None = None
         self.open: dict[tuple[str, str], Bucket] = {}  # the current generation of each (host, queue ID)
-        self._retired: list[Bucket] = []  # closed earlier generations still lingering
+        self._retired: dict[int, Bucket] = {}  # closed earlier generations still lingering
+        self._closing: deque[Bucket] = deque()  # closed buckets, in the order they closed (purged from the left)
+        self._deferring: dict[int, Bucket] = {}  # open buckets with a recipient still deferred (--alert-deferred-after)
+        self._last_ttl_scan: datetime | None = None
         self._by_qid: dict[str, list[Bucket]] = defaultdict(list)
         self._named: dict[str, list[Bucket]] = defaultdict(list)  # queue ID → buckets whose lines name it
         self._last_purge: datetime | None = None
         self._due: dict[int, tuple[Bucket, float]] = {}
         self.decided = 0
         self.wall = wall
+        #: fill each alert's ``class`` as it is made; a caller that makes many at once sets it False
+        #: and calls :func:`fill_classes` on the batch (one polars call)
+        self.classify = True
 
     # ------------------------------------------------------------------ input
 
@@ -102,9 +120,20 @@ class Tracker:
             b = self._bucket(ev)
             b.events.append(ev)
             b.last = ev.ts or b.last
+            if ev.kind in DECIDING_KINDS:
+                b.failing = True
             if ev.next_queue_id and b not in self._named[ev.next_queue_id]:
                 self._named[ev.next_queue_id].append(b)
+            if self.deferred_after is not None and ev.recipient:
+                if ev.kind == K.DEFER:
+                    b.deferred[ev.recipient] = ev
+                    self._deferring[id(b)] = b
+                    out += self._deferred_long(b)
+                elif ev.kind in FINAL_KINDS:
+                    b.deferred.pop(ev.recipient, None)
             if ev.kind in END_KINDS:
+                if b.closed is None:
+                    self._closing.append(b)
                 b.closed = ev.ts or self.now
                 out += self.decide(b)
             elif ev.kind in DECIDING_KINDS:
@@ -118,7 +147,7 @@ class Tracker:
         b = self.open.get(key)
         if b is not None and b.closed is not None and (
                 ev.kind in START_KINDS or (ev.ts and b.closed and ev.ts - b.closed > REUSE_GAP)):
-            self._retired.append(b)  # a reused short queue ID: a new generation
+            self._retired[id(b)] = b  # a reused short queue ID: a new generation
             b = None
         if b is None:
             b = Bucket(*key)
@@ -154,9 +183,13 @@ class Tracker:
         self._due.pop(id(b), None)
         self.decided += 1
         comp = self.component(b)
+        if not any(c.failing for c in comp):
+            return []  # every alert verdict needs a bounce, expiry or discard line in the message's lifecycles
         events = [e for c in comp for e in c.events]
         corr = Correlator(events, log_end=self.now)
         mine = [lc for lc in corr.lifecycles if lc.queue_id == b.queue_id and (lc.host or "") == b.host]
+        if not mine:  # a log without host names (Exim's main log): the correlator names the host from the hop before
+            mine = [lc for lc in corr.lifecycles if lc.queue_id == b.queue_id]
         if not mine:
             return []
         root = corr.root_of(mine[-1])
@@ -175,7 +208,7 @@ class Tracker:
                 out.append((r, NOTIFICATION_FAILED))
         alerts = []
         for r, verdict in out:
-            a = make_alert(story, r, verdict, self.now)
+            a = make_alert(story, r, verdict, self.now, classify=self.classify)
             if a["alert_id"] in self.sent:
                 continue
             self.sent[a["alert_id"]] = a["ts"]
@@ -185,20 +218,45 @@ class Tracker:
     def purge(self) -> list[dict[str, Any]]:
         """Drop what log time has left behind: closed lifecycles after :attr:`linger` (longer
         while their notification is open), open ones after :attr:`ttl` without a line (decided first)."""
-        self._last_purge = self.now
-        if self.now is None:
+        self._last_purge = now = self.now
+        if now is None:
             return []
         out: list[dict[str, Any]] = []
-        drop: list[Bucket] = []
-        for b in list(self.open.values()) + self._retired:
-            if b.closed is not None:
-                if self.now - b.closed > self.linger and not self._ndr_open(b):
-                    drop.append(b)
-            elif b.last is not None and self.now - b.last > self.ttl:
+        waiting = []
+        while self._closing and (self._closing[0].closed is None or now - self._closing[0].closed > self.linger):
+            b = self._closing.popleft()
+            if b.gone:
+                continue
+            if self._ndr_open(b):
+                waiting.append(b)  # looked at again later
+            else:
+                self._forget(b)
+        self._closing.extend(waiting)
+        if self._last_ttl_scan is None or now - self._last_ttl_scan >= TTL_SCAN:
+            self._last_ttl_scan = now
+            for b in [b for b in self.open.values() if b.closed is None and b.last is not None and now - b.last > self.ttl]:
                 out += self.decide(b)
-                drop.append(b)
-        for b in drop:
-            self._forget(b)
+                self._forget(b)
+        for k, b in list(self._deferring.items()):
+            if b.gone or b.closed is not None or not b.deferred:
+                del self._deferring[k]
+            else:
+                out += self._deferred_long(b)
+        return out
+
+    def _deferred_long(self, b: Bucket) -> list[dict[str, Any]]:
+        """``--alert-deferred-after``: one alert per recipient still deferred that long after its
+        message was first seen (log time)."""
+        start = next((e.ts for e in b.events if e.ts is not None), None)
+        if self.deferred_after is None or start is None or self.now is None or self.now - start < self.deferred_after:
+            return []
+        out = []
+        for rcpt, ev in list(b.deferred.items()):
+            a = deferred_alert(b, ev, start, self.now, classify=self.classify)
+            del b.deferred[rcpt]
+            if a["alert_id"] not in self.sent:
+                self.sent[a["alert_id"]] = a["ts"]
+                out.append(a)
         return out
 
     def _ndr_open(self, b: Bucket) -> bool:
@@ -211,10 +269,11 @@ class Tracker:
 
     def _forget(self, b: Bucket) -> None:
         self._due.pop(id(b), None)
+        b.gone = True
         if self.open.get(b.key) is b:
             del self.open[b.key]
-        if b in self._retired:
-            self._retired.remove(b)
+        self._retired.pop(id(b), None)
+        self._deferring.pop(id(b), None)
         for table, k in [(self._by_qid, b.queue_id)] + [(self._named, e.next_queue_id) for e in b.events if e.next_queue_id]:
             lst = table.get(k)
             if lst is not None and b in lst:
@@ -230,7 +289,8 @@ class Tracker:
 # ---------------------------------------------------------------------- alerts
 
 
-def make_alert(story: MessageStory, r: RecipientVerdict, verdict: str, now: datetime | None) -> dict[str, Any]:
+def make_alert(story: MessageStory, r: RecipientVerdict, verdict: str, now: datetime | None,
+               classify: bool = True) -> dict[str, Any]:
     """The documented alert object (``"schema": "logtrace.alert/1"``)."""
     from logtrace.trace.follow import story_to_json
 
@@ -242,7 +302,7 @@ def make_alert(story: MessageStory, r: RecipientVerdict, verdict: str, now: date
     when = r.when or (story.events[-1].ts if story.events else None) or now
     return {
         "schema": SCHEMA,
-        "alert_id": alert_id(r.host, r.queue_id, r.recipient, verdict),
+        "alert_id": alert_id(logged_host(story, r), r.queue_id, r.recipient, verdict),
         "ts": when.isoformat() if when else None,
         "verdict": verdict,
         "host": r.host,
@@ -253,7 +313,7 @@ def make_alert(story: MessageStory, r: RecipientVerdict, verdict: str, now: date
         "message_id": origin.message_id or None,
         "dsn": r.dsn,
         "reason": r.reply,
-        "class": reason_class(r.dsn, r.reply),
+        "class": reason_class(r.dsn, r.reply) if classify else None,
         "summary": r.summary,
         "relay": r.relay,
         "chain": chain,
@@ -262,6 +322,58 @@ def make_alert(story: MessageStory, r: RecipientVerdict, verdict: str, now: date
     }
 
 
+def logged_host(story: MessageStory, r: RecipientVerdict) -> str | None:
+    """The host the failing hop's own lines name (``None`` in Exim's main log): the same whether or not
+    the hop before it, from which the correlator may name its host, was read yet."""
+    return next((e.host for e in story.events if e.queue_id == r.queue_id), r.host)
+
+
+def deferred_alert(b: Bucket, ev: Event, start: datetime, now: datetime, classify: bool = True) -> dict[str, Any]:
+    """The ``deferred`` alert (``--alert-deferred-after``): a recipient still deferred ``now - start`` after its
+    message was first seen. Its failure is not certain: no ``chain`` beyond this hop, the latest deferral's reason."""
+    sender = next((e.sender for e in b.events if e.sender is not None), None)
+    msgid = next((e.message_id for e in b.events if e.message_id), None)
+    return {
+        "schema": SCHEMA,
+        "alert_id": alert_id(b.host, b.queue_id, ev.recipient, DEFERRED),
+        "ts": (ev.ts or now).isoformat(),
+        "verdict": DEFERRED,
+        "host": b.host or None,
+        "queue_id": b.queue_id,
+        "origin": {"host": b.host or None, "queue_id": b.queue_id, "accepted": start.isoformat()},
+        "sender": sender,
+        "recipient": ev.recipient,
+        "message_id": msgid,
+        "dsn": ev.dsn,
+        "reason": ev.reply_text,
+        "class": reason_class(ev.dsn, ev.reply_text) if classify else None,
+        "summary": f"still deferred after {int((now - start).total_seconds())}s: {ev.reply_text or ev.dsn or 'no reason logged'}",
+        "relay": ev.relay_host,
+        "deferred_for_s": int((now - start).total_seconds()),
+        "chain": [{"host": b.host, "queue_id": b.queue_id}] if b.host else [{"queue_id": b.queue_id}],
+        "ndr": None,
+        "evidence": [ev.where],
+    }
+
+
+def fill_classes(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set the ``class`` of the alerts that have none, in one polars call (:func:`reason_class` for each)."""
+    todo = [a for a in alerts if a.get("class") is None and "dsn" in a]
+    if len(todo) == 1:
+        todo[0]["class"] = reason_class(todo[0]["dsn"], todo[0]["reason"])
+    elif todo:
+        import polars as pl
+
+        from logtrace.reports.reasons import classify_reason
+
+        df = pl.DataFrame({"dsn": [a["dsn"] for a in todo], "reply": [a["reason"] for a in todo]},
+                          schema={"dsn": pl.String, "reply": pl.String})
+        for a, c in zip(todo, df.select(classify_reason(pl.col("dsn"), pl.col("reply")).alias("c")).get_column("c")):
+            a["class"] = str(c)
+    return alerts
+
+
+@functools.lru_cache(maxsize=4096)
 def reason_class(dsn: str | None, reply: str | None) -> str:
     """The reason class (``mailbox_unknown``, ``policy_spam`` …) of one failure, as ``summary`` and ``bounces`` classify it."""
     import polars as pl

@@ -16,26 +16,41 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import shlex
 import subprocess
 import tempfile
 import time
+from collections import Counter as Tally
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from logtrace.statefile import write_json_atomic
 from logtrace.errors import Diagnostic, LogtraceError
-from logtrace.events import Event, from_dict, to_dict
+from logtrace.events import Event, EventKind, from_dict, to_dict
+from logtrace.parsing.protocol import reads_whole_files
 from logtrace.input.tail import Position, Tail
-from logtrace.trace.watch import DEFAULT_LINGER, DEFAULT_TTL, SCHEMA, Tracker
+from logtrace.trace.metrics import frame_lines, line_key
+from logtrace.trace.watch import DEFAULT_LINGER, DEFAULT_TTL, SCHEMA, Tracker, fill_classes
 
 STATE_VERSION = 1
 #: sent alert IDs kept in the state file (the newest ones)
 MAX_SENT = 100_000
+
+
+#: lines of one poll from which the frame engine parses them (below: line by line)
+FRAME_MIN = 2000
+#: seconds (wall clock) between looks for new files matching a glob or in a directory
+RESCAN = 2.0
+#: names of rotated or compressed files, never followed from a glob or a directory (the live file's
+#: follower reads a renamed file to its end itself)
+ROTATED = re.compile(r"(?:\.\d+|[-.]\d{8}(?:\d{2})?|\.(?:gz|bz2|xz|zst|lz4|z|zip|old|bak|swp))$|^\.", re.I)
 
 
 @dataclass
@@ -45,6 +60,21 @@ class _Input:
     ctx: Any = None
     lines: int = 0
     unparsed: int = 0
+    journal: bool | None = None  #: a ``journalctl -o json`` stream (decided on its first line)
+
+
+def is_pattern(path: str) -> bool:
+    """A glob (``/var/log/mail*.log``): expanded now and on every rescan."""
+    return path != "-" and any(c in path for c in "*?[")
+
+
+def expand(spec: str) -> list[str]:
+    """The files a glob or directory names now, sorted; rotated and compressed names left out."""
+    if os.path.isdir(spec):
+        names = [os.path.join(spec, n) for n in os.listdir(spec)]
+    else:
+        names = glob.glob(spec)
+    return sorted(n for n in names if os.path.isfile(n) and not ROTATED.search(os.path.basename(n)))
 
 
 @dataclass
@@ -59,6 +89,8 @@ class Watcher:
     ttl: timedelta = DEFAULT_TTL
     linger: timedelta = DEFAULT_LINGER
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    deferred_after: timedelta | None = None
+    metrics: Any = None  #: a :class:`~logtrace.trace.metrics.Metrics` to feed, or None
 
     def __post_init__(self) -> None:
         from logtrace.parsing.protocol import ParseOptions
@@ -66,20 +98,48 @@ class Watcher:
         self.options = self.options or ParseOptions()
         saved = load_state(self.state) if self.state else {}
         files = saved.get("files", {})
-        self.tracker = Tracker(ttl=self.ttl, linger=self.linger, sent=saved.get("sent", {}).keys())
+        self.tracker = Tracker(ttl=self.ttl, linger=self.linger, sent=saved.get("sent", {}).keys(),
+                               deferred_after=self.deferred_after)
         self.tracker.sent.update(saved.get("sent", {}))
+        self.tracker.classify = False  # each step's alerts are classified at once (fill_classes)
         self.inputs: list[_Input] = []
         self._years: dict[str, Any] = {}
+        self._files = files
+        #: globs and directories, looked at again every :data:`RESCAN` seconds for new files
+        self.patterns = [p for p in dict.fromkeys(self.paths) if is_pattern(p) or (p != "-" and os.path.isdir(p))]
         for p in dict.fromkeys(self.paths):
-            if p != "-" and os.path.isdir(p):
-                raise LogtraceError(f"{p}: is a directory; watch follows files", hint=f"name the log files in it, e.g. {p.rstrip('/')}/mail.log")
-            pos = files.get(p)
-            resume = Position.from_json(pos) if pos else None
-            if pos and pos.get("year") is not None:
-                self._years[p] = (pos.get("year"), pos.get("month"))
-            self.inputs.append(_Input(Tail(p, from_start=self.from_start, resume=resume)))
+            if p in self.patterns:
+                for f in expand(p):
+                    self._add(f, self.from_start)
+            else:
+                self._add(p, self.from_start)
+        self._rescanned = time.monotonic()
         self._pending = [from_dict(d, d.get("file")) for d in saved.get("open", [])]
+        self.last_read = 0  #: lines read by the last :meth:`step`
         self._dirty = True  # the first checkpoint holds the starting positions (a crash before any line must not skip lines)
+
+    def _add(self, p: str, from_start: bool) -> None:
+        if any(i.tail.path == p for i in self.inputs):
+            return
+        pos = self._files.get(p)
+        resume = Position.from_json(pos) if pos else None
+        if pos and pos.get("year") is not None:
+            self._years[p] = (pos.get("year"), pos.get("month"))
+        self.inputs.append(_Input(Tail(p, from_start=from_start, resume=resume)))
+
+    def rescan(self) -> None:
+        """Follow the files that appeared under a glob or in a directory (from their beginning);
+        a file already followed under another name (renamed by rotation) is not read twice."""
+        self._rescanned = time.monotonic()
+        followed = {(i.tail.pos.dev, i.tail.pos.inode) for i in self.inputs if i.tail.pos.inode is not None}
+        for spec in self.patterns:
+            for f in expand(spec):
+                try:
+                    st = os.stat(f)
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) not in followed:
+                    self._add(f, True)
 
     # ------------------------------------------------------------------ running
 
@@ -88,29 +148,92 @@ class Watcher:
         events: list[Event] = [e for e in self._pending if isinstance(e, Event)]
         self._pending = []
         self._dirty = self._dirty or bool(events)
+        if self.patterns and time.monotonic() - self._rescanned >= RESCAN:
+            self.rescan()
+        fresh: list[Event] = []
+        self.last_read = 0
+        tally: Tally[tuple[str, str]] | None = Tally() if self.metrics is not None else None
         for inp in self.inputs:
             lines = inp.tail.poll()
             if not lines:
                 continue
             self._dirty = True
+            if inp.journal is None:
+                first = next((t for _, t in lines if t.strip()), None)
+                if first is None:
+                    continue
+                inp.journal = first.lstrip().startswith("{") and '"MESSAGE"' in first
+            if inp.journal:
+                lines = [(no, journal_line(t)) for no, t in lines]
             if inp.parser is None and not self._choose_parser(inp, [t for _, t in lines]):
                 continue
+            inp.lines += len(lines)
+            self.last_read += len(lines)
+            if len(lines) >= FRAME_MIN and not reads_whole_files(inp.parser):
+                fresh += self._parse_frame(inp, lines)
+                continue
+            parse, ctx = inp.parser.parse_line, inp.ctx
+            mine: list[Event] = []
             for no, text in lines:
-                inp.lines += 1
-                rec = inp.parser.parse_line(text, inp.ctx, no)
+                rec = parse(text, ctx, no)
                 if isinstance(rec, Event):
-                    events.append(rec)
+                    mine.append(rec)
                 else:
                     inp.unparsed += 1
-        events.sort(key=lambda e: e.ts or datetime.min.replace(tzinfo=timezone.utc))
+                if tally is not None:
+                    tally[line_key(rec)] += 1
+            if self.metrics is not None:
+                self.metrics.lines_read(tally)
+                tally.clear()
+                self.metrics.observe(mine)
+            fresh += mine
+        fresh.sort(key=_order)
+        events = sorted(events + fresh, key=_order) if events else fresh
         alerts: list[dict[str, Any]] = []
+        feed = self.tracker.feed
         for e in events:
-            alerts += self.tracker.feed(e)
-        return alerts + self.tracker.settle()
+            alerts += feed(e)
+        alerts += self.tracker.settle()
+        fill_classes(alerts)
+        if self.metrics is not None:
+            self.metrics.alerts_made(alerts)
+            self.metrics.progress(self.tracker.now, self.backlog(), self.tracker.in_memory)
+        return alerts
+
+    def _parse_frame(self, inp: _Input, lines: list[tuple[int, str]]) -> list[Event]:
+        """Many lines at once (a replay, a backlog): the frame engine, as the batch commands parse;
+        the same events as line by line (``tests/test_watch_metrics.py``). Only events with a
+        queue ID become :class:`Event` objects (the rest only count in the metrics)."""
+        import polars as pl
+
+        from logtrace.containers.stamps import assign_years
+
+        df = pl.DataFrame({"line_no": [n for n, _ in lines], "line": [t for _, t in lines]},
+                          schema={"line_no": pl.UInt32, "line": pl.String})
+        out = inp.parser.parse_frame(assign_years(df, inp.ctx.years), inp.ctx)
+        inp.unparsed += int((out.get_column("kind") == "unparsed").sum())
+        if self.metrics is not None:
+            self.metrics.lines_read(frame_lines(out))
+            self.metrics.observe_frame(out)
+        return frame_events(out.filter(pl.col("queue_id").is_not_null(), pl.col("kind") != "unparsed"))
+
+    def backlog(self) -> int:
+        """Bytes written to the followed files and not read yet."""
+        n = 0
+        for i in self.inputs:
+            if i.tail.path != "-" and i.tail.is_open:
+                try:
+                    n += max(0, os.stat(i.tail.path).st_size - i.tail.pos.offset)
+                except OSError:
+                    pass
+        return n
 
     def finish(self) -> list[dict[str, Any]]:
         """The alerts still waiting for their grace time (at the end of a run)."""
-        return self.tracker.settle(force=True)
+        alerts = fill_classes(self.tracker.settle(force=True))
+        if self.metrics is not None:
+            self.metrics.alerts_made(alerts)
+        return alerts
 
     @property
     def finished(self) -> bool:
@@ -183,6 +306,32 @@ class Watcher:
         open_events = [to_dict(e, include_file=True) for b in self.tracker.open.values() if b.closed is None for e in b.events]
         save_state(self.state, {"version": STATE_VERSION, "schema": SCHEMA, "files": files, "sent": dict(sent),
                                 "open": open_events})
+
+
+_MIN = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _order(e: Event) -> datetime:
+    return e.ts or _MIN
+
+
+_FIELDS: list[str] = [f.name for f in dataclass_fields(Event)]
+_KINDS = {k.value: k for k in EventKind}
+
+
+def frame_events(df: Any) -> list[Event]:
+    """Rows of an event frame → :class:`Event` objects (column lists zipped: a replay's hot path)."""
+    cols = [df.get_column(c).to_list() if c in df.columns else [None] * df.height for c in _FIELDS]
+    ki = _FIELDS.index("kind")
+    cols[ki] = [_KINDS[k] for k in cols[ki]]
+    return [Event(**dict(zip(_FIELDS, v))) for v in zip(*cols)]
+
+
+def journal_line(text: str) -> str:
+    """One ``journalctl -o json`` record → the syslog line every parser reads (as ``parse`` reads such exports)."""
+    from logtrace.input.reader import _journal_line
+
+    return _journal_line(text.encode("utf-8", "surrogateescape")).decode("utf-8", "replace") if text.strip() else text
 
 
 def load_state(path: str) -> dict[str, Any]:

@@ -31,6 +31,13 @@ ENVELOPE = (
     r"(?P<body>.*)$"
 )
 EXIM_PROGRAM = r"^exim"
+#: Exim's own log in its default form: a stamp without fraction, zone or pid, then the body. The
+#: first character of the body excludes the optional groups (``.ms``, ``+zone``, ``[pid]``), so the
+#: rows this guard takes minus those :data:`NATIVE_SYSLOG` takes get exactly ``ts`` and ``body``
+#: from :data:`ENVELOPE`.
+NATIVE_GUARD = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [^\s\[+.-]"
+#: … unless the body is a syslog ``host exim[pid]: `` (ENVELOPE's second alternative)
+NATIVE_SYSLOG = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [^\s\[\]:]+ exim[\w.-]*(?:\[\d+\])?: "
 
 #: A client as Exim prints it: ``host (helo) [ip]:port``, ``(helo) [ip]``, ``[ip]``, or a name.
 CLIENT = (r"(?:[^\s(\[]+(?: \([^)]*\))?(?: \[[^\]\s]*\](?::\d+)?)?"
