@@ -446,4 +446,11 @@ def run_all(lab: PostfixLab, timeout: float = 60.0, only: "set[str] | frozenset[
             wait(s)
         except (TimeoutError, RuntimeError) as e:
             s.error = f"{type(e).__name__}: {e}"
+            if s.queue_id:  # every line naming the message, the filters' included, for the failure report
+                mine = [ln for h in lab.hosts.values() for ln in h.log_text().splitlines() if s.queue_id in ln]
+                f = getattr(lab, "filters", None)
+                if f is not None and f.logs["rfc3164"].exists():
+                    mine += [ln for ln in f.logs["rfc3164"].read_text(errors="replace").splitlines()
+                             if s.queue_id in ln or "(!" in ln]
+                s.error += "\nlines of this message:\n" + "\n".join(mine[-40:])
     return sc
