@@ -33,6 +33,7 @@ from logtrace.containers.stamps import parse_3339, zone
 
 from logtrace.events import EVENT_FIELDS, Event, EventKind, Unparsed, event_schema
 from logtrace.parsing.cuts import Cut, split_by_guard
+from logtrace.parsing.converters import addresses, addresses_expr
 from logtrace.parsing.frames import apply_derivations, conform  # noqa: F401 - conform re-exported for containers
 from logtrace.parsing.protocol import FileContext, ParseOptions  # noqa: F401 - re-exported for parsers
 
@@ -481,7 +482,7 @@ def _seconds_expr(col: str) -> Any:
 
 
 #: name → (line form, frame form) of a conversion (same arithmetic in both)
-CONVERTERS: dict[str, tuple[Any, Any]] = {"duration": (_seconds, _seconds_expr)}
+CONVERTERS: dict[str, tuple[Any, Any]] = {"duration": (_seconds, _seconds_expr), "addresses": (addresses, addresses_expr)}
 
 
 def apply_conversions(df: Any, conversions: Sequence[tuple[str, str, str]]) -> Any:

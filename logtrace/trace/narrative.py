@@ -17,7 +17,7 @@ from logtrace.parsing.tags import Tag, has_tag
 from logtrace.events import Event, EventKind
 from logtrace.trace.lifecycles import Lifecycle
 from logtrace.trace.links import Link
-from logtrace.trace.verdicts import Case, Facts, RecipientVerdict, relay_text
+from logtrace.trace.verdicts import Case, Facts, RecipientVerdict, filter_names, is_junk, relay_text
 
 LOG_STARTS_LATE = "the log starts after this message was received (no client=/pickup/queue line)"
 HOP_PHRASES = {"relay": "relayed it to", "content-filter": "passed it through its content filter to",
@@ -151,18 +151,26 @@ def _filter_discard(s: Scene) -> str:
             f"\"{e.reply_text}\"{fid} and dropped the message; the 2xx is not a delivery" + filter_verdict(s.lc, s.v.recipient))
 
 
+def _blocked(s: Scene, what: str = "blocked") -> str:
+    e = s.e
+    return (f"{what} by content filter {relay_text(e)} at {when(e.ts, e.host)} on {s.lc.host}: it took the message with "
+            f"\"{e.reply_text}\" but passed on no copy for this recipient" + filter_verdict(s.lc, s.v.recipient))
+
+
+def _quarantined(s: Scene) -> str:
+    if s.e.kind == EventKind.DELIVER:
+        return _blocked(s, "quarantined")
+    return _filter_discard(s).replace("discarded by content filter", "quarantined by content filter", 1)
+
+
 def filter_verdict(lc: Lifecycle, rcpt: str) -> str:
     """The content filter's own verdict line for ``rcpt`` in ``lc`` (Tag.FILTER_VERDICT), as a clause."""
     for f in reversed(lc.events):
-        if has_tag(f, Tag.FILTER_VERDICT) and f.status and (f.recipient or "").lower() in (rcpt.lower(), ""):
+        if has_tag(f, Tag.FILTER_VERDICT) and f.status and filter_names(f, rcpt):
             q = (f"; quarantined as {f.reply_text}" if f.reply_text and not f.reply_text.startswith("[")
                  else f" {f.reply_text}" if f.reply_text else "")
             return f"; {f.program or 'the filter'} logged: {f.status} {f.detail or ''}".rstrip() + q
     return ""
-
-
-#: folder names that mean "delivered, but the user will not see it in the inbox" (case-insensitive)
-JUNK_FOLDERS = frozenset({"junk", "spam", "junk e-mail", "inbox.junk", "inbox.spam", "junk email", "bulk mail"})
 
 
 def _mailbox(s: Scene) -> str | None:
@@ -173,7 +181,7 @@ def _mailbox(s: Scene) -> str | None:
     how = "by Sieve " if (e.status or "") in ("fileinto", "keep") else ""
     where = f"{e.program or 'the mailbox server'} on {s.lc.host}" if s.lc.host else (e.program or "the mailbox server")
     text = f"saved {how}into the mailbox folder '{e.detail}' by {where} at {when(e.ts, e.host)}"
-    if e.detail.strip().lower() in JUNK_FOLDERS or e.detail.strip().lower().rsplit("/", 1)[-1] in JUNK_FOLDERS:
+    if is_junk(e.detail):
         return "delivered, but into the junk folder: " + text
     return text
 
@@ -218,7 +226,8 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
     Case.DISCARDED_BY_SIEVE: lambda s: (f"discarded by the recipient's own Sieve filter at {when(s.e.ts, s.e.host)} by "
                                         f"{s.e.program or 'the mailbox server'}" + (f" on {s.lc.host}" if s.lc.host else "")
                                         + "; it was accepted but never filed into a folder"),
-    Case.DISCARDED: lambda s: f"discarded at {s.lc.host} at {when(s.e.ts, s.e.host)}: {s.e.reply_text or s.e.detail or ''}",
+    Case.DISCARDED: lambda s: (f"discarded at {s.lc.host} at {when(s.e.ts, s.e.host)}: {s.e.reply_text or s.e.detail or ''}"
+                               + filter_verdict(s.lc, s.v.recipient)),
     Case.REJECTED: lambda s: (f"rejected at SMTP time by {s.lc.host} at {when(s.e.ts, s.e.host)}: {_reason(s.e)}; "
                               "the client was told, nothing was accepted for this recipient" + filter_verdict(s.lc, s.v.recipient)),
     Case.EXPIRED_IN_QUEUE: lambda s: (f"expired at {s.lc.host} at {when(s.e.ts, s.e.host)} after {len(s.facts.defers)} deferred attempt(s) and "
@@ -227,7 +236,11 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
     Case.DELETED: lambda s: f"deleted from the queue by an administrator (postsuper -d) at {when(s.e.ts, s.e.host)} on {s.lc.host}" + (
         f" after {len(s.facts.defers)} deferred attempt(s); last reason: {s.v.reply}" if s.facts.defers else ""),
     Case.HELD: lambda s: f"placed on hold at {when(s.e.ts, s.e.host)} on {s.lc.host} ({_hold_reason(s.e)})",
-    Case.DISCARDED_IN_QUEUE: lambda s: f"discarded at {when(s.e.ts, s.e.host)} on {s.lc.host}: {s.e.detail or ''}",
+    Case.DISCARDED_IN_QUEUE: lambda s: (f"discarded at {when(s.e.ts, s.e.host)} on {s.lc.host}: {s.e.detail or ''}"
+                                        + filter_verdict(s.lc, s.v.recipient)),
+    Case.QUARANTINED: _quarantined,
+    Case.BLOCKED_BY_FILTER: _blocked,
+    Case.DELIVERED_TO_JUNK: lambda s: _mailbox(s) or "",
     Case.REJECTED_AFTER_QUEUE: lambda s: (f"rejected at SMTP time (end of data) by {s.e.program} on {s.lc.host} at {when(s.e.ts, s.e.host)}: "
                                           f"{_reason(s.e)}; the client was told, nothing was accepted" + filter_verdict(s.lc, s.v.recipient)),
     Case.REQUEUED: _requeued,
@@ -246,6 +259,11 @@ def then_prefix(lc: Lifecycle, link: Link, final: Event, new_rcpt: str | None = 
     ``new_rcpt``: the address the hop forwarded it to (an alias), when not the one followed."""
     hop = HOP_PHRASES.get(link.how, "handed it to")
     to = f" as {new_rcpt}" if new_rcpt else ""
+    if link.how == "content-filter" and final.recipient:
+        said = filter_verdict(lc, final.recipient)  # amavis' "Passed CLEAN {RelayedInbound}" when its line is given
+        if said:
+            return (f"{lc.host} {hop} {link.dst.host}{to}, which accepted it as {link.dst.queue_id} "
+                    f"({final.reply_text or final.status}) at {when(final.ts, final.host)}{said}; then ")
     if link.how == "mailbox":
         return (f"{lc.host} delivered it to the mailbox server ({final.relay_host or final.program}, session "
                 f"{link.dst.queue_id}) at {when(final.ts, final.host)}, which answered {final.reply_text or final.status}; then ")
