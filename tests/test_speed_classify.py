@@ -1,4 +1,4 @@
-"""Classification by line shape (``rules.classify_rows`` with ``rules.shape_pattern``) equals the
+"""Classification by line shape (``classify.classify_rows`` with ``classify.shape_pattern``) equals the
 rule-by-rule peel with the full patterns, on every sample, public-corpus and generated line of
 every dialect and daemon, and on the same lines with a newline inside (where a free tail like
 ``(?P<rcv> .*)?$`` no longer matches every rest, and the full patterns must be used)."""
@@ -16,7 +16,8 @@ from conftest import CORPUS, generate_log
 from logtrace.containers.syslog import split_line
 from logtrace.parsing.protocol import ParseOptions
 from logtrace.parsing.registry import Registry
-from logtrace.parsing.rules import RuleParser, classify_rows, shape_pattern
+from logtrace.parsing.classify import classify_rows, shape_pattern
+from logtrace.parsing.rules import RuleParser
 
 DIALECTS = [i.cls for i in Registry(include_plugins=False).available() if issubclass(i.cls, RuleParser)]
 OPTS = ParseOptions(year=2026, tz="UTC")

@@ -32,8 +32,9 @@ from logtrace.containers.stamps import parse_3339, zone
 
 
 from logtrace.events import EVENT_FIELDS, Event, EventKind, Unparsed, event_schema
+from logtrace.parsing.classify import classify_rows
 from logtrace.parsing.cuts import Cut, split_by_guard
-from logtrace.parsing.converters import addresses, addresses_expr
+from logtrace.parsing.converters import addresses, addresses_expr, seconds, seconds_expr
 from logtrace.parsing.frames import apply_derivations, conform  # noqa: F401 - conform re-exported for containers
 from logtrace.parsing.protocol import FileContext, ParseOptions  # noqa: F401 - re-exported for parsers
 
@@ -456,33 +457,8 @@ def local_zone() -> str:
     return local_zone_name()
 
 
-#: Duration in Exim's ``1w2d3h4m5.5s`` style (or any subset) → seconds.
-DURATION = r"^(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$"
-_DURATION_RE = re.compile(DURATION)
-
-
-def _seconds(v: str | None) -> float | None:
-    if v is None:
-        return None
-    m = _DURATION_RE.match(v)
-    if not m or not any(m.groups()):
-        return None
-    w, d, h, mi = (int(x or 0) for x in m.group("w", "d", "h", "m"))
-    return float((((w * 7 + d) * 24 + h) * 60 + mi) * 60) + float(m.group("s") or 0)
-
-
-def _seconds_expr(col: str) -> Any:
-    import polars as pl
-
-    g = pl.col(col).str.extract_groups(DURATION)
-    parts = [g.struct.field(k) for k in ("w", "d", "h", "m", "s")]
-    ints = [p.cast(pl.Int64).fill_null(0) for p in parts[:4]]
-    total = ((((ints[0] * 7 + ints[1]) * 24 + ints[2]) * 60 + ints[3]) * 60).cast(pl.Float64) + parts[4].cast(pl.Float64).fill_null(0.0)
-    return pl.when(pl.any_horizontal([p.is_not_null() for p in parts])).then(total)
-
-
 #: name → (line form, frame form) of a conversion (same arithmetic in both)
-CONVERTERS: dict[str, tuple[Any, Any]] = {"duration": (_seconds, _seconds_expr), "addresses": (addresses, addresses_expr)}
+CONVERTERS: dict[str, tuple[Any, Any]] = {"duration": (seconds, seconds_expr), "addresses": (addresses, addresses_expr)}
 
 
 def apply_conversions(df: Any, conversions: Sequence[tuple[str, str, str]]) -> Any:
@@ -562,56 +538,6 @@ def classify(table: RuleTable, daemon: str, body: str) -> tuple[Rule, dict[str, 
         if m:
             return rule, m.groupdict()
     return None
-
-
-#: tails that match every rest of a line without a newline, and what to test instead (classification only)
-_FREE_TAILS = (
-    (re.compile(r"\(\?P<\w+>\.\*\)\$$"), ""),  # (?P<detail>.*)$
-    (re.compile(r"\(\?P<\w+> \.\*\)\?\$$"), "(?:$| )"),  # (?P<rcv> .*)?$
-    (re.compile(r"\(\?: \(\?P<\w+>\.\*\)\)\?\$$"), "(?:$| )"),  # (?: (?P<detail>.*))?$
-    (re.compile(r"\(\?::\.\*\)\?\$$"), "(?:$|:)"),  # (?::.*)?$
-)
-
-
-@functools.lru_cache(maxsize=1024)
-def shape_pattern(pattern: str) -> str:
-    """``pattern`` as a test of a line's shape, for bodies without a newline: a tail that takes
-    any rest of the line (``(?P<detail>.*)$``, ``(?P<rcv> .*)?$`` …) is cut off, so a matching
-    row is not scanned to its end (measured on 200-byte Exim lines: a match costs ~300 ns, a
-    miss ~25 ns). ``pattern`` itself when it has no such tail. Which newline-free bodies match
-    is unchanged (``tests/test_speed_classify.py``)."""
-    for tail, instead in _FREE_TAILS:
-        cut = tail.sub(lambda _: instead, pattern, count=1)
-        if cut != pattern:
-            return cut
-    return pattern
-
-
-def classify_rows(body: Any, rules: Sequence[Rule]) -> Any:
-    """Frame form of first-match-wins: an Int32 Series ``_r``, per body the index of the first
-    rule whose pattern matches it, -1 for none. Rows are peeled off rule by rule, each rule
-    tested on the rows no earlier rule took, with :func:`shape_pattern` (the full pattern when
-    one of those rows holds a newline: checked once, when the first rule with a free tail comes)."""
-    import polars as pl
-
-    newline: bool | None = None
-    which = pl.Series("_r", [-1] * len(body), dtype=pl.Int32)
-    rem = pl.DataFrame({"_i": pl.int_range(len(body), dtype=pl.UInt32, eager=True), "body": body})
-    for k, rule in enumerate(rules):
-        if not rem.height:
-            break
-        pattern = shape_pattern(rule.pattern)
-        if pattern is not rule.pattern:
-            if newline is None:
-                newline = bool(rem.get_column("body").str.contains("\n", literal=True).any())
-            if newline:
-                pattern = rule.pattern
-        mask = rem.get_column("body").str.contains(pattern)
-        hit = rem.filter(mask)
-        if hit.height:
-            which = which.scatter(hit.get_column("_i"), k)
-            rem = rem.filter(~mask)
-    return which
 
 
 def check_parser(cls: type) -> list[str]:
