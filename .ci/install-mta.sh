@@ -124,7 +124,22 @@ install_exim() {
     echo "install-mta: exim $("$bin" -C /dev/null -bV 2>/dev/null | sed -n 's/^Exim version \([^ ]*\).*/\1/p') ($bin)"
 }
 
+# ------------------------------------------------------- content filters ---
+# Debian's amavisd-new with SpamAssassin (in-process) and rspamd, for the last-mile lab
+# (tests/realmta/filters.py starts private instances once per test session, on loopback ports,
+# with their own configuration: SpamAssassin with `dns_available no` and the rules Debian ships
+# (no sa-update), rspamd with DNS/network modules off and hyperscan disabled). The system
+# services are never left running.
+install_filters() {
+    apt_install amavisd-new spamassassin rspamd
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        $SUDO systemctl disable --now amavis rspamd spamd spamassassin-maintenance.timer >/dev/null 2>&1 || true
+    fi
+    echo "install-mta: amavisd-new $(dpkg-query -W -f='${Version}' amavisd-new), rspamd $(dpkg-query -W -f='${Version}' rspamd)"
+}
+
 install_postfix
+install_filters
 install_exim
 echo "install-mta: done"
 

@@ -202,7 +202,7 @@ def test_include_rejected_shows_them_in_their_own_category(tmp_path):
 # ------------------------------------------------------------------ --fail-on
 
 def test_fail_on_values():
-    assert parse_fail_on(None) == DEFAULT_FAIL_ON == {"bounced", "expired", "discarded", "notification-failed"}
+    assert parse_fail_on(None) == DEFAULT_FAIL_ON == {"bounced", "expired", "discarded", "quarantined", "notification-failed"}
     assert parse_fail_on("Bounced, lost") == {"bounced", "lost"}
     assert parse_fail_on("none") == frozenset()
     assert set(DEFAULT_FAIL_ON) <= set(CATEGORIES)

@@ -154,8 +154,14 @@ def test_amavis_verdict_lines_join_the_message_they_name(tmp_path):
     res = follow([str(log)], queue_id="69AF12C01B3", options=OPTS)
     (story,) = res.stories
     (r,) = story_to_json(story)["recipients"]
-    assert r["verdict"] == "discarded"
+    assert r["verdict"] == "quarantined"  # Postfix alone says "discarded"; amavis' own line names the quarantine
+    assert r["summary"].startswith("quarantined by content filter 127.0.0.1:10024 at 2026-11-22 11:00:01 on mx1")
     assert "amavis logged: Blocked SPAM {DiscardedInbound,Quarantined}; quarantined as spam-TPu0VJzpoB7n" in r["summary"]
+    assert r["evidence"] == [f"{log}:5", f"{log}:4"]  # Postfix's line, then amavis' own
+    pf_only = tmp_path / "postfix-only.log"
+    pf_only.write_text("".join(ln + "\n" for ln in AMAVIS.splitlines() if " amavis[" not in ln))
+    (r,) = story_to_json(follow([str(pf_only)], queue_id="69AF12C01B3", options=OPTS).stories[0])["recipients"]
+    assert r["verdict"] == "discarded"
     (story,) = follow([str(log)], queue_id="0025630001C7", options=OPTS).stories
     doc = story_to_json(story)
     assert [(h["queue_id"], h["link"]) for h in doc["chain"]] == [("0025630001C7", "origin"), ("3F1A230001D2", "content-filter")]
@@ -248,3 +254,96 @@ def test_a_sieve_redirect_is_a_hand_off_to_the_new_address(tmp_path):
     r = _recipients(log, "7B7C7D7E7F")["bob@example.org"]
     assert r["verdict"] == "relayed"
     assert "redirected by the recipient's own Sieve filter (forwarded to <carol@elsewhere.example>)" in r["summary"]
+
+
+def _bounces(path: Path, *args: str) -> tuple[int, dict[tuple[str, str], str], str]:
+    out = subprocess.run([sys.executable, "-m", "logtrace", "bounces", str(path), "--json", "--year", "2026", "--tz", "UTC", *args],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode in (0, 4), out.stderr
+    doc = json.loads(out.stdout)
+    cats = {(m["chain"][0]["queue_id"], x["recipient"]): x["category"] for m in doc["messages"] for x in m["recipients"]
+            if x.get("category")}
+    return out.returncode, cats, out.stderr
+
+
+def test_bounces_lists_junk_only_with_junk_and_fails_only_when_fail_on_names_it(mx2):
+    """Sieve filed carol's copy into 'Junk': delivered, so not listed by default; ``--junk``
+    lists it (category ``junk``) without changing the exit code; ``--fail-on junk`` fails on it."""
+    code, cats, _ = _bounces(mx2)
+    assert ("4TwNdH5zwCz7fxV", "carol@example.org") not in cats and code == 4  # the quota bounce fails
+    code, cats, _ = _bounces(mx2, "--junk")
+    assert cats[("4TwNdH5zwCz7fxV", "carol@example.org")] == "junk"
+    assert ("4TwNdH5zwCz7fxV", "bob@example.org") not in cats  # INBOX is not junk
+    code, cats, _ = _bounces(mx2, "--junk", "--fail-on", "discarded-by-sieve")
+    assert code == 4 and cats[("4TwNdJ0000z7fxW", "carol@example.org")] == "discarded-by-sieve"
+    code, _, _ = _bounces(mx2, "--junk", "--fail-on", "bounced", "--where", "category = 'junk'")
+    assert code == 0
+    code, cats, _ = _bounces(mx2, "--fail-on", "junk", "--where", "category = 'junk'")  # naming junk implies --junk
+    assert code == 4 and set(cats.values()) == {"junk"}
+
+
+def test_junk_folder_names_are_configurable_and_case_insensitive(mx2):
+    """``--junk-folders`` replaces the names: 'Junk' is then an ordinary folder, 'inbox' (any case) is junk."""
+    _, cats, _ = _bounces(mx2, "--junk", "--junk-folders", "Quarantaine")
+    assert not any(c == "junk" for c in cats.values())
+    _, cats, _ = _bounces(mx2, "--junk", "--junk-folders", "inbox, Spam")
+    assert cats[("4TwNdH5zwCz7fxV", "bob@example.org")] == "junk"
+    assert ("4TwNdH5zwCz7fxV", "carol@example.org") not in cats
+    log = mx2.parent / "junk2.log"
+    log.write_text(MX2.replace("fileinto action: stored mail into mailbox 'Junk'", "fileinto action: stored mail into mailbox 'INBOX.Spam'"))
+    _, cats, _ = _bounces(log, "--junk")
+    assert cats[("4TwNdH5zwCz7fxV", "carol@example.org")] == "junk"
+    r = _recipients(log, "4TwNdH5zwCz7fxV")["carol@example.org"]
+    assert r["verdict"] == "delivered" and r["summary"].startswith("delivered, but into the junk folder")
+
+
+def test_rspamds_own_log_file_joins_the_story_by_qid(tmp_path):
+    """rspamd's own log file (no host name) joins the Postfix message its ``qid`` names; both engines agree."""
+    pf, rs = tmp_path / "mail.log", tmp_path / "rspamd.log"
+    pf.write_text("".join(ln + "\n" for ln in RSPAMD.splitlines() if " rspamd[" not in ln))
+    body = next(ln for ln in RSPAMD.splitlines() if " rspamd[" in ln).split("rspamd[1180]: ", 1)[1]
+    rs.write_text("2026-11-22 11:09:59 #1180(main) <44ac51>; main; main: rspamd 3.4 is loading configuration, build id: release\n"
+                  f"2026-11-22 11:10:01 #1181(rspamd_proxy) {body.replace('; task; ', '; proxy; ')}\n")
+    from logtrace import parse
+
+    for engine in ("frame", "line"):
+        ev = parse([str(rs)], options=OPTS, engine=engine).events
+        rows = ev.select("kind", "status", "queue_id", "recipient", "pid", "host", "program").rows()
+        assert rows == [("other", None, None, None, 1180, None, "rspamd"),
+                        ("filter", "reject", "6151C2C0A12", "alice@example.org", 1181, None, "rspamd")], (engine, rows)
+    (story,) = follow([str(pf), str(rs)], queue_id="6151C2C0A12", options=OPTS).stories
+    (r,) = story_to_json(story)["recipients"]
+    assert r["verdict"] == "rejected" and "rspamd logged: reject default: S [1015.00/15.00]" in r["summary"]
+    assert r["evidence"] == [f"{pf}:3", f"{rs}:2"]
+
+
+SPLIT = """\
+Nov 26 01:33:57 mx1 postfix-mx1/smtpd[11682]: 1489D2126EA: client=localhost[127.0.0.1]
+Nov 26 01:33:57 mx1 postfix-mx1/cleanup[11679]: 1489D2126EA: message-id=<amavis_split.59ee2e6c@client.example.org>
+Nov 26 01:33:57 mx1 postfix-mx1/qmgr[11442]: 1489D2126EA: from=<wren@example.org>, size=623, nrcpt=2 (queue active)
+Nov 26 01:33:59 mx1 amavis[11323]: (11323-07) Passed SPAM {DiscardedInbound,RelayedTaggedInbound,Quarantined}, [127.0.0.1]:58572 <wren@example.org> -> <spam-lover@filtered.example.test>, quarantine: spam-FG0qEdOSqTXA, Queue-ID: 1489D2126EA, Message-ID: <amavis_split.59ee2e6c@client.example.org>, mail_id: FG0qEdOSqTXA, Hits: 999, size: 623, queued_as: 8FF82212243, 90 ms
+Nov 26 01:33:59 mx1 amavis[11323]: (11323-07) Blocked SPAM {DiscardedInbound,RelayedTaggedInbound,Quarantined}, [127.0.0.1]:58572 <wren@example.org> -> <spam-q3@filtered.example.test>, quarantine: spam-FG0qEdOSqTXA, Queue-ID: 1489D2126EA, Message-ID: <amavis_split.59ee2e6c@client.example.org>, mail_id: FG0qEdOSqTXA, Hits: 999, size: 623, 90 ms
+Nov 26 01:33:59 mx1 postfix-mx1/smtpd[11709]: 8FF82212243: client=localhost[127.0.0.1], orig_queue_id=1489D2126EA, orig_client=localhost[127.0.0.1]
+Nov 26 01:33:59 mx1 postfix-mx1/cleanup[11694]: 8FF82212243: message-id=<amavis_split.59ee2e6c@client.example.org>
+Nov 26 01:33:59 mx1 postfix-mx1/smtp[11680]: 1489D2126EA: to=<spam-lover@filtered.example.test>, relay=127.0.0.1[127.0.0.1]:47487, delay=2.5, delays=0.01/2.4/0.01/0.09, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:40657): 250 2.0.0 Ok: queued as 8FF82212243, but 1 DISCARD)
+Nov 26 01:33:59 mx1 postfix-mx1/smtp[11680]: 1489D2126EA: to=<spam-q3@filtered.example.test>, relay=127.0.0.1[127.0.0.1]:47487, delay=2.5, delays=0.01/2.4/0.01/0.09, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:40657): 250 2.0.0 Ok: queued as 8FF82212243, but 1 DISCARD)
+Nov 26 01:33:59 mx1 postfix-mx1/qmgr[11442]: 1489D2126EA: removed
+Nov 26 01:33:59 mx1 postfix-mx1/qmgr[11442]: 8FF82212243: from=<wren@example.org>, size=1200, nrcpt=1 (queue active)
+Nov 26 01:33:59 mx1 postfix-mx1/smtp[11683]: 8FF82212243: to=<spam-lover@filtered.example.test>, relay=127.0.0.1[127.0.0.1]:41001, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 5EEA0731D3)
+Nov 26 01:33:59 mx1 postfix-mx1/qmgr[11442]: 8FF82212243: removed
+"""
+
+
+def test_amavis_split_verdict_decides_each_recipient(tmp_path):
+    """amavis splits one transaction by recipient (a spam lover passes, the other is blocked);
+    Postfix logs ``queued as X, but 1 DISCARD`` for both: the Blocked line decides its recipient,
+    and ``bounces`` lists it although Postfix logged no discard or bounce (real lines, Debian 12 lab)."""
+    log = tmp_path / "mail.log"
+    log.write_text(SPLIT)
+    r = _recipients(log, "1489D2126EA")
+    assert r["spam-lover@filtered.example.test"]["verdict"] == "relayed"
+    q3 = r["spam-q3@filtered.example.test"]
+    assert q3["verdict"] == "quarantined" and "passed on no copy for this recipient" in q3["summary"]
+    assert "quarantined as spam-FG0qEdOSqTXA" in q3["summary"] and q3["evidence"] == [f"{log}:9", f"{log}:5"]
+    code, cats, _ = _bounces(log)
+    assert cats == {("1489D2126EA", "spam-q3@filtered.example.test"): "quarantined"} and code == 4

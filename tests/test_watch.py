@@ -302,7 +302,7 @@ def test_a_replay_alerts_exactly_what_bounces_reports(tmp_path):
     want = set()
     for m in json.loads(b.stdout)["messages"]:
         for r in m["recipients"]:
-            if r.get("category") in ("bounced", "expired", "discarded"):
+            if r.get("category") in ("bounced", "expired", "discarded", "quarantined"):
                 want.add((r["host"], r["queue_id"], r["recipient"], r["category"]))
                 if r.get("ndr") and r["ndr"].get("delivered") is False:
                     want.add((r["host"], r["queue_id"], r["recipient"], "notification-failed"))

@@ -43,7 +43,7 @@ def _bounces(paths: list[str]) -> set[tuple[str, str, str, str]]:
     want = set()
     for m in json.loads(p.stdout)["messages"]:
         for r in m["recipients"]:
-            if r.get("category") in ("bounced", "expired", "discarded"):
+            if r.get("category") in ("bounced", "expired", "discarded", "quarantined"):
                 want.add((r["host"], r["queue_id"], r["recipient"], r["category"]))
                 if r.get("ndr") and r["ndr"].get("delivered") is False:
                     want.add((r["host"], r["queue_id"], r["recipient"], "notification-failed"))

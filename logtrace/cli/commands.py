@@ -220,13 +220,18 @@ def bounces(
     until: UntilOpt = None,
     where: WhereOpt = None,
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", metavar="CATEGORY,…", help=(
-        "Categories that make the exit code 4 (default: bounced,expired,discarded,notification-failed; "
-        "also deleted, held, deferred, in-flight, lost, rejected; none: never)."))] = None,
+        "Categories that make the exit code 4 (default: bounced,expired,discarded,quarantined,notification-failed; "
+        "also deleted, held, deferred, in-flight, lost, rejected, discarded-by-sieve, junk; none: never)."))] = None,
     lost_after: Annotated[str, typer.Option("--lost-after", help=(
         "A message with no delivery attempt is 'lost' only when its host's log goes on this long after its last "
         "line; before that it is 'in-flight'."))] = "1h",
     include_rejected: Annotated[bool, typer.Option("--include-rejected", help=(
         "Also list recipients refused at SMTP time after the queue ID was assigned (category 'rejected')."))] = False,
+    junk: Annotated[bool, typer.Option("--junk", help=(
+        "Also list recipients whose message was saved into a junk folder (category 'junk'; "
+        "a failure only if --fail-on names it)."))] = False,
+    junk_folders: Annotated[Optional[str], typer.Option("--junk-folders", metavar="NAME,…", help=(
+        "Mailbox folders that count as junk, case-insensitive (default: Junk,Spam,Junk E-mail,INBOX.Junk,INBOX.Spam)."))] = None,
     state: Annotated[Optional[Path], typer.Option("--state", metavar="FILE", help=(
         "Report (and exit 4 for) only failures not reported by an earlier run with the same FILE; "
         "the file is updated atomically (for cron)."))] = None,
@@ -250,7 +255,8 @@ def bounces(
         clock = Clock() if machine else people_clock(tz, utc)  # machine forms keep UTC, unlabelled
         with render.status("reading logs…"), people_times(clock):
             res = find_bounces(files, mta=mta, options=parse_options(year, tz), where=where, lost_after=after,
-                               include_rejected=include_rejected or "rejected" in fail)
+                               include_rejected=include_rejected or "rejected" in fail, include_junk=junk or "junk" in fail,
+                               junk_folders=None if junk_folders is None else [n for n in junk_folders.split(",") if n.strip()])
         first, last = render.story_span([it.story for it in res.items])
         res.items = [it for it in res.items if window.contains(it.story.origin.start) or window.is_open]
         if state is not None:
@@ -365,6 +371,11 @@ def watch(
     exec_cmd: Annotated[Optional[str], typer.Option("--exec", metavar="CMD", help=(
         "Run CMD for every alert, the alert's JSON on stdin (split like a shell would, never run by one; one at a time)."))] = None,
     exec_timeout: Annotated[float, typer.Option("--exec-timeout", min=0.1, metavar="SECONDS", help="Kill --exec's command after this long.")] = 30.0,
+    junk: Annotated[bool, typer.Option("--junk", help=(
+        "Also list recipients whose message was saved into a junk folder (category 'junk'; "
+        "a failure only if --fail-on names it)."))] = False,
+    junk_folders: Annotated[Optional[str], typer.Option("--junk-folders", metavar="NAME,…", help=(
+        "Mailbox folders that count as junk, case-insensitive (default: Junk,Spam,Junk E-mail,INBOX.Junk,INBOX.Spam)."))] = None,
     state: Annotated[Optional[Path], typer.Option("--state", metavar="FILE", help=(
         "Checkpoint positions, open messages and sent alert IDs to FILE (atomically): a restart resumes without repeats."))] = None,
     max_per_minute: Annotated[int, typer.Option("--max-alerts-per-minute", min=1, metavar="N", help=(

@@ -310,6 +310,7 @@ def print_parsers(rows: list[dict[str, Any]]) -> None:
 VERDICT_STYLE = {
     "delivered": "green", "relayed": "green", "bounced": "bold red", "expired": "bold red", "rejected": "red",
     "deferred": "yellow", "deleted": "magenta", "held": "magenta", "discarded": "magenta", "unknown": "yellow",
+    "quarantined": "magenta", "discarded-by-sieve": "magenta",
 }
 
 

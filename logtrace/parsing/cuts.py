@@ -29,7 +29,7 @@ Step = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class Cut:
-    guard: str  #: no-capture, anchored regex: rows the steps cut exactly as the pattern captures
+    guard: str  #: no-capture, anchored regex: among rows the pattern matches, those the steps cut exactly as it captures
     steps: tuple[Step, ...]
     src: str = "body"  #: the column the cut reads (a derivation cuts its source field)
 
@@ -134,9 +134,14 @@ def cut_problems(pattern: str, cut: Cut, texts: list[str]) -> list[str]:
 
 
 def split_by_guard(df: Any, cut: Cut, prefix: str = "") -> tuple[Any, Any]:
-    """(rows the cut takes, with their groups as ``prefix + group``; the other rows, unchanged)."""
-    import polars as pl
+    """(rows the cut takes, with their groups as ``prefix + group``; the other rows, unchanged).
 
-    m = pl.col(cut.src).str.contains(cut.guard).fill_null(False)
-    hit = df.filter(m)
-    return (cut.cut_frame(hit, prefix) if hit.height else None), df.filter(~m)
+    The guard runs once (a mask, not an expression both filters would evaluate), and a guard
+    that takes every row or none costs no filter."""
+    m = df.get_column(cut.src).str.contains(cut.guard).fill_null(False)
+    n = m.sum()
+    if not n:
+        return None, df
+    if n == df.height:
+        return cut.cut_frame(df, prefix), df.clear()
+    return cut.cut_frame(df.filter(m), prefix), df.filter(~m)

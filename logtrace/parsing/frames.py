@@ -19,7 +19,8 @@ def apply_derivations(df: Any, derivations: Sequence[tuple[str, str]], want: fro
     Only rows whose source is set, that still miss a wanted target and that the derivation's
     pattern matches are captured (a no-capture ``contains`` is several times cheaper than
     ``extract_groups``); the result is the same as capturing every row. A derivation's
-    :class:`~logtrace.parsing.cuts.Cut` (``cuts[pattern]``) takes the rows its guard accepts."""
+    :class:`~logtrace.parsing.cuts.Cut` (``cuts[pattern]``, those whose ``src`` is the derivation's source) takes
+    the rows its guard accepts; guards only see rows the pattern matches."""
     import polars as pl
 
     for src, pattern in derivations:
@@ -46,6 +47,8 @@ def apply_derivations(df: Any, derivations: Sequence[tuple[str, str]], want: fro
         todo = df.select(src, *targets)[idx].with_columns(__row=idx)
         done = []
         for cut in (cuts or {}).get(pattern, ()):
+            if cut.src != src or not todo.height:  # a pattern two sources share (Exim's ``H=``) has cuts per source
+                continue
             hit, todo = split_by_guard(todo, cut, "__d_")
             if hit is not None:
                 got = [t for t in targets if t in cut.groups]

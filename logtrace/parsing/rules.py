@@ -32,7 +32,9 @@ from logtrace.containers.stamps import parse_3339, zone
 
 
 from logtrace.events import EVENT_FIELDS, Event, EventKind, Unparsed, event_schema
+from logtrace.parsing.classify import classify_rows
 from logtrace.parsing.cuts import Cut, split_by_guard
+from logtrace.parsing.converters import addresses, addresses_expr, seconds, seconds_expr
 from logtrace.parsing.frames import apply_derivations, conform  # noqa: F401 - conform re-exported for containers
 from logtrace.parsing.protocol import FileContext, ParseOptions  # noqa: F401 - re-exported for parsers
 
@@ -50,8 +52,14 @@ class Rule:
     set: tuple[tuple[str, str], ...] = ()  #: constant fields, e.g. (("status", "expired"),)
     tags: frozenset[str] = frozenset()  #: facts for the correlator and reports (:mod:`logtrace.parsing.tags`)
     tags_by: tuple[str, tuple[tuple[str, frozenset[str]], ...]] | None = None  #: (field, value→tags) additions
-    #: optional split-based fast cut beside ``pattern`` (:mod:`logtrace.parsing.cuts`); rows it refuses use the pattern
-    cut: Cut | None = None
+    #: optional split-based fast cut(s) beside ``pattern`` (:mod:`logtrace.parsing.cuts`), tried in order; rows
+    #: every cut refuses use the pattern
+    cut: Cut | tuple[Cut, ...] | None = None
+
+    @property
+    def cuts(self) -> tuple[Cut, ...]:
+        """The rule's cuts as a tuple (empty without one)."""
+        return () if self.cut is None else (self.cut,) if isinstance(self.cut, Cut) else tuple(self.cut)
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,16 @@ DERIVATION_CUTS: dict[str, tuple[Cut, ...]] = {
     DERIVATIONS[2][1]: (Cut(r"^[\d.]+/[\d.]+/[\d.]+/[\d.]+$",
                             (("split", "delays", "/", ("delay_before_qmgr_s", "delay_in_qmgr_s", "delay_conn_s", "delay_xmit_s")),),
                             src="delays"),),
+    #: the downstream queue id in a reply: Exim's ``250 OK id=…``, Exchange's ``[InternalId=…, Hostname=…]``,
+    #: Postfix's ``… Ok: queued as …``; each guard shuts out an earlier place any alternative could match at
+    DERIVATIONS[6][1]: (Cut(r"^250 OK id=[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}$",
+                            (("strip", "reply_text", "next_queue_id", "250 OK id=", ""),), src="reply_text"),
+                        Cut(r"^[2-5]\d\d [2-5]\.\d{1,3}\.\d{1,3} <[^<>\s(=]*> \[InternalId=\d+, Hostname=[^\]\s,]+\]",
+                            (("split", "reply_text", "[InternalId=", ("_a", "_b")),
+                             ("split", "_b", ", Hostname=", ("next_queue_id", "_c")),
+                             ("split", "_c", "]", ("next_host", "_d"))), src="reply_text"),
+                        Cut(r"^[2-5]\d\d [2-5]\.\d{1,3}\.\d{1,3} Ok: queued as [0-9A-Za-z]{5,}$",
+                            (("split", "reply_text", "queued as ", ("_a", "next_queue_id")),), src="reply_text")),
 }
 
 _INT_FIELDS = frozenset({"pid", "relay_port", "reply_code", "size", "nrcpt"})
@@ -158,6 +176,8 @@ class RuleParser:
     #: optional portable regex at the start of a body: the program's own stamp and pid inside
     #: a syslog line (groups ``bts``, ``btz``, ``bpid``); stripped, its stamp wins over syslog's
     body_stamp: ClassVar[str | None] = None
+    #: split-based cuts beside derivation patterns, keyed by pattern (:data:`DERIVATION_CUTS`)
+    derivation_cuts: ClassVar[dict[str, tuple[Cut, ...]]] = DERIVATION_CUTS
     #: daemon whose unmatched rows are unparsed with reason ``no-envelope`` (not ``no-rule``)
     unstamped_daemon: ClassVar[str | None] = None
 
@@ -338,17 +358,7 @@ class RuleParser:
         for (daemon,), part in env.partition_by("_daemon", as_dict=True, maintain_order=True).items():
             rules = self.rules_for(daemon)
             part = part.select(*base, "body")
-            # first match wins: peel (row, body) pairs rule by rule, then cut each rule's rows once
-            which = pl.Series("_r", [-1] * part.height, dtype=pl.Int32)
-            rem = part.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), "body")
-            for k, rule in enumerate(rules):
-                if not rem.height:
-                    break
-                mask = rem.get_column("body").str.contains(rule.pattern)
-                hit = rem.filter(mask)
-                if hit.height:
-                    which = which.scatter(hit.get_column("_i"), k)
-                    rem = rem.filter(~mask)
+            which = classify_rows(part.get_column("body"), rules)
             by_rule = part.with_columns(which).partition_by("_r", as_dict=True, include_key=False)
             skipped: dict[int, Any] = {}
             for (k,), rows in sorted(by_rule.items()):
@@ -380,8 +390,10 @@ class RuleParser:
         import polars as pl
 
         out = []
-        if rule.cut is not None:
-            fast, hit = split_by_guard(hit, rule.cut)
+        for cut in rule.cuts:
+            if not hit.height:
+                break
+            fast, hit = split_by_guard(hit, cut)
             if fast is not None:
                 out.append(fast.drop("body"))
         if hit.height:
@@ -400,7 +412,7 @@ class RuleParser:
             ex = ex.with_columns(kind=pl.col(fname).replace_strict({k: v.value for k, v in mapping}, default=pl.col("kind"),
                                                                    return_dtype=pl.String))
         want = narrow.columns if narrow is not None else None
-        ex = apply_derivations(ex, self._derivations_for(tuple(ex.columns)), want, DERIVATION_CUTS)
+        ex = apply_derivations(ex, self._derivations_for(tuple(ex.columns)), want, self.derivation_cuts)
         ex = apply_conversions(ex, self.conversions)
         if want is not None:
             ex = ex.select([c for c in ex.columns if c in want or c in _ENV_FIELDS])
@@ -445,33 +457,8 @@ def local_zone() -> str:
     return local_zone_name()
 
 
-#: Duration in Exim's ``1w2d3h4m5.5s`` style (or any subset) → seconds.
-DURATION = r"^(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$"
-_DURATION_RE = re.compile(DURATION)
-
-
-def _seconds(v: str | None) -> float | None:
-    if v is None:
-        return None
-    m = _DURATION_RE.match(v)
-    if not m or not any(m.groups()):
-        return None
-    w, d, h, mi = (int(x or 0) for x in m.group("w", "d", "h", "m"))
-    return float((((w * 7 + d) * 24 + h) * 60 + mi) * 60) + float(m.group("s") or 0)
-
-
-def _seconds_expr(col: str) -> Any:
-    import polars as pl
-
-    g = pl.col(col).str.extract_groups(DURATION)
-    parts = [g.struct.field(k) for k in ("w", "d", "h", "m", "s")]
-    ints = [p.cast(pl.Int64).fill_null(0) for p in parts[:4]]
-    total = ((((ints[0] * 7 + ints[1]) * 24 + ints[2]) * 60 + ints[3]) * 60).cast(pl.Float64) + parts[4].cast(pl.Float64).fill_null(0.0)
-    return pl.when(pl.any_horizontal([p.is_not_null() for p in parts])).then(total)
-
-
 #: name → (line form, frame form) of a conversion (same arithmetic in both)
-CONVERTERS: dict[str, tuple[Any, Any]] = {"duration": (_seconds, _seconds_expr)}
+CONVERTERS: dict[str, tuple[Any, Any]] = {"duration": (seconds, seconds_expr), "addresses": (addresses, addresses_expr)}
 
 
 def apply_conversions(df: Any, conversions: Sequence[tuple[str, str, str]]) -> Any:
@@ -582,7 +569,7 @@ def check_parser(cls: type) -> list[str]:
         if r.cut is not None:
             from logtrace.parsing.cuts import cut_problems
 
-            issues += [f"{r.id}: {p}" for p in cut_problems(r.pattern, r.cut, list(r.samples))]
+            issues += [f"{r.id}: {p}" for cut in r.cuts for p in cut_problems(r.pattern, cut, list(r.samples))]
         daemons = [r.program] if r.program != "*" else ["*"]
         for s in r.samples:
             for d in daemons:

@@ -65,7 +65,8 @@ class Tag(StrEnum):
     #: the recipient's own filter acted (a Sieve ``discard``): the user's choice, not a failure
     USER_FILTER = "verdict:user-filter"
     #: a 2xx reply by which the next hop (a content filter) says it dropped the message
-    #: (amavis ``250 2.7.0 Ok, discarded, id=…``): a discard, not a delivery
+    #: (amavis ``250 2.7.0 Ok, discarded, id=…``): a discard, not a delivery; on a filter's own
+    #: verdict line (amavis ``Blocked``): that recipient's copy was not passed on
     FILTER_DISCARD = "verdict:filter-discard"
     #: ``next_queue_id`` names the queue ID this message had *before* (``postsuper -r``
     #: re-injection: pickup's ``orig_id=``): a link from that lifecycle to this one

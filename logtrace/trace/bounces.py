@@ -19,6 +19,16 @@ Categories (:data:`CATEGORIES`), one per failed recipient:
 * ``rejected`` — refused at SMTP time after the queue file was opened (``QID: reject: RCPT``,
   header/body checks, milter ``END-OF-MESSAGE``): the client got a 5xx, so nothing was accepted.
   Left out unless ``include_rejected``.
+
+The last mile ("accepted, and it never reached the inbox"):
+
+* ``quarantined`` — a content filter dropped it into its quarantine (amavis' own line names the
+  quarantine ID; without amavis' lines the same message is ``discarded``); a default failure;
+* ``discarded-by-sieve`` — the recipient's own Sieve rule discarded it at the mailbox server;
+  listed, not a failure unless ``--fail-on`` names it;
+* ``junk`` — saved into a junk folder (:func:`logtrace.trace.verdicts.is_junk`; the names are
+  ``junk_folders``): delivered, so listed only with ``include_junk`` and a failure only when
+  ``--fail-on`` names it. The decision is the decision table's (``Case.DELIVERED_TO_JUNK``).
 """
 
 from __future__ import annotations
@@ -37,18 +47,20 @@ from logtrace.trace.candidates import PROBLEM_KINDS  # noqa: F401 - re-exported
 from logtrace.trace.candidates import per_message, read_candidates, select_candidates, session_accepts
 from logtrace.trace.correlator import Correlator
 from logtrace.trace.follow import linked_ids, rows_to_events, story_to_json
-from logtrace.trace.verdicts import NOT_DELIVERED, RETURNED, MessageStory, Verdict
+from logtrace.trace.verdicts import NOT_DELIVERED, RETURNED, Case, MessageStory, Verdict
 
 IN_FLIGHT = "in-flight"
 LOST = "lost"
 NOTIFICATION_FAILED = "notification-failed"
+JUNK = "junk"
 #: verdicts of recipients refused at SMTP time (the client was told): not "accepted, then failed"
 SMTP_TIME = frozenset({str(Verdict.REJECTED)})
 #: every value of ``--fail-on``: the recipients' categories, plus ``notification-failed``
 CATEGORIES: tuple[str, ...] = tuple(sorted(str(v) for v in NOT_DELIVERED if v is not Verdict.UNKNOWN)) + (
-    IN_FLIGHT, LOST, NOTIFICATION_FAILED)
+    IN_FLIGHT, LOST, NOTIFICATION_FAILED, JUNK)
 #: failures after acceptance: what makes ``bounces`` exit 4 unless ``--fail-on`` says otherwise
-DEFAULT_FAIL_ON = frozenset({str(Verdict.BOUNCED), str(Verdict.EXPIRED), str(Verdict.DISCARDED), NOTIFICATION_FAILED})
+DEFAULT_FAIL_ON = frozenset({str(Verdict.BOUNCED), str(Verdict.EXPIRED), str(Verdict.DISCARDED), str(Verdict.QUARANTINED),
+                             NOTIFICATION_FAILED})
 DEFAULT_LOST_AFTER = timedelta(hours=1)
 
 
@@ -123,8 +135,22 @@ def parse_duration(value: str) -> timedelta:
 
 def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptions | None = None,
                  where: str | None = None, include_rejected: bool = False,
-                 lost_after: timedelta = DEFAULT_LOST_AFTER) -> BouncesResult:
-    """Every message accepted by some hop and not delivered to every recipient (see the module doc)."""
+                 lost_after: timedelta = DEFAULT_LOST_AFTER, include_junk: bool = False,
+                 junk_folders: Sequence[str] | None = None) -> BouncesResult:
+    """Every message accepted by some hop and not delivered to every recipient (see the module doc);
+    with ``include_junk`` also those saved into a junk folder (``junk_folders``: the names, else
+    :data:`~logtrace.trace.verdicts.JUNK_FOLDERS`)."""
+    from logtrace.trace.verdicts import junk_folders as junk_names
+
+    with junk_names(junk_folders):
+        from logtrace.trace import verdicts
+
+        junk = verdicts.current_junk_folders() if include_junk else None
+        return _find(paths, mta, options, where, include_rejected, lost_after, junk)
+
+
+def _find(paths: Sequence[str], mta: str, options: ParseOptions | None, where: str | None, include_rejected: bool,
+          lost_after: timedelta, junk: frozenset[str] | None) -> BouncesResult:
     import polars as pl
 
     scan = ScanResult()
@@ -146,9 +172,9 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
         if not keep:
             return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
         ev = pl.concat(keep, how="vertical_relaxed")
-        per, pairs, accepts_keys, q_end = _selection(ev, include_rejected)
+        per, pairs, accepts_keys, q_end = _selection(ev, include_rejected, junk)
     else:  # two passes: a narrow fold picks the messages, a second read parses only their lines
-        sel = select_candidates(paths, mta=mta, options=options, result=scan, include_rejected=include_rejected)
+        sel = select_candidates(paths, mta=mta, options=options, result=scan, include_rejected=include_rejected, junk=junk)
         acc, host_end, log_end = sel.accounting, sel.host_end, sel.log_end
         if sel.per is None:
             return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
@@ -181,8 +207,8 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
         story = corr.story(root, root.queue_id)
         if corr.is_ndr(root):
             continue  # a bounce notification is reported with its original message
-        failed = [r for r in story.recipients if r.verdict in NOT_DELIVERED
-                  and (include_rejected or str(r.verdict) not in SMTP_TIME)]
+        failed = [r for r in story.recipients if (r.verdict in NOT_DELIVERED and (include_rejected or str(r.verdict) not in SMTP_TIME))
+                  or (junk is not None and r.case is Case.DELIVERED_TO_JUNK)]
         if not failed:
             continue
         ndr_problem = any(r.verdict in RETURNED and (r.ndr is None or r.ndr.get("delivered") is False) for r in failed)
@@ -194,7 +220,7 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
     return BouncesResult(items, scan.diagnostics, scan.failed_inputs, acc, log_end, len(ids))
 
 
-def _selection(ev: Any, include_rejected: bool) -> tuple[Any, list[tuple[str, str]], Any, datetime | None]:
+def _selection(ev: Any, include_rejected: bool, junk: frozenset[str] | None = None) -> tuple[Any, list[tuple[str, str]], Any, datetime | None]:
     """One-pass form of the candidate selection (standard input): (flags per message, links,
     accepts of sessions with a session-scoped reject, last stamp of a line naming a queue ID)."""
     import polars as pl
@@ -204,13 +230,15 @@ def _selection(ev: Any, include_rejected: bool) -> tuple[Any, list[tuple[str, st
     pairs = q.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique().rows()
     accepts = (session_accepts(q.filter(pl.col("kind") == "accept"), scoped)
                if include_rejected and scoped.height else None)
-    return per_message(q), pairs, accepts, q.get_column("ts").max()
+    return per_message(q, junk), pairs, accepts, q.get_column("ts").max()
 
 
 def _category(story: MessageStory, r: Any, host_end: dict[str | None, datetime], log_end: datetime | None,
               lost_after: timedelta) -> str:
     """The recipient's category: its verdict, except that "no attempt logged" is ``in-flight``
     while its host's log ends less than ``lost_after`` after the lifecycle's last line, else ``lost``."""
+    if r.case is Case.DELIVERED_TO_JUNK:
+        return JUNK
     if r.verdict != Verdict.UNKNOWN:
         return str(r.verdict)
     lc = next((lc for lc, _, _ in story.chain if lc.host == r.host and lc.queue_id == r.queue_id), story.origin)

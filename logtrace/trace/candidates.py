@@ -38,8 +38,9 @@ class Selection:
     scoped_lines: dict[str, list[int]] = field(default_factory=dict)  #: file → lines of session-scoped rejects
 
 
-def bounces_narrow() -> Any:
-    """The rules ``bounces`` needs rows of: those naming a queue ID or next queue ID, and session-scoped ones."""
+def bounces_narrow(junk: bool = False) -> Any:
+    """The rules ``bounces`` needs rows of: those naming a queue ID or next queue ID, and session-scoped ones
+    (``junk``: with the ``detail`` column, which names a mailbox folder)."""
     from logtrace.parsing.rules import Narrow
 
     idx = default_index()
@@ -50,24 +51,39 @@ def bounces_narrow() -> Any:
         return bool(groups & {"queue_id", "next_queue_id"}) or Tag.SESSION_SCOPED in tags
 
     fields = {f for lst in idx.by.values() for f, _, _ in lst}
-    return Narrow(keep, frozenset({"queue_id", "next_queue_id", "sender", "pid"}) | fields)
+    return Narrow(keep, frozenset({"queue_id", "next_queue_id", "sender", "pid"} | ({"detail"} if junk else set())) | fields)
 
 
-def flags(q: Any) -> Any:
-    """Per ``(host, queue_id)`` counts of problem, start and attempt rows."""
+def junk_delivery(names: frozenset[str]) -> Any:
+    """Rows saving a message into a junk folder (Tag.MAILBOX, ``detail`` the folder): the frame form
+    of :func:`logtrace.trace.verdicts.is_junk` for the folder ``names`` (lower case)."""
+    import polars as pl
+
+    d = pl.col("detail").str.strip_chars().str.to_lowercase()
+    junk = (d.is_in(list(names)) | d.str.split("/").list.last().is_in(list(names))
+            | d.str.split(".").list.last().is_in(list(names)))
+    return ((pl.col("kind") == "deliver") & tagged(Tag.MAILBOX) & junk).fill_null(False)
+
+
+def flags(q: Any, junk: frozenset[str] | None = None) -> Any:
+    """Per ``(host, queue_id)`` counts of problem, start and attempt rows (with ``junk`` folder
+    names, a save into one of them is a problem too: ``bounces --junk``)."""
     import polars as pl
 
     k = pl.col("kind")
+    problem = k.is_in(PROBLEM_KINDS) | tagged(Tag.FILTER_DISCARD).fill_null(False)  # a filter's own "Blocked" line too
+    if junk and "detail" in q.columns:
+        problem = problem | junk_delivery(junk)
     return q.group_by("host", "queue_id").agg(
-        problem=k.is_in(PROBLEM_KINDS).sum(), started=k.is_in(["accept", "queued"]).sum(),
+        problem=problem.sum(), started=k.is_in(["accept", "queued"]).sum(),
         attempts=k.is_in(["deliver", "defer", "bounce", "expire", "discard"]).sum())
 
 
-def per_message(ev: Any) -> Any:
+def per_message(ev: Any, junk: frozenset[str] | None = None) -> Any:
     """Flags (booleans) per ``(host, queue_id)`` of rows that name a queue ID."""
     import polars as pl
 
-    return flags(ev).with_columns(pl.col("problem", "started", "attempts") > 0)
+    return flags(ev, junk).with_columns(pl.col("problem", "started", "attempts") > 0)
 
 
 def session_accepts(accepts: Any, scoped: Any) -> Any:
@@ -76,8 +92,8 @@ def session_accepts(accepts: Any, scoped: Any) -> Any:
 
 
 def select_candidates(paths: Sequence[str], *, mta: str = "auto", options: Any = None, result: Any = None,
-                      include_rejected: bool = False) -> Selection:
-    """Pass 1: the narrow fold (see the module docstring)."""
+                      include_rejected: bool = False, junk: frozenset[str] | None = None) -> Selection:
+    """Pass 1: the narrow fold (see the module docstring); ``junk``: folder names whose saves are problems."""
     import polars as pl
 
     from logtrace.parsing.scan import accounting, scan_frames
@@ -92,13 +108,13 @@ def select_candidates(paths: Sequence[str], *, mta: str = "auto", options: Any =
     accepts: list[Any] = []
     scoped: list[Any] = []
     seen = False
-    for df in scan_frames(paths, mta=mta, options=options, result=result, keep_going=True, narrow=bounces_narrow()):
+    for df in scan_frames(paths, mta=mta, options=options, result=result, keep_going=True, narrow=bounces_narrow(bool(junk))):
         seen = True
         acc_parts.append(accounting(df))
         ends.append(df.filter(pl.col("ts").is_not_null()).group_by("host").agg(pl.col("ts").max()))
         q = df.filter(pl.col("queue_id").is_not_null())
         if q.height:
-            fl.append(flags(q))
+            fl.append(flags(q, junk))
             fl_rows += fl[-1].height
             if fl_rows > MERGE_ROWS and len(fl) > 1:
                 fl = [pl.concat(fl).group_by("host", "queue_id").agg(pl.all().sum())]

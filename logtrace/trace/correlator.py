@@ -284,7 +284,8 @@ class Correlator:
             sub = self._follow_recipient(link.dst, sub_rcpts[0], seen)
             sub.recipient = rcpt
             sub.evidence = v.evidence + sub.evidence
-            if sub.verdict in NOT_DELIVERED:
+            # a failure says how it got there; so does a content filter's own "Passed …" line when given
+            if sub.verdict in NOT_DELIVERED or (link.how == "content-filter" and narrative.filter_verdict(lc, rcpt)):
                 known = {rcpt.lower(), (final.recipient or "").lower()}  # the address it was forwarded to (an alias)
                 new_rcpt = next((e.recipient for e in reversed(self._recipient_events(link.dst, sub_rcpts[0]))
                                  if e.recipient and "@" in e.recipient and e.recipient.lower() not in known), None)

@@ -214,7 +214,8 @@ def build_lifecycles(events: Iterable[Event]) -> list[Lifecycle]:
             by_id[(rename.get(e.host, e.host) if e.host else e.host, instance_of(e), e.queue_id)].append(e)
     for e in joining:
         host = rename.get(e.host, e.host) if e.host else e.host
-        key = next((k for k in by_id if k[0] == host and k[2] == e.queue_id), (host, instance_of(e), e.queue_id))
+        # a filter's own log file may name no host (rspamd.log): it joins the lifecycle of its queue ID on any host
+        key = next((k for k in by_id if (k[0] == host or host is None) and k[2] == e.queue_id), (host, instance_of(e), e.queue_id))
         by_id[key].append(e)
     out: list[Lifecycle] = []
     for (host, inst, qid), evs in by_id.items():

@@ -17,7 +17,7 @@ from logtrace.parsing.tags import Tag, has_tag
 from logtrace.events import Event, EventKind
 from logtrace.trace.lifecycles import Lifecycle
 from logtrace.trace.links import Link
-from logtrace.trace.verdicts import Case, Facts, RecipientVerdict, relay_text
+from logtrace.trace.verdicts import Case, Facts, RecipientVerdict, filter_names, is_junk, relay_text
 
 LOG_STARTS_LATE = "the log starts after this message was received (no client=/pickup/queue line)"
 HOP_PHRASES = {"relay": "relayed it to", "content-filter": "passed it through its content filter to",
@@ -71,6 +71,11 @@ def people_times(c: Clock) -> Iterator[None]:
         yield
     finally:
         _clock = prev
+
+
+def _host(host: str | None) -> str:
+    """A hop's host for a sentence; Exim's own log names none."""
+    return host or "the host whose log names no host"
 
 
 def when(ts: datetime | None, host: str | None = None) -> str:
@@ -129,13 +134,13 @@ class Scene:
 def _still_queued(s: Scene) -> str:
     defers = s.facts.defers
     since = f", {age(s.log_end - defers[-1].ts)} before the log ends" if s.log_end and defers[-1].ts else ""
-    return (f"still in the queue on {s.lc.host} when the log ends: {len(defers)} deferred attempt(s) "
+    return (f"still in the queue on {_host(s.lc.host)} when the log ends: {len(defers)} deferred attempt(s) "
             f"from {when(defers[0].ts, defers[0].host)} to {when(defers[-1].ts, defers[-1].host)}{since}; last reason: {s.v.reply or 'unknown'}")
 
 
 def _returned(s: Scene) -> str:
     e = s.e
-    return (f"bounced at {s.lc.host} ({s.lc.queue_id}) at {when(e.ts, e.host)} with {e.dsn or 'no DSN'}: "
+    return (f"bounced at {_host(s.lc.host)} ({s.lc.queue_id}) at {when(e.ts, e.host)} with {e.dsn or 'no DSN'}: "
             f"{e.reply_text or ''}".rstrip(": ") + ndr_sentence(s.v.ndr))
 
 
@@ -147,22 +152,30 @@ def _reason(e: Event) -> str:
 def _filter_discard(s: Scene) -> str:
     e = s.e
     fid = f" (the filter's ID {e.detail})" if e.detail else ""
-    return (f"discarded by content filter {relay_text(e)} at {when(e.ts, e.host)} on {s.lc.host}: it answered "
+    return (f"discarded by content filter {relay_text(e)} at {when(e.ts, e.host)} on {_host(s.lc.host)}: it answered "
             f"\"{e.reply_text}\"{fid} and dropped the message; the 2xx is not a delivery" + filter_verdict(s.lc, s.v.recipient))
+
+
+def _blocked(s: Scene, what: str = "blocked") -> str:
+    e = s.e
+    return (f"{what} by content filter {relay_text(e)} at {when(e.ts, e.host)} on {_host(s.lc.host)}: it took the message with "
+            f"\"{e.reply_text}\" but passed on no copy for this recipient" + filter_verdict(s.lc, s.v.recipient))
+
+
+def _quarantined(s: Scene) -> str:
+    if s.e.kind == EventKind.DELIVER:
+        return _blocked(s, "quarantined")
+    return _filter_discard(s).replace("discarded by content filter", "quarantined by content filter", 1)
 
 
 def filter_verdict(lc: Lifecycle, rcpt: str) -> str:
     """The content filter's own verdict line for ``rcpt`` in ``lc`` (Tag.FILTER_VERDICT), as a clause."""
     for f in reversed(lc.events):
-        if has_tag(f, Tag.FILTER_VERDICT) and f.status and (f.recipient or "").lower() in (rcpt.lower(), ""):
+        if has_tag(f, Tag.FILTER_VERDICT) and f.status and filter_names(f, rcpt):
             q = (f"; quarantined as {f.reply_text}" if f.reply_text and not f.reply_text.startswith("[")
                  else f" {f.reply_text}" if f.reply_text else "")
             return f"; {f.program or 'the filter'} logged: {f.status} {f.detail or ''}".rstrip() + q
     return ""
-
-
-#: folder names that mean "delivered, but the user will not see it in the inbox" (case-insensitive)
-JUNK_FOLDERS = frozenset({"junk", "spam", "junk e-mail", "inbox.junk", "inbox.spam", "junk email", "bulk mail"})
 
 
 def _mailbox(s: Scene) -> str | None:
@@ -171,9 +184,9 @@ def _mailbox(s: Scene) -> str | None:
     if e.kind != EventKind.DELIVER or not has_tag(e, Tag.MAILBOX) or not e.detail:
         return None
     how = "by Sieve " if (e.status or "") in ("fileinto", "keep") else ""
-    where = f"{e.program or 'the mailbox server'} on {s.lc.host}" if s.lc.host else (e.program or "the mailbox server")
+    where = f"{e.program or 'the mailbox server'} on {_host(s.lc.host)}" if s.lc.host else (e.program or "the mailbox server")
     text = f"saved {how}into the mailbox folder '{e.detail}' by {where} at {when(e.ts, e.host)}"
-    if e.detail.strip().lower() in JUNK_FOLDERS or e.detail.strip().lower().rsplit("/", 1)[-1] in JUNK_FOLDERS:
+    if is_junk(e.detail):
         return "delivered, but into the junk folder: " + text
     return text
 
@@ -189,23 +202,23 @@ def _held_then_deleted(s: Scene) -> str:
     h = s.facts.held
     assert h is not None
     why = f" ({_hold_reason(h)})"
-    return (f"placed on hold at {when(h.ts, h.host)} on {s.lc.host}{why}, then deleted by an administrator "
+    return (f"placed on hold at {when(h.ts, h.host)} on {_host(s.lc.host)}{why}, then deleted by an administrator "
             f"(postsuper -d) at {when(s.e.ts, s.e.host)}; it was never delivered")
 
 
 def _requeued(s: Scene) -> str:
     tried = (f" after {len(s.facts.defers)} deferred attempt(s); last reason: {s.v.reply}" if s.facts.defers else "")
-    return (f"re-queued by an administrator (postsuper -r) at {when(s.e.ts, s.e.host)} on {s.lc.host}{tried}; "
+    return (f"re-queued by an administrator (postsuper -r) at {when(s.e.ts, s.e.host)} on {_host(s.lc.host)}{tried}; "
             "the re-injected message (its new queue ID) is not in the logs given")
 
 
 #: Case → sentence
 SENTENCES: dict[Case, Callable[[Scene], str]] = {
     Case.FORWARDED: lambda s: (f"forwarded by {s.e.relay_host or 'local'} delivery at {when(s.e.ts, s.e.host)} as a new message "
-                               f"{s.e.next_queue_id} on {s.lc.host}; that message's lines are not in the logs given"),
+                               f"{s.e.next_queue_id} on {_host(s.lc.host)}; that message's lines are not in the logs given"),
     Case.RELAYED_WITH_ID: lambda s: (f"relayed to {s.e.next_host or relay_text(s.e)} at {when(s.e.ts, s.e.host)}: the next hop accepted it as "
                                      f"{s.e.next_queue_id} ({s.e.reply_text}); give that host's log to follow it further"),
-    Case.DELIVERED: lambda s: _mailbox(s) or f"delivered at {when(s.e.ts, s.e.host)} by {s.e.relay_host or s.e.program} on {s.lc.host}" + (
+    Case.DELIVERED: lambda s: _mailbox(s) or f"delivered at {when(s.e.ts, s.e.host)} by {s.e.relay_host or s.e.program} on {_host(s.lc.host)}" + (
         f" after {duration(s.e.delay_s)}" if s.e.delay_s else "") + (f": {s.e.reply_text}" if s.e.reply_text else ""),
     Case.RELAYED_NO_ID: lambda s: (f"accepted by {relay_text(s.e)} at {when(s.e.ts, s.e.host)} ({s.e.reply_text or 'no reply text'}); "
                                    "the reply names no queue ID to follow"),
@@ -213,26 +226,31 @@ SENTENCES: dict[Case, Callable[[Scene], str]] = {
     Case.EXPIRED: _returned,
     Case.DISCARDED_BY_FILTER: _filter_discard,
     Case.REDIRECTED_BY_SIEVE: lambda s: (f"redirected by the recipient's own Sieve filter ({s.e.detail}) at {when(s.e.ts, s.e.host)} by "
-                                         f"{s.e.program or 'the mailbox server'}" + (f" on {s.lc.host}" if s.lc.host else "")
+                                         f"{s.e.program or 'the mailbox server'}" + (f" on {_host(s.lc.host)}" if s.lc.host else "")
                                          + "; the copy re-entered the MTA as a new message with the same Message-ID"),
     Case.DISCARDED_BY_SIEVE: lambda s: (f"discarded by the recipient's own Sieve filter at {when(s.e.ts, s.e.host)} by "
-                                        f"{s.e.program or 'the mailbox server'}" + (f" on {s.lc.host}" if s.lc.host else "")
+                                        f"{s.e.program or 'the mailbox server'}" + (f" on {_host(s.lc.host)}" if s.lc.host else "")
                                         + "; it was accepted but never filed into a folder"),
-    Case.DISCARDED: lambda s: f"discarded at {s.lc.host} at {when(s.e.ts, s.e.host)}: {s.e.reply_text or s.e.detail or ''}",
-    Case.REJECTED: lambda s: (f"rejected at SMTP time by {s.lc.host} at {when(s.e.ts, s.e.host)}: {_reason(s.e)}; "
+    Case.DISCARDED: lambda s: (f"discarded at {_host(s.lc.host)} at {when(s.e.ts, s.e.host)}: {s.e.reply_text or s.e.detail or ''}"
+                               + filter_verdict(s.lc, s.v.recipient)),
+    Case.REJECTED: lambda s: (f"rejected at SMTP time by {_host(s.lc.host)} at {when(s.e.ts, s.e.host)}: {_reason(s.e)}; "
                               "the client was told, nothing was accepted for this recipient" + filter_verdict(s.lc, s.v.recipient)),
-    Case.EXPIRED_IN_QUEUE: lambda s: (f"expired at {s.lc.host} at {when(s.e.ts, s.e.host)} after {len(s.facts.defers)} deferred attempt(s) and "
+    Case.EXPIRED_IN_QUEUE: lambda s: (f"expired at {_host(s.lc.host)} at {when(s.e.ts, s.e.host)} after {len(s.facts.defers)} deferred attempt(s) and "
                                       f"was returned to the sender; last reason: {s.v.reply or 'unknown'}" + ndr_sentence(s.v.ndr)),
     Case.HELD_THEN_DELETED: _held_then_deleted,
-    Case.DELETED: lambda s: f"deleted from the queue by an administrator (postsuper -d) at {when(s.e.ts, s.e.host)} on {s.lc.host}" + (
+    Case.DELETED: lambda s: f"deleted from the queue by an administrator (postsuper -d) at {when(s.e.ts, s.e.host)} on {_host(s.lc.host)}" + (
         f" after {len(s.facts.defers)} deferred attempt(s); last reason: {s.v.reply}" if s.facts.defers else ""),
-    Case.HELD: lambda s: f"placed on hold at {when(s.e.ts, s.e.host)} on {s.lc.host} ({_hold_reason(s.e)})",
-    Case.DISCARDED_IN_QUEUE: lambda s: f"discarded at {when(s.e.ts, s.e.host)} on {s.lc.host}: {s.e.detail or ''}",
-    Case.REJECTED_AFTER_QUEUE: lambda s: (f"rejected at SMTP time (end of data) by {s.e.program} on {s.lc.host} at {when(s.e.ts, s.e.host)}: "
+    Case.HELD: lambda s: f"placed on hold at {when(s.e.ts, s.e.host)} on {_host(s.lc.host)} ({_hold_reason(s.e)})",
+    Case.DISCARDED_IN_QUEUE: lambda s: (f"discarded at {when(s.e.ts, s.e.host)} on {_host(s.lc.host)}: {s.e.detail or ''}"
+                                        + filter_verdict(s.lc, s.v.recipient)),
+    Case.QUARANTINED: _quarantined,
+    Case.BLOCKED_BY_FILTER: _blocked,
+    Case.DELIVERED_TO_JUNK: lambda s: _mailbox(s) or "",
+    Case.REJECTED_AFTER_QUEUE: lambda s: (f"rejected at SMTP time (end of data) by {s.e.program} on {_host(s.lc.host)} at {when(s.e.ts, s.e.host)}: "
                                           f"{_reason(s.e)}; the client was told, nothing was accepted" + filter_verdict(s.lc, s.v.recipient)),
     Case.REQUEUED: _requeued,
     Case.STILL_QUEUED: _still_queued,
-    Case.NO_ATTEMPT: lambda s: f"no delivery attempt for this recipient is logged on {s.lc.host}" + open_note(s.lc),
+    Case.NO_ATTEMPT: lambda s: f"no delivery attempt for this recipient is logged on {_host(s.lc.host)}" + open_note(s.lc),
 }
 
 
@@ -246,6 +264,11 @@ def then_prefix(lc: Lifecycle, link: Link, final: Event, new_rcpt: str | None = 
     ``new_rcpt``: the address the hop forwarded it to (an alias), when not the one followed."""
     hop = HOP_PHRASES.get(link.how, "handed it to")
     to = f" as {new_rcpt}" if new_rcpt else ""
+    if link.how == "content-filter" and final.recipient:
+        said = filter_verdict(lc, final.recipient)  # amavis' "Passed CLEAN {RelayedInbound}" when its line is given
+        if said:
+            return (f"{lc.host} {hop} {link.dst.host}{to}, which accepted it as {link.dst.queue_id} "
+                    f"({final.reply_text or final.status}) at {when(final.ts, final.host)}{said}; then ")
     if link.how == "mailbox":
         return (f"{lc.host} delivered it to the mailbox server ({final.relay_host or final.program}, session "
                 f"{link.dst.queue_id}) at {when(final.ts, final.host)}, which answered {final.reply_text or final.status}; then ")

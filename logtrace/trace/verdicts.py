@@ -16,7 +16,8 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +41,7 @@ class Verdict(StrEnum):
     HELD = "held"
     DISCARDED = "discarded"  # by a content filter, a milter or a discard action: accepted, never delivered
     DISCARDED_BY_SIEVE = "discarded-by-sieve"  # the recipient's own Sieve rule dropped it at the mailbox
+    QUARANTINED = "quarantined"  # a content filter dropped it into its quarantine (amavis: ``quarantine: ID``)
     UNKNOWN = "unknown"
 
 
@@ -56,10 +58,13 @@ class Case(StrEnum):
     REDIRECTED_BY_SIEVE = "redirected-by-sieve"  # the recipient's Sieve filter sent it on to another address
     FORWARDED = "forwarded"  # a local delivery re-injected it as a new message
     RELAYED_WITH_ID = "relayed-with-id"  # handed to the next hop, whose reply names its ID
+    DELIVERED_TO_JUNK = "delivered-to-junk"  # saved into a junk folder (:func:`junk_folders`): delivered, unseen
     DELIVERED = "delivered"  # into a mailbox or a program
     RELAYED_NO_ID = "relayed-no-id"  # handed on; the reply names no ID
     BOUNCED = "bounced"
     EXPIRED = "expired"  # the attempt itself says so (retry time exceeded)
+    QUARANTINED = "quarantined"  # the content filter answered 2xx and its own line names a quarantine
+    BLOCKED_BY_FILTER = "blocked-by-filter"  # 2xx for the transaction, but the filter's line blocks this recipient
     DISCARDED_BY_FILTER = "discarded-by-filter"  # the content filter answered 2xx and dropped it
     DISCARDED_BY_SIEVE = "discarded-by-sieve"  # a user's filter at the mailbox (Tag.USER_FILTER)
     DISCARDED = "discarded"
@@ -75,8 +80,12 @@ class Case(StrEnum):
     NO_ATTEMPT = "no-attempt"
 
 
+#: a filter acted: the filter's own verdict line (when given) is evidence after the MTA's line
+FILTER_CITED = frozenset({Case.QUARANTINED, Case.BLOCKED_BY_FILTER, Case.DISCARDED_BY_FILTER, Case.DISCARDED, Case.REJECTED, Case.DISCARDED_IN_QUEUE,
+                          Case.REJECTED_AFTER_QUEUE})
 #: the deciding event handed the message on (the correlator may follow it to the next hop)
-HANDED_ON = frozenset({Case.REDIRECTED_BY_SIEVE, Case.FORWARDED, Case.RELAYED_WITH_ID, Case.DELIVERED, Case.RELAYED_NO_ID})
+HANDED_ON = frozenset({Case.REDIRECTED_BY_SIEVE, Case.FORWARDED, Case.RELAYED_WITH_ID, Case.DELIVERED_TO_JUNK, Case.DELIVERED,
+                       Case.RELAYED_NO_ID})
 #: the message lives on in a later lifecycle on the same queue (the correlator follows the
 #: ``requeued`` link; without it the row's own verdict stands)
 REINJECTED = frozenset({Case.REQUEUED})
@@ -114,6 +123,42 @@ def is_final_delivery(e: Event) -> bool:
     return has_tag(e, Tag.FINAL_IF_NO_RELAY) and not e.relay_ip and not e.relay_host
 
 
+#: folder names that mean "delivered, but the user will not see it in the inbox" (case-insensitive;
+#: ``bounces --junk-folders`` replaces them for one run, :func:`junk_folders`)
+JUNK_FOLDERS: frozenset[str] = frozenset({"junk", "spam", "junk e-mail", "inbox.junk", "inbox.spam"})
+_junk: frozenset[str] = JUNK_FOLDERS
+
+
+@contextmanager
+def junk_folders(names: Iterable[str] | None) -> Iterator[None]:
+    """Verdicts decided inside this block call the folders ``names`` (case-insensitive) junk."""
+    global _junk
+    prev = _junk
+    _junk = JUNK_FOLDERS if names is None else frozenset(n.strip().lower() for n in names if n.strip())
+    try:
+        yield
+    finally:
+        _junk = prev
+
+
+def current_junk_folders() -> frozenset[str]:
+    """The junk folder names in force (lower case): :data:`JUNK_FOLDERS` or :func:`junk_folders`' names."""
+    return _junk
+
+
+def is_junk(folder: str | None) -> bool:
+    """A junk folder: its name, or its last level (``Archive/Spam``, ``INBOX.Junk``), is one of the junk names."""
+    f = (folder or "").strip().lower()
+    return bool(f) and (f in _junk or f.rsplit("/", 1)[-1] in _junk or f.rsplit(".", 1)[-1] in _junk)
+
+
+def filter_names(f: Event, rcpt: str) -> bool:
+    """Does a content filter's verdict line speak for ``rcpt``? (Its ``recipient`` lists every
+    recipient of the transaction, comma-separated; none named: it speaks for all.)"""
+    names = [x.strip().lower() for x in (f.recipient or "").split(",") if x.strip()]
+    return not names or rcpt.lower() in names
+
+
 @dataclass(frozen=True)
 class Facts:
     """What one lifecycle shows about one recipient."""
@@ -128,9 +173,17 @@ class Facts:
     discarded: Event | None
     rejected_after_queue: Event | None  # a reject naming no recipient (cleanup, milter)
     requeued: Event | None = None  # postsuper -r
+    filter_line: Event | None = None  # the content filter's own verdict line for this recipient (Tag.FILTER_VERDICT)
+
+    @property
+    def quarantine(self) -> Event | None:
+        """The filter's verdict line when it names a quarantine (amavis ``quarantine: ID``)."""
+        e = self.filter_line
+        return e if e is not None and e.reply_text and not e.reply_text.startswith("[") else None
 
     @classmethod
     def gather(cls, lc: Lifecycle, attempts: list[Event]) -> Facts:
+        rcpt = next((e.recipient for e in attempts if e.recipient), None)
         return cls(
             attempts=attempts,
             defers=[e for e in attempts if e.kind == K.DEFER],
@@ -142,6 +195,8 @@ class Facts:
             discarded=lc.last(K.DISCARD),
             rejected_after_queue=next((e for e in lc.events if e.kind == K.REJECT and e.recipient is None), None),
             requeued=lc.last(K.REQUEUE),
+            filter_line=next((e for e in reversed(lc.events) if e.kind == K.FILTER and has_tag(e, Tag.FILTER_VERDICT)
+                              and (rcpt is None or filter_names(e, rcpt))), None),
         )
 
 
@@ -167,6 +222,22 @@ def _relayed_with_id(f: Facts) -> Event | None:
 def _delivered(f: Facts) -> Event | None:
     e = _attempt(K.DELIVER)(f)
     return e if e is not None and is_final_delivery(e) else None
+
+
+def _delivered_to_junk(f: Facts) -> Event | None:
+    e = _delivered(f)
+    return e if e is not None and has_tag(e, Tag.MAILBOX) and is_junk(e.detail) else None
+
+
+def _blocked(f: Facts) -> Event | None:
+    """The filter took the transaction with 2xx but its own line blocks this recipient (amavis splits
+    a mixed verdict per recipient and re-injects only the passed copies: ``…, but 1 DISCARD``)."""
+    e = _attempt(K.DELIVER)(f)
+    return e if e is not None and f.filter_line is not None and has_tag(f.filter_line, Tag.FILTER_DISCARD) else None
+
+
+def _quarantined(f: Facts) -> Event | None:
+    return (_filter_discard(f) or _blocked(f)) if f.quarantine is not None else None
 
 
 def _filter_discard(f: Facts) -> Event | None:
@@ -214,10 +285,13 @@ _FROM_DEFER = ("relay", "dsn", "reply", "when")  # what a deferral-only verdict 
 #: The one decision table; the first row whose test returns an event decides.
 DECISIONS: tuple[Decision, ...] = (
     # the recipient's last attempt that was not a deferral
+    Decision(Case.QUARANTINED, Verdict.QUARANTINED, _quarantined, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
+    Decision(Case.BLOCKED_BY_FILTER, Verdict.DISCARDED, _blocked, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
     Decision(Case.REDIRECTED_BY_SIEVE, Verdict.RELAYED, _user_redirect, Cite.ATTEMPT, ("when",)),
     Decision(Case.FORWARDED, Verdict.RELAYED, _forwarded, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s", "next_queue_id")),
     Decision(Case.RELAYED_WITH_ID, Verdict.RELAYED, _relayed_with_id, Cite.ATTEMPT,
              ("relay", "dsn", "reply", "when", "delay_s", "next_queue_id")),
+    Decision(Case.DELIVERED_TO_JUNK, Verdict.DELIVERED, _delivered_to_junk, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
     Decision(Case.DELIVERED, Verdict.DELIVERED, _delivered, Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
     Decision(Case.RELAYED_NO_ID, Verdict.RELAYED, _attempt(K.DELIVER), Cite.ATTEMPT, ("relay", "dsn", "reply", "when", "delay_s")),
     Decision(Case.BOUNCED, Verdict.BOUNCED, _attempt(K.BOUNCE), Cite.LAST_DEFER_AND_ATTEMPT, ("relay", "dsn", "reply", "when"), ndr=True),
@@ -289,6 +363,7 @@ class RecipientVerdict:
     summary: str = ""
     evidence: list[str] = field(default_factory=list)
     ndr: dict[str, Any] | None = None
+    case: Case | None = None  #: the row of :data:`DECISIONS` that decided (not in ``--json``)
 
 
 @dataclass
@@ -314,6 +389,7 @@ def record(v: RecipientVerdict, d: Decision, e: Event | None, f: Facts, lc: Life
     """Fill ``v`` as row ``d`` says: the verdict, the evidence lines and the fields copied
     from the deciding event ``e`` (not the summary, not the NDR)."""
     v.verdict = d.verdict
+    v.case = d.case
     if d.cite is Cite.ATTEMPT:
         v.evidence.append(e.where)  # type: ignore[union-attr]
     elif d.cite is Cite.HOLD_AND_EVENT:
@@ -328,6 +404,8 @@ def record(v: RecipientVerdict, d: Decision, e: Event | None, f: Facts, lc: Life
             v.evidence.append(e.where)  # type: ignore[union-attr]
         elif d.cite is Cite.DEFERS_AND_LAST_LINE and lc.events:
             v.evidence.append(lc.events[-1].where)
+    if d.case in FILTER_CITED and f.filter_line is not None and f.filter_line.where not in v.evidence:
+        v.evidence.append(f.filter_line.where)
     if e is not None:
         _copy(v, e, d.copy)
 

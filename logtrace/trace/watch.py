@@ -41,7 +41,7 @@ from logtrace.trace.verdicts import RETURNED, MessageStory, RecipientVerdict, Ve
 SCHEMA = "logtrace.alert/1"
 NOTIFICATION_FAILED = "notification-failed"
 #: a recipient with one of these verdicts is alerted: accepted, then certainly not delivered
-ALERT_VERDICTS = frozenset({Verdict.BOUNCED, Verdict.EXPIRED, Verdict.DISCARDED})
+ALERT_VERDICTS = frozenset({Verdict.BOUNCED, Verdict.EXPIRED, Verdict.DISCARDED, Verdict.QUARANTINED})
 #: lines after which a failure may be certain before the lifecycle closes
 DECIDING_KINDS = frozenset({K.BOUNCE, K.EXPIRE, K.DISCARD})
 #: a recipient's final status (no longer deferred)

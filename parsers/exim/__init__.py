@@ -71,8 +71,8 @@ from logtrace.containers.stamps import MONTHS, assign_years, frame_timestamps, p
 from logtrace.events import EVENT_FIELDS, Event, EventKind as K, Unparsed
 from logtrace.parsing.rules import BLANK, BLANK_RE, FileContext, Rule, RuleParser, cast_field, conform, empty_frame, local_zone
 from logtrace.parsing.tags import Tag
-from logtrace_parsers.exim.table import (CONVERSIONS, ENVELOPE, EXIM_DERIVATIONS, EXIM_PROGRAM, ID, NATIVE_GUARD, NATIVE_SYSLOG, QID,
-                                         RULES, STAMP)
+from logtrace_parsers.exim.table import (CONVERSIONS, DERIVATION_CUTS_ALL, ENVELOPE, EXIM_DERIVATIONS, EXIM_PROGRAM, ID,
+                                         NATIVE_GUARD, NATIVE_SYSLOG, QID, RULES, STAMP)
 
 __all__ = ["EximParser", "RULES", "ID", "QID", "STAMP", "log_kind"]
 
@@ -108,6 +108,7 @@ class EximParser(RuleParser):
     unstamped_daemon: ClassVar[str | None] = "continuation"
     family_pattern: ClassVar[str | None] = EXIM_PROGRAM
     derivations: ClassVar[tuple[tuple[str, str], ...]] = EXIM_DERIVATIONS
+    derivation_cuts: ClassVar[dict[str, tuple[Any, ...]]] = DERIVATION_CUTS_ALL
     #: program name for lines Exim wrote itself (no syslog tag)
     default_program: ClassVar[str] = "exim"
 

@@ -17,6 +17,9 @@ CLIENT_CUT = Cut(rf"^{QIDG}: client=[^\s\[\],]*\[[^\],]*\](?::\d+)?(?:, .*)?$",
                   ("prepend", "_d", "detail", ", ")))
 DISCONNECT_CUT = Cut(r"^disconnect from [^\s\[\]]*\[[^\]\s]*\](?::\d+)?(?: .*)?$",
                      (("strip", "body", "_c", "disconnect from ", ""), ("split", "_c", " ", ("client", "detail"))))
+#: the TLS handshake note with its ``: protocol, cipher`` tail (or none); other notes go through the pattern
+TLS_CUT = Cut(r"^(?:Anonymous|Untrusted|Trusted|Verified) TLS connection established from [^\s\[\]]*\[[^\]\s]*\](?:$|: )",
+              (("split", "body", " from ", ("detail", "_r")), ("split", "_r", ": ", ("client", "_t"))))
 CONNECT_CUT = Cut(r"^connect from [^\s\[\]]*\[[^\]]*\](?::\d+)?$", (("strip", "body", "client", "connect from ", ""),))
 
 RULES: tuple[Rule, ...] = (
@@ -52,7 +55,7 @@ RULES: tuple[Rule, ...] = (
     Rule("postfix.smtpd.tls", "smtpd",
          rf"^(?P<detail>(?:Anonymous|Untrusted|Trusted|Verified) TLS connection established|SSL_accept error|TLS library problem|[\w-]+ TLS) from {CLIENT}(?::.*)?$", K.OTHER,
          ("Anonymous TLS connection established from julie.example.com[10.163.89.202]: TLSv1.2 with cipher AECDH-AES256-SHA (256/256 bits)",
-          "SSL_accept error from unknown[72.13.58.7]: lost connection")),
+          "SSL_accept error from unknown[72.13.58.7]: lost connection"), cut=TLS_CUT),
     Rule("postfix.smtpd.protocol_note", "smtpd",
          rf"^(?P<detail>improper command pipelining after \S+|bare <(?:LF|CR)> received after \S+|non-SMTP command|too many \w+) from {CLIENT}(?::.*)?$", K.OTHER,
          ("improper command pipelining after EHLO from unknown[2001:968:9999:20:415c:cd2:da8e:d0cf]: MAIL FROM:<>\\nRCPT TO:<tom@example.net>\\n",

@@ -34,7 +34,7 @@ def wait_for_text(name: str, read: Callable[[], str], regex: str, timeout: float
 
 def smtp_send(port: int, sender: str, rcpts: list[str], subject: str = "test",
               message_id: str | None = None, body: str = "Hello.\n",
-              helo: str = "client.example.org"
+              helo: str = "client.example.org", attachment: tuple[str, bytes] | None = None
               ) -> tuple[str | None, dict[str, tuple[int, str]], tuple[int, str] | None]:
     """Inject one message; return (id from the DATA reply, rcpt_replies, data_reply).
 
@@ -50,6 +50,8 @@ def smtp_send(port: int, sender: str, rcpts: list[str], subject: str = "test",
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = message_id or f"<{os.urandom(6).hex()}@client.example.org>"
     msg.set_content(body)
+    if attachment is not None:  # (file name, bytes): a MIME part with that name
+        msg.add_attachment(attachment[1], maintype="application", subtype="octet-stream", filename=attachment[0])
     replies: dict[str, tuple[int, str]] = {}
     with smtplib.SMTP("127.0.0.1", port, local_hostname=helo, timeout=30) as s:
         s.ehlo()
@@ -62,8 +64,11 @@ def smtp_send(port: int, sender: str, rcpts: list[str], subject: str = "test",
         if not any(c in (250, 251) for c, _ in replies.values()):
             s.rset()
             return None, replies, None
-        c, t = s.data(msg.as_bytes())
-        data_reply = (c, t.decode(errors="replace"))
+        try:
+            c, t = s.data(msg.as_bytes())
+        except smtplib.SMTPDataError as e:  # refused at end of data (header_checks, a milter)
+            c, t = e.smtp_code, e.smtp_error
+        data_reply = (c, t.decode(errors="replace") if isinstance(t, bytes) else str(t))
     m = re.search(rf"\bid=({ID_RE})", data_reply[1]) or re.search(
         r"queued as ([0-9A-Za-z]+)", data_reply[1])
     return (m.group(1) if m else None), replies, data_reply

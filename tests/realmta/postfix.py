@@ -270,6 +270,8 @@ class PostfixInstance:
     sender_access: dict[str, str] = field(default_factory=dict)  # sender access (texthash)
     #: local aliases (texthash) for ``@local.example.test``, delivered by local(8); empty: no local delivery
     aliases: dict[str, str] = field(default_factory=dict)
+    milter_port: int | None = None     # a third smtpd that calls ``milter`` (rspamd)
+    milter: str | None = None
 
     def __post_init__(self) -> None:
         b = self.lab.base
@@ -352,6 +354,11 @@ maillog_file_prefixes = {self.lab.base}
                 "  -o smtpd_relay_restrictions=permit_mynetworks,reject\n"
                 "  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters\n"
                 "  -o smtpd_authorized_xforward_hosts=127.0.0.0/8\n")
+        if self.milter_port and self.milter:
+            master += (f"127.0.0.1:{self.milter_port} inet n - n - - smtpd\n"
+                       f"  -o smtpd_milters={self.milter}\n"
+                       "  -o milter_default_action=tempfail\n"
+                       "  -o milter_content_timeout=120s\n")
         master += """\
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -492,7 +499,14 @@ def restamp_rfc3339(src: Path, dst: Path, fqdn: str) -> None:
 
 
 class PostfixLab:
-    """mx1 + mx2 + scripted far end + content filter, as a context manager.
+    """mx1 + mx2 + scripted far end + content filters + Dovecot, as a context manager.
+
+    The content filters are the session's real amavisd-new and rspamd (:mod:`realmta.filters`,
+    when installed): mx1 FILTERs ``filtered.example.test`` to amavis (one port per policy bank)
+    and calls rspamd as a milter on a third smtpd (:attr:`mx1_milter_port`); the look-alike
+    filter (:class:`~realmta.smtpserver.ContentFilterServer`) remains for ``noid-filter@`` (a
+    reply without the re-injection's queue ID, which the real amavis never gives) and stands in
+    for amavis when it is not installed.
 
     >>> with PostfixLab() as lab:
     ...     qid = lab.send("mx1", "a@example.org", ["ok@ext.example.test"])[0]
@@ -521,15 +535,27 @@ class PostfixLab:
         self.logdir = self.base / "log"
         self.logdir.mkdir(mode=0o755)
         self.sink = ScriptedSMTPServer()
-        self.mx1_port, self.mx1_reinject, self.mx2_port = free_port(), free_port(), free_port()
+        # the real content filters (amavisd-new, rspamd): shared by the session's labs, so mx1's
+        # re-injection port is theirs (amavis forwards there)
+        from .filters import shared_filters
+        self.filters = shared_filters() if os.environ.get("LOGTRACE_LAB_FILTERS", "1") != "0" else None
+        amavis = self.filters.amavis if self.filters is not None and not self.filters.error else None
+        rspamd = self.filters.rspamd if self.filters is not None and not self.filters.error else None
+        self.mx1_port, self.mx2_port = free_port(), free_port()
+        self.mx1_reinject = amavis.reinject_port if amavis is not None else free_port()
+        #: mx1's smtpd that calls rspamd as a milter (None: no rspamd)
+        self.mx1_milter_port = free_port() if rspamd is not None else None
         self.filter = ContentFilterServer(reinject_port=self.mx1_reinject)
+        #: FILTER targets on mx1: the real amavis' policy-bank ports (the imitation when amavis is missing)
+        self.amavis = amavis
+        self.filter_ports = dict(amavis.ports) if amavis is not None else {b: self.filter.port for b in ("port", "bounce", "passes", "drop")}
         # the last mile: mx2 delivers @mbox.example.test over LMTP to a real Dovecot (when installed)
         from .dovecot import DOMAIN as MBOX, DovecotLab, dovecot_available
         self.dovecot = DovecotLab(self.base, self.logdir) if dovecot_available() is None else None
         lmtp = {MBOX: f"lmtp:unix:{self.dovecot.socket}"} if self.dovecot else {}
         sink = f"smtp:[127.0.0.1]:{self.sink.port}"
         common = {"ext.example.test": sink, "example.org": sink,
-                  "filtered.example.test": sink}
+                  "filtered.example.test": sink, "rspamd.example.test": sink}
         self.hosts = {
             "mx1": PostfixInstance(
                 self, "mx1", "mx1.example.test", self.mx1_port,
@@ -537,8 +563,14 @@ class PostfixLab:
                             "mbox.example.test": f"smtp:[127.0.0.1]:{self.mx2_port}"},
                 access={"blocked@ext.example.test": "550 5.7.1 Recipient blocked by local policy",
                         "blocked-partial@ext.example.test": "550 5.7.1 Recipient blocked by local policy",
-                        "filtered.example.test": f"FILTER amavis:[127.0.0.1]:{self.filter.port}"},
-                reinject_port=self.mx1_reinject,
+                        "filtered.example.test": f"FILTER amavis:[127.0.0.1]:{self.filter_ports['port']}",
+                        # the look-alike stays for the one reply real amavis never gives (no re-injection ID)
+                        "noid-filter@filtered.example.test": f"FILTER amavis:[127.0.0.1]:{self.filter.port}",
+                        "bounce-filter@filtered.example.test": f"FILTER amavis:[127.0.0.1]:{self.filter_ports['bounce']}",
+                        "pass-filter@filtered.example.test": f"FILTER amavis:[127.0.0.1]:{self.filter_ports['passes']}",
+                        "spam-discard@filtered.example.test": f"FILTER amavis:[127.0.0.1]:{self.filter_ports['drop']}"},
+                reinject_port=self.mx1_reinject, milter_port=self.mx1_milter_port,
+                milter=f"inet:127.0.0.1:{rspamd.milter_port}" if rspamd is not None else None,
                 header_checks={r"^Subject: logtrace scenario hold_deleted$": "HOLD held for review",
                                r"^Subject: logtrace scenario hold_released$": "HOLD held for review",
                                r"^Subject: logtrace scenario header_reject$": "REJECT 5.7.1 message content rejected"},
@@ -604,7 +636,9 @@ class PostfixLab:
 
     # ----------------------------------------------------------- sending --
     def send(self, host: str, sender: str, rcpts: list[str], subject: str = "test",
-             message_id: str | None = None, body: str = "Hello.\n"
+             message_id: str | None = None, body: str = "Hello.\n", port: int | None = None,
+             attachment: tuple[str, bytes] | None = None
              ) -> tuple[str | None, dict[str, tuple[int, str]], tuple[int, str] | None]:
-        """Inject one message into ``host``; return (queue_id, rcpt_replies, data_reply)."""
-        return smtp_send(self.hosts[host].port, sender, rcpts, subject=subject, message_id=message_id, body=body)
+        """Inject one message into ``host`` (or its smtpd on ``port``); return (queue_id, rcpt_replies, data_reply)."""
+        return smtp_send(port or self.hosts[host].port, sender, rcpts, subject=subject, message_id=message_id, body=body,
+                         attachment=attachment)

@@ -35,6 +35,9 @@ class Scenario:
     raw: list[tuple[str, str]] = field(default_factory=list)  # (host, regex) expected in logs
     error: str | None = None                 # set when the harness failed for this scenario
     message_id_logged: bool = True           # False: rejected by header_checks before the Message-ID header
+    body: str = "Hello.\n"
+    port: int | None = None                  # the smtpd to inject into (None: the host's main one)
+    attachment: tuple[str, bytes] | None = None
 
     def follow_args(self) -> list[str]:
         if self.queue_id:
@@ -60,10 +63,33 @@ def _ndr(lab: PostfixLab, host: str, qid: str, timeout: float) -> str:
     return m.group(1)
 
 
-def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
+#: the real content filters' scenarios (issue 17): amavisd-new's destinies and rspamd as a milter
+FILTER_SCENARIOS = ("content_filter", "filter_discard", "amavis_quarantine", "amavis_banned", "amavis_bounce", "amavis_pass",
+                    "amavis_split", "rspamd_reject", "rspamd_discard", "rspamd_pass")
+
+
+#: run only when ``only`` names them (tests/test_last_mile_real.py); the look-alike filter's old
+#: scenarios (content_filter, filter_discard) run always, on the real amavisd-new when installed
+ON_REQUEST = frozenset(FILTER_SCENARIOS) - {"content_filter", "filter_discard"}
+
+
+def _wait_filter_log(lab: PostfixLab, which: str, regex: str, timeout: float) -> None:
+    """Wait for a line of the session's amavis (syslog file) or rspamd (its own log file)."""
+    from .common import wait_for_text
+    f = lab.filters
+    path = f.logs["rfc3164"] if which == "amavis" else f.rspamd.log  # type: ignore[union-attr]
+    wait_for_text(which, lambda: path.read_text(errors="replace") if path.exists() else "", regex, timeout)
+
+
+def run_all(lab: PostfixLab, timeout: float = 60.0, only: "set[str] | frozenset[str] | None" = None) -> dict[str, Scenario]:
+    """Run every scenario (or those named in ``only``)."""
     sc: dict[str, Scenario] = {}
+    from .filters import GTUBE
+    spam = f"This is the GTUBE, the Generic Test for Unsolicited Bulk Email.\n\n{GTUBE}\n"
 
     def add(s: Scenario) -> Scenario:
+        if (s.name not in only) if only is not None else (s.name in ON_REQUEST):
+            return s
         sc[s.name] = s
         s.message_id = s.message_id or _msgid(s.name)
         return s
@@ -93,9 +119,10 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
     add(Scenario("content_filter", "mx1", "ivan@example.org",
                  {"ok-filter@filtered.example.test": "relayed"}))
     # issue 15: verdicts a postmaster can bet on
+    real_amavis = getattr(lab, "amavis", None) is not None
     add(Scenario("filter_discard", "mx1", "judy@example.org",
                  {"spam-discard@filtered.example.test": "discarded"},
-                 dsn={"spam-discard@filtered.example.test": "2.7.0"}, expect_exit=4))
+                 dsn={"spam-discard@filtered.example.test": "2.7.0"}, expect_exit=4, body=spam if real_amavis else "Hello.\n"))
     add(Scenario("hold_deleted", "mx1", "kim@example.org",
                  {"ok-hold@ext.example.test": "deleted"}, expect_exit=4))
     add(Scenario("hold_released", "mx1", "olga@example.org",
@@ -131,10 +158,44 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
                       "drop@mbox.example.test": "discarded-by-sieve", "full@mbox.example.test": "bounced"},
                      dsn={"full@mbox.example.test": "5.2.2"}, expect_exit=4))
 
+    # issue 17: the real content filters. amavisd-new (SpamAssassin; GTUBE is spam, *.exe is banned), one
+    # policy bank per destiny: quarantine (two recipients: one amavis line names both), banned, bounce, pass
+    if real_amavis:
+        add(Scenario("amavis_quarantine", "mx1", "tom@example.org",
+                     {"spam-q1@filtered.example.test": "discarded", "spam-q2@filtered.example.test": "discarded"},
+                     dsn={"spam-q1@filtered.example.test": "2.7.0"}, expect_exit=4, body=spam))
+        add(Scenario("amavis_banned", "mx1", "uma@example.org", {"banned@filtered.example.test": "discarded"},
+                     dsn={"banned@filtered.example.test": "2.7.0"}, expect_exit=4,
+                     attachment=("invoice.exe", b"MZ\x90\x00 not really a program\n")))
+        add(Scenario("amavis_bounce", "mx1", "vera@example.org", {"bounce-filter@filtered.example.test": "discarded"},
+                     dsn={"bounce-filter@filtered.example.test": "2.5.0"}, expect_exit=4, body=spam))
+        add(Scenario("amavis_pass", "mx1", "walt@example.org", {"pass-filter@filtered.example.test": "relayed"}, body=spam))
+        # one transaction, two destinies: the spam lover's copy passes, the other is quarantined (amavis logs two lines)
+        add(Scenario("amavis_split", "mx1", "wren@example.org",
+                     {"spam-lover@filtered.example.test": "relayed", "spam-q3@filtered.example.test": "quarantined"},
+                     expect_exit=4, body=spam))
+    # rspamd as a milter on mx1's third smtpd: GTUBE is rejected at end of data (SMTP time), a listed
+    # recipient is discarded, a clean message passes
+    if getattr(lab, "mx1_milter_port", None):
+        mp = lab.mx1_milter_port
+        add(Scenario("rspamd_reject", "mx1", "xena@example.org", {"spam@rspamd.example.test": "rejected"},
+                     dsn={"spam@rspamd.example.test": "5.7.1"}, expect_exit=4, body=spam, port=mp))
+        add(Scenario("rspamd_discard", "mx1", "yann@example.org", {"discard@rspamd.example.test": "discarded"},
+                     expect_exit=4, port=mp))
+        add(Scenario("rspamd_pass", "mx1", "zoe@example.org", {"ok@rspamd.example.test": "relayed"}, port=mp))
+
     # ---------------------------------------------------------- inject ----
     for s in sc.values():
         qid, replies, data_reply = lab.send(s.host, s.sender, list(s.recipients),
-                                            subject=f"logtrace scenario {s.name}", message_id=s.message_id)
+                                            subject=f"logtrace scenario {s.name}", message_id=s.message_id,
+                                            body=s.body, port=s.port, attachment=s.attachment)
+        if s.name == "rspamd_reject" and qid is None:  # the milter's reject: told at end of data
+            if not data_reply or data_reply[0] != 554 and data_reply[0] != 550:
+                s.error = f"rspamd reject expected at end of data, got {data_reply}"
+                continue
+            m = lab.hosts[s.host].wait_for(r"cleanup\[\d+\]: ([0-9A-F]+): milter-reject: END-OF-MESSAGE from \S+: "
+                                           r"\S+ .*; from=<xena@example\.org> to=<spam@rspamd\.example\.test>", timeout)
+            qid = m.group(1)
         if s.name == "header_reject" and qid is None:  # header_checks REJECT: told at end of data, no "queued as"
             if not data_reply or data_reply[0] != 550:
                 s.error = f"header_checks REJECT expected at end of data, got {data_reply}"
@@ -170,6 +231,18 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
             s.raw.append(("mx1", rf"\b{q}: reject: header Subject: logtrace scenario header_reject from \S+; "
                                  rf"from=<leo@example\.org> to=<ok-hdrrej@ext\.example\.test> proto=ESMTP helo=<[^>]*>: 5\.7\.1 message content rejected$"))
             h.wait_for(s.raw[-1][1], left())
+            return
+        if s.name == "rspamd_reject":
+            s.raw.append(("mx1", rf"\b{q}: milter-reject: END-OF-MESSAGE from \S+: 5\.7\.1 .*; from=<xena@example\.org> "
+                                 r"to=<spam@rspamd\.example\.test> proto=ESMTP helo=<[^>]*>$"))
+            h.wait_for(s.raw[-1][1], left())
+            _wait_filter_log(lab, "rspamd", rf"qid: <{q}>, .*\(reject\)", left())
+            return
+        if s.name == "rspamd_discard":
+            s.raw.append(("mx1", rf"\b{q}: milter-discard: END-OF-MESSAGE from \S+: milter triggers DISCARD action; "
+                                 r"from=<yann@example\.org> to=<discard@rspamd\.example\.test> proto=ESMTP helo=<[^>]*>$"))
+            h.wait_for(s.raw[-1][1], left())
+            _wait_filter_log(lab, "rspamd", rf"qid: <{q}>, .*\(discard\)", left())
             return
         if s.name in ("hold_deleted", "hold_released"):
             rcpt = next(iter(s.recipients))
@@ -269,9 +342,46 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
                       ("mx1", rf"\b{n}: removed$")]
         elif s.name == "filter_discard":
             rcpt = next(iter(s.recipients))
-            s.raw.append(("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{lab.filter.port}, .*dsn=2\.7\.0, "
-                                 r"status=sent \(250 2\.7\.0 Ok, discarded, id=\d{5}-\d{2} - spam\)$"))
+            port = lab.filter_ports["drop"] if real_amavis else lab.filter.port
+            s.raw.append(("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{port}, .*dsn=2\.7\.0, "
+                                 r"status=sent \(250 2\.7\.0 Ok, discarded, id=\d+-\d+ - spam\)$"))
             h.wait_for(s.raw[-1][1], left())
+            if real_amavis:
+                _wait_filter_log(lab, "amavis", rf"Blocked SPAM \{{DiscardedInbound\}}, .*Queue-ID: {q}, ", left())
+        elif s.name in ("amavis_quarantine", "amavis_banned", "amavis_bounce"):
+            port = lab.filter_ports["bounce" if s.name == "amavis_bounce" else "port"]
+            dsn, said = ("2.5.0", r"Ok, id=\d+-\d+, BOUNCE") if s.name == "amavis_bounce" else ("2.7.0", r"Ok, discarded, id=\d+-\d+ - .+")
+            for rcpt in s.recipients:
+                s.raw.append(("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{port}, .*dsn={re.escape(dsn)}, "
+                                     rf"status=sent \(250 {re.escape(dsn)} {said}\)$"))
+                h.wait_for(s.raw[-1][1], left())
+            what = {"amavis_quarantine": r"SPAM \{DiscardedInbound,Quarantined\}", "amavis_banned": r"BANNED .*\{DiscardedInbound,Quarantined\}",
+                    "amavis_bounce": r"SPAM \{BouncedInbound\}"}[s.name]
+            _wait_filter_log(lab, "amavis", rf"Blocked {what}, .*Queue-ID: {q}, ", left())
+        elif s.name == "amavis_pass":
+            rcpt = next(iter(s.recipients))
+            q2 = _sent_to(lab, "mx1", q, rcpt, left())
+            s.chain.append(("mx1", q2, "content-filter"))
+            h.wait_removed(q2, left())
+            _wait_filter_log(lab, "amavis", rf"Passed SPAM .*Queue-ID: {q}, .*queued_as: {q2}", left())
+            s.raw += [("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{lab.filter_ports['passes']}, "
+                              rf".*status=sent \(250 2\.0\.0 .*queued as {q2}\)"),
+                      ("mx1", rf"\b{q2}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as ")]
+        elif s.name == "amavis_split":
+            m = h.wait_for(rf"\b{q}: to=<spam-lover@filtered\.example\.test>, .*status=sent \(.*queued as ([0-9A-Za-z]+), but 1 DISCARD\)",
+                           left())
+            q2 = m.group(1)
+            s.chain.append(("mx1", q2, "content-filter"))
+            h.wait_removed(q2, left())
+            _wait_filter_log(lab, "amavis", rf"Blocked SPAM \{{[^}}]*Quarantined\}}, .*<spam-q3@filtered\.example\.test>, .*Queue-ID: {q}, ",
+                             left())
+            s.raw += [("mx1", rf"\b{q}: to=<spam-q3@filtered\.example\.test>, .*status=sent \(.*queued as {q2}, but 1 DISCARD\)"),
+                      ("mx1", rf"\b{q2}: to=<spam-lover@filtered\.example\.test>, .*status=sent \(250 2\.0\.0 Ok: queued as ")]
+        elif s.name == "rspamd_pass":
+            rcpt = next(iter(s.recipients))
+            _sent_to(lab, "mx1", q, rcpt, left())
+            _wait_filter_log(lab, "rspamd", rf"qid: <{q}>, .*\(no action\)", left())
+            s.raw.append(("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as "))
         elif s.name == "rcpt_reject_qid":
             _sent_to(lab, "mx1", q, "ok-partial@ext.example.test", left())
             s.raw += [("mx1", rf"\b{q}: reject: RCPT from \S+: 550 5\.7\.1 <blocked-partial@ext\.example\.test>: Recipient address rejected: "
@@ -319,8 +429,13 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
             q2 = _sent_to(lab, "mx1", q, rcpt, left())
             s.chain.append(("mx1", q2, "content-filter"))
             h.wait_removed(q2, left())
-            s.raw += [("mx1", rf"NOQUEUE: filter: RCPT from \S+: <{re.escape(rcpt)}>: Recipient address triggers FILTER amavis:\[127\.0\.0\.1\]:{lab.filter.port}; from=<{re.escape(s.sender)}>"),
-                      ("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{lab.filter.port}, .*status=sent \(250 2\.0\.0 Ok, id=\S+, from MTA\(\[127\.0\.0\.1\]:{lab.mx1_reinject}\): 250 2\.0\.0 Ok: queued as {q2}\)"),
+            port = lab.filter_ports["port"]
+            said = (rf"250 2\.0\.0 from MTA\(smtp:\[127\.0\.0\.1\]:{lab.mx1_reinject}\): 250 2\.0\.0 Ok: queued as {q2}" if real_amavis else
+                    rf"250 2\.0\.0 Ok, id=\S+, from MTA\(\[127\.0\.0\.1\]:{lab.mx1_reinject}\): 250 2\.0\.0 Ok: queued as {q2}")
+            if real_amavis:
+                _wait_filter_log(lab, "amavis", rf"Passed CLEAN .*Queue-ID: {q}, .*queued_as: {q2}", left())
+            s.raw += [("mx1", rf"NOQUEUE: filter: RCPT from \S+: <{re.escape(rcpt)}>: Recipient address triggers FILTER amavis:\[127\.0\.0\.1\]:{port}; from=<{re.escape(s.sender)}>"),
+                      ("mx1", rf"\b{q}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{port}, .*status=sent \({said}\)"),
                       ("mx1", rf"\b{q2}: to=<{re.escape(rcpt)}>, .*status=sent \(250 2\.0\.0 Ok: queued as "),
                       ("mx1", rf"\b{q2}: removed$")]
 
@@ -331,4 +446,11 @@ def run_all(lab: PostfixLab, timeout: float = 60.0) -> dict[str, Scenario]:
             wait(s)
         except (TimeoutError, RuntimeError) as e:
             s.error = f"{type(e).__name__}: {e}"
+            if s.queue_id:  # every line naming the message, the filters' included, for the failure report
+                mine = [ln for h in lab.hosts.values() for ln in h.log_text().splitlines() if s.queue_id in ln]
+                f = getattr(lab, "filters", None)
+                if f is not None and f.logs["rfc3164"].exists():
+                    mine += [ln for ln in f.logs["rfc3164"].read_text(errors="replace").splitlines()
+                             if s.queue_id in ln or "(!" in ln]
+                s.error += "\nlines of this message:\n" + "\n".join(mine[-40:])
     return sc

@@ -1,0 +1,124 @@
+"""Classification by line shape (``classify.classify_rows`` with ``classify.shape_pattern``) equals the
+rule-by-rule peel with the full patterns, on every sample, public-corpus and generated line of
+every dialect and daemon, and on the same lines with a newline inside (where a free tail like
+``(?P<rcv> .*)?$`` no longer matches every rest, and the full patterns must be used)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, generate_log
+from logtrace.containers.syslog import split_line
+from logtrace.parsing.protocol import ParseOptions
+from logtrace.parsing.registry import Registry
+from logtrace.parsing.classify import classify_rows, shape_pattern
+from logtrace.parsing.rules import RuleParser
+
+DIALECTS = [i.cls for i in Registry(include_plugins=False).available() if issubclass(i.cls, RuleParser)]
+OPTS = ParseOptions(year=2026, tz="UTC")
+
+
+def peel(body, rules):
+    """The reference: first match wins, each rule's full pattern on the rows no earlier rule took."""
+    import polars as pl
+
+    which = pl.Series("_r", [-1] * len(body), dtype=pl.Int32)
+    rem = pl.DataFrame({"_i": pl.int_range(len(body), dtype=pl.UInt32, eager=True), "body": body})
+    for k, rule in enumerate(rules):
+        mask = rem.get_column("body").str.contains(rule.pattern)
+        which = which.scatter(rem.filter(mask).get_column("_i"), k)
+        rem = rem.filter(~mask)
+    return which
+
+
+@pytest.fixture(scope="module")
+def bodies(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    from logtrace_parsers.exim.table import STAMP
+
+    d = tmp_path_factory.mktemp("classify")
+    exim = d / "exim.log"
+    cmd = [sys.executable, str(Path(__file__).parent.parent / "bench" / "genlog.py"), "--mta", "exim", "--lines", "20000",
+           "--seed", "7", "--out", str(exim), "-q"]
+    subprocess.run(cmd, check=True, timeout=300)
+    files = sorted(CORPUS.glob("*/*.log")) + [generate_log(d / "gen.log", 20000, 7), exim]
+    stamp = re.compile(rf"^{STAMP}(?: [+-]\d{{4}})? (?:\[\d+\] )?")
+    out: list[str] = [s for cls in DIALECTS for r in cls.rules for s in r.samples]
+    for f in files:
+        for ln in f.read_text(encoding="utf-8", errors="replace").splitlines():
+            g = split_line(ln)
+            body = g["body"] if g else ln
+            out.append(body)
+            m = stamp.match(body)
+            if m:
+                out.append(body[m.end():])
+    return list(dict.fromkeys(out))
+
+
+def daemons(cls: type) -> list[str]:
+    return sorted({r.program for r in cls.rules} | {"*"})
+
+
+@pytest.mark.parametrize("cls", DIALECTS, ids=[c.name for c in DIALECTS])
+def test_shape_classification_equals_the_peel(cls, bodies):
+    import polars as pl
+
+    parser = cls(OPTS)
+    body = pl.Series("body", bodies, dtype=pl.String)
+    for daemon in daemons(cls):
+        rules = parser.rules_for(daemon)
+        got, want = classify_rows(body, rules), peel(body, rules)
+        bad = body.filter(got != want)
+        assert bad.len() == 0, f"{cls.name}/{daemon}: {bad.head(3).to_list()}"
+        assert (want >= 0).any() or daemon == "*", f"{cls.name}/{daemon}: no line classified, the test proves nothing"
+
+
+@pytest.mark.parametrize("cls", DIALECTS, ids=[c.name for c in DIALECTS])
+def test_bodies_with_a_newline_use_the_full_patterns(cls, bodies):
+    import polars as pl
+
+    parser = cls(OPTS)
+    some = bodies[:: max(1, len(bodies) // 3000)]
+    body = pl.Series("body", [b + "\nmore" for b in some] + [b.replace(" ", "\n", 1) for b in some] + some, dtype=pl.String)
+    for daemon in daemons(cls):
+        rules = parser.rules_for(daemon)
+        assert classify_rows(body, rules).equals(peel(body, rules)), f"{cls.name}/{daemon}"
+
+
+def swap(text: str, n: int, c: str) -> str:
+    """``text`` with its ``n``-th space (from 0) turned into ``c``."""
+    parts = text.split(" ")
+    return text if n + 1 >= len(parts) else " ".join(parts[: n + 1]) + c + " ".join(parts[n + 1:])
+
+
+@pytest.mark.parametrize("cls", DIALECTS, ids=[c.name for c in DIALECTS])
+def test_near_misses_classify_as_the_peel_does(cls, bodies):
+    """Lines one character off a rule's shape (a space turned into ``<``, ``>``, ``:`` or a tab;
+    the end cut off), where a wrongly cut tail would take a line its pattern refuses."""
+    import polars as pl
+
+    parser = cls(OPTS)
+    some = bodies[:: max(1, len(bodies) // 2000)]
+    near = [swap(b, n, c) for b in some for c in ("<", ">", ":", "\t") for n in range(4)] + [b[: len(b) // 2] for b in some]
+    body = pl.Series("body", near, dtype=pl.String)
+    for daemon in daemons(cls):
+        rules = parser.rules_for(daemon)
+        assert classify_rows(body, rules).equals(peel(body, rules)), f"{cls.name}/{daemon}"
+
+
+def test_free_tails_are_cut_and_other_patterns_kept():
+    from logtrace_parsers.exim import EximParser
+
+    by_id = {r.id: r.pattern for r in EximParser.rules}
+    assert shape_pattern(by_id["exim.main.accept"]).endswith(">?(?:$| )")
+    assert shape_pattern(by_id["exim.main.queue_run"]) == by_id["exim.main.queue_run"]  # `.*)$` inside a group: kept
+    assert shape_pattern(r"^warning: (?P<detail>.*)$") == "^warning: "
+    assert shape_pattern(r"^(?P<detail>.*)$") == "^"
+    assert shape_pattern(r"^x(?: (?P<detail>.*))?$") == "^x(?:$| )"
+    assert shape_pattern(r"^x from (?P<c>\S+)(?::.*)?$") == r"^x from (?P<c>\S+)(?:$|:)"
+    shortened = sum(shape_pattern(r.pattern) != r.pattern for cls in DIALECTS for r in cls.rules)
+    assert shortened >= 20
