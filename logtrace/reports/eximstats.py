@@ -4,6 +4,8 @@ Which rows play which part comes from the eximstats role tags on the rules
 (``Tag.EXIMSTATS_ACCEPT``, ``_COMPLETED``, ``_DELIVER``, ``_DEFER``, ``_BOUNCE``,
 ``_REJECT_RCPT``, ``_REJECT``, ``_CALL_DROPPED``, ``_NOTE``); the counting rules are in the
 docstring of :mod:`logtrace.reports.summary` and pinned by ``tests/test_eximstats_crosscheck.py``.
+Its "Deliveries by transport" and "Relayed messages" tables: :func:`exim_tables` (``detail`` of a
+delivery is its ``T=`` transport), pinned by ``tests/test_report_exim_tables.py``.
 """
 
 from __future__ import annotations

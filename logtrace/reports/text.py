@@ -130,9 +130,8 @@ def table(df: Any, width: int, escape: Callable[[Any], str], indent: int = 1) ->
     last = [wide] if wide is not None and w[wide] > 20 else []
     fixed = [c for c in cols if c not in last]
     pre = " " * indent
-    many = [c for c in texts if w[c] > 20]
-    if len(many) > 1 and indent + sum(w[c] + 2 for c in fixed) > width - 20:
-        return stacked(df, rows, [c for c in cols if c not in many], many, w, head, width, pre)
+    if len(texts) > 1 and indent + sum(w[c] + 2 for c in fixed) > width - 20:  # several texts that do not fit side by side
+        return stacked(df, rows, [c for c in cols if c not in texts], texts, w, head, width, pre)
 
     def just(c: str, v: str) -> str:
         return v.rjust(w[c]) if df.schema[c].is_numeric() else v.ljust(w[c])
