@@ -77,11 +77,18 @@ ON_REQUEST = frozenset(FILTER_SCENARIOS) - {"content_filter", "filter_discard"}
 #: M-th message of that session: Postfix reuses a cached connection to the filter when the next message
 #: for the same port is ready as the last one finishes (timing-dependent: the harness must accept both)
 AM_ID = r"\d+-\d+(?:-\d+)?"
+#: seconds a filter's own log line may trail Postfix's line of the filter's reply
+FILTER_LOG_LAG = 15.0
 
 
 def _wait_filter_log(lab: PostfixLab, which: str, regex: str, timeout: float) -> None:
-    """Wait for a line of the session's amavis (syslog file) or rspamd (its own log file)."""
+    """Wait for a line of the session's amavis (syslog file) or rspamd (its own log file).
+
+    Called once Postfix logged the filter's reply: the filter logged its line before replying, only
+    the private rsyslogd's write may lag on busy cores, so the wait is never shorter than
+    :data:`FILTER_LOG_LAG` even when the scenarios' shared deadline has run out."""
     from .common import wait_for_text
+    timeout = max(timeout, FILTER_LOG_LAG)
     f = lab.filters
     path = f.logs["rfc3164"] if which == "amavis" else f.rspamd.log  # type: ignore[union-attr]
     wait_for_text(which, lambda: path.read_text(errors="replace") if path.exists() else "", regex, timeout)
