@@ -256,6 +256,78 @@ def test_a_sieve_redirect_is_a_hand_off_to_the_new_address(tmp_path):
     assert "redirected by the recipient's own Sieve filter (forwarded to <carol@elsewhere.example>)" in r["summary"]
 
 
+def test_a_sieve_redirect_is_followed_to_the_copys_delivery_on_the_same_host(tmp_path):
+    """The copy Dovecot submitted to the local Postfix (same host, same Message-ID, the new
+    address as its recipient) is linked ``redirected`` from the Sieve line, and the original
+    recipient's verdict is what became of the copy, after the redirect. Following the copy's own
+    queue ID tells the same story."""
+    log = tmp_path / "mail.log"
+    log.write_text(
+        "Nov 22 13:00:00 mx2 postfix/smtpd[4101]: 7B7C7D7E7F: client=mx1.example.org[192.0.2.11]\n"
+        "Nov 22 13:00:00 mx2 postfix/cleanup[4102]: 7B7C7D7E7F: message-id=<r1@example.net>\n"
+        "Nov 22 13:00:00 mx2 postfix/qmgr[4103]: 7B7C7D7E7F: from=<alice@example.net>, size=3100, nrcpt=1 (queue active)\n"
+        "Nov 22 13:00:01 mx2 postfix/smtpd[4111]: 8C8D8E8F90: client=localhost[127.0.0.1]\n"
+        "Nov 22 13:00:01 mx2 postfix/cleanup[4102]: 8C8D8E8F90: message-id=<r1@example.net>\n"
+        "Nov 22 13:00:01 mx2 postfix/qmgr[4103]: 8C8D8E8F90: from=<alice@example.net>, size=3300, nrcpt=1 (queue active)\n"
+        "Nov 22 13:00:01 mx2 dovecot: lmtp(bob@example.org)<6615><SFt9C/QQB2vXGQAAg+zDdQ>: sieve: msgid=<r1@example.net>: "
+        "redirect action: forwarded to <carol@elsewhere.example>\n"
+        "Nov 22 13:00:01 mx2 postfix/lmtp[4104]: 7B7C7D7E7F: to=<bob@example.org>, relay=mail.example.org[private/dovecot-lmtp], "
+        "delay=1.3, delays=0.1/0.01/0.04/1.2, dsn=2.0.0, status=sent (250 2.0.0 <bob@example.org> SFt9C/QQB2vXGQAAg+zDdQ Saved)\n"
+        "Nov 22 13:00:01 mx2 postfix/qmgr[4103]: 7B7C7D7E7F: removed\n"
+        "Nov 22 13:00:02 mx2 postfix/smtp[4112]: 8C8D8E8F90: to=<carol@elsewhere.example>, relay=mx.elsewhere.example[198.51.100.7]:25, "
+        "delay=0.9, delays=0.1/0/0.3/0.5, dsn=5.1.1, status=bounced (host mx.elsewhere.example[198.51.100.7] said: "
+        "550 5.1.1 <carol@elsewhere.example>: unknown user (in reply to RCPT TO command))\n"
+        "Nov 22 13:00:02 mx2 postfix/qmgr[4103]: 8C8D8E8F90: removed\n")
+    (story,) = follow([str(log)], queue_id="7B7C7D7E7F", options=OPTS).stories
+    doc = story_to_json(story)
+    assert [(c["queue_id"], c["link"]) for c in doc["chain"]] == [
+        ("7B7C7D7E7F", "origin"), ("SFt9C/QQB2vXGQAAg+zDdQ", "mailbox"), ("8C8D8E8F90", "redirected")]
+    (r,) = doc["recipients"]
+    assert r["recipient"] == "bob@example.org" and r["verdict"] == "bounced", r
+    assert r["summary"].startswith("mx2 delivered it to the mailbox server (mail.example.org, session SFt9C/QQB2vXGQAAg+zDdQ)"), r
+    assert "; then redirected by the recipient's own Sieve filter (forwarded to <carol@elsewhere.example>) at " in r["summary"], r
+    assert "; the copy re-entered the MTA as 8C8D8E8F90 on mx2 (same Message-ID); then " in r["summary"], r
+    assert "550 5.1.1" in r["summary"] and f"{log}:7" in r["evidence"] and f"{log}:10" in r["evidence"], r
+    (again,) = follow([str(log)], queue_id="8C8D8E8F90", options=OPTS).stories
+    assert [c["queue_id"] for c in story_to_json(again)["chain"]] == [c["queue_id"] for c in doc["chain"]]
+
+
+def test_a_sieve_redirect_to_a_fellow_recipient_links_the_copy_not_the_original(tmp_path):
+    """bob's Sieve redirects to carol, who was a recipient of the same transaction: the original
+    also names carol and has the same Message-ID, but it brought the message to bob (upstream):
+    the copy is the one submitted after the redirect."""
+    log = tmp_path / "mail.log"
+    log.write_text(
+        "Nov 22 13:00:00 mx2 postfix/smtpd[4101]: 7B7C7D7E7F: client=mx1.example.org[192.0.2.11]\n"
+        "Nov 22 13:00:00 mx2 postfix/cleanup[4102]: 7B7C7D7E7F: message-id=<r2@example.net>\n"
+        "Nov 22 13:00:00 mx2 postfix/qmgr[4103]: 7B7C7D7E7F: from=<alice@example.net>, size=3100, nrcpt=2 (queue active)\n"
+        "Nov 22 13:00:01 mx2 dovecot: lmtp(bob@example.org)<6615><SFt9C/QQB2vXGQAAg+zDdQ>: sieve: msgid=<r2@example.net>: "
+        "redirect action: forwarded to <carol@example.org>\n"
+        "Nov 22 13:00:01 mx2 dovecot: lmtp(carol@example.org)<6615><SFt9C/QQB2vXGQAAg+zDdQ:R2>: msgid=<r2@example.net>: "
+        "saved mail to INBOX\n"
+        "Nov 22 13:00:01 mx2 postfix/lmtp[4104]: 7B7C7D7E7F: to=<bob@example.org>, relay=mail.example.org[private/dovecot-lmtp], "
+        "delay=1.3, delays=0.1/0.01/0.04/1.2, dsn=2.0.0, status=sent (250 2.0.0 <bob@example.org> SFt9C/QQB2vXGQAAg+zDdQ Saved)\n"
+        "Nov 22 13:00:01 mx2 postfix/lmtp[4104]: 7B7C7D7E7F: to=<carol@example.org>, relay=mail.example.org[private/dovecot-lmtp], "
+        "delay=1.3, delays=0.1/0.01/0.04/1.2, dsn=2.0.0, status=sent (250 2.0.0 <carol@example.org> SFt9C/QQB2vXGQAAg+zDdQ:R2 Saved)\n"
+        "Nov 22 13:00:01 mx2 postfix/qmgr[4103]: 7B7C7D7E7F: removed\n"
+        "Nov 22 13:00:03 mx2 postfix/smtpd[4111]: 8C8D8E8F90: client=localhost[127.0.0.1]\n"
+        "Nov 22 13:00:03 mx2 postfix/cleanup[4102]: 8C8D8E8F90: message-id=<r2@example.net>\n"
+        "Nov 22 13:00:03 mx2 postfix/qmgr[4103]: 8C8D8E8F90: from=<alice@example.net>, size=3300, nrcpt=1 (queue active)\n"
+        "Nov 22 13:00:03 mx2 dovecot: lmtp(carol@example.org)<6616><TFt9C/QQB2vXGQAAg+zDdQ>: msgid=<r2@example.net>: "
+        "saved mail to INBOX\n"
+        "Nov 22 13:00:03 mx2 postfix/lmtp[4112]: 8C8D8E8F90: to=<carol@example.org>, relay=mail.example.org[private/dovecot-lmtp], "
+        "delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 <carol@example.org> TFt9C/QQB2vXGQAAg+zDdQ Saved)\n"
+        "Nov 22 13:00:03 mx2 postfix/qmgr[4103]: 8C8D8E8F90: removed\n")
+    (story,) = follow([str(log)], queue_id="7B7C7D7E7F", options=OPTS).stories
+    doc = story_to_json(story)
+    hops = {(c["queue_id"], c["link"], c.get("from_queue_id")) for c in doc["chain"]}
+    assert ("8C8D8E8F90", "redirected", "SFt9C/QQB2vXGQAAg+zDdQ") in hops, doc["chain"]
+    r = {x["recipient"]: x for x in doc["recipients"]}
+    assert r["bob@example.org"]["verdict"] == r["carol@example.org"]["verdict"] == "delivered", r
+    assert "as 8C8D8E8F90 on mx2 (same Message-ID); then saved into the mailbox folder 'INBOX'" in r["bob@example.org"]["summary"], r
+    assert {f"{log}:12", f"{log}:13"} <= set(r["bob@example.org"]["evidence"]) and f"{log}:13" not in r["carol@example.org"]["evidence"], r
+
+
 def _bounces(path: Path, *args: str) -> tuple[int, dict[tuple[str, str], str], str]:
     out = subprocess.run([sys.executable, "-m", "logtrace", "bounces", str(path), "--json", "--year", "2026", "--tz", "UTC", *args],
                          capture_output=True, text=True, cwd=REPO)

@@ -78,7 +78,8 @@ def lab_run():
     try:
         lab.start()
         try:
-            scenarios = run_all(lab, timeout=150, only=frozenset(FILTER_SCENARIOS) | {"mailbox"})  # SpamAssassin on 2 busy cores
+            scenarios = run_all(lab, timeout=150,  # SpamAssassin on 2 busy cores
+                                only=frozenset(FILTER_SCENARIOS) | {"mailbox", "sieve_redirect"})
         finally:
             lab.stop()
         yield lab, scenarios
@@ -189,3 +190,51 @@ def test_bounces_with_real_dovecot_lists_sieve_discards_and_junk_only_with_junk(
     assert code == 0 and got["junk@mbox.example.test"] == "junk", ctx  # listed, not a failure
     code, got, ctx = cats("--junk", "--junk-folders", "INBOX")
     assert got.get("inbox@mbox.example.test") == "junk" and "junk@mbox.example.test" not in got, ctx
+
+
+def test_follow_a_real_sieve_redirect_to_the_copys_delivery(lab_run):
+    """fwd@'s Sieve script redirects to inbox@: Dovecot submits the copy to the lab's mx1 (same
+    Message-ID, a new queue ID), which relays it to mx2 and Dovecot files it into inbox@'s INBOX.
+    ``follow`` names the redirect with evidence from Postfix (both hops) and Dovecot, and follows
+    the copy to its delivery; ``bounces`` lists neither address."""
+    lab, scenarios = lab_run
+    s = scenarios.get("sieve_redirect")
+    if lab.dovecot is None or s is None:
+        unavailable("dovecot is not installed (apt-get install dovecot-lmtpd dovecot-sieve)", required=REQUIRE)
+    assert not s.error, s.error
+    paths = lab.log_paths("rfc3164") + [str(lab.dovecot.log)]
+    code, data, ctx = run_follow(s.follow_args(), paths)
+    msg = find_message(data, s, ctx)
+    r = find_recipient(msg, "fwd@mbox.example.test", ctx)
+    assert "redirected by the recipient's own Sieve filter (forwarded to <inbox@mbox.example.test>)" in r["summary"], ctx
+    # followed: the verdict is the copy's, in inbox@'s INBOX
+    assert r["verdict"] == "delivered", ctx
+    assert " (same Message-ID); then saved into the mailbox folder 'INBOX' by dovecot on mx2.example.test at " in r["summary"], ctx
+    files = [e.rsplit(":", 1)[0] for e in r["evidence"]]
+    for f in paths:
+        assert f in files, f"{r['recipient']}: no evidence from {f}{ctx}"
+    dove = Path(lab.dovecot.log).read_text(errors="replace").splitlines()
+    line = dove[int(r["evidence"][files.index(str(lab.dovecot.log))].rsplit(":", 1)[1]) - 1]
+    assert "lmtp(fwd@mbox.example.test)" in line and "redirect action: forwarded to <inbox@mbox.example.test>" in line, line
+    # the copy: mx1 (submitted by Dovecot) -> mx2 -> Dovecot, inbox@'s INBOX, in the same story
+    q3 = next(q for h, q, how in s.chain if how == "redirected")
+    q4 = s.chain[-1][1]
+    chain = [(c["queue_id"], c["link"], c.get("from_queue_id")) for c in msg["chain"]]
+    ids = [c[0] for c in chain]
+    assert q3 in ids and q4 in ids and ids.index(q3) < ids.index(q4), chain
+    q2 = s.chain[1][1]
+    fwd_session = next(c[0] for c in chain if c[1] == "mailbox" and c[2] == q2)  # fwd@'s LMTP session: the Sieve line
+    assert chain[ids.index(q3)][1:] == ("redirected", fwd_session), chain
+    last = chain[ids.index(q4) + 1:]
+    assert last and last[0][1] == "mailbox" and last[0][2] == q4, chain
+    session = last[0][0]
+    assert any(f"lmtp(inbox@mbox.example.test)<" in ln and f"<{session}>" in ln and s.message_id in ln
+               and ln.endswith("saved mail to INBOX") for ln in dove), (session, chain)
+    mx2 = Path(lab.hosts["mx2"].logs["rfc3164"]).read_text(errors="replace").splitlines()
+    copy_lines = [mx2[int(e.rsplit(":", 1)[1]) - 1] for e in r["evidence"] if e.rsplit(":", 1)[0] == paths[1]]
+    assert any(f"{q4}: to=<inbox@mbox.example.test>," in ln and ln.endswith(f"{session} Saved)") for ln in copy_lines), copy_lines
+    assert code == s.expect_exit, f"exit {code} != {s.expect_exit}{ctx}"
+    b, bctx = run_logtrace("bounces", *paths, "--json", "--junk")
+    listed = {x["recipient"] for m in json.loads(b.stdout)["messages"] if m["chain"][0]["queue_id"] in (s.queue_id, q3)
+              for x in m["recipients"] if x.get("category")}
+    assert not listed, f"{listed} listed{bctx}"

@@ -26,7 +26,7 @@ from logtrace.trace.lifecycles import (
     instance_of,
 )
 from logtrace.parsing.tags import Tag, has_tag
-from logtrace.trace.links import ORG_LINK, FILTER_PORTS, Link, LinkGraph, build_links, lifecycle_org_id
+from logtrace.trace.links import ORG_LINK, FILTER_PORTS, Link, LinkGraph, build_links, lifecycle_org_id, link_target
 from logtrace.trace.verdicts import (
     ATTEMPT_KINDS, HANDED_ON, Case, NOT_DELIVERED, REACHED, RECIPIENT_KINDS, REINJECTED, RETURNED, Facts, MessageStory, RecipientVerdict, Verdict,
     decide, is_final_delivery, record,
@@ -261,6 +261,9 @@ class Correlator:
         without one, a re-injection that names ``lc`` (:data:`Tag.FILTERED_FROM`) after ``final``,
         preferring one that names ``rcpt``."""
         outs = [l for l in self.out_links.get(id(lc), []) if l.how != "ndr" and id(l.dst) not in seen]
+        redirected = next((l for l in outs if l.how == "redirected" and l.via is final), None)
+        if redirected is not None:  # a Sieve redirect: the copy the mailbox server submitted
+            return redirected
         nxt = final.next_queue_id
         if nxt:
             return next((l for l in outs if l.via is not None and (l.via.next_queue_id == nxt or l.via.queue_id == nxt)
@@ -280,12 +283,17 @@ class Correlator:
                      if r.lower() == rcpt.lower() or r.lower() == (final.recipient or "").lower()]
         if not sub_rcpts and link.how == "forwarded":
             sub_rcpts = self._recipients_of(link.dst)
+        if link.how == "redirected":  # the new address the Sieve script named
+            target = link_target(link)
+            sub_rcpts = [r for r in self._recipients_of(link.dst) if r.lower() == target]
         if sub_rcpts:
             sub = self._follow_recipient(link.dst, sub_rcpts[0], seen)
             sub.recipient = rcpt
             sub.evidence = v.evidence + sub.evidence
             # a failure says how it got there; so does a content filter's own "Passed …" line when given
-            if sub.verdict in NOT_DELIVERED or (link.how == "content-filter" and narrative.filter_verdict(lc, rcpt)):
+            if link.how == "redirected":  # the redirect itself, then what became of the copy
+                sub.summary = narrative.redirected_prefix(lc, link) + sub.summary
+            elif sub.verdict in NOT_DELIVERED or (link.how == "content-filter" and narrative.filter_verdict(lc, rcpt)):
                 known = {rcpt.lower(), (final.recipient or "").lower()}  # the address it was forwarded to (an alias)
                 new_rcpt = next((e.recipient for e in reversed(self._recipient_events(link.dst, sub_rcpts[0]))
                                  if e.recipient and "@" in e.recipient and e.recipient.lower() not in known), None)

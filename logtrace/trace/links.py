@@ -10,7 +10,11 @@ Invariants:
   ``content-filter`` link is also made when the re-injected lifecycle names the one the filter
   received, rule tag :data:`~logtrace.parsing.tags.Tag.FILTERED_FROM`), ``ndr`` (bounce/delay notification; also a bounce that names
   its original, ``status`` ``bounce-of``), ``message-id`` (the same Message-ID header on
-  another host: a weaker link, used only when no reply names the next ID),
+  another host: a weaker link, used only when no reply names the next ID), ``redirected`` (a
+  Sieve ``redirect`` on the mailbox server, rule tag :data:`~logtrace.parsing.tags.Tag.USER_FILTER`
+  with the new address in ``detail``, to the copy it submitted: the MTA lifecycle with the same
+  Message-ID that has the new address as a recipient, starting closest to the redirect; any host,
+  the mailbox server's own included),
   ``network-message-id`` (the same org-wide message ID on another service or server, rule tag
   :data:`~logtrace.parsing.tags.Tag.ORG_MESSAGE_ID`: each lifecycle not otherwise reached is
   linked from the one of its message that started last before it; never to or from a
@@ -34,7 +38,8 @@ from logtrace.parsing.tags import ORG_ID_KEY, Tag, has_tag
 from logtrace.trace.lifecycles import Lifecycle
 
 #: link kinds, strongest first
-LINK_KINDS = ("relay", "content-filter", "mailbox", "forwarded", "requeued", "network-message-id", "ndr", "message-id")
+LINK_KINDS = ("relay", "content-filter", "mailbox", "forwarded", "redirected", "requeued", "network-message-id", "ndr",
+              "message-id")
 #: hop links (``root_of`` walks back over these; ``ndr`` and ``message-id`` are not hops)
 ORG_LINK = "network-message-id"
 _ORG_RX = re.compile(r"(?:^|;\s*)" + re.escape(ORG_ID_KEY) + r"=([^;\s]+)")
@@ -151,6 +156,7 @@ def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
             links.append(Link(lc, dst, how, e))
             linked_pairs.add((id(lc), id(dst)))
     _org_links(lifecycles, links, linked_pairs)
+    _redirect_links(lifecycles, links, linked_pairs)
     # weak links: same Message-ID on another host, only where nothing else connects them
     by_mid: dict[str, list[Lifecycle]] = defaultdict(list)
     for lc in lifecycles:
@@ -166,6 +172,50 @@ def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
             if a.host != b.host and not (id(b) in connected and any(l.dst is b for l in links)):
                 links.append(Link(a, b, "message-id", None))
     return links
+
+
+_ADDRESS = re.compile(r"<([^<>\s]+)>")
+
+
+def link_target(link: Link) -> str:
+    """The address a ``redirected`` link's Sieve line named (lower case; empty when none)."""
+    m = _ADDRESS.search(link.via.detail or "") if link.via is not None else None
+    return m.group(1).lower() if m else ""
+
+
+def _redirect_links(lifecycles: Sequence[Lifecycle], links: list[Link], linked_pairs: set[tuple[int, int]]) -> None:
+    """``redirected`` links (see module docstring): a Sieve redirect → the copy the mailbox server
+    submitted (it may be logged a little before the Sieve line: the window is the hand-off's)."""
+    by_mid: dict[str, list[Lifecycle]] = defaultdict(list)
+    for lc in lifecycles:
+        if lc.message_id:
+            by_mid[lc.message_id].append(lc)
+    ins: dict[int, list[Lifecycle]] = defaultdict(list)
+    for l in links:
+        if l.how not in ("ndr", "message-id"):
+            ins[id(l.dst)].append(l.src)
+    for lc in lifecycles:
+        for e in lc.events:
+            if e.kind != K.DELIVER or not has_tag(e, Tag.USER_FILTER):
+                continue
+            m = _ADDRESS.search(e.detail or "")
+            mid = e.message_id or lc.message_id
+            if m is None or not mid:
+                continue
+            target = m.group(1).lower()
+            upstream, todo = set(), [lc]  # the hops that brought the message here (one of them may name the target too)
+            while todo:
+                for src in ins.get(id(todo.pop()), []):
+                    if id(src) not in upstream:
+                        upstream.add(id(src))
+                        todo.append(src)
+            cands = [c for c in by_mid.get(mid, []) if c is not lc and id(c) not in upstream and (id(lc), id(c)) not in linked_pairs
+                     and not any(has_tag(x, Tag.MAILBOX) for x in c.events)
+                     and any((x.recipient or "").lower() == target for x in c.events)]
+            dst = _closest(cands, e.ts)
+            if dst is not None and (e.ts is None or dst.start is None or dst.start > e.ts - timedelta(seconds=300)):
+                links.append(Link(lc, dst, "redirected", e))
+                linked_pairs.add((id(lc), id(dst)))
 
 
 def _org_links(lifecycles: Sequence[Lifecycle], links: list[Link], linked_pairs: set[tuple[int, int]]) -> None:

@@ -276,6 +276,15 @@ def then_prefix(lc: Lifecycle, link: Link, final: Event, new_rcpt: str | None = 
             f"({final.reply_text or final.status}) at {when(final.ts, final.host)}; then ")
 
 
+def redirected_prefix(lc: Lifecycle, link: Link) -> str:
+    """The recipient's Sieve ``redirect`` (``link.via``), before what became of the copy it submitted."""
+    e = link.via
+    assert e is not None
+    return (f"redirected by the recipient's own Sieve filter ({e.detail}) at {when(e.ts, e.host)} by "
+            f"{e.program or 'the mailbox server'}" + (f" on {_host(lc.host)}" if lc.host else "")
+            + f"; the copy re-entered the MTA as {link.dst.queue_id} on {_host(link.dst.host)} (same Message-ID); then ")
+
+
 def requeued_prefix(lc: Lifecycle, link: Link) -> str:
     """An administrator re-injected the message under a new queue ID, before what happened next."""
     at = f" at {when(link.via.ts, link.via.host)}" if link.via is not None else ""

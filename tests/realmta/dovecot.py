@@ -7,7 +7,10 @@ container), Maildirs owned by ``nobody``. Users come from a passwd-file userdb:
 * ``inbox@`` — plain delivery into INBOX (no Sieve script);
 * ``junk@`` — a Sieve script ``fileinto :create "Junk"``;
 * ``drop@`` — a Sieve ``discard``;
-* ``full@`` — a 1-byte quota (``quota_grace = 0``): every message is refused 552 5.2.2.
+* ``full@`` — a 1-byte quota (``quota_grace = 0``): every message is refused 552 5.2.2;
+* ``fwd@`` — a Sieve ``redirect "inbox@…"``: Dovecot submits the copy over SMTP to
+  ``submission_host`` (the lab's own mx1, never the system's MTA), which sends it on to mx2 and
+  back to Dovecot, into inbox@'s INBOX.
 
 The system Dovecot (``/etc/dovecot``) is never used or touched.
 """
@@ -21,7 +24,7 @@ from pathlib import Path
 
 DOMAIN = "mbox.example.test"
 USERS = {"inbox": None, "junk": 'require ["fileinto", "mailbox"];\nfileinto :create "Junk";\n',
-         "drop": "discard;\n", "full": None}
+         "drop": "discard;\n", "full": None, "fwd": f'redirect "inbox@{DOMAIN}";\n'}
 
 
 def dovecot_available() -> str | None:
@@ -37,7 +40,10 @@ def dovecot_available() -> str | None:
 
 
 class DovecotLab:
-    def __init__(self, base: Path, logdir: Path) -> None:
+    def __init__(self, base: Path, logdir: Path, submission_host: str | None = None) -> None:
+        #: ``host:port`` of the lab's MTA that Sieve redirects are submitted to (None: they fail, rather
+        #: than reach the system's MTA through Dovecot's default ``sendmail_path``)
+        self.submission_host = submission_host
         self.base = base / "dovecot"
         self.run_dir = self.base / "run"
         self.home = self.base / "home"
@@ -104,6 +110,7 @@ protocol lmtp {{
   mail_plugins = $mail_plugins sieve
 }}
 lmtp_save_to_detail_mailbox = no
+{f"submission_host = {self.submission_host}" if self.submission_host else "sendmail_path = /bin/false"}
 plugin {{
   sieve = file:~/sieve;active=~/.dovecot.sieve
   quota = count:User quota

@@ -551,7 +551,9 @@ class PostfixLab:
         self.filter_ports = dict(amavis.ports) if amavis is not None else {b: self.filter.port for b in ("port", "bounce", "passes", "drop")}
         # the last mile: mx2 delivers @mbox.example.test over LMTP to a real Dovecot (when installed)
         from .dovecot import DOMAIN as MBOX, DovecotLab, dovecot_available
-        self.dovecot = DovecotLab(self.base, self.logdir) if dovecot_available() is None else None
+        # Sieve redirects re-enter the lab's own mx1 (submission_host), never the system's MTA
+        self.dovecot = (DovecotLab(self.base, self.logdir, submission_host=f"127.0.0.1:{self.mx1_port}")
+                        if dovecot_available() is None else None)
         lmtp = {MBOX: f"lmtp:unix:{self.dovecot.socket}"} if self.dovecot else {}
         sink = f"smtp:[127.0.0.1]:{self.sink.port}"
         common = {"ext.example.test": sink, "example.org": sink,

@@ -68,9 +68,9 @@ FILTER_SCENARIOS = ("content_filter", "filter_discard", "amavis_quarantine", "am
                     "amavis_split", "rspamd_reject", "rspamd_discard", "rspamd_pass")
 
 
-#: run only when ``only`` names them (tests/test_last_mile_real.py); the look-alike filter's old
-#: scenarios (content_filter, filter_discard) run always, on the real amavisd-new when installed
-ON_REQUEST = frozenset(FILTER_SCENARIOS) - {"content_filter", "filter_discard"}
+#: run only when ``only`` names them (tests/test_last_mile_real.py: the real filters, the Sieve redirect); the
+#: look-alike filter's old scenarios (content_filter, filter_discard) run always, on the real amavisd-new when installed
+ON_REQUEST = frozenset(FILTER_SCENARIOS) - {"content_filter", "filter_discard"} | {"sieve_redirect"}
 
 
 #: amavis' task ID in its SMTP reply (``id=…``): ``PID-N`` for a child's N-th session, ``PID-N-M`` for the
@@ -170,6 +170,9 @@ def run_all(lab: PostfixLab, timeout: float = 60.0, only: "set[str] | frozenset[
                      {"inbox@mbox.example.test": "delivered", "junk@mbox.example.test": "delivered",
                       "drop@mbox.example.test": "discarded-by-sieve", "full@mbox.example.test": "bounced"},
                      dsn={"full@mbox.example.test": "5.2.2"}, expect_exit=4))
+        # Sieve redirect: fwd@'s script sends the message on to inbox@; Dovecot submits the copy to mx1
+        # (submission_host), a new message with the same Message-ID: mx1 -> mx2 -> Dovecot again
+        add(Scenario("sieve_redirect", "mx1", "tess@example.org", {"fwd@mbox.example.test": "delivered"}))
 
     # issue 17: the real content filters. amavisd-new (SpamAssassin; GTUBE is spam, *.exe is banned), one
     # policy bank per destiny: quarantine (two recipients: one amavis line names both), banned, bounce, pass
@@ -437,6 +440,20 @@ def run_all(lab: PostfixLab, timeout: float = 60.0, only: "set[str] | frozenset[
             lab.hosts["mx2"].wait_removed(n, left())
             s.raw += [("mx2", rf"\b{q2}: to=<inbox@mbox\.example\.test>, .*status=sent \(250 2\.0\.0 <inbox@mbox\.example\.test> \S+ Saved\)"),
                       ("mx2", rf"\b{q2}: to=<full@mbox\.example\.test>, .*dsn=5\.2\.2, status=bounced .*Quota exceeded")]
+        elif s.name == "sieve_redirect":
+            q2 = _sent_to(lab, "mx1", q, "fwd@mbox.example.test", left())
+            s.chain.append(("mx2", q2, "relay"))
+            lab.hosts["mx2"].wait_for(rf"\b{q2}: to=<fwd@mbox\.example\.test>, .*status=sent \(250 2\.0\.0 <fwd@mbox\.example\.test> \S+ Saved\)",
+                                      left())
+            # the copy Dovecot submitted: mx1's second message with this Message-ID
+            m = h.wait_for(rf"\b(?!{q}:)([0-9A-F]+): message-id={re.escape(s.message_id)}$", left())
+            q3 = m.group(1)
+            s.chain.append(("mx1", q3, "redirected"))
+            q4 = _sent_to(lab, "mx1", q3, "inbox@mbox.example.test", left())
+            s.chain.append(("mx2", q4, "relay"))
+            lab.hosts["mx2"].wait_removed(q4, left())
+            s.raw += [("mx1", rf"\b{q}: to=<fwd@mbox\.example\.test>, .*status=sent \(250 2\.0\.0 Ok: queued as {q2}\)"),
+                      ("mx2", rf"\b{q4}: to=<inbox@mbox\.example\.test>, .*status=sent \(250 2\.0\.0 <inbox@mbox\.example\.test> \S+ Saved\)")]
         elif s.name == "content_filter":
             rcpt = next(iter(s.recipients))
             q2 = _sent_to(lab, "mx1", q, rcpt, left())
