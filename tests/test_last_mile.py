@@ -85,6 +85,8 @@ def test_a_sieve_discard_is_its_own_verdict_and_not_a_bounces_failure(mx2):
     cats = {(m["chain"][0]["queue_id"], x["recipient"]): x["category"] for m in items for x in m["recipients"] if x.get("category")}
     assert cats[("4TwNdJ0000z7fxW", "carol@example.org")] == "discarded-by-sieve"
     assert cats[("4TwNdK1111z7fxX", "erin@example.org")] == "bounced"
+    # Dovecot's own "save failed … Quota exceeded" session is told with the MTA's bounce, not listed on its own
+    assert set(cats) == {("4TwNdJ0000z7fxW", "carol@example.org"), ("4TwNdK1111z7fxX", "erin@example.org")}
     assert out.returncode == 4  # the quota bounce is a failure; the Sieve discard alone would not be
     only_sieve = subprocess.run([sys.executable, "-m", "logtrace", "bounces", str(mx2), "--year", "2026", "--tz", "UTC",
                                  "--where", "category = 'discarded-by-sieve'"], capture_output=True, text=True, cwd=REPO)

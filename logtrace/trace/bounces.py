@@ -42,7 +42,7 @@ from typing import Any
 from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.parsing.rules import ParseOptions
 from logtrace.parsing.scan import ScanResult, accounting, scan_frames
-from logtrace.parsing.tags import Tag, tagged
+from logtrace.parsing.tags import Tag, has_tag, tagged
 from logtrace.trace.candidates import PROBLEM_KINDS  # noqa: F401 - re-exported
 from logtrace.trace.candidates import per_message, read_candidates, select_candidates, session_accepts
 from logtrace.trace.correlator import Correlator
@@ -204,6 +204,8 @@ def _find(paths: Sequence[str], mta: str, options: ParseOptions | None, where: s
             roots.setdefault(id(r), r)
     items: list[BounceItem] = []
     for root in sorted(roots.values(), key=lambda r: (r.start is None, r.start or 0)):  # type: ignore[operator]
+        if _mailbox_session_only(root):
+            continue  # a mailbox server's session no MTA message links to: its outcome is told by the MTA's delivery line
         story = corr.story(root, root.queue_id)
         if corr.is_ndr(root):
             continue  # a bounce notification is reported with its original message
@@ -218,6 +220,16 @@ def _find(paths: Sequence[str], mta: str, options: ParseOptions | None, where: s
     if where:
         items = _where(items, where)
     return BouncesResult(items, scan.diagnostics, scan.failed_inputs, acc, log_end, len(ids))
+
+
+def _mailbox_session_only(lc: Any) -> bool:
+    """A lifecycle made only of a mailbox server's lines (Dovecot's LMTP session: ``save failed``
+    for a quota reject, which the MTA logged as its own deferral or bounce and whose reply names
+    no session id to link by)."""
+    from logtrace.events import EventKind
+
+    quiet = (EventKind.CONNECT, EventKind.DISCONNECT, EventKind.OTHER)
+    return any(has_tag(e, Tag.MAILBOX) for e in lc.events) and all(has_tag(e, Tag.MAILBOX) or e.kind in quiet for e in lc.events)
 
 
 def _selection(ev: Any, include_rejected: bool, junk: frozenset[str] | None = None) -> tuple[Any, list[tuple[str, str]], Any, datetime | None]:
