@@ -65,6 +65,13 @@ the transport because the targets are on the loopback interface):
 * ``via-postfix.example.test`` -> Postfix ``mx1``'s smtpd (when a PostfixLab runs),
   and mx1 routes ``via-exim.example.test`` to Exim and ``via-postfix.example.test``
   to the far end.
+* ``mbox.example.test`` (when Dovecot is installed) -> an ``accept`` router
+  ``dovecot_user`` and a ``driver = lmtp`` transport ``dovecot_lmtp`` on the LMTP unix
+  socket of a real Dovecot (:class:`realmta.dovecot.DovecotLab`): the PostfixLab's own
+  Dovecot when the lab runs with Postfix (one Dovecot per lab), else one the EximLab starts
+  itself. Exim logs the local part, then the address, and Dovecot's session ID in ``C=``::
+
+    ... 1xWPGk-00032L-0F => junk <junk@mbox.example.test> R=dovecot_user T=dovecot_lmtp C="250 2.0.0 <junk@mbox.example.test> mAgIBwKaB2ugLQAAg+zDdQ Saved" QT=0.046s DT=0.010s
 
 Retries: ``* * F,<cutoff>,1s`` (default cutoff 10 s), so a greylisted recipient
 is retried by the next queue run and an always-4xx recipient is failed
@@ -152,7 +159,8 @@ class EximInstance:
     def __init__(self, base: Path, logdir: Path, name: str, fqdn: str, port: int,
                  routes: dict[str, tuple[str, int]], retry_cutoff: str = "10s",
                  queue_interval: str = "2s", binary: str | None = None,
-                 syslog: SyslogDaemon | None = None) -> None:
+                 syslog: SyslogDaemon | None = None,
+                 lmtp: tuple[str, Path] | None = None) -> None:
         self.binary = binary or find_exim()
         if not self.binary:
             raise RuntimeError("exim not found")
@@ -161,6 +169,8 @@ class EximInstance:
         self.group = st.get("exim_group") or self.user
         self.name, self.fqdn, self.port = name, fqdn, port
         self.routes = routes                 # domain -> (ip, port)
+        #: (domain, Dovecot's LMTP unix socket): that domain is delivered by the lmtp transport
+        self.lmtp = lmtp
         self.retry_cutoff, self.queue_interval = retry_cutoff, queue_interval
         self.dir = base / name
         self.spool = self.dir / "spool"
@@ -200,6 +210,25 @@ route{i}:
   self = send
   no_more
 
+"""
+        lmtp_transport = ""
+        if self.lmtp:
+            dom, sock = self.lmtp
+            routers += f"""\
+dovecot_user:
+  driver = accept
+  domains = {dom}
+  transport = dovecot_lmtp
+  no_more
+
+"""
+            lmtp_transport = f"""
+dovecot_lmtp:
+  driver = lmtp
+  socket = {sock}
+  user = {self.user}
+  batch_max = 1
+  timeout = 30s
 """
         log_path = f"{self.logdir}/{self.name}.%slog"
         if self.syslog:
@@ -255,7 +284,7 @@ remote_smtp:
   command_timeout = 30s
   data_timeout = 60s
   final_timeout = 60s
-
+{lmtp_transport}
 begin retry
 
 * * F,{self.retry_cutoff},1s
@@ -418,12 +447,24 @@ class EximLab:
             self.loghost.sources = [exim_syslog.logs["rfc3164"]]
             if self.postfix:
                 self.loghost.sources += [h.logs["rfc3164"] for h in self.postfix.hosts.values()]
+        # the last mile: @mbox.example.test goes over LMTP to a real Dovecot (when installed) —
+        # the Postfix lab's own when there is one (one Dovecot per lab), else the Exim lab's
+        from .dovecot import DOMAIN as MBOX, DovecotLab, dovecot_available
+        self.own_dovecot = False
+        if self.postfix:
+            self.dovecot = self.postfix.dovecot
+        elif dovecot_available() is None:
+            self.dovecot = DovecotLab(self.base, self.logdir, submission_host=f"127.0.0.1:{self.exim_port}")
+            self.own_dovecot = True
+        else:
+            self.dovecot = None
         routes = {d: ("127.0.0.1", self.sink.port) for d in self.SINK_DOMAINS}
         if self.postfix:
             routes["via-postfix.example.test"] = ("127.0.0.1", self.postfix.mx1_port)
         self.exim = EximInstance(self.base, self.logdir, "exim1", "exim1.example.test",
                                  self.exim_port, routes, retry_cutoff=retry_cutoff,
-                                 syslog=exim_syslog)
+                                 syslog=exim_syslog,
+                                 lmtp=(MBOX, self.dovecot.socket) if self.dovecot else None)
         self._started: list = []
 
     def start(self) -> "EximLab":
@@ -437,6 +478,9 @@ class EximLab:
             else:
                 self.sink.start()
                 self._started.append(self.sink)
+            if self.own_dovecot:
+                self._started.append(self.dovecot)
+                self.dovecot.start()
             if self.exim.syslog:
                 self._started.append(self.exim.syslog)
                 self.exim.syslog.start()
