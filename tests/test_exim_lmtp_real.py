@@ -7,6 +7,9 @@
 ``follow`` on Exim's main log plus Dovecot's log must link the two by that session ID and name
 the folder: plain INBOX for ``inbox@``, the junk folder for ``junk@`` (Sieve ``fileinto "Junk"``).
 
+Two variants, one lab each (Exim and Dovecot started once per variant): Exim alone with a Dovecot
+the EximLab starts itself, and Exim beside the Postfix lab, sharing the PostfixLab's Dovecot.
+
 Run serialized with the other lab tests: ``flock /tmp/realmta.lock python -m pytest …``.
 """
 from __future__ import annotations
@@ -23,18 +26,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realmta.common import find_recipient, run_follow  # noqa: E402
 from realmta.dovecot import DOMAIN, dovecot_available  # noqa: E402
 from realmta.exim import LINE_RE, EximLab, exim_available  # noqa: E402
+from realmta.postfix import postfix_available  # noqa: E402
 
 pytestmark = pytest.mark.realmta
 
 INBOX, JUNK = f"inbox@{DOMAIN}", f"junk@{DOMAIN}"
 
 
-@pytest.fixture(scope="module")
-def lmtp_run():
+@pytest.fixture(scope="module", params=["exim-only", "with-postfix"])
+def lmtp_run(request):
+    """One lab per variant: Exim with a Dovecot of its own, and Exim beside the Postfix lab,
+    sharing the PostfixLab's Dovecot."""
     reason = exim_available() or dovecot_available()
+    if not reason and request.param == "with-postfix":
+        reason = postfix_available()
     if reason:
         unavailable(reason, required=REQUIRE_MTA)
-    lab = EximLab(with_postfix=False)
+    lab = EximLab(with_postfix=request.param == "with-postfix")
+    if lab.postfix is not None:
+        assert lab.dovecot is lab.postfix.dovecot and not lab.own_dovecot
     try:
         lab.start()
         try:
