@@ -11,6 +11,7 @@ through Dovecot's own ``log_path`` file.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -421,3 +422,18 @@ def test_amavis_split_verdict_decides_each_recipient(tmp_path):
     assert "quarantined as spam-FG0qEdOSqTXA" in q3["summary"] and q3["evidence"] == [f"{log}:9", f"{log}:5"]
     code, cats, _ = _bounces(log)
     assert cats == {("1489D2126EA", "spam-q3@filtered.example.test"): "quarantined"} and code == 4
+
+
+def test_exim_local_part_delivery_shows_the_full_address_in_the_timeline(tmp_path):
+    """Exim logs a local delivery as ``=> junk <junk@mbox.example.test>`` (no ``H=``): the
+    timeline names the address, not the bare local part (seen in the real Exim→Dovecot lab)."""
+    ex = tmp_path / "mainlog"
+    ex.write_text(
+        "2026-11-22 10:00:00 1tWxyz-000ABD-3F <= a@example.net H=ext.example.net [192.0.2.20] P=esmtp S=1200 id=x2@example.net\n"
+        "2026-11-22 10:00:01 1tWxyz-000ABD-3F => junk <junk@mbox.example.test> R=dovecot_user T=dovecot_lmtp "
+        'C="250 2.0.0 <junk@mbox.example.test> mAgIBwKaB2ugLQAAg+zDdQ Saved"\n'
+        "2026-11-22 10:00:01 1tWxyz-000ABD-3F Completed\n")
+    out = subprocess.run([sys.executable, "-m", "logtrace", "follow", "1tWxyz-000ABD-3F", str(ex), "--tz", "UTC"],
+                         capture_output=True, text=True, cwd=REPO, env=dict(os.environ, COLUMNS="200"))
+    assert out.returncode == 0, out.stderr
+    assert "to=<junk@mbox.example.test>" in out.stdout and "to=<junk>" not in out.stdout, out.stdout

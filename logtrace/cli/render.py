@@ -318,7 +318,8 @@ def _details(e: Any) -> str:
     k = str(e.kind)
     parts: list[str] = []
     if e.recipient:
-        parts.append(f"to=<{e.recipient}>")
+        local_only = "@" not in e.recipient and e.orig_recipient and "@" in e.orig_recipient  # Exim's ``=> bob <bob@example.org>``
+        parts.append(f"to=<{e.orig_recipient if local_only else e.recipient}>")
     if e.sender is not None and k in ("queued", "accept", "expire", "reject"):
         parts.append(f"from=<{e.sender}>")
     if e.client_host or e.client_ip:
