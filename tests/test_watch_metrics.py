@@ -106,6 +106,7 @@ def test_metrics_endpoint_equals_summary_totals_and_labels_are_bounded(tmp_path)
     programs = {dict(k[1])["program"] for k in got if k[0] == "logtrace_lines_total"}
     assert {"smtpd", "qmgr", "smtp", "cleanup"} <= programs and all(" " not in p and len(p) < 33 for p in programs)
     assert ("logtrace_watch_lag_seconds", ()) in got and got[("logtrace_watch_backlog_bytes", ())] == 0
+    assert not [k for k in got if k[0].endswith("_created")]  # no per-counter creation stamps in the exposition
     # the textfile (written at exit, atomically) says the same
     final = _samples(textfile.read_text())
     for metric in SUMMARY_EQUIVALENTS:

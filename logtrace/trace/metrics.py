@@ -64,6 +64,8 @@ def require() -> Any:
     except ImportError:
         raise LogtraceError("--metrics-listen/--metrics-file need the prometheus_client package",
                             hint="pip install 'logtrace[watch]'") from None
+    if hasattr(prometheus_client, "disable_created_metrics"):  # no *_created sample per counter (as postfix_exporter)
+        prometheus_client.disable_created_metrics()
     return prometheus_client
 
 
