@@ -407,3 +407,15 @@ def test_import_does_not_pull_in_pyparsing_or_polars() -> None:
             "bad = [m for m in ('pyparsing', 'polars') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_error_caret_indexes_the_query_as_given_even_with_tabs():
+    """pyparsing expands tabs before parsing unless told not to; the caret must point into the
+    string the user typed (atheris found column 185 for a 26-character query of 23 tabs + 't=t')."""
+    from logtrace.errors import QuerySyntaxError
+    from logtrace.query.polars_backend import compile_where
+
+    expr = "\t" * 23 + "t=t"
+    with pytest.raises(QuerySyntaxError) as e:
+        compile_where(expr)
+    assert e.value.col == 24 and expr[e.value.col - 1] == "t"

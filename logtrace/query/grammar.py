@@ -98,7 +98,9 @@ def where_grammar() -> Any:
         test,
         [(NOT, 1, pp.OpAssoc.RIGHT, unary), (AND, 2, pp.OpAssoc.LEFT, binary), (OR, 2, pp.OpAssoc.LEFT, binary)],
     ).set_name("expression")
-    return expr
+    # locations (a Tok's loc, an error's caret) index the string as given: pyparsing would
+    # otherwise expand tabs first (atheris: a caret at column 185 of a 26-character query)
+    return expr.parse_with_tabs()
 
 
 def error_at(expr: str, loc: int, message: str, hint: str | None = None) -> QuerySyntaxError:
