@@ -22,7 +22,8 @@ from logtrace.containers import rspamd_log
 from logtrace.containers.stamps import parse_3339
 from logtrace.events import Event, EventKind as K, Unparsed
 from logtrace.parsing.protocol import FileContext
-from logtrace.parsing.rules import Rule, RuleParser, conform, empty_frame, local_zone
+from logtrace.parsing.frames import own_log_frame
+from logtrace.parsing.rules import Rule, RuleParser
 from logtrace.parsing.tags import Tag
 
 #: ``<c8d5b1>; task; rspamd_task_write_log: id: <msgid>, qid: <QID>, ip: …, from: <…>,
@@ -82,21 +83,4 @@ class RspamdParser(RuleParser):
                                pid=int(g["pid"]) if g["pid"] else None, ctx=ctx, line_no=line_no)
 
     def parse_frame(self, lines: Any, ctx: FileContext) -> Any:
-        import polars as pl
-
-        from logtrace.containers.stamps import assign_years, frame_timestamps
-
-        if "_year" not in lines.columns:
-            lines = assign_years(lines, ctx.years)
-        env = rspamd_log.frame(lines)
-        mine = env.filter(pl.col("program").is_not_null())
-        parts: list[Any] = []
-        if mine.height:
-            mine = frame_timestamps(mine, self.options.tz or local_zone(), ctx.years).with_columns(_daemon=pl.lit("rspamd"))
-            parts += self.body_parts(mine, ["line_no", "ts", "host", "program", "pid"])
-        rest = env.filter(pl.col("program").is_null()).select(lines.columns)
-        if rest.height:
-            parts.append(self._router.parse_frame(rest, ctx))
-        if not parts:
-            return empty_frame()
-        return conform(pl.concat(parts, how="diagonal_relaxed"), ctx.path)
+        return own_log_frame(self, lines, ctx, rspamd_log.frame, "rspamd")

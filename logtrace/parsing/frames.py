@@ -100,3 +100,28 @@ def conform(df: Any, path: str, columns: frozenset[str] | None = None) -> Any:
             cols.append(pl.lit(None, dtype).alias(name))
     out = df.select(cols)
     return out if columns is not None else out.sort("line_no")
+
+
+def own_log_frame(parser: Any, lines: Any, ctx: Any, envelope: Any, daemon: str) -> Any:
+    """Frame form of a program's own log file (Dovecot's ``log_path``, rspamd's ``rspamd.log``):
+    ``envelope(lines)`` frames the lines it knows (``program`` set) and the dialect's rules read
+    their bodies as ``daemon``; every other line goes to the parser's router, as syslog would."""
+    import polars as pl
+
+    from logtrace.containers.stamps import assign_years, frame_timestamps
+    from logtrace.parsing.rules import empty_frame, local_zone
+
+    if "_year" not in lines.columns:
+        lines = assign_years(lines, ctx.years)
+    env = envelope(lines)
+    mine = env.filter(pl.col("program").is_not_null())
+    parts: list[Any] = []
+    if mine.height:
+        mine = frame_timestamps(mine, parser.options.tz or local_zone(), ctx.years).with_columns(_daemon=pl.lit(daemon))
+        parts += parser.body_parts(mine, ["line_no", "ts", "host", "program", "pid"])
+    rest = env.filter(pl.col("program").is_null()).select(lines.columns)
+    if rest.height:
+        parts.append(parser._router.parse_frame(rest, ctx))
+    if not parts:
+        return empty_frame()
+    return conform(pl.concat(parts, how="diagonal_relaxed"), ctx.path)

@@ -32,33 +32,16 @@ from logtrace.reports.text import TITLES as TEXT_TITLES
 #: at most this many "accepted then failed" messages are listed (the rest are counted, not lost)
 FAILED_LIMIT = 500
 
-#: section name → heading (the order of the tables)
-TITLES: dict[str, str] = {
-    "per_day": "Per-day traffic",
-    "per_hour": "Per-hour traffic (totals over all days)",
-    "delivery_by_domain": "Message delivery by recipient domain",
-    "delivery_by_relay": "Message delivery by relay domain",
-    "exim_transports": "Deliveries by transport (eximstats)",
-    "reception_by_domain": "Messages received by sender domain",
-    "reception_by_client": "Messages received by client domain",
-    "exim_relayed": "Relayed messages (eximstats: received from one host, delivered to another)",
-    "smtpd_hosts": "SMTPD connections by client domain",
-    "senders_by_count": "Senders by message count",
-    "recipients_by_count": "Recipients by message count",
-    "senders_by_size": "Senders by message size",
-    "recipients_by_size": "Recipients by message size",
-    "delays": "Delivery delay percentiles",
-    "postscreen": "Postscreen actions",
-    "deferral_reasons": "Deferrals by reason",
-    "deferral_hosts": "Deferrals by remote host",
-    "bounce_reasons": "Bounces by reason",
-    "bounce_hosts": "Bounces by remote host",
-    "reject_actions": "Rejects, warnings, holds and discards",
-    "reject_reasons": "Rejects by reason",
-    "reject_hosts": "Rejects by client",
-    "warnings": "Warnings, fatal errors and panics",
-    "no_size": "Messages with no size data",
-}
+#: the order of the tables (sections not named here follow, in the document's order)
+ORDER: tuple[str, ...] = (
+    "per_day", "per_hour", "delivery_by_domain", "delivery_by_relay", "exim_transports", "reception_by_domain",
+    "reception_by_client", "exim_relayed", "smtpd_hosts", "senders_by_count", "recipients_by_count", "senders_by_size",
+    "recipients_by_size", "delays", "postscreen", "deferral_reasons", "deferral_hosts", "bounce_reasons", "bounce_hosts",
+    "reject_actions", "reject_reasons", "reject_hosts", "warnings", "no_size",
+)
+#: section name → heading: the text report's titles, a few shorter here
+TITLES: dict[str, str] = {n: TEXT_TITLES[n] for n in ORDER} | {
+    "exim_transports": "Deliveries by transport (eximstats)", "delays": "Delivery delay percentiles"}
 #: traffic series of the per-day/per-hour charts, in legend order
 SERIES = ("received", "delivered", "deferrals", "bounced", "rejected")  # logtrace.summary/2 (deferrals: attempts)
 _SIZE_COLS = re.compile(r"(^|_)bytes($|_)|size")
