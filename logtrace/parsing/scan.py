@@ -13,6 +13,7 @@ read (the CLI keeps going and exits 2 at the end).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -176,17 +177,69 @@ def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOption
     ``raw=True`` adds a ``raw`` column: the line's text on unparsed rows (``parse --only-unparsed``).
     """
     result = result if result is not None else ScanResult()
-    for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
-        syslog = isinstance(parser, Router) or not has_native_container(type(parser))
-        flt = line_filter if filter_native or syslog else None
-        if reads_whole_files(parser):
-            for df in parser.parse_file(f, ctx, result.diagnostics, flt(f.path) if callable(flt) else flt):
-                yield _with_raw(df, None) if raw else df
-            continue
-        narrowed = narrow is not None and syslog
-        for lines in _prepared(f, parser, ctx, result, flt, chunk_bytes):
-            df = parser.parse_frame(lines, ctx, narrow) if narrowed else parser.parse_frame(lines, ctx)
-            yield _with_raw(df, lines) if raw else df
+
+    def jobs() -> Iterator[Any]:
+        for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
+            syslog = isinstance(parser, Router) or not has_native_container(type(parser))
+            flt = line_filter if filter_native or syslog else None
+            if reads_whole_files(parser):
+                for df in parser.parse_file(f, ctx, result.diagnostics, flt(f.path) if callable(flt) else flt):
+                    yield _with_raw(df, None) if raw else df
+                continue
+            narrowed = narrow is not None and syslog
+            for lines in _prepared(f, parser, ctx, result, flt, chunk_bytes):
+                yield functools.partial(_parse_block, parser, lines, ctx, narrow if narrowed else None, raw)
+
+    yield from pipelined(jobs(), parse_threads())
+
+
+def _parse_block(parser: Any, lines: Any, ctx: FileContext, narrow: Any, raw: bool) -> Any:
+    df = parser.parse_frame(lines, ctx, narrow) if narrow is not None else parser.parse_frame(lines, ctx)
+    return _with_raw(df, lines) if raw else df
+
+
+def parse_threads() -> int:
+    """Threads that parse blocks while the caller works on the blocks before (folds, filters, writes):
+    ``$LOGTRACE_THREADS``, else one less than the CPUs this process may use (at least 1, at most 3).
+    polars releases the GIL while it runs a plan, so on 2 cores one parsing thread beside the
+    folding caller took a 1M-line summary from 4.4 to 3.4 s (two threads: 3.2 s, but 620 MB
+    instead of 500 MB peak: two blocks' working sets at once). 0 parses in the caller's thread."""
+    raw = os.environ.get("LOGTRACE_THREADS", "").strip()
+    if raw.isdigit():
+        return int(raw)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus - 1, 3))
+
+
+def pipelined(jobs: Iterator[Any], threads: int) -> Iterator[Any]:
+    """Results of ``jobs`` in order. A job is a ready value or a callable, run on a pool of ``threads``
+    threads (0: in the caller's thread) with at most ``threads`` blocks being parsed ahead of the one
+    the caller holds, so memory stays at a few blocks. The ``jobs`` iterator itself (reading, year
+    inference: sequential) runs in the caller's thread; a job's exception is raised where its result
+    would have been yielded."""
+    if threads <= 0:
+        for job in jobs:
+            yield job() if callable(job) else job
+        return
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="logtrace-parse")
+    pending: deque[Any] = deque()
+
+    def take() -> Any:
+        head = pending.popleft()
+        return head.result() if isinstance(head, Future) else head
+
+    try:
+        for job in jobs:
+            pending.append(pool.submit(job) if callable(job) else job)
+            while len(pending) > threads or (pending and not isinstance(pending[0], Future)):
+                yield take()
+        while pending:
+            yield take()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _with_raw(df: Any, lines: Any) -> Any:
