@@ -134,7 +134,9 @@ def table_state(df: Any) -> dict[str, Any] | None:
     if df is None:
         return None
     df = df.sort(df.columns, nulls_last=True) if df.height and df.width else df  # byte-stable documents
-    out = df.with_columns(pl.col(c).cast(pl.String) for c, t in df.schema.items() if t in (pl.Date, pl.Datetime))
+    out = df.with_columns(*(pl.col(c).cast(pl.String) for c, t in df.schema.items() if t in (pl.Date, pl.Datetime)),
+                          # float sums (delay seconds) are added in thread order: their last bits vary between runs
+                          *(pl.col(c).round(6) for c, t in df.schema.items() if t in (pl.Float32, pl.Float64)))
     return {"columns": list(df.columns), "dtypes": [str(t) for t in df.schema.values()], "rows": [list(r) for r in out.iter_rows()]}
 
 

@@ -163,13 +163,15 @@ def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
         mid = lc.message_id
         if mid:
             by_mid[mid].append(lc)
-    connected = {id(l.src) for l in links} | {id(l.dst) for l in links}
+    # a lifecycle is in one Message-ID group only, so the links made below never reach another group's
+    # lifecycles: the destinations before the loop decide (a set, not a scan of every link per pair)
+    reached = {id(l.dst) for l in links}
     for group in by_mid.values():
         if len(group) < 2:
             continue
         group = sorted(group, key=lambda c: (c.start is None, c.start or 0))  # type: ignore[operator]
         for a, b in zip(group, group[1:]):
-            if a.host != b.host and not (id(b) in connected and any(l.dst is b for l in links)):
+            if a.host != b.host and id(b) not in reached:
                 links.append(Link(a, b, "message-id", None))
     return links
 
