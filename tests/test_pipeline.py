@@ -1,0 +1,109 @@
+"""Blocks parsed on threads (``logtrace.parsing.scan.pipelined``) give exactly what the caller's own
+thread gives: order, line accounting, summary, bounces and parse output, on a generated log cut into
+many small blocks so that several are in flight at once."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import generate_log
+from logtrace.input import reader
+from logtrace.parsing import scan
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_log(tmp_path_factory.mktemp("pipe") / "mail.log", 12000, 11)
+
+
+def test_results_come_in_job_order_with_ready_values_between():
+    seen: list[str] = []
+
+    def job(i: int):
+        def run() -> int:
+            seen.append(threading.current_thread().name)
+            return i * 10
+        return run
+
+    jobs = [job(0), job(1), "ready", job(2), job(3), job(4)]
+    for threads in (0, 1, 3):
+        seen.clear()
+        assert list(scan.pipelined(iter(jobs), threads)) == [0, 10, "ready", 20, 30, 40]
+        if threads:
+            assert all(n.startswith("logtrace-parse") for n in seen)
+        else:
+            assert seen == [threading.current_thread().name] * 5
+
+
+def test_a_failing_job_raises_where_its_result_would_be():
+    def boom() -> int:
+        raise ValueError("block 2 is bad")
+
+    out = []
+    with pytest.raises(ValueError, match="block 2 is bad"):
+        for x in scan.pipelined(iter([lambda: 1, boom, lambda: 3]), 2):
+            out.append(x)
+    assert out == [1]
+
+
+def test_thread_count_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LOGTRACE_THREADS", "0")
+    assert scan.parse_threads() == 0
+    monkeypatch.setenv("LOGTRACE_THREADS", "3")
+    assert scan.parse_threads() == 3
+    monkeypatch.delenv("LOGTRACE_THREADS")
+    assert 1 <= scan.parse_threads() <= 3
+
+
+def _with_threads(monkeypatch, n: int, fn):
+    monkeypatch.setenv("LOGTRACE_THREADS", str(n))
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 96 << 10)  # ~18 blocks: several in flight at once
+    return fn()
+
+
+def test_parse_frames_and_accounting_are_the_same_with_and_without_threads(log, monkeypatch):
+    def run():
+        st = scan.parse_stream([str(log)])
+        frames = list(st.frames)
+        return frames, st.accounting.sort("program")
+
+    f0, a0 = _with_threads(monkeypatch, 0, run)
+    f2, a2 = _with_threads(monkeypatch, 2, run)
+    assert len(f0) == len(f2) > 10
+    for x, y in zip(f0, f2):
+        assert x.equals(y)
+    assert a0.equals(a2)
+    assert int(a0["parsed"].sum()) > 11000
+
+
+def test_summary_is_the_same_with_and_without_threads(log, monkeypatch):
+    from logtrace.reports import summary
+
+    monkeypatch.setattr(summary, "BLOCK_BYTES", 96 << 10)
+
+    def run():
+        return summary.summarize([str(log)])
+
+    s0 = _with_threads(monkeypatch, 0, run)
+    s2 = _with_threads(monkeypatch, 2, run)
+    assert s0.totals == s2.totals and s0.totals["received"] > 500
+    assert s0.unique == s2.unique
+    for name, df in s0.sections.items():
+        assert df.equals(s2.sections[name]), name
+    assert s0.state == s2.state
+
+
+def test_bounces_are_the_same_with_and_without_threads(log, monkeypatch):
+    from logtrace.trace.bounces import find_bounces
+
+    def run():
+        r = find_bounces([str(log)])
+        return [(i.story.origin.queue_id, [str(r.verdict) for r in i.failed], i.categories) for i in r.items]
+
+    b0 = _with_threads(monkeypatch, 0, run)
+    b2 = _with_threads(monkeypatch, 2, run)
+    assert b0 == b2 and len(b0) > 5
+    assert all(failed for _, failed, _ in b0)
