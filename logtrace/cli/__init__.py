@@ -12,6 +12,12 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """The console entry point: start follow's search, then run the typer app."""
+    import os
+
+    # polars' allocator (jemalloc) reads this when polars is first imported: one arena for every
+    # thread lets the parsing thread reuse what the folding thread freed (measured on 8M lines:
+    # peak RSS 763 -> 710 MB, same CPU time). A value the user set wins.
+    os.environ.setdefault("_RJEM_MALLOC_CONF", "narenas:1")
     from logtrace.cli import early
 
     early.start(sys.argv[1:])
