@@ -212,10 +212,15 @@ def build_lifecycles(events: Iterable[Event]) -> list[Lifecycle]:
                 joining.append(e)
                 continue
             by_id[(rename.get(e.host, e.host) if e.host else e.host, instance_of(e), e.queue_id)].append(e)
+    keys_of: dict[str, list[tuple[str | None, str, str]]] = defaultdict(list)  # queue ID → its keys, in by_id's order
+    for k in by_id:
+        keys_of[k[2]].append(k)
     for e in joining:
         host = rename.get(e.host, e.host) if e.host else e.host
         # a filter's own log file may name no host (rspamd.log): it joins the lifecycle of its queue ID on any host
-        key = next((k for k in by_id if (k[0] == host or host is None) and k[2] == e.queue_id), (host, instance_of(e), e.queue_id))
+        key = next((k for k in keys_of[e.queue_id] if k[0] == host or host is None), (host, instance_of(e), e.queue_id))
+        if key not in by_id:
+            keys_of[key[2]].append(key)
         by_id[key].append(e)
     out: list[Lifecycle] = []
     for (host, inst, qid), evs in by_id.items():
