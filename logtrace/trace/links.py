@@ -10,7 +10,13 @@ Invariants:
   ``content-filter`` link is also made when the re-injected lifecycle names the one the filter
   received, rule tag :data:`~logtrace.parsing.tags.Tag.FILTERED_FROM`), ``ndr`` (bounce/delay notification; also a bounce that names
   its original, ``status`` ``bounce-of``), ``message-id`` (the same Message-ID header on
-  another host: a weaker link, used only when no reply names the next ID), ``redirected`` (a
+  another host: a weaker link, used only when no reply names the next ID; never to or from a
+  mailbox server's session, rule tag :data:`~logtrace.parsing.tags.Tag.MAILBOX`: that hop is
+  reached by its session ID (``mailbox``) or not at all — a refused delivery's session, e.g.
+  over quota, is named on the mailbox server's side only, and the MTA's bounce tells that
+  story; Dovecot's own log file has no host and whole-second stamps, so by Message-ID and
+  start time alone such a session would be linked from whichever MTA hop happened to start
+  before it within that second), ``redirected`` (a
   Sieve ``redirect`` on the mailbox server, rule tag :data:`~logtrace.parsing.tags.Tag.USER_FILTER`
   with the new address in ``detail``, to the copy it submitted: the MTA lifecycle with the same
   Message-ID that has the new address as a recipient, starting closest to the redirect; any host,
@@ -157,11 +163,12 @@ def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
             linked_pairs.add((id(lc), id(dst)))
     _org_links(lifecycles, links, linked_pairs)
     _redirect_links(lifecycles, links, linked_pairs)
-    # weak links: same Message-ID on another host, only where nothing else connects them
+    # weak links: same Message-ID on another host, only where nothing else connects them; never to or
+    # from a mailbox server's session (see module docstring)
     by_mid: dict[str, list[Lifecycle]] = defaultdict(list)
     for lc in lifecycles:
         mid = lc.message_id
-        if mid:
+        if mid and not _is_mailbox_session(lc):
             by_mid[mid].append(lc)
     # a lifecycle is in one Message-ID group only, so the links made below never reach another group's
     # lifecycles: the destinations before the loop decide (a set, not a scan of every link per pair)
@@ -174,6 +181,11 @@ def build_links(lifecycles: Sequence[Lifecycle]) -> list[Link]:
             if a.host != b.host and id(b) not in reached:
                 links.append(Link(a, b, "message-id", None))
     return links
+
+
+def _is_mailbox_session(lc: Lifecycle) -> bool:
+    """``lc`` is a mailbox server's delivery session (its lines' rule tag :data:`Tag.MAILBOX`)."""
+    return any(has_tag(x, Tag.MAILBOX) for x in lc.events)
 
 
 _ADDRESS = re.compile(r"<([^<>\s]+)>")
@@ -212,7 +224,7 @@ def _redirect_links(lifecycles: Sequence[Lifecycle], links: list[Link], linked_p
                         upstream.add(id(src))
                         todo.append(src)
             cands = [c for c in by_mid.get(mid, []) if c is not lc and id(c) not in upstream and (id(lc), id(c)) not in linked_pairs
-                     and not any(has_tag(x, Tag.MAILBOX) for x in c.events)
+                     and not _is_mailbox_session(c)
                      and any((x.recipient or "").lower() == target for x in c.events)]
             dst = _closest(cands, e.ts)
             if dst is not None and (e.ts is None or dst.start is None or dst.start > e.ts - timedelta(seconds=300)):
