@@ -1,6 +1,7 @@
 """Blocks parsed on threads (``logtrace.parsing.scan.pipelined``) give exactly what the caller's own
 thread gives: order, line accounting, summary, bounces and parse output, on a generated log cut into
-many small blocks so that several are in flight at once."""
+many small blocks so that several are in flight at once. And the summary fold's end-of-run hand-off
+join, run in slices of the hashed queue IDs to bound its memory, counts what one join counts."""
 
 from __future__ import annotations
 
@@ -107,3 +108,13 @@ def test_bounces_are_the_same_with_and_without_threads(log, monkeypatch):
     b2 = _with_threads(monkeypatch, 2, run)
     assert b0 == b2 and len(b0) > 5
     assert all(failed for _, failed, _ in b0)
+
+
+def test_hand_off_join_in_slices_counts_what_one_join_counts(log, monkeypatch):
+    from logtrace.reports import fold, summary
+
+    one = summary.summarize([str(log)], keep_state=False).unique
+    monkeypatch.setattr(fold, "HANDOFF_SLICE_ROWS", 50)  # the generated log has a few hundred hand-offs: 8 slices
+    sliced = summary.summarize([str(log)], keep_state=False).unique
+    assert sliced == one
+    assert one["content_filter_reinjections"] > 50 and one["host_handoffs"] > 50
