@@ -87,7 +87,8 @@ class Latest:
             run = pl.concat([a, b]).unique(subset="k", keep="last", maintain_order=True).sort("k")
             if not self.runs:  # nothing older left that a tombstone could hide
                 run = run.filter(pl.col("live"))
-            self.runs.append(detach(run))  # own buffers: a merged run must not pin its parts'
+            if run.height:
+                self.runs.append(detach(run))  # own buffers: a merged run must not pin its parts'
 
     @property
     def height(self) -> int:
