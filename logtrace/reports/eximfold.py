@@ -113,7 +113,8 @@ class EximFold:
         x = ev.filter(tagged(Tag.EXIMSTATS))
         if not x.height:
             return
-        x = x.sort("seq")
+        if not x.get_column("seq").is_sorted():
+            x = x.sort("seq")
         hosts = [self._messages(x), self._rejects(x), self._notes(x)]
         hosts = [h for part in hosts for h in part if h.height]
         if hosts:
