@@ -6,6 +6,9 @@ Which rows play which part comes from the eximstats role tags on the rules
 docstring of :mod:`logtrace.reports.summary` and pinned by ``tests/test_eximstats_crosscheck.py``.
 Its "Deliveries by transport" and "Relayed messages" tables: :func:`exim_tables` (``detail`` of a
 delivery is its ``T=`` transport), pinned by ``tests/test_report_exim_tables.py``.
+
+The counting itself is one streaming fold, :class:`~logtrace.reports.eximfold.EximFold`: ``logtrace
+summary`` feeds it block by block, and the whole-frame functions here fold a frame as one block.
 """
 
 from __future__ import annotations
