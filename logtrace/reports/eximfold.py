@@ -138,8 +138,8 @@ class EximFold:
         client = host_word(c("client_host"), c("client_ip")).str.to_lowercase()
         sender = pl.when(c("sender").fill_null("") == "").then(pl.lit("<>")).otherwise(c("sender")).str.to_lowercase()
         # what the messages' lines say, cut before sorting (a stable sort by message keeps the lines in order)
-        m = (x.filter((is_acc | is_co | is_dlv | is_dfr | is_bnc) & c("queue_id").is_not_null())
-             .select("detail", "relay_host", "relay_ip", "recipient", "orig_recipient", k=key_hash("queue_id"),
+        lines = x.filter((is_acc | is_co | is_dlv | is_dfr | is_bnc) & c("queue_id").is_not_null())
+        m = (lines.with_row_index("r").select("r", k=key_hash("queue_id"), has_ip=c("relay_ip").is_not_null(),
                      acc=is_acc, co=is_co, dlv=is_dlv, dfr=is_dfr, bnc=is_bnc,
                      size=pl.when(is_acc).then(c("size").fill_null(0).cast(pl.Int64)),
                      client=pl.when(remote).then(client), sender=pl.when(remote).then(sender),
@@ -190,7 +190,7 @@ class EximFold:
         m = m.with_columns(
             **{name: before | (c(f"n_{name}") > 0) for name, (_, before) in flags.items()},
             **{f"new_{name}": hit & (c(f"n_{name}") == 1) & ~before for name, (hit, before) in flags.items()},
-            additional=c("dlv") & c("relay_ip").is_not_null() & (c("dk") == c("prev_dk")).fill_null(False),
+            additional=c("dlv") & c("has_ip") & (c("dk") == c("prev_dk")).fill_null(False),
             dk=ffill(c("dk")).fill_null(carry("dk")))
         # what later blocks need: the state after each message's last line here ("Completed": forgotten)
         self.messages.put(m.filter(c("new_k").shift(-1, fill_value=True)).select(
@@ -202,7 +202,9 @@ class EximFold:
                        bytes_delivered=c("sz").filter(first).fill_null(0).sum()).row(0, named=True)
         for key, v in got.items():
             self.counts[key] += int(v or 0)
-        firsts = m.filter(first)
+        firsts = m.filter(first).select("sz", "from_client", "from_sender", "r")
+        firsts = pl.concat([firsts, lines.select("detail", "relay_host", "relay_ip", "recipient", "orig_recipient")[firsts.get_column("r")]],
+                           how="horizontal")
         self._tables(firsts)
         rword = pl.coalesce(c("relay_host"), pl.lit("[") + c("relay_ip") + pl.lit("]"), pl.lit("local"))
         return [m.filter(c("acc")).select(key=pl.lit("received_hosts"), host="word").unique(),
