@@ -16,8 +16,8 @@ per message, not by the number of lines. Every number equals what
 :func:`~logtrace.reports.summary.build` computes over the whole event frame; the pflogsumm and
 eximstats cross-checks and ``tests/test_summary.py`` hold the fold to it.
 
-Exim rows (``Tag.EXIMSTATS``) are also kept narrow for eximstats' grand totals, which need each
-message's lines in order (:func:`~logtrace.reports.eximstats.exim_totals`).
+Exim rows (``Tag.EXIMSTATS``) are also folded into eximstats' state (:class:`~logtrace.reports.eximfold.EximFold`:
+per message in flight, counts, host sets and the eximstats tables).
 
 :meth:`SummaryFold.state` exports every keyed counter (uncut by ``--top``), the SMTPD connection
 aggregate, the messages with no size data and the de-duplication adjustments as JSON-ready
@@ -171,7 +171,9 @@ class SummaryFold:
         self.verp_mung, self.ignore_case, self.rej_add_from = verp_mung, ignore_case, rej_add_from
         self.sizes = FirstSeen()  # first size line per queue ID (hashed): position and bytes
         self.pending: Any = None  # last accept per queue ID not yet sized
-        self.exim: list[Any] = []
+        from logtrace.reports.eximfold import EximFold  # it builds on this module's Counter
+
+        self.exim = EximFold()  # eximstats' counts, folded block by block
         self.conn: list[Any] = []
         # hand-off matching at the end, with hashed queue IDs and hosts (a few dozen bytes a message)
         self.acc_rows: list[Any] = []  # queue_id, a_seq, a_host, a_ts
@@ -219,7 +221,7 @@ class SummaryFold:
             return
         x = tagged(Tag.EXIMSTATS)
         if ev.select(x.any()).item():
-            self.exim.append(detach(ev.filter(x)))
+            self.exim.add(ev.filter(x))
         ev = derive(munge_addresses(ev, self.verp_mung, self.ignore_case), self.tz, self.host_tz).with_columns(x=x)
         if self.smtpd_stats:
             self.conn.append(detach(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
@@ -336,17 +338,6 @@ class SummaryFold:
             peer=gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")).group_by("reason", "peer").agg(count=pl.len()))
 
     # ------------------------------------------------------------------ results
-
-    def exim_events(self) -> Any:
-        """The eximstats-tagged narrow events, in order (for :func:`~logtrace.reports.eximstats.exim_totals`)."""
-        import polars as pl
-
-        from logtrace.parsing.rules import empty_frame
-        from logtrace.reports.collect import narrow
-
-        if self.exim:
-            return pl.concat(self.exim, how="vertical_relaxed")
-        return narrow(empty_frame().with_row_index("seq"), False).with_columns(pl.col("seq").cast(pl.Int64))
 
     def totals(self, only_non_exim: bool = False) -> dict[str, int]:
         """pflogsumm's Grand Totals (:data:`TOTAL_KEYS`); ``only_non_exim``: over the rows eximstats does not count."""

@@ -69,7 +69,7 @@ from typing import Any
 
 from logtrace.reports.collect import EXIMSTATS_COUNTING, PFLOGSUMM_COUNTING, collect_events
 from logtrace.reports.document import SCHEMA, STATE_FORMAT, TOTALS_NOTES, UNIQUE_NOTE, to_document
-from logtrace.reports.eximstats import EXIM_TOTAL_KEYS, exim_finish, exim_report, exim_tables, exim_tables_finish, exim_totals
+from logtrace.reports.eximstats import EXIM_TOTAL_KEYS, exim_finish, exim_tables, exim_tables_finish, exim_totals
 from logtrace.reports.pflogsumm import (TOTAL_KEYS, UNIQUE_KEYS, deliveries, derive, gimme_domain, grand_totals,
                                         received_msgs, sizes, unique_counts)
 from logtrace.reports.reasons import REASON_CLASSES, classify_reason, enhanced_code, normalize_reason
@@ -213,7 +213,7 @@ def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, s
     exim_state = None
     exim = counting == EXIMSTATS_COUNTING or mixed
     if exim:  # each MTA's events by its own tool's rules; the sections and unique counts stay over all
-        counts_x, hosts_x, transports, relayed = exim_report(fold.exim_events())
+        counts_x, hosts_x, transports, relayed = fold.exim.report()
         fold.add_exim_tables(transports, relayed)
         exim_state = [counts_x, hosts_x]
         totals_x = exim_finish([(counts_x, hosts_x)])
