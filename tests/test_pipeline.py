@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import polars as pl
+
 from conftest import generate_log
 from logtrace.input import reader
 from logtrace.parsing import scan
@@ -118,3 +120,14 @@ def test_hand_off_join_in_slices_counts_what_one_join_counts(log, monkeypatch):
     sliced = summary.summarize([str(log)], keep_state=False).unique
     assert sliced == one
     assert one["content_filter_reinjections"] > 50 and one["host_handoffs"] > 50
+
+
+def test_a_smaller_first_block_keeps_every_line_and_its_number(log):
+    f = reader.expand([str(log)])[0]
+    plain = list(reader.frames(f, [], 256 << 10))
+    ramped = list(reader.frames(f, [], 256 << 10, 32 << 10))
+    assert ramped[0].height < plain[0].height / 4
+    assert len(ramped) == len(plain) + 1 or len(ramped) == len(plain)
+    a, b = (pl.concat(x) for x in (plain, ramped))
+    assert a.equals(b) and a.height == 12000
+    assert b.get_column("line_no").to_list() == list(range(1, 12001))

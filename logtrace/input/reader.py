@@ -383,14 +383,16 @@ def check_text(f: InputFile) -> None:
         raise InputError(f"{f.path}: looks like a binary file, not a log", hint="give a text mail log (compressed is fine)")
 
 
-def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_BYTES,
+                first_bytes: int | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield ``(first_line_no, data)``: whole lines, the last one possibly without ``\\n``.
 
     Reads in 1 MiB steps, so a corrupt compressed stream loses at most the step it broke in.
+    ``first_bytes``: a smaller first chunk (a pipeline of threads starts working sooner).
     """
     stream = open_binary(f)
     errors = _read_errors()
-    step = min(1 << 20, chunk_bytes)
+    want = min(first_bytes, chunk_bytes) if first_bytes else chunk_bytes
     read = getattr(stream, "read1", stream.read)  # read1: partial data survives a corrupt tail
     line_no = 1
     parts: list[bytes] = []
@@ -399,7 +401,7 @@ def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_
     try:
         while True:
             try:
-                buf = read(step)
+                buf = read(min(1 << 20, want))
             except errors as e:
                 data = b"".join(parts)
                 reached = line_no + data.count(b"\n")
@@ -411,7 +413,7 @@ def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_
             if buf:
                 parts.append(buf)
                 size += len(buf)
-                if size < chunk_bytes:
+                if size < want:
                     continue
             data = b"".join(parts)
             parts, size = [], 0
@@ -424,6 +426,7 @@ def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_
                 parts, size = [data], len(data)
                 continue
             chunk, rest = data[: cut + 1], data[cut + 1 :]
+            want = chunk_bytes
             yield line_no, _denul(chunk)
             line_no += chunk.count(b"\n")
             if rest:
@@ -507,10 +510,12 @@ def chunk_frame(data: bytes, first_line: int) -> Any:
     return df.with_columns(pl.col("line").fill_null("")).with_row_index("line_no", offset=first_line)
 
 
-def frames(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
-    """DataFrames of ``line_no, line`` for one input, chunk by chunk (bounded memory)."""
+def frames(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_BYTES,
+           first_bytes: int | None = None) -> Iterator[Any]:
+    """DataFrames of ``line_no, line`` for one input, chunk by chunk (bounded memory; ``first_bytes``:
+    a smaller first chunk)."""
     journal = _is_journal_json(f)
-    for first, data in read_chunks(f, diags, chunk_bytes):
+    for first, data in read_chunks(f, diags, chunk_bytes, first_bytes):
         yield chunk_frame(_journal_chunk(data) if journal else data, first)
 
 

@@ -198,6 +198,10 @@ def _parse_block(parser: Any, lines: Any, ctx: FileContext, narrow: Any, raw: bo
     return _with_raw(df, lines) if raw else df
 
 
+#: the first block of an input is this much smaller than the others (the thread pipeline starts sooner)
+FIRST_BLOCK_DIVISOR = 8
+
+
 def parse_threads() -> int:
     """Threads that parse blocks while the caller works on the blocks before (folds, filters, writes):
     ``$LOGTRACE_THREADS``, else one less than the CPUs this process may use (at least 1, at most 3).
@@ -258,7 +262,10 @@ def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_fi
     from logtrace.containers.stamps import assign_years
 
     flt = line_filter(f.path) if callable(line_filter) else line_filter  # a callable gives each input its own
-    for lines in reader.frames(f, result.diagnostics, chunk_bytes or reader.CHUNK_BYTES):
+    size = chunk_bytes or reader.CHUNK_BYTES
+    # a small first block gets the caller folding while the next blocks are parsed on threads; also
+    # without threads, so that blocks, and float sums over them, are the same whatever the thread count
+    for lines in reader.frames(f, result.diagnostics, size, size // FIRST_BLOCK_DIVISOR):
         lines = assign_years(lines, ctx.years)
         if flt is not None:
             lines = lines.filter(flt)
