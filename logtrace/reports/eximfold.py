@@ -294,6 +294,8 @@ class EximFold:
 
         s, u32 = pl.String, pl.UInt32
         t, r = self.transports.merged(), self.relayed.merged()
+        if r is not None:  # the merged table replaces the parts: one copy of its strings, not two
+            self.relayed.parts, self.relayed.rows, self.relayed.merged_rows = [r], r.height, r.height
         t = (t.with_columns(pl.col("messages").cast(u32), pl.col("bytes").cast(pl.Int64)) if t is not None
              else pl.DataFrame(schema={"transport": s, "messages": u32, "bytes": pl.Int64}))
         r = (r.with_columns(pl.col("count").cast(u32)) if r is not None

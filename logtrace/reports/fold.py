@@ -108,10 +108,13 @@ class Counter:
         self.rows = 0
         self.merged_rows = 0
 
-    def add(self, df: Any) -> None:
+    def add(self, df: Any, owned: bool = False) -> None:
+        """Add partial aggregates; ``owned``: ``df``'s strings are its own already (not views into a
+        block), so they are not copied (the end-of-fold tables: eximstats' relayed messages at 8M
+        lines are ~180 MB of strings)."""
         if not df.height:
             return
-        self.parts.append(detach(df))
+        self.parts.append(df if owned else detach(df))
         self.rows += df.height
         if self.rows - self.merged_rows > max(COMPACT_ROWS, self.merged_rows):
             self.parts = [self.merged()]
@@ -479,8 +482,8 @@ class SummaryFold:
 
     def add_exim_tables(self, transports: Any, relayed: Any) -> None:
         """Add eximstats' per-transport and relayed-messages counts (:func:`~logtrace.reports.eximstats.exim_tables`)."""
-        self.exim_transports.add(transports)
-        self.exim_relayed.add(relayed)
+        self.exim_transports.add(transports, owned=True)
+        self.exim_relayed.add(relayed, owned=True)
 
     def sections(self, exim: bool = False) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, int]]:
         """(sections in report order, smtpd stats or None, counts), as :func:`~logtrace.reports.sections.build_sections`;
