@@ -144,4 +144,4 @@ install_exim
 echo "install-mta: done"
 
 # ---- report cross-checks and benchmarks: pflogsumm (Postfix), GNU time (peak RSS)
-apt_install pflogsumm time
+apt_install pflogsumm time zstd

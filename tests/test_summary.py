@@ -342,7 +342,6 @@ def test_rendering_through_subprocess_with_no_color(basic: str) -> None:
 
 
 def test_where_filters_events_when_query_module_exists(basic: str) -> None:
-    pytest.importorskip("logtrace.query")
     d = doc_for(basic, "--where", 'kind = "reject"')
     assert d["totals"]["rejected"] == 3 and d["totals"]["received"] == 0  # 2 smtpd + 1 cleanup milter-reject
 
