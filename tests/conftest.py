@@ -92,3 +92,55 @@ def generate_log(out: Path, lines: int, seed: int) -> Path:
     subprocess.run([sys.executable, str(REPO / "bench" / "genlog.py"), "--lines", str(lines), "--seed", str(seed),
                     "--out", str(out), "--truth", str(out.with_suffix(".truth")), "-q"], check=True, timeout=300)
     return out
+
+
+def generate_exim_log(out: Path, lines: int, seed: int) -> Path:
+    """A ``bench/genlog.py --mta exim`` main log."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(REPO / "bench" / "genlog.py"), "--mta", "exim", "--lines", str(lines), "--seed",
+                    str(seed), "--out", str(out), "-q"], check=True, timeout=300)
+    return out
+
+
+def line_bodies(files: list[Path]) -> list[str]:
+    """Message bodies of every line of ``files``: a syslog line's body, any other line as it is, and an
+    Exim main-log line also without its stamp."""
+    import re
+
+    from logtrace.containers.syslog import split_line
+    from logtrace_parsers.exim.table import STAMP
+
+    stamp = re.compile(rf"^{STAMP}(?: [+-]\d{{4}})? (?:\[\d+\] )?")
+    out: list[str] = []
+    for f in files:
+        for ln in f.read_text(encoding="utf-8", errors="replace").splitlines():
+            g = split_line(ln)
+            body = g["body"] if g else ln
+            out.append(body)
+            m = stamp.match(body)
+            if m:
+                out.append(body[m.end():])
+    return out
+
+
+def run_summary(*args: str, columns: int = 120) -> tuple[int, str, str]:
+    """``logtrace summary ARGS`` in-process: (exit code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from logtrace.cli import app
+
+    r = CliRunner(env={"NO_COLOR": "1", "COLUMNS": str(columns)}).invoke(app, ["summary", *args])
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout, r.stderr
+
+
+def summary_doc(*args: str) -> dict:
+    """``logtrace summary --format json ARGS`` as a dict (exit code 0 asserted)."""
+    import json
+
+    code, out, err = run_summary("--format", "json", *args)
+    assert code == 0, err
+    return json.loads(out)

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, assert_engines_agree, generate_log
-from logtrace.containers.syslog import split_line
+from conftest import CORPUS, assert_engines_agree, generate_exim_log, generate_log, line_bodies
 from logtrace.parsing.protocol import ParseOptions
 from logtrace.parsing.registry import Registry
 from logtrace.parsing.rules import RuleParser
@@ -20,17 +19,6 @@ OPTS = ParseOptions(year=2026, tz="UTC")
 DIALECTS = [i.cls for i in Registry(include_plugins=False).available() if issubclass(i.cls, RuleParser)]
 CUT_RULES = [(cls, r, c) for cls in DIALECTS for r in cls.rules for c in r.cuts]
 _BODIES: dict[tuple[Path, ...], list[str]] = {}
-
-
-def generate_exim_log(out: Path, lines: int, seed: int) -> Path:
-    """A ``bench/genlog.py --mta exim`` main log."""
-    import subprocess
-    import sys
-
-    genlog = Path(__file__).parent.parent / "bench" / "genlog.py"
-    cmd = [sys.executable, str(genlog), "--mta", "exim", "--lines", str(lines), "--seed", str(seed), "--out", str(out), "-q"]
-    subprocess.run(cmd, check=True, timeout=300)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -42,23 +30,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ...]:
 def bodies(generated: tuple[Path, ...]) -> list[str]:
     """Message bodies of every corpus and generated line (a ``.msg.log`` line is a body already; an
     Exim main-log line is a body after its stamp)."""
-    if generated in _BODIES:
-        return _BODIES[generated]
-    from logtrace_parsers.exim.table import STAMP
-
-    stamp = re.compile(rf"^{STAMP}(?: [+-]\d{{4}})? (?:\[\d+\] )?")
-    out: list[str] = []
-    files = sorted(CORPUS.glob("*/*.log")) + list(generated)
-    for f in files:
-        for ln in f.read_text(encoding="utf-8", errors="replace").splitlines():
-            g = split_line(ln)
-            body = g["body"] if g else ln
-            out.append(body)
-            m = stamp.match(body)
-            if m:
-                out.append(body[m.end():])
-    _BODIES[generated] = out
-    return out
+    if generated not in _BODIES:
+        _BODIES[generated] = line_bodies(sorted(CORPUS.glob("*/*.log")) + list(generated))
+    return _BODIES[generated]
 
 
 def group_values(m: re.Match[str], names: tuple[str, ...] | list[str]) -> dict[str, str | None]:

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from logtrace.cli import app
+from conftest import run_summary, summary_doc
+
 from logtrace.parsing.rules import FileContext, ParseOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,16 +24,10 @@ OPTS = ParseOptions(year=2024, tz="UTC")
 
 
 def run(*args: str, columns: int = 200) -> tuple[int, str, str]:
-    r = CliRunner(env={"NO_COLOR": "1", "COLUMNS": str(columns)}).invoke(app, ["summary", *args])
-    if r.exception and not isinstance(r.exception, SystemExit):
-        raise r.exception
-    return r.exit_code, r.stdout, r.stderr
+    return run_summary(*args, columns=columns)
 
 
-def doc(*args: str) -> dict:
-    code, out, err = run("--format", "json", *args)
-    assert code == 0, err
-    return json.loads(out)
+doc = summary_doc
 
 
 def save(tmp: Path, name: str, d: dict) -> str:

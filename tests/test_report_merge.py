@@ -10,26 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from logtrace.cli import app
+from conftest import run_summary, summary_doc
+
 
 REPO = Path(__file__).resolve().parents[1]
 PIN = ["--year", "2024", "--tz", "UTC"]
 COMPARED = ("totals", "totals_eximstats", "unique", "counts", "smtpd", "sections", "accounting")
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    r = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "120"}).invoke(app, ["summary", *args])
-    if r.exception and not isinstance(r.exception, SystemExit):
-        raise r.exception
-    return r.exit_code, r.stdout, r.stderr
-
-
-def doc(*args: str) -> dict:
-    code, out, err = run("--format", "json", *args)
-    assert code == 0, err
-    return json.loads(out)
+run, doc = run_summary, summary_doc
 
 
 def day_log(tmp: Path, name: str, seed: int, start: str, *extra: str) -> Path:

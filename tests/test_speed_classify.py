@@ -5,15 +5,10 @@ every dialect and daemon, and on the same lines with a newline inside (where a f
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, generate_log
-from logtrace.containers.syslog import split_line
+from conftest import CORPUS, generate_exim_log, generate_log, line_bodies
 from logtrace.parsing.protocol import ParseOptions
 from logtrace.parsing.registry import Registry
 from logtrace.parsing.classify import classify_rows, shape_pattern
@@ -38,25 +33,10 @@ def peel(body, rules):
 
 @pytest.fixture(scope="module")
 def bodies(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    from logtrace_parsers.exim.table import STAMP
-
     d = tmp_path_factory.mktemp("classify")
-    exim = d / "exim.log"
-    cmd = [sys.executable, str(Path(__file__).parent.parent / "bench" / "genlog.py"), "--mta", "exim", "--lines", "20000",
-           "--seed", "7", "--out", str(exim), "-q"]
-    subprocess.run(cmd, check=True, timeout=300)
-    files = sorted(CORPUS.glob("*/*.log")) + [generate_log(d / "gen.log", 20000, 7), exim]
-    stamp = re.compile(rf"^{STAMP}(?: [+-]\d{{4}})? (?:\[\d+\] )?")
-    out: list[str] = [s for cls in DIALECTS for r in cls.rules for s in r.samples]
-    for f in files:
-        for ln in f.read_text(encoding="utf-8", errors="replace").splitlines():
-            g = split_line(ln)
-            body = g["body"] if g else ln
-            out.append(body)
-            m = stamp.match(body)
-            if m:
-                out.append(body[m.end():])
-    return list(dict.fromkeys(out))
+    files = sorted(CORPUS.glob("*/*.log")) + [generate_log(d / "gen.log", 20000, 7), generate_exim_log(d / "exim.log", 20000, 7)]
+    samples = [s for cls in DIALECTS for r in cls.rules for s in r.samples]
+    return list(dict.fromkeys(samples + line_bodies(files)))
 
 
 def daemons(cls: type) -> list[str]:

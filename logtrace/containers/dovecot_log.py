@@ -19,6 +19,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from logtrace.containers import line_share
+
 #: A Dovecot log-file line: stamp, process prefix, level, text (portable pattern).
 DOVECOT_LINE = (
     r"^(?:(?P<ts3164>[A-Z][a-z]{2} [ 0-3]?\d \d\d:\d\d:\d\d(?:\.\d+)?)|(?P<ts3339>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)) "
@@ -59,5 +61,4 @@ def frame(lines: Any) -> Any:
 
 def share(head: Sequence[str]) -> float:
     """Share of non-blank head lines that are Dovecot log-file lines."""
-    lines = [ln for ln in head if ln.strip()]
-    return sum(1 for ln in lines if _LINE_RE.match(ln)) / len(lines) if lines else 0.0
+    return line_share(head, _LINE_RE)

@@ -18,6 +18,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from logtrace.containers import line_share
+
 #: An rspamd log-file line: stamp, ``#pid(worker)``, text (portable pattern).
 RSPAMD_LINE = r"^(?P<ts3339>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) #(?P<pid>\d+)\((?P<worker>[\w -]+)\) (?P<body>.*)$"
 _LINE_RE = re.compile(RSPAMD_LINE)
@@ -50,5 +52,4 @@ def frame(lines: Any) -> Any:
 
 def share(head: Sequence[str]) -> float:
     """Share of non-blank head lines that are rspamd log-file lines."""
-    lines = [ln for ln in head if ln.strip()]
-    return sum(1 for ln in lines if _LINE_RE.match(ln)) / len(lines) if lines else 0.0
+    return line_share(head, _LINE_RE)

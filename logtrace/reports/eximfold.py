@@ -32,7 +32,7 @@ from typing import Any
 
 from logtrace.parsing.tags import Tag, tagged
 from logtrace.reports.eximstats import BLACKHOLE_TRANSPORT, EXIM_HOST_KEYS, HAM, RELAY_KEYS, SPAM, host_word
-from logtrace.reports.fold import Counter, FirstSeen, detach, key_hash
+from logtrace.reports.fold import Counter, FirstSeen, detach, key_hash, lookup_runs
 
 #: the additive counts of eximstats' Grand total summary, in the order of a summary state
 EXIM_COUNT_KEYS = ("received", "bytes_received", "delayed", "failed", "delivered", "delivered_addresses", "bytes_delivered",
@@ -65,15 +65,8 @@ class Latest:
         """DataFrame ``live, *schema`` aligned with a Series of key hashes (``live`` false, nulls where unknown)."""
         import polars as pl
 
-        out = pl.DataFrame({"k": keys}).with_columns(live=pl.lit(False), **{c: pl.lit(None, t) for c, t in self.schema.items()})
-        cols = ["live", *self.schema]
-        filled = keys.fill_null(0)
-        for run in self.runs:
-            k = run.get_column("k")
-            got = run[k.search_sorted(filled).clip(0, len(k) - 1)]
-            hit = (got.get_column("k") == keys).fill_null(False)
-            out = out.with_columns(pl.when(hit).then(got.get_column(c)).otherwise(pl.col(c)).alias(c) for c in cols)
-        return out.drop("k")
+        out = lookup_runs(self.runs, keys, {"live": pl.Boolean, **self.schema})
+        return out.with_columns(pl.col("live").fill_null(False))
 
     def put(self, df: Any) -> None:
         """The new state of some keys (``k`` unique, ``live``, *schema; a dead key is forgotten)."""

@@ -61,6 +61,22 @@ def key_hash(col: str) -> Any:
     return pl.when(pl.col(col).is_not_null()).then(pl.col(col).hash(seed=0x1F0D))
 
 
+def lookup_runs(runs: list[Any], keys: Any, columns: dict[str, Any]) -> Any:
+    """DataFrame of ``columns`` aligned with a Series of key hashes: each key's values in the newest of
+    ``runs`` (DataFrames sorted by a unique ``k``) that holds it, nulls where none does. Sorted
+    searches per run: O(len(keys) · log state), never a join over the whole state."""
+    import polars as pl
+
+    out = pl.DataFrame({"k": keys}).with_columns(pl.lit(None, t).alias(c) for c, t in columns.items())
+    filled = keys.fill_null(0)
+    for run in runs:
+        k = run.get_column("k")
+        got = run[k.search_sorted(filled).clip(0, max(len(k) - 1, 0))]
+        hit = (got.get_column("k") == keys).fill_null(False)
+        out = out.with_columns(pl.when(hit).then(got.get_column(c)).otherwise(pl.col(c)).alias(c) for c in columns)
+    return out.drop("k")
+
+
 class FirstSeen:
     """First ``(seq, size)`` per key hash, as sorted runs merged when a run outgrows the one
     before it (an LSM tree): a block's lookups cost O(block · log state), never a join or a
@@ -70,18 +86,10 @@ class FirstSeen:
         self.runs: list[Any] = []  # DataFrames k (u64, sorted), seq, size
 
     def lookup(self, keys: Any) -> Any:
-        """DataFrame ``seq, size`` for a Series of key hashes (nulls where unknown)."""
+        """DataFrame ``seq, size`` for a Series of key hashes (nulls where unknown; runs hold disjoint keys)."""
         import polars as pl
 
-        out = pl.DataFrame({"k": keys}).with_columns(seq=pl.lit(None, pl.Int64), size=pl.lit(None, pl.Int64))
-        for run in self.runs:
-            k = run.get_column("k")
-            idx = k.search_sorted(keys.fill_null(0)).clip(0, max(len(k) - 1, 0))
-            got = run[idx]
-            hit = (got.get_column("k") == keys).fill_null(False)
-            out = out.with_columns(seq=pl.when(hit).then(got.get_column("seq")).otherwise(pl.col("seq")),
-                                   size=pl.when(hit).then(got.get_column("size")).otherwise(pl.col("size")))
-        return out.select("seq", "size")
+        return lookup_runs(self.runs, keys, {"seq": pl.Int64, "size": pl.Int64})
 
     def insert(self, df: Any) -> None:
         """Add keys not seen before (``k, seq, size``)."""
@@ -223,8 +231,7 @@ class SummaryFold:
         if not ev.height:
             return
         x = tagged(Tag.EXIMSTATS)
-        if ev.select(x.any()).item():
-            self.exim.add(ev.filter(x))
+        self.exim.add(ev)  # it takes the eximstats-tagged rows itself (none: nothing to do)
         ev = derive(munge_addresses(ev, self.verp_mung, self.ignore_case), self.tz, self.host_tz).with_columns(x=x)
         if self.smtpd_stats:
             self.conn.append(detach(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
