@@ -112,6 +112,12 @@ def has_native_container(cls: Any) -> bool:
     return getattr(cls, "parse_frame", None) is not RuleParser.parse_frame
 
 
+def syslog_framed(parser: Any) -> bool:
+    """Whether ``parser`` reads its input as syslog lines (the router, or a dialect without a file format of
+    its own): then each physical line is one record, and a line filter may drop lines before parsing."""
+    return isinstance(parser, Router) or not has_native_container(type(parser))
+
+
 def _inputs(paths: Sequence[str], result: ScanResult, keep_going: bool) -> list[reader.InputFile]:
     if not keep_going:
         return reader.expand(paths)
@@ -180,7 +186,7 @@ def scan_frames(paths: Sequence[str], *, mta: str = "auto", options: ParseOption
 
     def jobs() -> Iterator[Any]:
         for f, parser, ctx in open_inputs(paths, mta, options, registry, result, keep_going):
-            syslog = isinstance(parser, Router) or not has_native_container(type(parser))
+            syslog = syslog_framed(parser)
             flt = line_filter if filter_native or syslog else None
             if reads_whole_files(parser):
                 for df in parser.parse_file(f, ctx, result.diagnostics, flt(f.path) if callable(flt) else flt):
