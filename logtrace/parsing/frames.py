@@ -12,6 +12,16 @@ from logtrace.events import event_schema
 from logtrace.parsing.cuts import split_by_guard
 
 
+def detach(df: Any) -> Any:
+    """``df`` with its strings copied into buffers of their own. A string column cut from a block
+    (a filter, a group key) is a view into the block's line buffers and would keep every block
+    alive (measured: 6,000 group keys pinned 325 MB); what outlives a block must not."""
+    import polars as pl
+
+    strs = [c for c, t in df.schema.items() if t == pl.String]
+    return df.with_columns(pl.concat_str([pl.col(c), pl.lit("")]).alias(c) for c in strs) if strs and df.height else df
+
+
 def apply_derivations(df: Any, derivations: Sequence[tuple[str, str]], want: frozenset[str] | None = None,
                       cuts: dict[str, tuple[Any, ...]] | None = None) -> Any:
     """Frame form of the derivation step: fill empty target fields from raw helpers.

@@ -96,6 +96,7 @@ def select_candidates(paths: Sequence[str], *, mta: str = "auto", options: Any =
     """Pass 1: the narrow fold (see the module docstring); ``junk``: folder names whose saves are problems."""
     import polars as pl
 
+    from logtrace.parsing.frames import detach
     from logtrace.parsing.scan import accounting, scan_frames
 
     session = tagged(Tag.SESSION_SCOPED) & (pl.col("kind") == "reject")
@@ -111,22 +112,22 @@ def select_candidates(paths: Sequence[str], *, mta: str = "auto", options: Any =
     for df in scan_frames(paths, mta=mta, options=options, result=result, keep_going=True, narrow=bounces_narrow(bool(junk))):
         seen = True
         acc_parts.append(accounting(df))
-        ends.append(df.filter(pl.col("ts").is_not_null()).group_by("host").agg(pl.col("ts").max()))
+        ends.append(detach(df.filter(pl.col("ts").is_not_null()).group_by("host").agg(pl.col("ts").max())))
         q = df.filter(pl.col("queue_id").is_not_null())
         if q.height:
-            fl.append(flags(q, junk))
+            fl.append(detach(flags(q, junk)))  # what outlives the block holds no view into its lines
             fl_rows += fl[-1].height
             if fl_rows > MERGE_ROWS and len(fl) > 1:
                 fl = [pl.concat(fl).group_by("host", "queue_id").agg(pl.all().sum())]
                 fl_rows = fl[0].height
-            pairs.append(q.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique())
+            pairs.append(detach(q.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique()))
             end = q.get_column("ts").max()
             sel.q_end = end if sel.q_end is None or (end is not None and end > sel.q_end) else sel.q_end
             if include_rejected:
-                accepts.append(q.filter(pl.col("kind") == "accept").select(*SESSION_KEYS, "queue_id"))
+                accepts.append(detach(q.filter(pl.col("kind") == "accept").select(*SESSION_KEYS, "queue_id")))
         sc = df.filter(pl.col("queue_id").is_null() & session.fill_null(False))
         if sc.height:
-            scoped.append(sc.select(*SESSION_KEYS))
+            scoped.append(detach(sc.select(*SESSION_KEYS)))
             for f, lines in sc.group_by("file").agg(pl.col("line_no")).iter_rows():
                 sel.scoped_lines.setdefault(f, []).extend(lines)
     if acc_parts:
@@ -180,6 +181,7 @@ def read_candidates(paths: Sequence[str], ids: set[str], scoped_lines: dict[str,
     """Pass 2: (rows of the selected queue IDs, session-scoped reject rows), fully parsed, in input order."""
     import polars as pl
 
+    from logtrace.parsing.frames import detach
     from logtrace.parsing.rules import empty_frame
     from logtrace.parsing.scan import ScanResult, scan_frames
 
@@ -195,7 +197,8 @@ def read_candidates(paths: Sequence[str], ids: set[str], scoped_lines: dict[str,
     subs, scoped = [], []
     for df in scan_frames(paths, mta=mta, options=options, result=ScanResult(), keep_going=True, line_filter=only,
                           filter_native=False):
-        subs.append(df.filter(pl.col("queue_id").is_not_null() & pl.col("queue_id").is_in(wanted)))
-        scoped.append(df.filter(pl.col("queue_id").is_null() & session.fill_null(False)))
+        # the rows kept hold no view into the block's lines (else every block stayed in memory)
+        subs.append(detach(df.filter(pl.col("queue_id").is_not_null() & pl.col("queue_id").is_in(wanted))))
+        scoped.append(detach(df.filter(pl.col("queue_id").is_null() & session.fill_null(False))))
     sub = pl.concat(subs, how="vertical_relaxed") if subs else empty_frame()
     return sub, (pl.concat(scoped, how="vertical_relaxed") if scoped else empty_frame())
