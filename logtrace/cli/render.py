@@ -2,9 +2,10 @@
 The summary's tables are in :mod:`.render_summary`; machine formats in :mod:`.writers`; lines
 broken between words at the console's width (``bounces``) in :mod:`.layout`.
 
-Log text is attacker-controlled, so it is always rendered as :class:`rich.text.Text` after
-:func:`safe`, which shows control characters (ESC, CR, backspace, bidi overrides, …)
-escaped instead of sending them to the terminal; it is never interpolated into markup.
+Log text is attacker-controlled, so it is always rendered as :class:`rich.text.Text` (or, by
+``bounces`` off a terminal, as plain text) after :func:`safe`, which shows control characters
+(ESC, CR, backspace, bidi overrides, …) escaped instead of sending them to the terminal; it is
+never interpolated into markup.
 """
 
 from __future__ import annotations
