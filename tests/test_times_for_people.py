@@ -140,9 +140,12 @@ def test_bounces_in_the_logs_zone_and_utc(tmp_path: Path):
     p.write_text(BOUNCE)
     r = run("bounces", str(p), "--year", "2026", tz="Europe/Berlin")
     assert r.returncode == 4, r.stderr
-    assert "accepted (Europe/Berlin)" in r.stdout and "Nov 22 10:00:00" in r.stdout
-    u = run("bounces", str(p), "--year", "2026", "--utc", tz="Europe/Berlin")
-    assert "accepted (UTC)" in u.stdout and "Nov 22 09:00:00" in u.stdout
+    lines = r.stdout.splitlines()
+    assert "accepted (Europe/Berlin)  host  queue id  <sender> -> <recipient>" in lines  # the group's key line
+    assert "Nov 22 10:00:00  mx1  AAAA11111  <s@example.org> -> <x@example.net>" in lines
+    u = run("bounces", str(p), "--year", "2026", "--utc", tz="Europe/Berlin").stdout.splitlines()
+    assert "accepted (UTC)  host  queue id  <sender> -> <recipient>" in u
+    assert "Nov 22 09:00:00  mx1  AAAA11111  <s@example.org> -> <x@example.net>" in u
     j1 = run("bounces", str(p), "--year", "2026", "--json", tz="Europe/Berlin")
     j2 = run("bounces", str(p), "--year", "2026", "--json", "--utc", "--tz", "Europe/Berlin")
     assert j1.stdout == j2.stdout and "T09:00:00" in j1.stdout and "10:00:0" not in j1.stdout
