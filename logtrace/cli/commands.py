@@ -278,7 +278,9 @@ def bounces(
             elif kind == BouncesFormat.csv:
                 writers.write_bounces_csv(res.items)
             else:
-                render.print_bounces(res.items, by.value, top, group_key, clock)
+                from logtrace.cli.render_bounces import print_bounces
+
+                print_bounces(res.items, by.value, top, group_key, clock)
         if res.accounting is not None and not machine:
             render.print_accounting(res.accounting)
         if res.failed_inputs:
