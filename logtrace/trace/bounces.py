@@ -195,6 +195,9 @@ def _find(paths: Sequence[str], mta: str, options: ParseOptions | None, where: s
         sub_acc = sub.filter(pl.col("kind") == "accept").select(session_keys).unique()
         sub = pl.concat([sub, scoped.join(sub_acc, on=session_keys, how="semi", nulls_equal=True)], how="vertical_relaxed")
     events = rows_to_events(sub)
+    del sub, scoped  # the frame's copy of these rows is not needed once they are events
+    if any(p == "-" for p in paths):
+        del ev, keep
     corr = Correlator(events, log_end=q_end)
     seed_set = set(seeds)
     roots: dict[int, Any] = {}
