@@ -54,7 +54,7 @@ def test_the_fold_selects_exactly_the_messages_with_a_problem_and_their_links(ge
     assert sel.per.sort("host", "queue_id").equals(want.select(sel.per.columns))
     pairs = ev.filter(pl.col("queue_id").is_not_null(), pl.col("next_queue_id").is_not_null()).select(
         "queue_id", "next_queue_id").unique().rows()
-    assert sorted(sel.pairs) == sorted(pairs)
+    assert sorted(sel.pairs.rows()) == sorted(pairs)
 
 
 # ------------------------------------------------------------------ pass 2's line filter

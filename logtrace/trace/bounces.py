@@ -235,14 +235,14 @@ def _mailbox_session_only(lc: Any) -> bool:
     return any(has_tag(e, Tag.MAILBOX) for e in lc.events) and all(has_tag(e, Tag.MAILBOX) or e.kind in quiet for e in lc.events)
 
 
-def _selection(ev: Any, include_rejected: bool, junk: frozenset[str] | None = None) -> tuple[Any, list[tuple[str, str]], Any, datetime | None]:
+def _selection(ev: Any, include_rejected: bool, junk: frozenset[str] | None = None) -> tuple[Any, Any, Any, datetime | None]:
     """One-pass form of the candidate selection (standard input): (flags per message, links,
     accepts of sessions with a session-scoped reject, last stamp of a line naming a queue ID)."""
     import polars as pl
 
     q = ev.filter(pl.col("queue_id").is_not_null())
     scoped = ev.filter(pl.col("queue_id").is_null())
-    pairs = q.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique().rows()
+    pairs = q.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique()
     accepts = (session_accepts(q.filter(pl.col("kind") == "accept"), scoped)
                if include_rejected and scoped.height else None)
     return per_message(q, junk), pairs, accepts, q.get_column("ts").max()

@@ -32,7 +32,7 @@ class Selection:
     host_end: dict[str | None, datetime] = field(default_factory=dict)
     log_end: datetime | None = None
     per: Any = None  #: host, queue_id, problem, started, attempts (None: nothing read)
-    pairs: list[tuple[str, str]] = field(default_factory=list)
+    pairs: Any = None  #: queue_id, next_queue_id: the links (a DataFrame; None: nothing read)
     accepts: Any = None  #: queue IDs whose session logged a session-scoped reject (``include_rejected``)
     q_end: datetime | None = None  #: the last stamp of a line naming a queue ID
     scoped_lines: dict[str, list[int]] = field(default_factory=dict)  #: file → lines of session-scoped rejects
@@ -141,7 +141,8 @@ def select_candidates(paths: Sequence[str], *, mta: str = "auto", options: Any =
     sel.per = (pl.concat(fl).group_by("host", "queue_id").agg(pl.all().sum()).with_columns(pl.col("problem", "started", "attempts") > 0)
                if fl else pl.DataFrame(schema={"host": pl.String, "queue_id": pl.String, "problem": pl.Boolean,
                                                "started": pl.Boolean, "attempts": pl.Boolean}))
-    sel.pairs = pl.concat(pairs).unique().rows() if pairs else []
+    sel.pairs = (pl.concat(pairs).unique() if pairs
+                 else pl.DataFrame(schema={"queue_id": pl.String, "next_queue_id": pl.String}))
     if include_rejected and accepts and scoped:
         sel.accepts = session_accepts(pl.concat(accepts, how="vertical_relaxed"), pl.concat(scoped, how="vertical_relaxed"))
     return sel

@@ -108,25 +108,27 @@ def _pass(inputs: Sequence[tuple[Any, Any, Any]], expr: Any, options: ParseOptio
     return frames
 
 
-def linked_ids(start: set[str], pairs: list[tuple[str, str]]) -> set[str]:
-    """Every ID connected to ``start`` through ``(queue_id, next_queue_id)`` pairs, in either
-    direction.
+def linked_ids(start: set[str], pairs: Any) -> set[str]:
+    """Every ID connected to ``start`` through ``(queue_id, next_queue_id)`` pairs (a list of tuples, or a
+    DataFrame of two such columns), in either direction.
 
     No cap: a capped closure silently dropped the links to bounce notifications on large logs.
-    Memory is bounded by the pairs given (the linked IDs of the input), not by a constant."""
-    adj: dict[str, set[str]] = {}
-    for a, b in pairs:
-        adj.setdefault(a, set()).add(b)
-        adj.setdefault(b, set()).add(a)
-    seen = set(start)
-    todo = list(start)
-    while todo:
-        x = todo.pop()
-        for y in adj.get(x, ()):
-            if y not in seen:
-                seen.add(y)
-                todo.append(y)
-    return seen
+    A breadth-first search in polars, one semi-join per hop: no Python object per pair (8M lines:
+    786k pairs took ~400 MB as a dict of sets)."""
+    import polars as pl
+
+    if not isinstance(pairs, pl.DataFrame):
+        pairs = pl.DataFrame(list(pairs), schema={"a": pl.String, "b": pl.String}, orient="row")
+    a, b = pairs.columns[:2]
+    edges = pl.concat([pairs.select(pl.col(a).alias("x"), pl.col(b).alias("y")),
+                       pairs.select(pl.col(b).alias("x"), pl.col(a).alias("y"))])
+    seen = pl.Series("y", sorted(start), dtype=pl.String)
+    frontier = seen
+    while frontier.len():
+        reached = edges.filter(pl.col("x").is_in(frontier.implode())).get_column("y").unique()
+        frontier = reached.filter(~reached.is_in(seen.implode()))
+        seen = pl.concat([seen, frontier])
+    return set(seen.to_list())
 
 
 def _log_end(last_lines: dict[str, Any]) -> datetime | None:
