@@ -549,3 +549,26 @@ def test_redact_reaches_the_page(tmp_path):
     for address in ("alice@example.net", "bob@example.org"):
         assert address in plain and address not in redacted
     assert "@h-" in redacted and 'class="message"' in redacted
+
+
+def test_a_report_of_standard_input_lists_the_failed_messages_too(busy_day, tmp_path):
+    """The page reads its input twice (the summary, then bounces' list): standard input through a copy
+    in $TMPDIR that is removed afterwards, and the list is the one the file gives."""
+    import re
+
+    log = busy_day[0].parent / "mail.log"  # the fixture's page was written beside its log
+    page = tmp_path / "file.html"
+    logtrace("summary", "--format", "html", "--year", "2026", "--tz", "UTC", "-o", str(page), str(log))
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    env = dict(os.environ, NO_COLOR="1", COLUMNS="200", TMPDIR=str(spool))
+    with open(log, "rb") as fh:
+        r = subprocess.run([sys.executable, "-m", "logtrace", "summary", "--format", "html", "--year", "2026", "--tz", "UTC", "-"],
+                           stdin=fh, capture_output=True, cwd=REPO, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    from_file, from_stdin = page.read_text(encoding="utf-8"), r.stdout.decode()
+    count = re.compile(r'<section id="failed"><h2>Accepted, then failed <span class="muted">\(([\d,]+)\)')
+    assert count.search(from_stdin) and count.search(from_stdin).group(1) == count.search(from_file).group(1) != "0"
+    assert from_stdin.count('class="message') == from_file.count('class="message') > 0
+    assert "cannot be read twice" not in from_stdin
+    assert not list(spool.iterdir())

@@ -134,7 +134,9 @@ def summary(
     debug: DebugOpt = False,
 ) -> None:
     """Summarise traffic, deliveries, deferrals, bounces and rejects (a pflogsumm-class report)."""
-    with render.cli_errors(debug):
+    from contextlib import ExitStack
+
+    with render.cli_errors(debug), ExitStack() as spool:
         kind = pick_format(fmt, SummaryFormat, "table", json=as_json, csv=as_csv)
         if kind == SummaryFormat.csv and output is None:
             raise usage_error("--format csv needs --output DIR (one file per section)", "--output")
@@ -165,6 +167,10 @@ def summary(
         options, window = parse_options(year, tz), time_window(since, until, tz, utc)
         from logtrace.reports.summary import summarize
 
+        if kind == SummaryFormat.html and "-" in files:  # the page reads the input twice (summary, then bounces)
+            from logtrace.input.reader import stdin_spooled
+
+            spool.enter_context(stdin_spooled())
         with render.status("reading logs…"):
             s = summarize(files, mta=mta, options=options, since=window.since, until=window.until, where=where, top=top_rows(top),
                           smtpd_stats=smtpd_stats, zone="UTC" if utc else None, verp_mung=verp_mung,
@@ -191,19 +197,18 @@ def summary(
 
 def _html_report(s: Any, files: list[str], window: Any, where: str | None, mta: str, options: Any, top: int, clock: Any,
                 output: Path | None) -> None:
-    """``summary --format html``: the summary document plus ``bounces``' accepted-then-failed list (not for stdin)."""
+    """``summary --format html``: the summary document plus ``bounces``' accepted-then-failed list (standard input
+    is read from the copy the command keeps while it runs)."""
     from logtrace.reports.html import to_html
     from logtrace.reports.summary import to_document
     from logtrace.trace.bounces import find_bounces, item_to_json
     from logtrace.trace.narrative import people_times
 
-    failed, note = None, "not listed: standard input cannot be read twice (give files to see them)"
-    if "-" not in files:
-        with render.status("finding accepted messages that failed…"), people_times(clock):
-            res = find_bounces(files, mta=mta, options=options, where=where)
-            failed, note = [item_to_json(i) for i in res.items if window.is_open or window.contains(i.story.origin.start)], None
+    with render.status("finding accepted messages that failed…"), people_times(clock):
+        res = find_bounces(files, mta=mta, options=options, where=where)
+        failed = [item_to_json(i) for i in res.items if window.is_open or window.contains(i.story.origin.start)]
     with writers.output_to(output):  # --redact: the document and the messages like JSON output
-        sys.stdout.write(to_html(writers.redacted(to_document(s)), writers.redacted(failed), top=top, failed_note=note))
+        sys.stdout.write(to_html(writers.redacted(to_document(s)), writers.redacted(failed), top=top, failed_note=None))
         sys.stdout.flush()
 
 

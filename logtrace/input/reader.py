@@ -30,6 +30,7 @@ import subprocess
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -58,10 +59,17 @@ class InputFile:
     _head: bytes | None = field(default=None, repr=False)
     _compression: str | None = field(default=None, repr=False)
     _stdin_head: bytes = field(default=b"", repr=False)
+    _spool: str | None = field(default=None, repr=False)  #: a file holding what stdin gave (:func:`stdin_spooled`)
 
     @property
     def is_stdin(self) -> bool:
+        """Whether the input is standard input (shown as ``-``, spooled or not)."""
         return self.path == "-"
+
+    @property
+    def reads_stdin(self) -> bool:
+        """Whether reading it reads the stdin stream itself (once only: its head is replayed)."""
+        return self.path == "-" and self._spool is None
 
     @property
     def compression(self) -> str | None:
@@ -107,13 +115,46 @@ def _file(path: str) -> InputFile:
     return InputFile(path=path, mtime=st.st_mtime, size=st.st_size)
 
 
+#: the file standard input is spooled into while :func:`stdin_spooled` is active (else None)
+_SPOOL: list[str | None] = [None]
+
+
+@contextmanager
+def stdin_spooled() -> Iterator[None]:
+    """While active, ``-`` reads a temporary copy of standard input (in ``$TMPDIR``, removed on exit),
+    so a command can read it twice, as it reads a file (``bounces``' two passes); it is still shown as
+    ``-``, with no modification time. Compressed input is copied as it comes and decoded when read."""
+    import shutil
+    import tempfile
+
+    if _SPOOL[0] is not None:  # already spooled (nested use)
+        yield
+        return
+    fd, path = tempfile.mkstemp(prefix="logtrace-stdin-")
+    try:
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        except OSError as e:
+            raise InputError(f"-: cannot keep a copy of standard input in {os.path.dirname(path)}: {e.strerror or e}",
+                             hint="set TMPDIR to a directory with room for the input, or pass the log files by name") from None
+        _SPOOL[0] = path
+        yield
+    finally:
+        _SPOOL[0] = None
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
 def expand(args: Sequence[str]) -> list[InputFile]:
     """Expand user arguments into inputs. Directories contribute their regular files."""
     out: list[InputFile] = []
     seen: set[str] = set()
     for a in args:
         if a == "-":
-            out.append(InputFile(path="-"))
+            out.append(InputFile(path="-", _spool=_SPOOL[0]))
             continue
         if os.path.isdir(a):
             names = [os.path.join(a, n) for n in os.listdir(a)]
@@ -284,7 +325,7 @@ def open_binary(f: InputFile) -> IO[bytes]:
 
     Compressed stdin (``gzip -c mail.log | logtrace parse -``) is sniffed by its magic bytes
     and decoded once; the decoded head is kept so sniffing and reading see the same lines."""
-    if f.is_stdin:
+    if f.reads_stdin:
         if f._stdin is None:
             raw_in = io.BufferedReader(sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer, 1 << 20)  # type: ignore[arg-type]
             f._compression = _sniff_compression(raw_in.peek(6)[:6])
@@ -298,7 +339,7 @@ def open_binary(f: InputFile) -> IO[bytes]:
             return f._stdin
         return io.BufferedReader(_Replay(f._stdin_head, f._stdin), 1 << 20)
     try:
-        raw: IO[bytes] = open(f.path, "rb", buffering=1 << 20)
+        raw: IO[bytes] = open(f._spool or f.path, "rb", buffering=1 << 20)
     except OSError as e:
         raise InputError(f"{f.path}: {e.strerror.lower() if e.strerror else e}") from None
     magic = raw.read(6)
@@ -342,7 +383,7 @@ def head(f: InputFile, n_lines: int = 60) -> list[str]:
         stream = open_binary(f)
         parts: list[bytes] = []
         try:
-            if f.is_stdin:
+            if f.reads_stdin:
                 parts.append(stream.peek(HEAD_BYTES)[:HEAD_BYTES] if f._compression is None else f._stdin_head)
             else:
                 parts.append(_read_head(stream))
@@ -350,7 +391,7 @@ def head(f: InputFile, n_lines: int = 60) -> list[str]:
             pass  # keep what was decoded; read_chunks() reports the damage with its line
         finally:
             data = b"".join(parts)
-            if not f.is_stdin:
+            if not f.reads_stdin:
                 stream.close()
         f._head = data
     return [ln.decode("utf-8", "replace").rstrip("\r") for ln in f._head.split(b"\n")[:n_lines]]
@@ -433,7 +474,7 @@ def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_
                 parts, size = [rest], len(rest)
         _ = broken
     finally:
-        if not f.is_stdin:
+        if not f.reads_stdin:
             stream.close()
 
 

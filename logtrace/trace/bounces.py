@@ -41,10 +41,10 @@ from typing import Any
 
 from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.parsing.rules import ParseOptions
-from logtrace.parsing.scan import ScanResult, accounting, scan_frames
-from logtrace.parsing.tags import Tag, has_tag, tagged
+from logtrace.parsing.scan import ScanResult
+from logtrace.parsing.tags import Tag, has_tag
 from logtrace.trace.candidates import PROBLEM_KINDS  # noqa: F401 - re-exported
-from logtrace.trace.candidates import per_message, read_candidates, select_candidates, session_accepts
+from logtrace.trace.candidates import read_candidates, select_candidates
 from logtrace.trace.correlator import Correlator
 from logtrace.trace.follow import linked_ids, rows_to_events, story_to_json
 from logtrace.trace.verdicts import NOT_DELIVERED, RETURNED, Case, MessageStory, Verdict
@@ -151,34 +151,25 @@ def find_bounces(paths: Sequence[str], *, mta: str = "auto", options: ParseOptio
 
 def _find(paths: Sequence[str], mta: str, options: ParseOptions | None, where: str | None, include_rejected: bool,
           lost_after: timedelta, junk: frozenset[str] | None) -> BouncesResult:
+    if any(p == "-" for p in paths):  # standard input is read twice from a temporary copy, as a file is
+        from logtrace.input.reader import stdin_spooled
+
+        with stdin_spooled():
+            return _two_passes(paths, mta, options, where, include_rejected, lost_after, junk)
+    return _two_passes(paths, mta, options, where, include_rejected, lost_after, junk)
+
+
+def _two_passes(paths: Sequence[str], mta: str, options: ParseOptions | None, where: str | None, include_rejected: bool,
+                lost_after: timedelta, junk: frozenset[str] | None) -> BouncesResult:
+    """A narrow fold picks the messages, a second read parses only their lines (:mod:`.candidates`)."""
     import polars as pl
 
     scan = ScanResult()
-    session = tagged(Tag.SESSION_SCOPED)  # a reject line that belongs to the message its session accepts next
-    if any(p == "-" for p in paths):  # standard input cannot be read twice: keep every message's rows
-        keep: list[Any] = []
-        acc_parts: list[Any] = []
-        ends: list[Any] = []
-        for df in scan_frames(paths, mta=mta, options=options, result=scan, keep_going=True):
-            acc_parts.append(accounting(df))
-            ends.append(df.filter(pl.col("ts").is_not_null()).group_by("host").agg(pl.col("ts").max()))
-            keep.append(df.filter(pl.col("queue_id").is_not_null() | (session & (pl.col("kind") == "reject"))))
-        acc = (pl.concat(acc_parts).group_by("program").agg(pl.all().sum()).sort("unrecognized", "parsed", descending=True)
-               if acc_parts else None)
-        host_end: dict[str | None, datetime] = {}
-        if ends:
-            host_end = dict(pl.concat(ends, how="vertical_relaxed").group_by("host").agg(pl.col("ts").max()).rows())
-        log_end = max(host_end.values(), default=None)
-        if not keep:
-            return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
-        ev = pl.concat(keep, how="vertical_relaxed")
-        per, pairs, accepts_keys, q_end = _selection(ev, include_rejected, junk)
-    else:  # two passes: a narrow fold picks the messages, a second read parses only their lines
-        sel = select_candidates(paths, mta=mta, options=options, result=scan, include_rejected=include_rejected, junk=junk)
-        acc, host_end, log_end = sel.accounting, sel.host_end, sel.log_end
-        if sel.per is None:
-            return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
-        per, pairs, accepts_keys, q_end = sel.per, sel.pairs, sel.accepts, sel.q_end
+    sel = select_candidates(paths, mta=mta, options=options, result=scan, include_rejected=include_rejected, junk=junk)
+    acc, host_end, log_end = sel.accounting, sel.host_end, sel.log_end
+    if sel.per is None:
+        return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
+    per, pairs, accepts_keys, q_end = sel.per, sel.pairs, sel.accepts, sel.q_end
     seeds = per.filter(pl.col("problem") | (pl.col("started") & ~pl.col("attempts"))).get_column("queue_id").unique().to_list()
     session_keys = ["host", "pid", "sender"]
     if include_rejected and accepts_keys is not None and accepts_keys.height:
@@ -186,18 +177,12 @@ def _find(paths: Sequence[str], mta: str, options: ParseOptions | None, where: s
     if not seeds:
         return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
     ids = linked_ids(set(seeds), pairs)
-    if any(p == "-" for p in paths):
-        sub = ev.filter(pl.col("queue_id").is_not_null() & pl.col("queue_id").is_in(list(ids)))
-        scoped = ev.filter(pl.col("queue_id").is_null())
-    else:
-        sub, scoped = read_candidates(paths, ids, sel.scoped_lines, mta=mta, options=options)
+    sub, scoped = read_candidates(paths, ids, sel.scoped_lines, mta=mta, options=options)
     if scoped.height:  # only the session rejects of sessions that accepted one of these messages
         sub_acc = sub.filter(pl.col("kind") == "accept").select(session_keys).unique()
         sub = pl.concat([sub, scoped.join(sub_acc, on=session_keys, how="semi", nulls_equal=True)], how="vertical_relaxed")
     events = rows_to_events(sub)
     del sub, scoped  # the frame's copy of these rows is not needed once they are events
-    if any(p == "-" for p in paths):
-        del ev, keep
     corr = Correlator(events, log_end=q_end)
     seed_set = set(seeds)
     roots: dict[int, Any] = {}
@@ -233,19 +218,6 @@ def _mailbox_session_only(lc: Any) -> bool:
 
     quiet = (EventKind.CONNECT, EventKind.DISCONNECT, EventKind.OTHER)
     return any(has_tag(e, Tag.MAILBOX) for e in lc.events) and all(has_tag(e, Tag.MAILBOX) or e.kind in quiet for e in lc.events)
-
-
-def _selection(ev: Any, include_rejected: bool, junk: frozenset[str] | None = None) -> tuple[Any, Any, Any, datetime | None]:
-    """One-pass form of the candidate selection (standard input): (flags per message, links,
-    accepts of sessions with a session-scoped reject, last stamp of a line naming a queue ID)."""
-    import polars as pl
-
-    q = ev.filter(pl.col("queue_id").is_not_null())
-    scoped = ev.filter(pl.col("queue_id").is_null())
-    pairs = q.filter(pl.col("next_queue_id").is_not_null()).select("queue_id", "next_queue_id").unique()
-    accepts = (session_accepts(q.filter(pl.col("kind") == "accept"), scoped)
-               if include_rejected and scoped.height else None)
-    return per_message(q, junk), pairs, accepts, q.get_column("ts").max()
 
 
 def _category(story: MessageStory, r: Any, host_end: dict[str | None, datetime], log_end: datetime | None,
