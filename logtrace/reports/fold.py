@@ -34,7 +34,7 @@ from logtrace.reports.collect import CONN_KINDS
 from logtrace.reports.eximstats import RELAY_KEYS, exim_tables_finish
 from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, munge_addresses,
                                         recipient_domain, sizes, whence)
-from logtrace.reports.reasons import PEER_KEYS, REASON_KEYS, action_expr, normalize_reason, reason_finish, reason_rows
+from logtrace.reports.reasons import BATCH_COLUMNS, PEER_KEYS, REASON_KEYS, ReasonBatch, action_expr, reason_finish
 from logtrace.reports.sections import (DELAY_PARTS, EXCHANGE_KEYS, FILTER_KEYS, MAILBOX_KEYS, TRAFFIC, delay_bucket, exchange_rows,
                                        filter_rows, mailbox_rows, traffic_aggs)
 
@@ -207,6 +207,7 @@ class SummaryFold:
         self.delays = c(("part", "value"), ("n",))
         self.reasons = {k: (c(REASON_KEYS, ("count",), ("example",)), c(PEER_KEYS, ("count",)))
                         for k in ("deferral", "bounce", "reject")}
+        self.reason_batch = ReasonBatch(rej_add_from)  # rows whose reasons are counted many blocks at once
         self.actions = c(("action",), ("count",))
         self.severity = c(("severity", "daemon", "message"), ("count",))
         self.postscreen = c(("status", "client_ip"), ("count",))
@@ -242,10 +243,21 @@ class SummaryFold:
         self._counters(ev, recv)
         # one polars call runs every counter's aggregation of this block (shared inputs computed once)
         for (counter, _), df in zip(self._queue, pl.collect_all([lf for _, lf in self._queue])):
-            counter.add(df)
+            if counter is self.reason_batch:
+                if counter.add(detach(df)):
+                    self._drain()
+            else:
+                counter.add(df)
         self._queue = []  # the plans hold the block
 
-    def _agg(self, counter: Counter, lf: Any) -> None:
+    def _drain(self) -> None:
+        """Count the reasons of the rows held in :attr:`reason_batch` (when it is due, and before any result)."""
+        out = self.reason_batch.drain()
+        if out is not None:
+            for counter, df in zip([c for k in ("deferral", "bounce", "reject") for c in self.reasons[k]] + [self.smtp_failures], out):
+                counter.add(df)
+
+    def _agg(self, counter: Counter | ReasonBatch, lf: Any) -> None:
         self._queue.append((counter, lf))
 
     def _received(self, ev: Any) -> Any:
@@ -325,15 +337,11 @@ class SummaryFold:
             gimme_domain(pl.col("client_host"), pl.col("client_ip")).fill_null(local).alias("client")).agg(count=pl.len()))
         rejects = ev.filter(pl.col("act").is_not_null() | (pl.col("kind") == "reject")).with_columns(
             reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
-        relay_peer = gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")
-        client_peer = gimme_domain(pl.col("client_host"), pl.col("client_ip"))
-        if self.rej_add_from:  # pflogsumm's --rej-add-from: the client with the envelope sender
-            client_peer = pl.concat_str([client_peer.fill_null(""), pl.lit(" from=<"), pl.col("sender").fill_null(""), pl.lit(">")])
-        for key, rows, peer in (("deferral", deferred, relay_peer), ("bounce", bounced, relay_peer),
-                                ("reject", rejects, client_peer)):
-            r = reason_rows(rows, peer)
-            add(self.reasons[key][0], r.group_by(*REASON_KEYS).agg(count=pl.len(), example=pl.col("example").max()))
-            add(self.reasons[key][1], r.group_by(*PEER_KEYS).agg(count=pl.len()))
+        failures = ev.filter(tagged(Tag.SMTP_FAILURE)).with_columns(reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
+        relay, client = {"peer_host": "relay_host", "peer_ip": "relay_ip"}, {"peer_host": "client_host", "peer_ip": "client_ip"}
+        add(self.reason_batch, pl.concat([rows.select(which=pl.lit(i, pl.Int8), **{c: peer.get(c, c) for c in BATCH_COLUMNS[1:]})
+                                          for i, (rows, peer) in enumerate(((deferred, relay), (bounced, relay), (rejects, client),
+                                                                            (failures, relay)))]))
         add(self.actions, rejects.group_by(action_expr().alias("action")).agg(count=pl.len()))
         sev = pl.when(pl.col("kind") == "warning").then(pl.lit("warning")).otherwise(pl.col("kind"))
         add(self.severity, ev.filter(pl.col("kind").is_in(["warning", "fatal", "panic"]))
@@ -343,9 +351,6 @@ class SummaryFold:
         add(self.exchange, exchange_rows(ev).group_by(*EXCHANGE_KEYS).agg(count=pl.len()))
         add(self.mailbox, mailbox_rows(ev).group_by(*MAILBOX_KEYS).agg(count=pl.len()))
         add(self.filters, filter_rows(ev).group_by(*FILTER_KEYS).agg(count=pl.len()))
-        add(self.smtp_failures, ev.filter(tagged(Tag.SMTP_FAILURE)).select(
-            reason=normalize_reason(pl.coalesce(pl.col("reply_text"), pl.col("detail"))),
-            peer=gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")).group_by("reason", "peer").agg(count=pl.len()))
 
     # ------------------------------------------------------------------ results
 
@@ -427,6 +432,7 @@ class SummaryFold:
     @property
     def counters(self) -> dict[str, Counter]:
         """Every keyed counter by a stable name (the mergeable state of :meth:`state`)."""
+        self._drain()
         out = {n: getattr(self, n) for n in ("sums", "deferred_ids", "deferred_msgs", "bounced_msgs", "senders", "sdoms",
                                              "rcpts", "days", "hours", "by_domain", "by_relay", "clients", "delays",
                                              "actions", "severity", "postscreen", "smtp_failures", "exchange", "mailbox",
@@ -500,6 +506,7 @@ class SummaryFold:
         from logtrace.reports import sections as S
 
         top = self.top
+        self._drain()
 
         def m(counter: Counter, keys: tuple[str, ...], schema: dict[str, Any]) -> Any:
             df = counter.merged()
