@@ -32,8 +32,8 @@ from typing import Any
 from logtrace.parsing.tags import Tag, tagged
 from logtrace.reports.collect import CONN_KINDS
 from logtrace.reports.eximstats import RELAY_KEYS, exim_tables_finish
-from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, derive, gimme_domain, handoff_pairs, lc_domain, munge_addresses,
-                                        recipient_domain, sizes, whence)
+from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, by_distinct, derive, gimme_domains, handoff_pairs, lc_domain,
+                                        munge_addresses, sizes, whence)
 from logtrace.reports.reasons import BATCH_COLUMNS, PEER_KEYS, REASON_KEYS, ReasonBatch, action_expr, reason_finish
 from logtrace.reports.sections import (DELAY_PARTS, EXCHANGE_KEYS, FILTER_KEYS, MAILBOX_KEYS, TRAFFIC, delay_bucket, exchange_rows,
                                        filter_rows, mailbox_rows, traffic_aggs)
@@ -269,7 +269,10 @@ class SummaryFold:
         new = sized.filter(known.get_column("seq").is_null())
         self.sizes.insert(new.select("k", seq="size_seq", size="msg_size"))
         rcv = ev.filter(pl.col("received"))
-        acc = detach(rcv.select("queue_id", acc_seq="seq", host="host", whence=whence(), x="x"))
+        rcv = rcv.with_columns(client=gimme_domains(rcv, "client_host", "client_ip"))
+        local = pl.when(tagged(Tag.PFLOGSUMM)).then(pl.lit("(local pickup)")).otherwise(pl.lit("(local)"))
+        self._agg(self.clients, rcv.lazy().group_by(pl.col("client").fill_null(local)).agg(count=pl.len()))
+        acc = detach(rcv.select("queue_id", acc_seq="seq", host="host", whence=whence(pl.col("client")), x="x"))
         self.acc_rows.append(rcv.select(queue_id=key_hash("queue_id"), a_seq="seq", a_host=key_hash("host"), a_ts="ts"))
         acc_all = acc if self.pending is None else pl.concat([self.pending, acc], how="vertical_relaxed")
         j = (new.drop("k").join(acc_all, on="queue_id", how="inner").filter(pl.col("acc_seq") <= pl.col("size_seq"))
@@ -277,9 +280,11 @@ class SummaryFold:
         # a sized ID's later accepts never count: only the last accept of each unsized ID stays in flight
         left = acc_all.filter(self.sizes.lookup(acc_all.select(k=key_hash("queue_id")).to_series()).get_column("seq").is_null())
         self.pending = left.sort("acc_seq").group_by("queue_id").agg(pl.all().last()) if left.height else None
-        addr = pl.when(pl.col("from_addr").fill_null("") == "").then(pl.lit("from=<>")).otherwise(lc_domain(pl.col("from_addr")))
-        recv = j.with_columns(addr=addr).with_columns(
-            sdom=pl.coalesce(pl.col("addr").str.extract(r"^[^@]+@(.+)$", 1),
+        def addr(a: Any) -> Any:
+            return pl.when(a.fill_null("") == "").then(pl.lit("from=<>")).otherwise(lc_domain(a))
+
+        recv = j.with_columns(addr=by_distinct(j, "from_addr", addr)).with_columns(
+            sdom=pl.coalesce(by_distinct(j, "from_addr", lambda a: addr(a).str.extract(r"^[^@]+@(.+)$", 1)),
                              pl.when(pl.col("whence") == "pickup").then(pl.col("addr")).otherwise(pl.col("whence"))))
         self.recv_sizes.append(recv.select(queue_id=key_hash("queue_id"), msg_size="msg_size"))
         return recv
@@ -296,8 +301,10 @@ class SummaryFold:
         dll, dlz = dl.lazy(), d.lazy()
         self._agg(self.rcpts, dll.group_by("rcpt", "x").agg(count=pl.len(), bytes=pl.col("sz").sum()))
         self.no_size.append(detach(dl.filter(~pl.col("has_size")).select("seq", "queue_id", "rcpt", "host")))
-        relay_peer = gimme_domain(pl.col("relay_host"), pl.col("relay_ip")).fill_null("none")
-        for counter, key, name in ((self.by_domain, recipient_domain(), "domain"), (self.by_relay, relay_peer, "relay")):
+        d = d.with_columns(domain=by_distinct(d, "rcpt", lambda r: r.str.replace(r"^[^@]+@", "")),
+                           relay=gimme_domains(d, "relay_host", "relay_ip").fill_null("none"))
+        dlz = d.lazy()
+        for counter, key, name in ((self.by_domain, pl.col("domain"), "domain"), (self.by_relay, pl.col("relay"), "relay")):
             dly = pl.col("delay_s").filter(pl.col("delivered"))
             self._agg(counter, dlz.with_columns(k=key).group_by("k").agg(
                 sent=pl.col("delivered").sum(), bytes=pl.col("sz").filter(pl.col("delivered")).sum(),
@@ -332,9 +339,6 @@ class SummaryFold:
         traffic = traffic_aggs()
         add(self.days, ev.filter(pl.col("day").is_not_null()).group_by("day").agg(**traffic))
         add(self.hours, ev.filter(pl.col("hour").is_not_null()).group_by("hour").agg(**traffic))
-        local = pl.when(tagged(Tag.PFLOGSUMM)).then(pl.lit("(local pickup)")).otherwise(pl.lit("(local)"))
-        add(self.clients, ev.filter(pl.col("received")).group_by(
-            gimme_domain(pl.col("client_host"), pl.col("client_ip")).fill_null(local).alias("client")).agg(count=pl.len()))
         rejects = ev.filter(pl.col("act").is_not_null() | (pl.col("kind") == "reject")).with_columns(
             reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
         failures = ev.filter(tagged(Tag.SMTP_FAILURE)).with_columns(reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))

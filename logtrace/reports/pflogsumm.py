@@ -39,19 +39,52 @@ def lc_domain(col: Any) -> Any:
     return pl.concat_str([col.str.extract(r"^([^@]*)", 1), col.str.extract(r"(@.*)$", 1).str.to_lowercase().fill_null("")])
 
 
-def gimme_domain(host: Any, ip: Any) -> Any:
-    """pflogsumm's ``gimme_domain``: ``unknown``/empty → IP, else ``a.b.example.com`` → ``example.com``.
+def by_distinct(df: Any, col: str, fn: Any) -> Any:
+    """The Series ``fn(pl.col(col))`` over ``df``, ``fn`` evaluated once per distinct value of ``col``: a block's
+    regex work on its few hundred host names, programs or senders instead of its tens of thousands of rows."""
+    import polars as pl
 
-    Only names ending in a 3-letter TLD or a ``xx.yy``/``xxx.yy`` pair are shortened (and then
-    lowercased), exactly as pflogsumm 1.1.5 does; other names are kept as logged.
-    """
+    c = df.get_column(col)
+    values = c.drop_nulls().unique()
+    out = pl.DataFrame({col: values}).select(fn(pl.col(col))).to_series()
+    mapped = (c.replace_strict(values, out, default=None, return_dtype=out.dtype) if len(values)
+              else pl.Series(col, [None] * len(c), out.dtype))
+    if c.null_count():  # what fn makes of a null
+        null = pl.DataFrame({col: [None]}, schema={col: c.dtype}).select(fn(pl.col(col))).to_series()
+        if null[0] is not None:
+            mapped = pl.select(pl.when(c.is_null()).then(pl.lit(null[0], out.dtype)).otherwise(mapped)).to_series()
+    return mapped.alias(col)
+
+
+def short_domain(host: Any) -> Any:
+    """The ``a.b.example.com`` → ``example.com`` part of :func:`gimme_domain` (null where a name is kept)."""
     import polars as pl
 
     pat = r"^(.*)\.([^.]+)\.([^.]{3}|[^.]{2,3}\.[^.]{2})$"
     g = host.str.extract_groups(pat)
-    short = pl.concat_str([g.struct.field("2"), pl.lit("."), g.struct.field("3")]).str.to_lowercase()
+    return pl.concat_str([g.struct.field("2"), pl.lit("."), g.struct.field("3")]).str.to_lowercase()
+
+
+def gimme_domain(host: Any, ip: Any, short: Any = None) -> Any:
+    """pflogsumm's ``gimme_domain``: ``unknown``/empty → IP, else ``a.b.example.com`` → ``example.com``.
+
+    Only names ending in a 3-letter TLD or a ``xx.yy``/``xxx.yy`` pair are shortened (and then
+    lowercased), exactly as pflogsumm 1.1.5 does; other names are kept as logged. ``short``: the
+    :func:`short_domain` of ``host`` computed already (:func:`gimme_domains`).
+    """
+    import polars as pl
+
+    short = short_domain(host) if short is None else short
     return (pl.when(host.is_null() | (host == "") | (host == "unknown")).then(ip)
             .otherwise(pl.coalesce(short, host)))
+
+
+def gimme_domains(df: Any, host: str, ip: str) -> Any:
+    """:func:`gimme_domain` of ``df``'s columns ``host`` and ``ip`` (an expression over ``df``), its regex run once per
+    distinct host name (:func:`by_distinct`)."""
+    import polars as pl
+
+    return gimme_domain(pl.col(host), pl.col(ip), by_distinct(df, host, short_domain))
 
 
 def local_clock(tz: str, host_tz: dict[str, str] | None = None) -> tuple[Any, Any]:
@@ -78,33 +111,37 @@ def derive(ev: Any, tz: str, host_tz: dict[str, str] | None = None) -> Any:
     import polars as pl
 
     k, st = pl.col("kind"), pl.col("status")
-    daemon = pl.col("program").fill_null("").str.extract(r"([^/]+)$", 1)
     by_status = tagged(Tag.PFLOGSUMM)  # rows counted by their status word, not their kind
     dstatus = (pl.when(tagged(Tag.DELIVERY_STATUS) & (k != "discard")).then(st)
                .when(tagged(Tag.MAILBOX)).then(None)  # the mailbox server's side of a delivery the MTA counted
                .when(~by_status).then(k.replace_strict({"deliver": "sent", "defer": "deferred", "bounce": "bounced"}, default=None))
                .when(tagged(Tag.DISCARD_SENT)).then(st)  # pflogsumm counts discard(8) "sent" as delivered
                .otherwise(None))
-    cleanup_act = (pl.when(~pl.col("detail").fill_null("").str.contains(r"^(?:header|body|END-OF-MESSAGE) ")).then(None)
+    detail = pl.col("detail").fill_null("")
+    cleanup_act = (pl.when(~(detail.str.starts_with("header ") | detail.str.starts_with("body ")
+                             | detail.str.starts_with("END-OF-MESSAGE "))).then(None)
                    .otherwise(st.replace_strict({"reject": "reject", "milter-reject": "reject", "warning": "reject_warning",
                                                  "hold": "hold", "discard": "discard"}, default=None)))
     act = (pl.when(tagged(Tag.NOQUEUE) & st.is_in(ACTIONS)).then(st)
            .when(tagged(Tag.CHECKS)).then(cleanup_act)
            .when(~by_status & k.is_in(ACTIONS)).then(k)
            .otherwise(None))
-    ev = ev.with_columns(dstatus=dstatus.cast(pl.String), act=act.cast(pl.String), daemon=daemon)
+    # the program's last component (the daemon) and the lowercased domains: regexes once per distinct value
+    ev = ev.with_columns(dstatus=dstatus.cast(pl.String), act=act.cast(pl.String),
+                         daemon=by_distinct(ev, "program", lambda p: p.fill_null("").str.extract(r"([^/]+)$", 1)))
     day, hour = local_clock(tz, host_tz)
     fwd = (pl.col("dstatus") == "sent") & pl.col("reply_text").fill_null("").str.contains("forwarded as ", literal=True)
+    # a delivery that logs a bare local part (Exim's ``=> bob <bob@example.org>``): use the address
+    rcpt = ev.select(rcpt=pl.when(tagged(Tag.RECIPIENT_LOCAL_PART) & ~pl.col("recipient").fill_null("").str.contains("@", literal=True)
+                                  & pl.col("orig_recipient").is_not_null()).then(pl.col("orig_recipient"))
+                     .otherwise(pl.col("recipient")).fill_null(""))
     return ev.with_columns(
         forwarded=fwd,
         delivered=(pl.col("dstatus") == "sent") & ~fwd,
         received=(k == "accept") & pl.col("queue_id").is_not_null(),
         day=day,
         hour=hour,
-        # a delivery that logs a bare local part (Exim's ``=> bob <bob@example.org>``): use the address
-        rcpt=lc_domain(pl.when(tagged(Tag.RECIPIENT_LOCAL_PART) & ~pl.col("recipient").fill_null("").str.contains("@")
-                               & pl.col("orig_recipient").is_not_null()).then(pl.col("orig_recipient"))
-                       .otherwise(pl.col("recipient")).fill_null("")),
+        rcpt=by_distinct(rcpt, "rcpt", lc_domain),
     )
 
 
@@ -142,17 +179,19 @@ def sizes(ev: Any) -> Any:
 
     sized = (pl.col("kind") == "queued") | (tagged(Tag.SIZE_ON_ACCEPT) & (pl.col("kind") == "accept"))
     return (ev.filter(sized & pl.col("size").is_not_null() & pl.col("queue_id").is_not_null())
-            .group_by("queue_id").agg(pl.all().sort_by("seq").first())
+            .select("queue_id", "seq", "size", "sender").group_by("queue_id").agg(pl.all().sort_by("seq").first())
             .select("queue_id", size_seq="seq", msg_size="size", from_addr="sender"))
 
 
-def whence() -> Any:
-    """Where a received message came from: ``pickup`` (local), else :func:`gimme_domain` of its client."""
+def whence(client: Any = None) -> Any:
+    """Where a received message came from: ``pickup`` (local), else :func:`gimme_domain` of its client
+    (``client``: that computed already, :func:`gimme_domains`)."""
     import polars as pl
 
     local = (pl.col("daemon") == "pickup") | (~tagged(Tag.PFLOGSUMM) & pl.col("client_host").is_null()
                                               & pl.col("client_ip").is_null())
-    return pl.when(local).then(pl.lit("pickup")).otherwise(gimme_domain(pl.col("client_host"), pl.col("client_ip")))
+    client = gimme_domain(pl.col("client_host"), pl.col("client_ip")) if client is None else client
+    return pl.when(local).then(pl.lit("pickup")).otherwise(client)
 
 
 def received_msgs(ev: Any, sized: Any) -> Any:
