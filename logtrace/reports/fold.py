@@ -238,8 +238,8 @@ class SummaryFold:
             self.conn.append(detach(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
                 "seq", "kind", "daemon", "host", "pid", "ts", "client_host", "client_ip", "day", "hour")))
         self._queue: list[tuple[Counter, Any]] = []
-        recv = self._received(ev)
-        self._deliveries(ev)
+        recv, d, first = self._received(ev)
+        self._deliveries(ev, d, first)
         self._counters(ev, recv)
         # one polars call runs every counter's aggregation of this block (shared inputs computed once)
         for (counter, _), df in zip(self._queue, pl.collect_all([lf for _, lf in self._queue])):
@@ -260,8 +260,9 @@ class SummaryFold:
     def _agg(self, counter: Counter | ReasonBatch, lf: Any) -> None:
         self._queue.append((counter, lf))
 
-    def _received(self, ev: Any) -> Any:
-        """Fold sizes and accepts; the block's received messages (pflogsumm's ``%rcvdMsg`` meeting a size line)."""
+    def _received(self, ev: Any) -> tuple[Any, Any, Any]:
+        """Fold sizes and accepts: (the block's received messages (pflogsumm's ``%rcvdMsg`` meeting a size line),
+        its deliveries and deferrals, their messages' first sizes)."""
         import polars as pl
 
         sized = sizes(ev).with_columns(k=key_hash("queue_id"))
@@ -278,7 +279,9 @@ class SummaryFold:
         j = (new.drop("k").join(acc_all, on="queue_id", how="inner").filter(pl.col("acc_seq") <= pl.col("size_seq"))
              .sort("acc_seq").group_by("queue_id").agg(pl.all().last()))
         # a sized ID's later accepts never count: only the last accept of each unsized ID stays in flight
-        left = acc_all.filter(self.sizes.lookup(acc_all.select(k=key_hash("queue_id")).to_series()).get_column("seq").is_null())
+        d = ev.filter(pl.col("delivered") | (pl.col("dstatus") == "deferred"))
+        found = self.sizes.lookup(pl.concat([acc_all.select(k=key_hash("queue_id")), d.select(k=key_hash("queue_id"))]).to_series())
+        left = acc_all.filter(found.get_column("seq").head(acc_all.height).is_null())
         self.pending = left.sort("acc_seq").group_by("queue_id").agg(pl.all().last()) if left.height else None
         def addr(a: Any) -> Any:
             return pl.when(a.fill_null("") == "").then(pl.lit("from=<>")).otherwise(lc_domain(a))
@@ -287,13 +290,11 @@ class SummaryFold:
             sdom=pl.coalesce(by_distinct(j, "from_addr", lambda a: addr(a).str.extract(r"^[^@]+@(.+)$", 1)),
                              pl.when(pl.col("whence") == "pickup").then(pl.col("addr")).otherwise(pl.col("whence"))))
         self.recv_sizes.append(recv.select(queue_id=key_hash("queue_id"), msg_size="msg_size"))
-        return recv
+        return recv, d, found.slice(acc_all.height)
 
-    def _deliveries(self, ev: Any) -> None:
+    def _deliveries(self, ev: Any, d: Any, first: Any) -> None:
         import polars as pl
 
-        d = ev.filter(pl.col("delivered") | (pl.col("dstatus") == "deferred"))
-        first = self.sizes.lookup(d.select(k=key_hash("queue_id")).to_series())
         d = d.with_columns(size_seq=first.get_column("seq"), msg_size=first.get_column("size"))
         has = pl.col("size_seq").is_not_null() & (pl.col("size_seq") < pl.col("seq"))
         d = d.with_columns(has_size=has, sz=pl.when(has).then(pl.col("msg_size")).otherwise(0))
@@ -310,9 +311,9 @@ class SummaryFold:
                 sent=pl.col("delivered").sum(), bytes=pl.col("sz").filter(pl.col("delivered")).sum(),
                 deferrals=(pl.col("dstatus") == "deferred").sum(), dsum=dly.sum(), dcnt=dly.count(),
                 max_delay_s=pl.col("delay_s").max()).rename({"k": name}))
-        for col, label in DELAY_PARTS:
-            self._agg(self.delays, dll.filter(pl.col(col).is_not_null()).group_by(value=delay_bucket(pl.col(col).cast(pl.Float64)))
-                            .agg(n=pl.len()).with_columns(part=pl.lit(label)).select("part", "value", "n"))
+        parts = dll.select(*(pl.col(c).cast(pl.Float64).alias(label) for c, label in DELAY_PARTS)).unpivot(variable_name="part")
+        self._agg(self.delays, parts.filter(pl.col("value").is_not_null()).group_by("part", value=delay_bucket(pl.col("value")))
+                  .agg(n=pl.len()))
         sent = ev.filter(pl.col("dstatus") == "sent", pl.col("next_queue_id").is_not_null()).join(
             dl.select("seq", "sz"), on="seq", how="left")
         self.dlv_rows.append(sent.select(
@@ -325,20 +326,21 @@ class SummaryFold:
         st = pl.col("dstatus")
         add = self._agg
         ev, recv = ev.lazy(), recv.lazy()
-        add(self.sums, ev.group_by("x").agg(
+        # the grand-total sums and the per-day and per-hour traffic from one pass over the block
+        by = ev.group_by("x", "day", "hour").agg(
             received=pl.col("received").sum(), delivered=pl.col("delivered").sum(), forwarded=pl.col("forwarded").sum(),
             deferrals=(st == "deferred").sum(), bounced=(st == "bounced").sum(), rejected=(pl.col("act") == "reject").sum(),
             reject_warnings=(pl.col("act") == "reject_warning").sum(), held=(pl.col("act") == "hold").sum(),
-            discarded=(pl.col("act") == "discard").sum()))
+            discarded=(pl.col("act") == "discard").sum()).collect().lazy()
+        add(self.sums, by.group_by("x").agg(pl.col(*SUMS).sum()))
+        for counter, key in ((self.days, "day"), (self.hours, "hour")):
+            add(counter, by.filter(pl.col(key).is_not_null()).group_by(key).agg(pl.col(*TRAFFIC).sum()))
         deferred, bounced = ev.filter(st == "deferred"), ev.filter(st == "bounced")
         add(self.deferred_ids, deferred.select("queue_id", "x").unique())
         add(self.deferred_msgs, deferred.select("host", "queue_id").unique())
         add(self.bounced_msgs, bounced.select("host", "queue_id").unique())
         add(self.senders, recv.group_by("addr", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
         add(self.sdoms, recv.group_by("sdom", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
-        traffic = traffic_aggs()
-        add(self.days, ev.filter(pl.col("day").is_not_null()).group_by("day").agg(**traffic))
-        add(self.hours, ev.filter(pl.col("hour").is_not_null()).group_by("hour").agg(**traffic))
         rejects = ev.filter(pl.col("act").is_not_null() | (pl.col("kind") == "reject")).with_columns(
             reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
         failures = ev.filter(tagged(Tag.SMTP_FAILURE)).with_columns(reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
