@@ -59,13 +59,25 @@ def summary_narrow(smtpd_stats: bool) -> Any:
     return Narrow(keep, frozenset(COLS) | fields | {"detail", "status"})
 
 
+def tagged_any(tags: Sequence[str]) -> Any:
+    """``tagged(t1) | tagged(t2) | …`` with one ``is_in`` over the ``rule`` column for all their rules (a chunk's
+    rule names are hashed once, not once per tag); the same value for every row, nulls included."""
+    import polars as pl
+
+    idx = default_index()
+    expr = pl.col("rule").is_in(sorted({r for t in tags for r in idx.rules(t)}))
+    for t in tags:
+        for rule, fname, value in idx.conditional(t):
+            expr = expr | ((pl.col("rule") == rule) & (pl.col(fname) == value)).fill_null(False)
+    return expr
+
+
 def narrow(df: Any, smtpd_stats: bool) -> Any:
     """The rows and columns a summary needs from one chunk of events."""
     import polars as pl
 
-    keep = (pl.col("kind").is_in(KEEP_KINDS) | tagged(Tag.DELIVERY_STATUS) | tagged(Tag.CHECKS) | tagged(Tag.POSTSCREEN)
-            | tagged(Tag.SMTP_FAILURE) | tagged(Tag.EVENT_ID) | tagged(Tag.MAILBOX) | tagged(Tag.FILTER_VERDICT)
-            | tagged(Tag.EXIMSTATS_COMPLETED) | tagged(Tag.EXIMSTATS_CALL_DROPPED)
+    keep = (pl.col("kind").is_in(KEEP_KINDS)
+            | tagged_any(sorted(NARROW_TAGS - {Tag.EXIMSTATS_NOTE}))
             | (tagged(Tag.EXIMSTATS_NOTE) & pl.col("detail").str.starts_with("SA: ")))
     if smtpd_stats:
         keep = keep | pl.col("kind").is_in(CONN_KINDS)
@@ -92,7 +104,15 @@ def counting_tally(df: Any) -> tuple[int, int, int]:
     """
     import polars as pl
 
-    dialect = (pl.col("rule").is_in(list(default_index().plain)) & (pl.col("kind") != "other")).fill_null(False)
+    idx = default_index()
+    if not idx.conditional(Tag.EXIMSTATS) and not idx.conditional(Tag.PFLOGSUMM):  # by rule: one pass over the chunk
+        x_rules, p_rules = set(idx.rules(Tag.EXIMSTATS)), set(idx.rules(Tag.PFLOGSUMM))
+        n = x = p = 0
+        for rule, other, count in df.group_by("rule", other=pl.col("kind") == "other").agg(n=pl.len()).iter_rows():
+            if rule in idx.plain and other is False:
+                n, x, p = n + count, x + count * (rule in x_rules), p + count * (rule in p_rules)
+        return n, x, p
+    dialect = (pl.col("rule").is_in(list(idx.plain)) & (pl.col("kind") != "other")).fill_null(False)
     n, x, p = df.select(n=dialect.sum(), x=(dialect & tagged(Tag.EXIMSTATS)).fill_null(False).sum(),
                         p=(dialect & tagged(Tag.PFLOGSUMM)).fill_null(False).sum()).row(0)
     return int(n or 0), int(x or 0), int(p or 0)
