@@ -286,9 +286,9 @@ class SummaryFold:
         def addr(a: Any) -> Any:
             return pl.when(a.fill_null("") == "").then(pl.lit("from=<>")).otherwise(lc_domain(a))
 
-        recv = j.with_columns(addr=by_distinct(j, "from_addr", addr)).with_columns(
-            sdom=pl.coalesce(by_distinct(j, "from_addr", lambda a: addr(a).str.extract(r"^[^@]+@(.+)$", 1)),
-                             pl.when(pl.col("whence") == "pickup").then(pl.col("addr")).otherwise(pl.col("whence"))))
+        a = by_distinct(j, "from_addr", addr=addr, dom=lambda a: addr(a).str.extract(r"^[^@]+@(.+)$", 1))
+        recv = j.with_columns(addr=a.get_column("addr")).with_columns(
+            sdom=pl.coalesce(a.get_column("dom"), pl.when(pl.col("whence") == "pickup").then(pl.col("addr")).otherwise(pl.col("whence"))))
         self.recv_sizes.append(recv.select(queue_id=key_hash("queue_id"), msg_size="msg_size"))
         return recv, d, found.slice(acc_all.height)
 
@@ -302,7 +302,7 @@ class SummaryFold:
         dll, dlz = dl.lazy(), d.lazy()
         self._agg(self.rcpts, dll.group_by("rcpt", "x").agg(count=pl.len(), bytes=pl.col("sz").sum()))
         self.no_size.append(detach(dl.filter(~pl.col("has_size")).select("seq", "queue_id", "rcpt", "host")))
-        d = d.with_columns(domain=by_distinct(d, "rcpt", lambda r: r.str.replace(r"^[^@]+@", "")),
+        d = d.with_columns(domain=by_distinct(d, "rcpt", r=lambda r: r.str.replace(r"^[^@]+@", "")).to_series(),
                            relay=gimme_domains(d, "relay_host", "relay_ip").fill_null("none"))
         dlz = d.lazy()
         for counter, key, name in ((self.by_domain, pl.col("domain"), "domain"), (self.by_relay, pl.col("relay"), "relay")):
