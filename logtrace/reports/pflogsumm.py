@@ -124,6 +124,9 @@ def derive(ev: Any, tz: str, host_tz: dict[str, str] | None = None) -> Any:
     ev = ev.with_columns(dstatus=dstatus.cast(pl.String), act=act.cast(pl.String),
                          daemon=by_distinct(ev, "program", d=lambda p: p.fill_null("").str.extract(r"([^/]+)$", 1)).to_series())
     day, hour = local_clock(tz, host_tz)
+    if not host_tz:  # one zone: each distinct second converted once
+        clock = by_distinct(ev, "ts", day=lambda _: day, hour=lambda _: hour)
+        day, hour = clock.get_column("day"), clock.get_column("hour")
     fwd = (pl.col("dstatus") == "sent") & pl.col("reply_text").fill_null("").str.contains("forwarded as ", literal=True)
     # a delivery that logs a bare local part (Exim's ``=> bob <bob@example.org>``): use the address
     rcpt = ev.select(rcpt=pl.when(tagged(Tag.RECIPIENT_LOCAL_PART) & ~pl.col("recipient").fill_null("").str.contains("@", literal=True)
