@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from logtrace.parsing.tags import Tag, tagged
+from logtrace.parsing.tags import Tag, default_index, tagged
 from logtrace.reports.collect import CONN_KINDS
 from logtrace.reports.eximstats import RELAY_KEYS, exim_tables_finish
 from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, by_distinct, derive, gimme_domains, handoff_pairs, lc_domain,
@@ -232,7 +232,14 @@ class SummaryFold:
         if not ev.height:
             return
         x = tagged(Tag.EXIMSTATS)
-        self.exim.add(ev)  # it takes the eximstats-tagged rows itself (none: nothing to do)
+        rules = set(ev.get_column("rule").unique().to_list())  # a tag no rule of the block has selects no row
+
+        def present(tag: str) -> bool:
+            idx = default_index()
+            return any(r in rules for r in idx.rules(tag)) or any(r in rules for r, _, _ in idx.conditional(tag))
+
+        if present(Tag.EXIMSTATS):
+            self.exim.add(ev)  # it takes the eximstats-tagged rows itself
         ev = derive(munge_addresses(ev, self.verp_mung, self.ignore_case), self.tz, self.host_tz).with_columns(x=x)
         if self.smtpd_stats:
             self.conn.append(detach(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
@@ -240,7 +247,7 @@ class SummaryFold:
         self._queue: list[tuple[Counter, Any]] = []
         recv, d, first = self._received(ev)
         self._deliveries(ev, d, first)
-        self._counters(ev, recv)
+        self._counters(ev, recv, present)
         # one polars call runs every counter's aggregation of this block (shared inputs computed once)
         for (counter, _), df in zip(self._queue, pl.collect_all([lf for _, lf in self._queue])):
             if counter is self.reason_batch:
@@ -312,15 +319,16 @@ class SummaryFold:
                 deferrals=(pl.col("dstatus") == "deferred").sum(), dsum=dly.sum(), dcnt=dly.count(),
                 max_delay_s=pl.col("delay_s").max()).rename({"k": name}))
         parts = dll.select(*(pl.col(c).cast(pl.Float64).alias(label) for c, label in DELAY_PARTS)).unpivot(variable_name="part")
-        self._agg(self.delays, parts.filter(pl.col("value").is_not_null()).group_by("part", value=delay_bucket(pl.col("value")))
-                  .agg(n=pl.len()))
+        # bucketed per distinct logged value (Postfix logs few), then summed per bucket
+        self._agg(self.delays, parts.filter(pl.col("value").is_not_null()).group_by("part", "value").agg(n=pl.len())
+                  .group_by("part", value=delay_bucket(pl.col("value"))).agg(pl.col("n").sum()))
         sent = ev.filter(pl.col("dstatus") == "sent", pl.col("next_queue_id").is_not_null()).join(
             dl.select("seq", "sz"), on="seq", how="left")
         self.dlv_rows.append(sent.select(
             d_seq="seq", d_host=key_hash("host"), queue_id=key_hash("next_queue_id"), d_ts="ts", delivered="delivered", sz="sz",
             loop=pl.coalesce(pl.col("relay_ip"), pl.col("relay_host")).fill_null("").str.contains(LOOPBACK)))
 
-    def _counters(self, ev: Any, recv: Any) -> None:
+    def _counters(self, ev: Any, recv: Any, present: Any) -> None:
         import polars as pl
 
         st = pl.col("dstatus")
@@ -343,20 +351,23 @@ class SummaryFold:
         add(self.sdoms, recv.group_by("sdom", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
         rejects = ev.filter(pl.col("act").is_not_null() | (pl.col("kind") == "reject")).with_columns(
             reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
-        failures = ev.filter(tagged(Tag.SMTP_FAILURE)).with_columns(reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
+        failures = (ev.filter(tagged(Tag.SMTP_FAILURE)).with_columns(reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
+                    if present(Tag.SMTP_FAILURE) else None)
         relay, client = {"peer_host": "relay_host", "peer_ip": "relay_ip"}, {"peer_host": "client_host", "peer_ip": "client_ip"}
         add(self.reason_batch, pl.concat([rows.select(which=pl.lit(i, pl.Int8), **{c: peer.get(c, c) for c in BATCH_COLUMNS[1:]})
                                           for i, (rows, peer) in enumerate(((deferred, relay), (bounced, relay), (rejects, client),
-                                                                            (failures, relay)))]))
+                                                                            (failures, relay))) if rows is not None]))
         add(self.actions, rejects.group_by(action_expr().alias("action")).agg(count=pl.len()))
         sev = pl.when(pl.col("kind") == "warning").then(pl.lit("warning")).otherwise(pl.col("kind"))
         add(self.severity, ev.filter(pl.col("kind").is_in(["warning", "fatal", "panic"]))
                           .with_columns(severity=sev, message=pl.col("detail").fill_null("").str.slice(0, 120))
                           .group_by("severity", "daemon", "message").agg(count=pl.len()))
-        add(self.postscreen, ev.filter(tagged(Tag.POSTSCREEN)).group_by("status", "client_ip").agg(count=pl.len()))
-        add(self.exchange, exchange_rows(ev).group_by(*EXCHANGE_KEYS).agg(count=pl.len()))
-        add(self.mailbox, mailbox_rows(ev).group_by(*MAILBOX_KEYS).agg(count=pl.len()))
-        add(self.filters, filter_rows(ev).group_by(*FILTER_KEYS).agg(count=pl.len()))
+        for counter, tag, rows, keys in ((self.postscreen, Tag.POSTSCREEN, lambda: ev.filter(tagged(Tag.POSTSCREEN)), ("status", "client_ip")),
+                                         (self.exchange, Tag.EVENT_ID, lambda: exchange_rows(ev), EXCHANGE_KEYS),
+                                         (self.mailbox, Tag.MAILBOX, lambda: mailbox_rows(ev), MAILBOX_KEYS),
+                                         (self.filters, Tag.FILTER_VERDICT, lambda: filter_rows(ev), FILTER_KEYS)):
+            if present(tag):  # the tables of other dialects' rows (amavis, Dovecot, Exchange …) only where they are
+                add(counter, rows().group_by(*keys).agg(count=pl.len()))
 
     # ------------------------------------------------------------------ results
 
