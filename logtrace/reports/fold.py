@@ -36,7 +36,7 @@ from logtrace.reports.pflogsumm import (LOOPBACK, TOTAL_KEYS, by_distinct, deriv
                                         munge_addresses, sizes, whence)
 from logtrace.reports.reasons import BATCH_COLUMNS, PEER_KEYS, REASON_KEYS, ReasonBatch, action_expr, reason_finish
 from logtrace.reports.sections import (DELAY_PARTS, EXCHANGE_KEYS, FILTER_KEYS, MAILBOX_KEYS, TRAFFIC, delay_bucket, exchange_rows,
-                                       filter_rows, mailbox_rows, traffic_aggs)
+                                       filter_rows, mailbox_rows)
 
 HANDOFF_SLICES = 8  #: at most this many slices of the hashed queue IDs for the end-of-fold hand-off join
 HANDOFF_SLICE_ROWS = 100_000  #: one slice per this many hand-off deliveries
@@ -232,10 +232,9 @@ class SummaryFold:
         if not ev.height:
             return
         x = tagged(Tag.EXIMSTATS)
-        rules = set(ev.get_column("rule").unique().to_list())  # a tag no rule of the block has selects no row
+        idx, rules = default_index(), set(ev.get_column("rule").unique().to_list())
 
-        def present(tag: str) -> bool:
-            idx = default_index()
+        def present(tag: str) -> bool:  # a tag no rule of the block has selects no row
             return any(r in rules for r in idx.rules(tag)) or any(r in rules for r, _, _ in idx.conditional(tag))
 
         if present(Tag.EXIMSTATS):
@@ -244,25 +243,23 @@ class SummaryFold:
         if self.smtpd_stats:
             self.conn.append(detach(ev.filter(pl.col("kind").is_in(CONN_KINDS), pl.col("daemon") != "postscreen").select(
                 "seq", "kind", "daemon", "host", "pid", "ts", "client_host", "client_ip", "day", "hour")))
-        self._queue: list[tuple[Counter, Any]] = []
+        self._queue: list[tuple[Counter | ReasonBatch, Any]] = []
         recv, d, first = self._received(ev)
         self._deliveries(ev, d, first)
         self._counters(ev, recv, present)
         # one polars call runs every counter's aggregation of this block (shared inputs computed once)
         for (counter, _), df in zip(self._queue, pl.collect_all([lf for _, lf in self._queue])):
-            if counter is self.reason_batch:
-                if counter.add(detach(df)):
-                    self._drain()
-            else:
+            if counter is not self.reason_batch:
                 counter.add(df)
+            elif counter.add(detach(df)):
+                self._drain()
         self._queue = []  # the plans hold the block
 
     def _drain(self) -> None:
         """Count the reasons of the rows held in :attr:`reason_batch` (when it is due, and before any result)."""
-        out = self.reason_batch.drain()
-        if out is not None:
-            for counter, df in zip([c for k in ("deferral", "bounce", "reject") for c in self.reasons[k]] + [self.smtp_failures], out):
-                counter.add(df)
+        counters = [c for k in ("deferral", "bounce", "reject") for c in self.reasons[k]] + [self.smtp_failures]
+        for counter, df in zip(counters, self.reason_batch.drain() or []):
+            counter.add(df)
 
     def _agg(self, counter: Counter | ReasonBatch, lf: Any) -> None:
         self._queue.append((counter, lf))
@@ -287,7 +284,8 @@ class SummaryFold:
              .sort("acc_seq").group_by("queue_id").agg(pl.all().last()))
         # a sized ID's later accepts never count: only the last accept of each unsized ID stays in flight
         d = ev.filter(pl.col("delivered") | (pl.col("dstatus") == "deferred"))
-        found = self.sizes.lookup(pl.concat([acc_all.select(k=key_hash("queue_id")), d.select(k=key_hash("queue_id"))]).to_series())
+        found = self.sizes.lookup(pl.concat([acc_all.select(k=key_hash("queue_id")),
+                                             d.select(k=key_hash("queue_id"))]).to_series())
         left = acc_all.filter(found.get_column("seq").head(acc_all.height).is_null())
         self.pending = left.sort("acc_seq").group_by("queue_id").agg(pl.all().last()) if left.height else None
         def addr(a: Any) -> Any:
@@ -295,7 +293,8 @@ class SummaryFold:
 
         a = by_distinct(j, "from_addr", addr=addr, dom=lambda a: addr(a).str.extract(r"^[^@]+@(.+)$", 1))
         recv = j.with_columns(addr=a.get_column("addr")).with_columns(
-            sdom=pl.coalesce(a.get_column("dom"), pl.when(pl.col("whence") == "pickup").then(pl.col("addr")).otherwise(pl.col("whence"))))
+            sdom=pl.coalesce(a.get_column("dom"),
+                             pl.when(pl.col("whence") == "pickup").then(pl.col("addr")).otherwise(pl.col("whence"))))
         self.recv_sizes.append(recv.select(queue_id=key_hash("queue_id"), msg_size="msg_size"))
         return recv, d, found.slice(acc_all.height)
 
@@ -349,10 +348,9 @@ class SummaryFold:
         add(self.bounced_msgs, bounced.select("host", "queue_id").unique())
         add(self.senders, recv.group_by("addr", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
         add(self.sdoms, recv.group_by("sdom", "x").agg(count=pl.len(), bytes=pl.col("msg_size").sum()))
-        rejects = ev.filter(pl.col("act").is_not_null() | (pl.col("kind") == "reject")).with_columns(
-            reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
-        failures = (ev.filter(tagged(Tag.SMTP_FAILURE)).with_columns(reply_text=pl.coalesce(pl.col("reply_text"), pl.col("detail")))
-                    if present(Tag.SMTP_FAILURE) else None)
+        text = pl.coalesce(pl.col("reply_text"), pl.col("detail"))
+        rejects = ev.filter(pl.col("act").is_not_null() | (pl.col("kind") == "reject")).with_columns(reply_text=text)
+        failures = ev.filter(tagged(Tag.SMTP_FAILURE)).with_columns(reply_text=text) if present(Tag.SMTP_FAILURE) else None
         relay, client = {"peer_host": "relay_host", "peer_ip": "relay_ip"}, {"peer_host": "client_host", "peer_ip": "client_ip"}
         add(self.reason_batch, pl.concat([rows.select(which=pl.lit(i, pl.Int8), **{c: peer.get(c, c) for c in BATCH_COLUMNS[1:]})
                                           for i, (rows, peer) in enumerate(((deferred, relay), (bounced, relay), (rejects, client),
@@ -362,7 +360,8 @@ class SummaryFold:
         add(self.severity, ev.filter(pl.col("kind").is_in(["warning", "fatal", "panic"]))
                           .with_columns(severity=sev, message=pl.col("detail").fill_null("").str.slice(0, 120))
                           .group_by("severity", "daemon", "message").agg(count=pl.len()))
-        for counter, tag, rows, keys in ((self.postscreen, Tag.POSTSCREEN, lambda: ev.filter(tagged(Tag.POSTSCREEN)), ("status", "client_ip")),
+        for counter, tag, rows, keys in ((self.postscreen, Tag.POSTSCREEN, lambda: ev.filter(tagged(Tag.POSTSCREEN)),
+                                          ("status", "client_ip")),
                                          (self.exchange, Tag.EVENT_ID, lambda: exchange_rows(ev), EXCHANGE_KEYS),
                                          (self.mailbox, Tag.MAILBOX, lambda: mailbox_rows(ev), MAILBOX_KEYS),
                                          (self.filters, Tag.FILTER_VERDICT, lambda: filter_rows(ev), FILTER_KEYS)):
@@ -568,8 +567,8 @@ class SummaryFold:
             "senders_by_size": S.top_n(snd, "bytes", top),
             "recipients_by_count": S.top_n(rc, "count", top),
             "recipients_by_size": S.top_n(rc, "bytes", top),
-            "delays": self._delays(),
-            "delay_distribution": S.delay_distribution(self._delay_hist("delay")),
+            "delays": S.delays_from_hist(self.delays.merged()),
+            "delay_distribution": S.delay_distribution(S.delay_hist(self.delays.merged(), "delay")),
             "deferral_reasons": reasons["deferral"][0],
             "deferral_hosts": reasons["deferral"][1],
             "bounce_reasons": reasons["bounce"][0],
@@ -597,25 +596,3 @@ class SummaryFold:
         counts = {"warnings": int(by_sev.get("warning", 0)), "fatal": int(by_sev.get("fatal", 0)),
                   "panic": int(by_sev.get("panic", 0)), "no_size": ns.height}
         return sections, smtpd_out, counts
-
-    def _delay_hist(self, label: str) -> Any:
-        import polars as pl
-
-        hist = self.delays.merged()
-        return hist.filter(pl.col("part") == label).select("value", "n") if hist is not None else None
-
-    def _delays(self) -> Any:
-        import polars as pl
-
-        from logtrace.reports.sections import DELAY_PARTS
-
-        hist = self.delays.merged()
-        rows = []
-        for _, label in DELAY_PARTS:
-            h = hist.filter(pl.col("part") == label) if hist is not None else None
-            v = (h.select(pl.col("value").repeat_by(pl.col("n")).explode()).to_series() if h is not None and h.height
-                 else pl.Series("value", [], pl.Float64))
-            rows.append(pl.DataFrame({"v": v}).select(
-                part=pl.lit(label), count=pl.col("v").count(), p50=pl.col("v").quantile(0.5, "nearest"),
-                p90=pl.col("v").quantile(0.9, "nearest"), p99=pl.col("v").quantile(0.99, "nearest"), max=pl.col("v").max()))
-        return pl.concat(rows)

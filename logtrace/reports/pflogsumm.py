@@ -129,7 +129,8 @@ def derive(ev: Any, tz: str, host_tz: dict[str, str] | None = None) -> Any:
         day, hour = clock.get_column("day"), clock.get_column("hour")
     fwd = (pl.col("dstatus") == "sent") & pl.col("reply_text").fill_null("").str.contains("forwarded as ", literal=True)
     # a delivery that logs a bare local part (Exim's ``=> bob <bob@example.org>``): use the address
-    rcpt = ev.select(rcpt=pl.when(tagged(Tag.RECIPIENT_LOCAL_PART) & ~pl.col("recipient").fill_null("").str.contains("@", literal=True)
+    bare = ~pl.col("recipient").fill_null("").str.contains("@", literal=True)
+    rcpt = ev.select(rcpt=pl.when(tagged(Tag.RECIPIENT_LOCAL_PART) & bare
                                   & pl.col("orig_recipient").is_not_null()).then(pl.col("orig_recipient"))
                      .otherwise(pl.col("recipient")).fill_null(""))
     return ev.with_columns(

@@ -87,6 +87,29 @@ def delays(ev: Any) -> Any:
     return pl.concat(rows)
 
 
+def delay_hist(hist: Any, label: str) -> Any:
+    """The ``value, n`` rows of one delay part of histograms ``part, value, n`` (None stays None)."""
+    import polars as pl
+
+    return hist.filter(pl.col("part") == label).select("value", "n") if hist is not None else None
+
+
+def delays_from_hist(hist: Any) -> Any:
+    """The "delays" section (count and percentiles per :data:`DELAY_PARTS`) from histograms ``part, value, n``
+    of bucketed delays (:func:`delay_bucket`; None: no deliveries)."""
+    import polars as pl
+
+    rows = []
+    for _, label in DELAY_PARTS:
+        h = delay_hist(hist, label)
+        v = (h.select(pl.col("value").repeat_by(pl.col("n")).explode()).to_series() if h is not None and h.height
+             else pl.Series("value", [], pl.Float64))
+        rows.append(pl.DataFrame({"v": v}).select(
+            part=pl.lit(label), count=pl.col("v").count(), p50=pl.col("v").quantile(0.5, "nearest"),
+            p90=pl.col("v").quantile(0.9, "nearest"), p99=pl.col("v").quantile(0.99, "nearest"), max=pl.col("v").max()))
+    return pl.concat(rows)
+
+
 #: eximstats' "time spent on the queue" buckets (upper bounds in seconds, the last one open)
 DELAY_LIMITS = ((60, "under 1m"), (300, "1m-5m"), (900, "5m-15m"), (1800, "15m-30m"), (3600, "30m-1h"), (10800, "1h-3h"),
                 (21600, "3h-6h"), (43200, "6h-12h"), (86400, "12h-1d"), (None, "over 1d"))
