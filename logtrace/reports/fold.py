@@ -11,6 +11,10 @@
   days, hours, warnings, delay values) — partial aggregates appended per block and merged
   when they have grown (amortized O(block), not O(state) per block).
 
+Per block, regexes run once per distinct host name, program, address and stamp
+(:func:`~logtrace.reports.pflogsumm.by_distinct`), the aggregations run in one ``collect_all`` and
+reason texts are classified many blocks at once (:class:`~logtrace.reports.reasons.ReasonBatch`).
+
 Memory is therefore bounded by messages in flight plus distinct keys plus a few dozen bytes
 per message, not by the number of lines. Every number equals what
 :func:`~logtrace.reports.summary.build` computes over the whole event frame; the pflogsumm and
@@ -330,15 +334,13 @@ class SummaryFold:
     def _counters(self, ev: Any, recv: Any, present: Any) -> None:
         import polars as pl
 
-        st = pl.col("dstatus")
-        add = self._agg
+        st, act, add = pl.col("dstatus"), pl.col("act"), self._agg
         ev, recv = ev.lazy(), recv.lazy()
         # the grand-total sums and the per-day and per-hour traffic from one pass over the block
         by = ev.group_by("x", "day", "hour").agg(
-            received=pl.col("received").sum(), delivered=pl.col("delivered").sum(), forwarded=pl.col("forwarded").sum(),
-            deferrals=(st == "deferred").sum(), bounced=(st == "bounced").sum(), rejected=(pl.col("act") == "reject").sum(),
-            reject_warnings=(pl.col("act") == "reject_warning").sum(), held=(pl.col("act") == "hold").sum(),
-            discarded=(pl.col("act") == "discard").sum()).collect().lazy()
+            pl.col("received", "delivered", "forwarded").sum(), deferrals=(st == "deferred").sum(), bounced=(st == "bounced").sum(),
+            rejected=(act == "reject").sum(), reject_warnings=(act == "reject_warning").sum(), held=(act == "hold").sum(),
+            discarded=(act == "discard").sum()).collect().lazy()
         add(self.sums, by.group_by("x").agg(pl.col(*SUMS).sum()))
         for counter, key in ((self.days, "day"), (self.hours, "hour")):
             add(counter, by.filter(pl.col(key).is_not_null()).group_by(key).agg(pl.col(*TRAFFIC).sum()))
