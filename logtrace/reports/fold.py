@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from logtrace.parsing.frames import detach
 from logtrace.parsing.tags import Tag, default_index, tagged
 from logtrace.reports.collect import CONN_KINDS
 from logtrace.reports.eximstats import RELAY_KEYS, exim_tables_finish
@@ -46,16 +47,6 @@ HANDOFF_SLICES = 8  #: at most this many slices of the hashed queue IDs for the 
 HANDOFF_SLICE_ROWS = 100_000  #: one slice per this many hand-off deliveries
 COMPACT_ROWS = 50_000  #: merge a counter's partial aggregates once they grew by this many rows and doubled
 SUMS = ("received", "delivered", "forwarded", "deferrals", "bounced", "rejected", "reject_warnings", "held", "discarded")
-
-
-def detach(df: Any) -> Any:
-    """``df`` with its strings copied into buffers of their own. A string column cut from a block
-    (a filter, a group key) is a view into the block's line buffers and would keep every block
-    alive (measured: 6,000 group keys pinned 325 MB); state must not."""
-    import polars as pl
-
-    strs = [c for c, t in df.schema.items() if t == pl.String]
-    return df.with_columns(pl.concat_str([pl.col(c), pl.lit("")]).alias(c) for c in strs) if strs and df.height else df
 
 
 def key_hash(col: str) -> Any:
