@@ -18,6 +18,7 @@ one of the listed values (Exchange's one row rule is a final delivery when ``sta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -172,10 +173,18 @@ def has_tag(event: Any, tag: str, index: TagIndex | None = None) -> bool:
 def tagged(tag: str, index: TagIndex | None = None) -> Any:
     """A polars expression: rows whose event has ``tag`` (over the ``rule`` column and the
     fields ``tags_by`` conditions name)."""
+    return tagged_any((tag,), index)
+
+
+def tagged_any(tags: Iterable[str], index: TagIndex | None = None) -> Any:
+    """``tagged(t1) | tagged(t2) | …`` with one ``is_in`` over the ``rule`` column for all their rules (a
+    chunk's rule names are hashed once, not once per tag)."""
     import polars as pl
 
     idx = index or default_index()
-    expr = pl.col("rule").is_in(idx.rules(tag))
-    for rule, fname, value in idx.conditional(tag):
-        expr = expr | ((pl.col("rule") == rule) & (pl.col(fname) == value)).fill_null(False)
+    tags = tuple(tags)
+    expr = pl.col("rule").is_in(sorted({r for t in tags for r in idx.rules(t)}))
+    for t in tags:
+        for rule, fname, value in idx.conditional(t):
+            expr = expr | ((pl.col("rule") == rule) & (pl.col(fname) == value)).fill_null(False)
     return expr

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from logtrace.parsing.tags import Tag, default_index, tagged
+from logtrace.parsing.tags import Tag, default_index, tagged, tagged_any
 
 #: columns a summary keeps (besides the global ``seq``)
 COLS = ("ts", "host", "mta", "program", "pid", "kind", "rule", "status", "queue_id", "next_queue_id", "sender", "orig_recipient",
@@ -57,19 +57,6 @@ def summary_narrow(smtpd_stats: bool) -> Any:
 
     fields = {f for lst in idx.by.values() for f, _, _ in lst}
     return Narrow(keep, frozenset(COLS) | fields | {"detail", "status"})
-
-
-def tagged_any(tags: Sequence[str]) -> Any:
-    """``tagged(t1) | tagged(t2) | …`` with one ``is_in`` over the ``rule`` column for all their rules (a chunk's
-    rule names are hashed once, not once per tag); the same value for every row, nulls included."""
-    import polars as pl
-
-    idx = default_index()
-    expr = pl.col("rule").is_in(sorted({r for t in tags for r in idx.rules(t)}))
-    for t in tags:
-        for rule, fname, value in idx.conditional(t):
-            expr = expr | ((pl.col("rule") == rule) & (pl.col(fname) == value)).fill_null(False)
-    return expr
 
 
 def narrow(df: Any, smtpd_stats: bool) -> Any:

@@ -96,11 +96,6 @@ def exim_parts(ev: Any) -> tuple[dict[str, int], dict[str, list[str]]]:
     return exim_fold(ev).parts()
 
 
-def exim_report(ev: Any) -> tuple[dict[str, int], dict[str, list[str]], Any, Any]:
-    """:func:`exim_parts` and :func:`exim_tables` in one pass over the messages."""
-    return exim_fold(ev).report()
-
-
 def exim_fold(ev: Any) -> Any:
     """A whole frame of narrow events folded as one block (:class:`~logtrace.reports.eximfold.EximFold`,
     the same code that folds ``logtrace summary``'s blocks)."""

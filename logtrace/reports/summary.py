@@ -164,15 +164,6 @@ def build(ev: Any, *, tz: str = "UTC", top: int = 10, smtpd_stats: bool = False,
     return totals, unique, sections, smtpd, counts
 
 
-def mixed_pflogsumm_totals(ev: Any, tz: str) -> dict[str, int]:
-    """pflogsumm's Grand Totals over the events eximstats does not count (a mixed input)."""
-    from logtrace.parsing.tags import Tag, tagged
-
-    rest = derive(ev.filter(~tagged(Tag.EXIMSTATS)), tz)
-    sized = sizes(rest)
-    return grand_totals(rest, received_msgs(rest, sized), deliveries(rest, sized))
-
-
 def summarize(paths: Sequence[str], *, mta: str = "auto", options: Any = None, since: datetime | None = None,
               until: datetime | None = None, where: str | None = None, top: int = 10,
               smtpd_stats: bool = False, zone: str | None = None, verp_mung: int = 0, ignore_case: bool = False,

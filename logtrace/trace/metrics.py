@@ -327,10 +327,10 @@ def _keep() -> Any:
     """The rows counted: ``summary``'s (:func:`~logtrace.reports.collect.narrow`), plus connects and removals."""
     import polars as pl
 
-    from logtrace.parsing.tags import Tag, tagged
+    from logtrace.parsing.tags import Tag, tagged, tagged_any
 
-    return (pl.col("kind").is_in(list(COUNTED_KINDS)) | tagged(Tag.DELIVERY_STATUS) | tagged(Tag.CHECKS) | tagged(Tag.POSTSCREEN)
-            | tagged(Tag.EXIMSTATS_COMPLETED) | tagged(Tag.EXIMSTATS_CALL_DROPPED)
+    return (pl.col("kind").is_in(list(COUNTED_KINDS))
+            | tagged_any((Tag.DELIVERY_STATUS, Tag.CHECKS, Tag.POSTSCREEN, Tag.EXIMSTATS_COMPLETED, Tag.EXIMSTATS_CALL_DROPPED))
             | (tagged(Tag.EXIMSTATS_NOTE) & pl.col("detail").str.starts_with("SA: ")))
 
 
