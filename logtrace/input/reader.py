@@ -428,8 +428,18 @@ def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_
                 first_bytes: int | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield ``(first_line_no, data)``: whole lines, the last one possibly without ``\\n``.
 
-    Reads in 1 MiB steps, so a corrupt compressed stream loses at most the step it broke in.
     ``first_bytes``: a smaller first chunk (a pipeline of threads starts working sooner).
+    """
+    for line_no, data, _ in counted_chunks(f, diags, chunk_bytes, first_bytes):
+        yield line_no, data
+
+
+def counted_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_BYTES,
+                   first_bytes: int | None = None) -> Iterator[tuple[int, bytes, int | None]]:
+    """:func:`read_chunks` with each chunk's count of ``\\n`` (None when not counted), counted once.
+
+    A compressed stream is read in 1 MiB steps, so a corrupt one loses at most the step it broke
+    in; a plain file in one read per chunk (no joining of pieces).
     """
     stream = open_binary(f)
     errors = _read_errors()
@@ -439,10 +449,11 @@ def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_
     parts: list[bytes] = []
     size = 0
     broken = False
+    step = 1 << 20 if f.compression is not None or f.reads_stdin else None
     try:
         while True:
             try:
-                buf = read(min(1 << 20, want))
+                buf = read(min(step, want - size) if step else max(want - size, 1))
             except errors as e:
                 data = b"".join(parts)
                 reached = line_no + data.count(b"\n")
@@ -460,16 +471,18 @@ def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_
             parts, size = [], 0
             if not buf:  # end of input (or broken): flush everything
                 if data:
-                    yield line_no, _denul(data)
+                    yield line_no, _denul(data), None
                 break
             cut = data.rfind(b"\n")
             if cut < 0:
                 parts, size = [data], len(data)
                 continue
-            chunk, rest = data[: cut + 1], data[cut + 1 :]
+            chunk, rest = (data[: cut + 1], data[cut + 1 :]) if cut + 1 < len(data) else (data, b"")
             want = chunk_bytes
-            yield line_no, _denul(chunk)
-            line_no += chunk.count(b"\n")
+            newlines = chunk.count(b"\n")
+            out = _denul(chunk)
+            yield line_no, out, newlines if out is chunk else None
+            line_no += newlines
             if rest:
                 parts, size = [rest], len(rest)
         _ = broken
@@ -526,13 +539,14 @@ def _journal_chunk(data: bytes) -> bytes:
     return out + (b"\n" if trail else b"")
 
 
-def chunk_frame(data: bytes, first_line: int) -> Any:
-    """A chunk of bytes → DataFrame ``line_no: u32, line: str`` (empty lines are ``""``)."""
+def chunk_frame(data: bytes, first_line: int, newlines: int | None = None) -> Any:
+    """A chunk of bytes → DataFrame ``line_no: u32, line: str`` (empty lines are ``""``);
+    ``newlines``: its count of ``\\n`` when the caller has it."""
     import polars as pl
 
     if b"\x1f" in data:
         data = data.replace(b"\x1f", b"\\x1f")
-    expected = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    expected = (data.count(b"\n") if newlines is None else newlines) + (0 if data.endswith(b"\n") else 1)
     df = pl.DataFrame({"line": []}, schema={"line": pl.String})
     if data:
         try:
@@ -556,8 +570,8 @@ def frames(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_BYTES
     """DataFrames of ``line_no, line`` for one input, chunk by chunk (bounded memory; ``first_bytes``:
     a smaller first chunk)."""
     journal = _is_journal_json(f)
-    for first, data in read_chunks(f, diags, chunk_bytes, first_bytes):
-        yield chunk_frame(_journal_chunk(data) if journal else data, first)
+    for first, data, newlines in counted_chunks(f, diags, chunk_bytes, first_bytes):
+        yield chunk_frame(_journal_chunk(data) if journal else data, first, None if journal else newlines)
 
 
 def iter_lines(f: InputFile, diags: list[Diagnostic]) -> Iterator[tuple[int, str]]:
