@@ -249,6 +249,29 @@ def test_content_filter_reinjection_counts_twice_for_pflogsumm_and_once_unique(t
     assert "FAQ" in u["note"]
 
 
+def test_unique_bytes_stay_exact_when_hand_off_sizes_pass_32_bits(tmp_path: Path) -> None:
+    # the fold keeps hand-off rows with 32-bit positions and sizes where they fit (fold.narrow_ints);
+    # sums over them must not wrap: three 1.5 GB re-injected messages are 4.5 GB
+    big = 1_500_000_000
+    text = "".join(
+        f"Mar  4 12:0{i}:00 mx postfix/smtpd[10]: 1111{i}A: client=ext.example.net[192.0.2.20]\n"
+        f"Mar  4 12:0{i}:00 mx postfix/qmgr[30]: 1111{i}A: from=<s@example.net>, size={big}, nrcpt=1 (queue active)\n"
+        f"Mar  4 12:0{i}:07 mx postfix/smtpd[11]: 2222{i}B: client=localhost[127.0.0.1]\n"
+        f"Mar  4 12:0{i}:07 mx postfix/qmgr[30]: 2222{i}B: from=<s@example.net>, size={big + 10}, nrcpt=1 (queue active)\n"
+        f"Mar  4 12:0{i}:07 mx postfix/smtp[40]: 1111{i}A: to=<r@example.org>, relay=127.0.0.1[127.0.0.1]:10024, delay=7, "
+        f"dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 2222{i}B)\n"
+        f"Mar  4 12:0{i}:08 mx postfix/local[50]: 2222{i}B: to=<r@example.org>, relay=local, delay=1, dsn=2.0.0, "
+        f"status=sent (delivered to mailbox)\n"
+        for i in range(3))
+    d = doc_for(write(tmp_path, "big.log", text))
+    t, u = d["totals"], d["unique"]
+    assert t["bytes_received"] == 3 * big + 3 * (big + 10)
+    assert t["bytes_delivered"] == 3 * big + 3 * (big + 10)
+    assert u["messages_received_unique"] == 3 and u["content_filter_reinjections"] == 3
+    assert u["bytes_received_unique"] == 3 * big
+    assert u["bytes_delivered_unique"] == 3 * (big + 10)
+
+
 def test_handoff_between_two_input_hosts_is_one_message(tmp_path: Path) -> None:
     a = write(tmp_path, "relay.log", (
         "Mar  4 12:00:00 relay1 postfix/smtpd[1]: AAAA1: client=ws.example.com[10.0.0.5]\n"

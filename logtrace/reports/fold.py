@@ -56,6 +56,22 @@ def key_hash(col: str) -> Any:
     return pl.when(pl.col(col).is_not_null()).then(pl.col(col).hash(seed=0x1F0D))
 
 
+def narrow_ints(df: Any) -> Any:
+    """``df`` with every Int64 column as UInt32 where all its values fit (positions, sizes, counts):
+    the rows kept per message to the end of a fold take 4 bytes a value instead of 8. Sums over
+    such a column must cast it back to Int64 first (polars sums UInt32 in UInt32 and wraps)."""
+    import polars as pl
+
+    ints = [c for c, t in df.schema.items() if t == pl.Int64]
+    if not ints or not df.height:
+        return df
+    row = df.select(*(pl.col(c).min().alias(f"lo{i}") for i, c in enumerate(ints)),
+                    *(pl.col(c).max().alias(f"hi{i}") for i, c in enumerate(ints))).row(0)
+    fits = [c for i, c in enumerate(ints)
+            if (row[i] is None or row[i] >= 0) and (row[len(ints) + i] is None or row[len(ints) + i] < 1 << 32)]
+    return df.with_columns(pl.col(c).cast(pl.UInt32) for c in fits) if fits else df
+
+
 def lookup_runs(runs: list[Any], keys: Any, columns: dict[str, Any]) -> Any:
     """DataFrame of ``columns`` aligned with a Series of key hashes: each key's values in the newest of
     ``runs`` (DataFrames sorted by a unique ``k``) that holds it, nulls where none does. Sorted
@@ -75,7 +91,7 @@ def lookup_runs(runs: list[Any], keys: Any, columns: dict[str, Any]) -> Any:
 class FirstSeen:
     """First ``(seq, size)`` per key hash, as sorted runs merged when a run outgrows the one
     before it (an LSM tree): a block's lookups cost O(block · log state), never a join or a
-    hash table over the whole state, and a key costs 24 bytes."""
+    hash table over the whole state, and a key costs 16 bytes (24 once positions or sizes pass 2^32)."""
 
     def __init__(self) -> None:
         self.runs: list[Any] = []  # DataFrames k (u64, sorted), seq, size
@@ -90,12 +106,12 @@ class FirstSeen:
         """Add keys not seen before (``k, seq, size``)."""
         if not df.height:
             return
-        self.runs.append(df.sort("k"))
+        self.runs.append(narrow_ints(df).sort("k"))
         while len(self.runs) > 1 and self.runs[-1].height * 2 >= self.runs[-2].height:
             import polars as pl
 
             b, a = self.runs.pop(), self.runs.pop()
-            self.runs.append(pl.concat([a, b]).sort("k"))
+            self.runs.append(pl.concat([a, b], how="vertical_relaxed").sort("k"))
 
     @property
     def height(self) -> int:
@@ -186,6 +202,7 @@ class SummaryFold:
         self.dlv_rows: list[Any] = []  # d_seq, d_host, queue_id (the next one), d_ts, delivered, sz, loop
         self.recv_sizes: list[Any] = []  # queue_id, msg_size of received messages
         self.no_size: list[Any] = []
+        self.host_ids: dict[str, int] = {}  # syslog host → small number, for the hand-off rows (hosts are few)
         c = Counter
         self.sums = c(("x",), SUMS)
         self.deferred_ids = c(("queue_id", "x"), ())
@@ -273,7 +290,8 @@ class SummaryFold:
         local = pl.when(tagged(Tag.PFLOGSUMM)).then(pl.lit("(local pickup)")).otherwise(pl.lit("(local)"))
         self._agg(self.clients, rcv.lazy().group_by(pl.col("client").fill_null(local)).agg(count=pl.len()))
         acc = detach(rcv.select("queue_id", acc_seq="seq", host="host", whence=whence(pl.col("client")), x="x"))
-        self.acc_rows.append(rcv.select(queue_id=key_hash("queue_id"), a_seq="seq", a_host=key_hash("host"), a_ts="ts"))
+        self.acc_rows.append(narrow_ints(rcv.select(queue_id=key_hash("queue_id"), a_seq="seq", a_ts="ts")
+                                         .with_columns(a_host=self._host_ids(rcv.get_column("host")))))
         acc_all = acc if self.pending is None else pl.concat([self.pending, acc], how="vertical_relaxed")
         j = (new.drop("k").join(acc_all, on="queue_id", how="inner").filter(pl.col("acc_seq") <= pl.col("size_seq"))
              .sort("acc_seq").group_by("queue_id").agg(pl.all().last()))
@@ -290,7 +308,7 @@ class SummaryFold:
         recv = j.with_columns(addr=a.get_column("addr")).with_columns(
             sdom=pl.coalesce(a.get_column("dom"),
                              pl.when(pl.col("whence") == "pickup").then(pl.col("addr")).otherwise(pl.col("whence"))))
-        self.recv_sizes.append(recv.select(queue_id=key_hash("queue_id"), msg_size="msg_size"))
+        self.recv_sizes.append(narrow_ints(recv.select(queue_id=key_hash("queue_id"), msg_size="msg_size")))
         return recv, d, found.slice(acc_all.height)
 
     def _deliveries(self, ev: Any, d: Any, first: Any) -> None:
@@ -318,9 +336,18 @@ class SummaryFold:
                   .group_by("part", value=delay_bucket(pl.col("value"))).agg(pl.col("n").sum()))
         sent = ev.filter(pl.col("dstatus") == "sent", pl.col("next_queue_id").is_not_null()).join(
             dl.select("seq", "sz"), on="seq", how="left")
-        self.dlv_rows.append(sent.select(
-            d_seq="seq", d_host=key_hash("host"), queue_id=key_hash("next_queue_id"), d_ts="ts", delivered="delivered", sz="sz",
+        self.dlv_rows.append(narrow_ints(sent.select(
+            d_seq="seq", queue_id=key_hash("next_queue_id"), d_ts="ts", delivered="delivered", sz="sz",
             loop=pl.coalesce(pl.col("relay_ip"), pl.col("relay_host")).fill_null("").str.contains(LOOPBACK)))
+            .with_columns(d_host=self._host_ids(sent.get_column("host"))))
+
+    def _host_ids(self, host: Any) -> Any:
+        """A syslog host column as small numbers (equal numbers, equal hosts; null stays null)."""
+        import polars as pl
+
+        for h in host.drop_nulls().unique().to_list():
+            self.host_ids.setdefault(h, len(self.host_ids))
+        return host.replace_strict(self.host_ids, default=None, return_dtype=pl.UInt32)
 
     def _counters(self, ev: Any, recv: Any, present: Any) -> None:
         import polars as pl
@@ -400,10 +427,11 @@ class SummaryFold:
         if self._adjust is not None:  # the end of the fold: computed once for unique() and state()
             return self._adjust
         out = dict.fromkeys(("accepts", "deliveries", "bytes_received", "bytes_delivered", "same_host"), 0)
-        d = pl.concat(self.dlv_rows, how="vertical_relaxed") if self.dlv_rows else None
+        d = pl.concat(self.dlv_rows, how="vertical_relaxed").with_columns(pl.col("sz").cast(pl.Int64)) if self.dlv_rows else None
         a = pl.concat(self.acc_rows, how="vertical_relaxed") if self.acc_rows else None
         if d is not None and a is not None and d.height and a.height:
-            rs = pl.concat(self.recv_sizes, how="vertical_relaxed") if self.recv_sizes else None
+            rs = (pl.concat(self.recv_sizes, how="vertical_relaxed").with_columns(pl.col("msg_size").cast(pl.Int64))
+                  if self.recv_sizes else None)
             # pairs never cross queue IDs, so the join runs per slice of the hashed IDs: the end of a
             # fold then holds one slice's join, not all of them (8M lines: ~110 MB less at the peak)
             parts = max(1, min(HANDOFF_SLICES, d.height // HANDOFF_SLICE_ROWS))
