@@ -97,7 +97,7 @@ class EximFold:
         self.counts = dict.fromkeys(EXIM_COUNT_KEYS, 0)
         self.hosts = Counter(("key", "host"), ())
         self.transports = Counter(("transport",), ("messages", "bytes"))
-        self.relayed = Counter(RELAY_KEYS, ("count",))
+        self.relayed = Counter(RELAY_KEYS, ("count",), buckets=16)
         self.rejects_seen = FirstSeen()  # hashes of syslog-carried rejects counted so far
 
     def add(self, ev: Any) -> None:
@@ -288,8 +288,8 @@ class EximFold:
 
         s, u32 = pl.String, pl.UInt32
         t, r = self.transports.merged(), self.relayed.merged()
-        if r is not None:  # the merged table replaces the parts: one copy of its strings, not two
-            self.relayed.parts, self.relayed.rows, self.relayed.merged_rows = [r], r.height, r.height
+        if r is not None:
+            self.relayed.keep_merged(r)
         t = (t.with_columns(pl.col("messages").cast(u32), pl.col("bytes").cast(pl.Int64)) if t is not None
              else pl.DataFrame(schema={"transport": s, "messages": u32, "bytes": pl.Int64}))
         r = (r.with_columns(pl.col("count").cast(u32)) if r is not None

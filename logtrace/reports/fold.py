@@ -46,6 +46,9 @@ from logtrace.reports.sections import (DELAY_PARTS, EXCHANGE_KEYS, FILTER_KEYS, 
 HANDOFF_SLICES = 8  #: at most this many slices of the hashed queue IDs for the end-of-fold hand-off join
 HANDOFF_SLICE_ROWS = 100_000  #: one slice per this many hand-off deliveries
 COMPACT_ROWS = 50_000  #: merge a counter's partial aggregates once they grew by this many rows and doubled
+#: a counter made with ``buckets`` keeps its keys in that many hash buckets once it holds this many: a merge
+#: then groups one bucket (measured: merging eximstats' 1.4M relayed keys at 8M lines took +400 MB at once)
+BUCKET_ROWS = 200_000
 SUMS = ("received", "delivered", "forwarded", "deferrals", "bounced", "rejected", "reject_warnings", "held", "discarded")
 
 
@@ -119,31 +122,71 @@ class FirstSeen:
 
 
 class Counter:
-    """Partial aggregates of one keyed counter: ``keys`` → summed (or max'ed) value columns."""
+    """Partial aggregates of one keyed counter: ``keys`` → summed (or max'ed) value columns.
 
-    def __init__(self, keys: tuple[str, ...], sums: tuple[str, ...] = ("n",), maxes: tuple[str, ...] = ()) -> None:
+    With ``buckets``, a counter that grows past :data:`BUCKET_ROWS` keys spreads them over that many
+    counters by a hash of the key, so that no merge groups the whole table at once; :meth:`merged`
+    is then the buckets' tables one after another (rows in no particular order: give it only to
+    consumers that sort by the whole key)."""
+
+    def __init__(self, keys: tuple[str, ...], sums: tuple[str, ...] = ("n",), maxes: tuple[str, ...] = (),
+                 buckets: int = 0) -> None:
         self.keys, self.sums, self.maxes = keys, sums, maxes
         self.parts: list[Any] = []
         self.rows = 0
         self.merged_rows = 0
+        self.one_merged = False  #: ``parts`` is one merged table (one row per key): :meth:`merged` is that table
+        self.buckets = buckets
+        self.spread: list[Counter] | None = None  #: the buckets, once the counter is spread
 
-    def add(self, df: Any, owned: bool = False) -> None:
+    def add(self, df: Any, owned: bool = False, merged: bool = False) -> None:
         """Add partial aggregates; ``owned``: ``df``'s strings are its own already (not views into a
         block), so they are not copied (the end-of-fold tables: eximstats' relayed messages at 8M
-        lines are ~180 MB of strings)."""
+        lines are ~180 MB of strings); ``merged``: ``df`` has one row per key already."""
         if not df.height:
             return
+        if self.spread is not None:
+            self._spread(df, owned, merged)
+            return
+        self.one_merged = merged and not self.parts
         self.parts.append(df if owned else detach(df))
         self.rows += df.height
-        if self.rows - self.merged_rows > max(COMPACT_ROWS, self.merged_rows):
-            self.parts = [self.merged()]
-            self.rows = self.merged_rows = self.parts[0].height
+        if self.one_merged:  # one merged table: nothing to merge (and not to spread: a report's last step)
+            self.merged_rows = self.rows
+        elif self.rows - self.merged_rows > max(COMPACT_ROWS, self.merged_rows):
+            table = self.merged()
+            if self.buckets and table.height > BUCKET_ROWS:
+                self.parts, self.rows, self.one_merged = [], 0, False
+                self.spread = [Counter(self.keys, self.sums, self.maxes) for _ in range(self.buckets)]
+                self._spread(table, True, True)
+            else:
+                self.keep_merged(table)
 
-    def merged(self) -> Any:
+    def _spread(self, df: Any, owned: bool, merged: bool) -> None:
         import polars as pl
 
+        b = df.select(pl.struct(*self.keys).hash(seed=0x5EED) % self.buckets).to_series()
+        for (i,), piece in df.with_columns(_b=b).partition_by("_b", as_dict=True, include_key=False).items():
+            self.spread[i].add(piece, owned, merged)  # type: ignore[index]
+
+    def keep_merged(self, df: Any) -> None:
+        """Replace the parts with their :meth:`merged` table (one copy of its strings, not two)."""
+        if self.spread is not None:  # the buckets' tables are the merged table already
+            return
+        self.parts, self.one_merged = [df], True
+        self.rows = self.merged_rows = df.height
+
+    def merged(self) -> Any:
+        """One row per key (a table of millions of keys is not grouped again once it is merged)."""
+        import polars as pl
+
+        if self.spread is not None:
+            tables = [t for t in (c.merged() for c in self.spread) if t is not None]
+            return pl.concat(tables, how="vertical_relaxed") if tables else None
         if not self.parts:
             return None
+        if self.one_merged and len(self.parts) == 1:
+            return self.parts[0]
         df = pl.concat(self.parts, how="vertical_relaxed")
         if not self.sums and not self.maxes:
             return df.unique(maintain_order=True)
@@ -208,9 +251,9 @@ class SummaryFold:
         self.deferred_ids = c(("queue_id", "x"), ())
         self.deferred_msgs = c(("host", "queue_id"), ())
         self.bounced_msgs = c(("host", "queue_id"), ())
-        self.senders = c(("addr", "x"), ("count", "bytes"))
+        self.senders = c(("addr", "x"), ("count", "bytes"), buckets=16)
         self.sdoms = c(("sdom", "x"), ("count", "bytes"))
-        self.rcpts = c(("rcpt", "x"), ("count", "bytes"))
+        self.rcpts = c(("rcpt", "x"), ("count", "bytes"), buckets=16)
         self.days = c(("day",), TRAFFIC)
         self.hours = c(("hour",), TRAFFIC)
         self.by_domain = c(("domain",), ("sent", "bytes", "deferrals", "dsum", "dcnt"), ("max_delay_s",))
@@ -229,7 +272,7 @@ class SummaryFold:
         self.filters = c(FILTER_KEYS, ("count",))
         # eximstats' per-transport and relayed-messages tables (:meth:`add_exim_tables`, at the end of a fold)
         self.exim_transports = c(("transport",), ("messages", "bytes"))
-        self.exim_relayed = c(RELAY_KEYS, ("count",))
+        self.exim_relayed = c(RELAY_KEYS, ("count",), buckets=16)
         # states of other folds added by load() (merged documents)
         self.smtpd_loaded: list[Any] = []
         self.no_size_loaded: list[Any] = []
@@ -533,7 +576,7 @@ class SummaryFold:
     def add_exim_tables(self, transports: Any, relayed: Any) -> None:
         """Add eximstats' per-transport and relayed-messages counts (:func:`~logtrace.reports.eximstats.exim_tables`)."""
         self.exim_transports.add(transports, owned=True)
-        self.exim_relayed.add(relayed, owned=True)
+        self.exim_relayed.add(relayed, owned=True, merged=True)
 
     def sections(self, exim: bool = False) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, int]]:
         """(sections in report order, smtpd stats or None, counts), as :func:`~logtrace.reports.sections.build_sections`;
@@ -549,6 +592,8 @@ class SummaryFold:
             df = counter.merged()
             if df is None:
                 return pl.DataFrame(schema=schema)
+            if tuple(keys) == counter.keys:  # merged() has one row per key already
+                return df
             return df.group_by(list(keys), maintain_order=True).agg(*[pl.col(c).sum() for c in counter.sums],
                                                                      *[pl.col(c).max() for c in counter.maxes])
 
@@ -608,7 +653,7 @@ class SummaryFold:
         if exim:
             sections.update(exim_tables_finish(
                 m(self.exim_transports, ("transport",), {"transport": s, "messages": u32, "bytes": i64}),
-                m(self.exim_relayed, RELAY_KEYS, {**dict.fromkeys(RELAY_KEYS, s), "count": u32}), top))
+                m(self.exim_relayed, RELAY_KEYS, {**dict.fromkeys(RELAY_KEYS, s), "count": u32}), top, unique=True))
         smtpd_out = None
         if self.smtpd_stats:
             smtpd_out, sections["smtpd_hosts"], sections["smtpd_per_day"], sections["smtpd_per_hour"] = S.smtpd_finish(
