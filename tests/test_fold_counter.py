@@ -1,4 +1,4 @@
-"""The summary fold's keyed counters (``logtrace/reports/fold.py``): whatever the compaction and
+"""The summary fold's keyed counters (``logtrace/reports/state.py``): whatever the compaction and
 bucketing thresholds, a counter's merged table is the group-by of everything added to it."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtrace.reports import fold
+from logtrace.reports import state as fold
 
 KEYS = ("client", "recipient")
 

@@ -250,7 +250,7 @@ def test_content_filter_reinjection_counts_twice_for_pflogsumm_and_once_unique(t
 
 
 def test_unique_bytes_stay_exact_when_hand_off_sizes_pass_32_bits(tmp_path: Path) -> None:
-    # the fold keeps hand-off rows with 32-bit positions and sizes where they fit (fold.narrow_ints);
+    # the fold keeps hand-off rows with 32-bit positions and sizes where they fit (state.narrow_ints);
     # sums over them must not wrap: three 1.5 GB re-injected messages are 4.5 GB
     big = 1_500_000_000
     text = "".join(

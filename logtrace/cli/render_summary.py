@@ -87,7 +87,7 @@ def redacted_state(state: dict[str, Any] | None) -> dict[str, Any] | None:
     r = active()
     if r is None or not state:
         return state
-    from logtrace.reports.fold import table_from_state, table_state
+    from logtrace.reports.state import table_from_state, table_state
 
     def tab(t: Any) -> Any:
         if t is None:

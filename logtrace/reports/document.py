@@ -39,7 +39,7 @@ MIXED_NOTE = ("Postfix and Exim events in one input: totals follow pflogsumm's r
 def to_document(s: Any) -> dict[str, Any]:
     """The JSON document of ``--format json`` for a :class:`~logtrace.reports.summary.Summary`."""
     from logtrace import __version__ as version
-    from logtrace.reports.fold import table_state
+    from logtrace.reports.state import table_state
 
     def iso(v: Any) -> Any:
         return v.isoformat() if isinstance(v, datetime) else v

@@ -33,7 +33,7 @@ from typing import Any
 from logtrace.parsing.tags import Tag, tagged
 from logtrace.reports.eximstats import BLACKHOLE_TRANSPORT, EXIM_HOST_KEYS, HAM, RELAY_KEYS, SPAM, host_word
 from logtrace.parsing.frames import detach
-from logtrace.reports.fold import Counter, FirstSeen, key_hash, lookup_runs
+from logtrace.reports.state import Counter, FirstSeen, key_hash, lookup_runs
 
 #: the additive counts of eximstats' Grand total summary, in the order of a summary state
 EXIM_COUNT_KEYS = ("received", "bytes_received", "delayed", "failed", "delivered", "delivered_addresses", "bytes_delivered",

@@ -100,7 +100,7 @@ def exim_parts(ev: Any) -> tuple[dict[str, int], dict[str, list[str]]]:
 def exim_fold(ev: Any) -> Any:
     """A whole frame of narrow events folded as one block (:class:`~logtrace.reports.eximfold.EximFold`,
     the same code that folds ``logtrace summary``'s blocks)."""
-    from logtrace.reports.eximfold import EximFold  # it builds on reports.fold, which imports this module
+    from logtrace.reports.eximfold import EximFold  # it imports this module
 
     fold = EximFold()
     fold.add(ev)

@@ -72,7 +72,8 @@ def merge(docs: Sequence[dict[str, Any]], *, top: int = 10, names: Sequence[str]
     from logtrace.reports.collect import EXIMSTATS_COUNTING, PFLOGSUMM_COUNTING
     from logtrace.reports.document import STATE_FORMAT
     from logtrace.reports.eximstats import exim_finish
-    from logtrace.reports.fold import SummaryFold, table_from_state
+    from logtrace.reports.fold import SummaryFold
+    from logtrace.reports.state import table_from_state
     from logtrace.reports.summary import Summary
 
     if not docs:
