@@ -57,8 +57,10 @@ def test_thread_count_comes_from_the_environment(monkeypatch):
     assert scan.parse_threads() == 0
     monkeypatch.setenv("LOGTRACE_THREADS", "3")
     assert scan.parse_threads() == 3
+    assert scan.parse_threads(caller_busy=False) == 3  # the variable wins either way
     monkeypatch.delenv("LOGTRACE_THREADS")
     assert 1 <= scan.parse_threads() <= 3
+    assert scan.parse_threads() <= scan.parse_threads(caller_busy=False) <= 3
 
 
 def _with_threads(monkeypatch, n: int, fn):

@@ -66,3 +66,13 @@ def test_parquet_with_raw_and_without_frames(events, tmp_path):
 def test_parquet_into_a_missing_directory_is_an_input_error(events, tmp_path):
     with pytest.raises(InputError, match="no such file or directory"):
         write_events(iter([events.head(5)]), "parquet", tmp_path / "nope" / "x.parquet")
+
+
+def test_a_failure_while_parsing_leaves_no_parts_beside_the_output(events, tmp_path):
+    def frames():
+        yield events.head(10)
+        raise RuntimeError("input went away")
+
+    with pytest.raises(RuntimeError):
+        write_events(frames(), "parquet", tmp_path / "x.parquet")
+    assert list(tmp_path.iterdir()) == []  # the frames written so far were removed with their directory
