@@ -219,7 +219,7 @@ def parse_threads(caller_busy: bool = True) -> int:
 
     ``caller_busy=False``: the caller only writes or lightly folds what is parsed (``parse``,
     ``bounces``) and waits for the parse most of the time, so one thread per CPU (at most 3): on 2
-    cores, 8M lines to Parquet took 22 s instead of 29 s (same CPU time; +107 MB peak), ``bounces``
+    cores, 8M lines to Parquet took 22 s instead of 29 s (same CPU time; +105 MiB peak), ``bounces``
     on them 46 s instead of 52 s (same peak)."""
     raw = os.environ.get("LOGTRACE_THREADS", "").strip()
     if raw.isdigit():

@@ -85,7 +85,7 @@ log = logging.getLogger(__name__)
 
 #: bytes of log read per block of the summary fold (state carried across blocks keeps memory flat). Two
 #: blocks are in work at once (one parsed, one folded); measured on 8M generated lines: 16 MiB blocks
-#: peak at 630-643 MB, 14 MiB at 576-581 MB for ~5% more time, 12 MiB ~8% more time again
+#: peak at 616-628 MiB, 14 MiB at 563-567 MiB for ~5% more time, 12 MiB ~8% more time again
 BLOCK_BYTES = 14 << 20
 
 
