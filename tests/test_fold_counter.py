@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtrace.reports import state as fold
+from logtrace.reports import state
 
 KEYS = ("client", "recipient")
 
@@ -27,7 +27,7 @@ def expected(blocks: list[list[tuple[str, str, int]]]) -> pl.DataFrame:
 @settings(max_examples=60, deadline=None)
 @given(blocks=blocks_strategy(), buckets=st.sampled_from([0, 1, 3, 16]), merged_first=st.booleans())
 def test_merged_is_the_group_by_of_all_rows_bucketed_or_not(blocks, buckets, merged_first, monkeypatch_module) -> None:
-    c = fold.Counter(KEYS, ("count",), buckets=buckets)
+    c = state.Counter(KEYS, ("count",), buckets=buckets)
     for i, b in enumerate(blocks):
         df = pl.DataFrame(b, schema={"client": pl.String, "recipient": pl.String, "count": pl.UInt32}, orient="row")
         if merged_first and i == 0:  # a table that has one row per key already (eximstats' relayed messages at the end)
@@ -49,14 +49,14 @@ def test_merged_is_the_group_by_of_all_rows_bucketed_or_not(blocks, buckets, mer
 def monkeypatch_module():
     """Tiny thresholds, so that a few dozen rows compact and spread into buckets."""
     mp = pytest.MonkeyPatch()
-    mp.setattr(fold, "COMPACT_ROWS", 5)
-    mp.setattr(fold, "BUCKET_ROWS", 8)
+    mp.setattr(state, "COMPACT_ROWS", 5)
+    mp.setattr(state, "BUCKET_ROWS", 8)
     yield mp
     mp.undo()
 
 
 def test_a_spread_counter_really_spreads(monkeypatch_module) -> None:
-    c = fold.Counter(KEYS, ("count",), buckets=4)
+    c = state.Counter(KEYS, ("count",), buckets=4)
     for i in range(10):
         c.add(pl.DataFrame({"client": [f"c{i}-{j}" for j in range(10)], "recipient": ["r"] * 10,
                             "count": pl.Series([1] * 10, dtype=pl.UInt32)}))

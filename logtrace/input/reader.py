@@ -436,7 +436,7 @@ def read_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_
 
 def counted_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_BYTES,
                    first_bytes: int | None = None) -> Iterator[tuple[int, bytes, int | None]]:
-    """:func:`read_chunks` with each chunk's count of ``\\n`` (None when not counted), counted once.
+    """:func:`read_chunks` with each chunk's count of ``\\n`` (None for the last, unterminated one), counted once.
 
     A compressed stream is read in 1 MiB steps, so a corrupt one loses at most the step it broke
     in; a plain file in one read per chunk (no joining of pieces).
@@ -480,8 +480,7 @@ def counted_chunks(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHU
             chunk, rest = (data[: cut + 1], data[cut + 1 :]) if cut + 1 < len(data) else (data, b"")
             want = chunk_bytes
             newlines = chunk.count(b"\n")
-            out = _denul(chunk)
-            yield line_no, out, newlines if out is chunk else None
+            yield line_no, _denul(chunk), newlines  # dropping NULs keeps every newline
             line_no += newlines
             if rest:
                 parts, size = [rest], len(rest)
@@ -571,7 +570,7 @@ def frames(f: InputFile, diags: list[Diagnostic], chunk_bytes: int = CHUNK_BYTES
     a smaller first chunk)."""
     journal = _is_journal_json(f)
     for first, data, newlines in counted_chunks(f, diags, chunk_bytes, first_bytes):
-        yield chunk_frame(_journal_chunk(data) if journal else data, first, None if journal else newlines)
+        yield chunk_frame(_journal_chunk(data) if journal else data, first, newlines)  # a journal line stays one line
 
 
 def iter_lines(f: InputFile, diags: list[Diagnostic]) -> Iterator[tuple[int, str]]:

@@ -104,8 +104,7 @@ class Counter:
         self.keys, self.sums, self.maxes = keys, sums, maxes
         self.parts: list[Any] = []
         self.rows = 0
-        self.merged_rows = 0
-        self.one_merged = False  #: ``parts`` is one merged table (one row per key): :meth:`merged` is that table
+        self.merged_rows = 0  #: rows of the last merged table (equal to ``rows``: ``parts`` is that one table)
         self.buckets = buckets
         self.spread: list[Counter] | None = None  #: the buckets, once the counter is spread
 
@@ -118,15 +117,15 @@ class Counter:
         if self.spread is not None:
             self._spread(df, owned, merged)
             return
-        self.one_merged = merged and not self.parts
+        first = not self.parts
         self.parts.append(df if owned else detach(df))
         self.rows += df.height
-        if self.one_merged:  # one merged table: nothing to merge (and not to spread: a report's last step)
+        if merged and first:  # one merged table: nothing to merge (and not to spread: a report's last step)
             self.merged_rows = self.rows
         elif self.rows - self.merged_rows > max(COMPACT_ROWS, self.merged_rows):
             table = self.merged()
             if self.buckets and table.height > BUCKET_ROWS:
-                self.parts, self.rows, self.one_merged = [], 0, False
+                self.parts, self.rows, self.merged_rows = [], 0, 0
                 self.spread = [Counter(self.keys, self.sums, self.maxes) for _ in range(self.buckets)]
                 self._spread(table, True, True)
             else:
@@ -143,7 +142,7 @@ class Counter:
         """Replace the parts with their :meth:`merged` table (one copy of its strings, not two)."""
         if self.spread is not None:  # the buckets' tables are the merged table already
             return
-        self.parts, self.one_merged = [df], True
+        self.parts = [df]
         self.rows = self.merged_rows = df.height
 
     def merged(self) -> Any:
@@ -155,7 +154,7 @@ class Counter:
             return pl.concat(tables, how="vertical_relaxed") if tables else None
         if not self.parts:
             return None
-        if self.one_merged and len(self.parts) == 1:
+        if len(self.parts) == 1 and self.rows == self.merged_rows:
             return self.parts[0]
         df = pl.concat(self.parts, how="vertical_relaxed")
         if not self.sums and not self.maxes:
