@@ -5,6 +5,7 @@ join, run in slices of the hashed queue IDs to bound its memory, counts what one
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -133,3 +134,34 @@ def test_a_smaller_first_block_keeps_every_line_and_its_number(log):
     a, b = (pl.concat(x) for x in (plain, ramped))
     assert a.equals(b) and a.height == 12000
     assert b.get_column("line_no").to_list() == list(range(1, 12001))
+
+
+def test_usable_cpus_is_lowered_to_the_cgroup_quota(tmp_path):
+    """A container limited to 2 CPUs sees the host's CPUs in its affinity mask; its cgroup's quota
+    is what it may use. v2: the smallest ``cpu.max`` from the process's cgroup up to the root."""
+    from logtrace.input.cpus import usable_cpus
+
+    mask = len(os.sched_getaffinity(0))
+    own = tmp_path / "self-cgroup"
+    own.write_text("0::/system.slice/mail.service\n")
+    unit = tmp_path / "system.slice" / "mail.service"
+    unit.mkdir(parents=True)
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    (tmp_path / "system.slice" / "cpu.max").write_text("max 100000\n")
+    (unit / "cpu.max").write_text("max 100000\n")
+    assert usable_cpus(str(tmp_path), str(own)) == mask  # no quota anywhere
+    (tmp_path / "system.slice" / "cpu.max").write_text("100000 100000\n")  # a parent's limit holds its children
+    assert usable_cpus(str(tmp_path), str(own)) == 1
+    (tmp_path / "system.slice" / "cpu.max").write_text("max 100000\n")
+    (unit / "cpu.max").write_text("150000 100000\n")  # 1.5 CPUs: two threads may run
+    assert usable_cpus(str(tmp_path), str(own)) == min(mask, 2)
+    (unit / "cpu.max").write_text("garbage\n")
+    assert usable_cpus(str(tmp_path), str(own)) == mask
+    assert usable_cpus(str(tmp_path / "absent"), str(tmp_path / "absent")) == mask  # nothing readable: the mask
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert usable_cpus(str(v1), str(own)) == mask
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    assert usable_cpus(str(v1), str(own)) == 1

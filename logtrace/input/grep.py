@@ -18,6 +18,8 @@ import subprocess
 import tempfile
 from typing import Any
 
+from logtrace.input.cpus import usable_cpus
+
 #: below this size a Python scan is faster than starting a process
 MIN_SIZE = 4 << 20
 
@@ -60,7 +62,7 @@ class GrepJob:
         fd = os.open(path, os.O_RDONLY)
         try:
             cuts = [0]
-            n = min(4, os.cpu_count() or 1) if size >= SPLIT_SIZE else 1
+            n = min(4, usable_cpus()) if size >= SPLIT_SIZE else 1
             for j in range(1, n):
                 at = size * j // n
                 nl = os.pread(fd, 1 << 16, at).find(b"\n")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logtrace.input import reader
+from logtrace.input.cpus import usable_cpus
 from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.events import Event, Unparsed
 from logtrace.parsing.registry import Registry, default_registry
@@ -224,8 +225,8 @@ def parse_threads(caller_busy: bool = True) -> int:
     raw = os.environ.get("LOGTRACE_THREADS", "").strip()
     if raw.isdigit():
         return int(raw)
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cpus - (1 if caller_busy else 0), 3))
+    return max(1, min(usable_cpus() - (1 if caller_busy else 0), 3))
+
 
 
 def pipelined(jobs: Iterator[Any], threads: int) -> Iterator[Any]:
