@@ -177,12 +177,9 @@ def _two_passes(paths: Sequence[str], mta: str, options: ParseOptions | None, wh
     if not seeds:
         return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
     ids = linked_ids(set(seeds), pairs)
-    sub, scoped = read_candidates(paths, ids, sel.scoped_lines, mta=mta, options=options)
+    events, accepted, scoped = read_candidates(paths, ids, sel.scoped_lines, mta=mta, options=options)
     if scoped.height:  # only the session rejects of sessions that accepted one of these messages
-        sub_acc = sub.filter(pl.col("kind") == "accept").select(session_keys).unique()
-        sub = pl.concat([sub, scoped.join(sub_acc, on=session_keys, how="semi", nulls_equal=True)], how="vertical_relaxed")
-    events = rows_to_events(sub)
-    del sub, scoped  # the frame's copy of these rows is not needed once they are events
+        events += rows_to_events(scoped.join(accepted, on=session_keys, how="semi", nulls_equal=True))
     corr = Correlator(events, log_end=q_end)
     seed_set = set(seeds)
     roots: dict[int, Any] = {}
