@@ -78,3 +78,29 @@ def test_unparsed_round_trip():
     d = to_dict(u)
     assert d == {"line_no": 7, "program": "postfix/smtp", "kind": "unparsed", "detail": "x", "reason": "no-rule"}
     assert from_dict(d).reason == "no-rule"
+
+
+@given(events())
+def test_event_maker_builds_the_same_event_as_the_dataclass(ev):
+    """``event_maker`` fills the slots directly (bulk conversion): equal, same hash, same repr, still frozen."""
+    import pytest
+
+    from logtrace.events import EVENT_FIELDS, event_maker
+
+    names = list(reversed(EVENT_FIELDS))  # any order of the fields
+    made = event_maker(names)(*(getattr(ev, n) for n in names))
+    assert made == ev and hash(made) == hash(ev) and repr(made) == repr(ev)
+    assert (made.file, made.line_no) == (ev.file, ev.line_no)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.host = "x"  # type: ignore[misc]
+
+
+def test_event_maker_needs_every_field_once():
+    import pytest
+
+    from logtrace.events import EVENT_FIELDS, event_maker
+
+    with pytest.raises(ValueError):
+        event_maker(EVENT_FIELDS[:-1])
+    with pytest.raises(ValueError):
+        event_maker([*EVENT_FIELDS, "host"])

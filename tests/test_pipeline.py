@@ -165,3 +165,22 @@ def test_usable_cpus_is_lowered_to_the_cgroup_quota(tmp_path):
     assert usable_cpus(str(v1), str(own)) == mask
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
     assert usable_cpus(str(v1), str(own)) == 1
+
+
+def test_a_filters_few_lines_per_block_are_parsed_together_and_give_the_same_rows(log, monkeypatch):
+    """With a line filter, the few lines each block keeps are gathered (copied) up to
+    ``GATHER_ROWS`` before one parse: fewer parses, the same rows in the same order."""
+    from logtrace.parsing.protocol import ParseOptions
+
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 96 << 10)  # ~18 blocks
+    keep = pl.col("line").str.contains(" postfix/qmgr\\[") | (pl.col("line_no") % 97 == 0)
+
+    def run(gather: int) -> list:
+        monkeypatch.setattr(scan, "GATHER_ROWS", gather)
+        return list(scan.scan_frames([str(log)], options=ParseOptions(year=2026, tz="UTC"), line_filter=keep, threads=0))
+
+    one_each, gathered = run(1), run(400)
+    assert len(one_each) > 10 and 1 < len(gathered) < len(one_each) / 2
+    a, b = pl.concat(one_each), pl.concat(gathered)
+    assert a.height > 1000 and a.equals(b)
+    assert b["line_no"].is_sorted()

@@ -21,6 +21,7 @@ from typing import Any
 
 from logtrace.input import reader
 from logtrace.input.cpus import usable_cpus
+from logtrace.parsing.frames import detach
 from logtrace.errors import Diagnostic, LogtraceError
 from logtrace.events import Event, Unparsed
 from logtrace.parsing.registry import Registry, default_registry
@@ -279,13 +280,39 @@ def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_fi
     size = chunk_bytes or reader.CHUNK_BYTES
     # a small first block gets the caller folding while the next blocks are parsed on threads; also
     # without threads, so that blocks, and float sums over them, are the same whatever the thread count
+    pending: list[Any] = []  # filtered lines held for one parse (copied: views would pin their blocks)
+    held = 0
     for lines in reader.frames(f, result.diagnostics, size, size // FIRST_BLOCK_DIVISOR):
         lines = assign_years(lines, ctx.years)
         if flt is not None:
             lines = lines.filter(flt)
             if not lines.height:
                 continue
+            if lines.height < GATHER_ROWS:
+                pending.append(detach(lines))
+                held += lines.height
+                if held >= GATHER_ROWS:
+                    yield _gathered(pending)
+                    pending, held = [], 0
+                continue
+            if pending:
+                yield _gathered(pending)
+                pending, held = [], 0
         yield lines
+    if pending:
+        yield _gathered(pending)
+
+
+#: a filter's few lines of each block are parsed together up to this many (a parse has a fixed cost
+#: of ~80 ms a block whatever its rows: ``bounces``' second pass over 1M lines parsed 68k lines in
+#: 10 parses)
+GATHER_ROWS = 50_000
+
+
+def _gathered(frames: list[Any]) -> Any:
+    import polars as pl
+
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
 
 
 def parse_frame_all(paths: Sequence[str], **kw: Any) -> Any:

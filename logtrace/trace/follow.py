@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from logtrace.errors import Diagnostic, FollowError
-from logtrace.events import Event, EventKind, event_schema
+from logtrace.events import Event, EventKind, event_maker, event_schema
 from logtrace.parsing.protocol import ParseOptions, reads_whole_files
 from logtrace.parsing.scan import ScanResult
 from logtrace.trace.correlator import Correlator, rejected_stories
@@ -74,6 +74,7 @@ def rows_to_events(df: Any, caches: dict[str, dict[Any, Any]] | None = None) -> 
     caches = {} if caches is None else caches
     seen_by = [caches.setdefault(n, {}) for n in names]
     kinds = caches.setdefault("\0kind", {})
+    make = event_maker(names)
     out: list[Event] = []
     for part in rows.iter_slices(EVENT_SLICE):
         cols = [part.get_column(n).to_list() for n in names]  # column lists zipped: half the time of iter_rows(named=True)
@@ -82,7 +83,7 @@ def rows_to_events(df: Any, caches: dict[str, dict[Any, Any]] | None = None) -> 
                 seen = seen_by[i]
                 cols[i] = [seen.setdefault(v, v) for v in col]
         cols[k] = [kinds.get(v) or kinds.setdefault(v, EventKind(v)) for v in cols[k]]
-        out.extend(Event(**dict(zip(names, vals))) for vals in zip(*cols))
+        out.extend(map(make, *cols))
     return out
 
 
