@@ -220,9 +220,10 @@ def parse_threads(caller_busy: bool = True) -> int:
     instead of 500 MB peak: two blocks' working sets at once). 0 parses in the caller's thread.
 
     ``caller_busy=False``: the caller only writes or lightly folds what is parsed (``parse``,
-    ``bounces``) and waits for the parse most of the time, so one thread per CPU (at most 3): on 2
-    cores, 8M lines to Parquet took 22 s instead of 29 s (same CPU time; +105 MiB peak), ``bounces``
-    on them 46 s instead of 52 s (same peak)."""
+    ``bounces``' first pass) and waits for the parse most of the time, so one thread per CPU (at
+    most 3): on 2 cores, 8M lines to Parquet took 22 s instead of 29 s (same CPU time; +105 MiB
+    peak), ``bounces`` on them 46 s instead of 52 s (same peak). ``bounces``' second pass builds
+    events from what is parsed: busy (two threads there: the same 10 s on 8M lines, +30 MiB)."""
     raw = os.environ.get("LOGTRACE_THREADS", "").strip()
     if raw.isdigit():
         return int(raw)

@@ -203,7 +203,7 @@ def read_candidates(paths: Sequence[str], ids: set[str], scoped_lines: dict[str,
     caches: dict[str, dict[Any, Any]] = {}
     sessions, scoped = [], []
     for df in scan_frames(paths, mta=mta, options=options, result=ScanResult(), keep_going=True, line_filter=only,
-                          filter_native=False, threads=parse_threads(caller_busy=False)):
+                          filter_native=False, threads=parse_threads()):
         sub = df.filter(pl.col("queue_id").is_not_null() & pl.col("queue_id").is_in(wanted))
         if sub.height:
             events.extend(rows_to_events(sub, caches))
