@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
+from conftest import REQUIRE_MTA as REQUIRE, unavailable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realmta.postfix import STYLES, PostfixLab, postfix_available  # noqa: E402
@@ -30,7 +30,6 @@ from realmta.scenarios import run_all  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.realmta
-REQUIRE = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
 SCENARIOS = ["delivered", "relay_mx2", "relay_bounce", "greylist", "expired", "rejected",
              "multi", "deleted", "content_filter",
              # issue 15

@@ -14,13 +14,12 @@ Run serialized with the other lab tests: ``flock /tmp/realmta.lock python -m pyt
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
+from conftest import REQUIRE_MTA as REQUIRE, unavailable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realmta.common import find_message, find_recipient, run_follow, run_logtrace  # noqa: E402
@@ -29,7 +28,6 @@ from realmta.postfix import STYLES, PostfixLab, postfix_available  # noqa: E402
 from realmta.scenarios import FILTER_SCENARIOS, run_all  # noqa: E402
 
 pytestmark = pytest.mark.realmta
-REQUIRE = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
 
 #: scenario → per recipient: (verdict, phrases the summary must hold)
 EXPECT: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {

@@ -11,7 +11,6 @@ Skipped when Postfix is not installed, unless LOGTRACE_REQUIRE_MTA=1.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
+from conftest import REQUIRE_MTA as REQUIRE, unavailable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realmta.postfix import PostfixLab, postfix_available  # noqa: E402
@@ -29,7 +28,6 @@ from test_watch import Watch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.realmta
-REQUIRE = os.environ.get("LOGTRACE_REQUIRE_MTA") == "1"
 #: scenario → (recipient, alert verdict) that must be alerted
 MUST_ALERT = {"relay_bounce": ("unknown-relay@via-mx2.example.test", "bounced"),
               "expired": ("tempfail-expire@ext.example.test", "expired"),

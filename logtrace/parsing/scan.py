@@ -230,7 +230,6 @@ def parse_threads(caller_busy: bool = True) -> int:
     return max(1, min(usable_cpus() - (1 if caller_busy else 0), 3))
 
 
-
 def pipelined(jobs: Iterator[Any], threads: int) -> Iterator[Any]:
     """Results of ``jobs`` in order. A job is a ready value or a callable, run on a pool of ``threads``
     threads (0: in the caller's thread) with at most ``threads`` blocks being parsed ahead of the one
@@ -281,8 +280,7 @@ def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_fi
     size = chunk_bytes or reader.CHUNK_BYTES
     # a small first block gets the caller folding while the next blocks are parsed on threads; also
     # without threads, so that blocks, and float sums over them, are the same whatever the thread count
-    pending: list[Any] = []  # filtered lines held for one parse (copied: views would pin their blocks)
-    held = 0
+    pending: list[Any] = []  # a filter's few lines held for one parse (copied: views would pin their blocks)
     for lines in reader.frames(f, result.diagnostics, size, size // FIRST_BLOCK_DIVISOR):
         lines = assign_years(lines, ctx.years)
         if flt is not None:
@@ -291,14 +289,12 @@ def _prepared(f: Any, parser: Any, ctx: FileContext, result: ScanResult, line_fi
                 continue
             if lines.height < GATHER_ROWS:
                 pending.append(detach(lines))
-                held += lines.height
-                if held >= GATHER_ROWS:
-                    yield _gathered(pending)
-                    pending, held = [], 0
-                continue
-            if pending:
+                if sum(p.height for p in pending) < GATHER_ROWS:
+                    continue
+                lines, pending = _gathered(pending), []
+            elif pending:
                 yield _gathered(pending)
-                pending, held = [], 0
+                pending = []
         yield lines
     if pending:
         yield _gathered(pending)

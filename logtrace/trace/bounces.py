@@ -44,7 +44,7 @@ from logtrace.parsing.rules import ParseOptions
 from logtrace.parsing.scan import ScanResult
 from logtrace.parsing.tags import Tag, has_tag
 from logtrace.trace.candidates import PROBLEM_KINDS  # noqa: F401 - re-exported
-from logtrace.trace.candidates import read_candidates, select_candidates
+from logtrace.trace.candidates import SESSION_KEYS, read_candidates, select_candidates
 from logtrace.trace.correlator import Correlator
 from logtrace.trace.follow import linked_ids, rows_to_events, story_to_json
 from logtrace.trace.verdicts import NOT_DELIVERED, RETURNED, Case, MessageStory, Verdict
@@ -171,7 +171,6 @@ def _two_passes(paths: Sequence[str], mta: str, options: ParseOptions | None, wh
         return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
     per, pairs, accepts_keys, q_end = sel.per, sel.pairs, sel.accepts, sel.q_end
     seeds = per.filter(pl.col("problem") | (pl.col("started") & ~pl.col("attempts"))).get_column("queue_id").unique().to_list()
-    session_keys = ["host", "pid", "sender"]
     if include_rejected and accepts_keys is not None and accepts_keys.height:
         seeds += accepts_keys.get_column("queue_id").unique().to_list()
     if not seeds:
@@ -179,7 +178,7 @@ def _two_passes(paths: Sequence[str], mta: str, options: ParseOptions | None, wh
     ids = linked_ids(set(seeds), pairs)
     events, accepted, scoped = read_candidates(paths, ids, sel.scoped_lines, mta=mta, options=options)
     if scoped.height:  # only the session rejects of sessions that accepted one of these messages
-        events += rows_to_events(scoped.join(accepted, on=session_keys, how="semi", nulls_equal=True))
+        events += rows_to_events(scoped.join(accepted, on=SESSION_KEYS, how="semi", nulls_equal=True))
     corr = Correlator(events, log_end=q_end)
     seed_set = set(seeds)
     roots: dict[int, Any] = {}

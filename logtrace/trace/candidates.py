@@ -112,7 +112,7 @@ def select_candidates(paths: Sequence[str], *, mta: str = "auto", options: Any =
     scoped: list[Any] = []
     seen = False
     # the per-block fold here is light: the caller mostly waits for the parse (8M lines: 52 -> 46 s with a
-    # thread per CPU, same peak, which is the second pass's events)
+    # thread per CPU)
     for df in scan_frames(paths, mta=mta, options=options, result=result, keep_going=True, narrow=bounces_narrow(bool(junk)),
                           threads=parse_threads(caller_busy=False)):
         seen = True

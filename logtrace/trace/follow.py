@@ -70,10 +70,10 @@ def rows_to_events(df: Any, caches: dict[str, dict[Any, Any]] | None = None) -> 
     names = [n for n in event_schema() if n != "reason"]
     rows = df.filter(df["kind"] != "unparsed").select(names)
     k = names.index("kind")
-    shared = [rows.height > 64 and rows.get_column(n).n_unique() * 4 <= rows.height for n in names]
+    shared = [i != k and rows.height > 64 and rows.get_column(n).n_unique() * 4 <= rows.height for i, n in enumerate(names)]
     caches = {} if caches is None else caches
     seen_by = [caches.setdefault(n, {}) for n in names]
-    kinds = caches.setdefault("\0kind", {})
+    kinds = seen_by[k]  # a kind's text → its EventKind
     make = event_maker(names)
     out: list[Event] = []
     for part in rows.iter_slices(EVENT_SLICE):
