@@ -42,13 +42,17 @@ def split_syslog_frame(lines: Any) -> Any:
 
     # splitn, not find+slice: find() counts bytes and slice() characters (atheris found the
     # mismatch with a non-ASCII host name)
-    df = lines.with_columns(_sp=pl.col("line").str.splitn(": ", 2)).unnest("_sp").rename({"field_0": "_pre", "field_1": "body"})
-    df = df.with_columns(_pre=pl.when(pl.col("body").is_not_null()).then(pl.col("_pre")))
-    df = df.with_columns(
-        pl.when(pl.col("body").str.starts_with("[ID ")).then(pl.col("body").str.replace(SOLARIS_TAG, "")).otherwise(pl.col("body")).alias("body"),
-        _hp=pl.col("_pre").str.slice(16).str.split_exact(" ", 1),
-        ts3164=pl.col("_pre").str.slice(0, 15),
-    ).unnest("_hp")
+    # one lazy plan without optimizations (the plan is already minimal): a chain of eager steps
+    # costs a polars call each, and the Python building of each step's expressions as much again
+    none = pl.QueryOptFlags.none()
+    df = (lines.lazy().with_columns(_sp=pl.col("line").str.splitn(": ", 2)).unnest("_sp")
+          .rename({"field_0": "_pre", "field_1": "body"})
+          .with_columns(_pre=pl.when(pl.col("body").is_not_null()).then(pl.col("_pre")))
+          .with_columns(
+              pl.when(pl.col("body").str.starts_with("[ID ")).then(pl.col("body").str.replace(SOLARIS_TAG, "")).otherwise(pl.col("body")).alias("body"),
+              _hp=pl.col("_pre").str.slice(16).str.split_exact(" ", 1),
+              ts3164=pl.col("_pre").str.slice(0, 15),
+          ).unnest("_hp"))
     ok = (
         pl.col("ts3164").str.contains(r"^[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d$")
         & pl.col("field_1").str.contains(r"^[^\s\[\]]+(?:\[\d+\])?$")
@@ -56,10 +60,10 @@ def split_syslog_frame(lines: Any) -> Any:
         & (pl.col("field_0") != "")
         & pl.col("ts3164").str.slice(0, 3).is_in(list(MONTHS))
     ).fill_null(False)
-    df = df.with_columns(_ok=ok)
-    good = df.filter(pl.col("_ok"))
-    prog = good.get_column("field_1").str.split_exact("[", 1).struct.rename_fields(["_prog", "_pid"])
-    fast = good.with_columns(prog.alias("_pp")).unnest("_pp").select(
+    df = df.with_columns(_ok=ok).collect(optimizations=none)
+    every = df.select(pl.col("_ok").all()).item()  # the usual block: no filter (a filter copies the rows)
+    fast = (df.lazy() if every else df.lazy().filter(pl.col("_ok"))).with_columns(
+        pl.col("field_1").str.split_exact("[", 1).struct.rename_fields(["_prog", "_pid"]).alias("_pp")).unnest("_pp").select(
         *lines.columns,
         "ts3164",
         ts3339=pl.lit(None, pl.String),
@@ -68,9 +72,12 @@ def split_syslog_frame(lines: Any) -> Any:
         pid=pl.col("_pid").str.strip_suffix("]"),
         body=pl.col("body"),
     )
-    rest = df.filter(~pl.col("_ok")).drop("ts3164")
-    slow = rest.with_columns(pl.col("_pre").str.extract_groups(SYSLOG_PREFIX).alias("_e")).unnest("_e").select(*lines.columns, "ts3164", "ts3339", "host", "program", "pid", "body")
-    return pl.concat([fast, slow], how="vertical_relaxed")
+    if every:
+        return fast.collect(optimizations=none)
+    slow = (df.lazy().filter(~pl.col("_ok")).drop("ts3164")
+            .with_columns(pl.col("_pre").str.extract_groups(SYSLOG_PREFIX).alias("_e")).unnest("_e")
+            .select(*lines.columns, "ts3164", "ts3339", "host", "program", "pid", "body"))
+    return pl.concat([fast, slow], how="vertical_relaxed").collect(optimizations=none)
 
 
 #: Solaris syslog's tag after the pid, stripped from the body.

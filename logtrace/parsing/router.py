@@ -82,34 +82,33 @@ class Router:
         env = frame_timestamps(env, self.options.tz or local_zone(), ctx.years, self.options.host_tz)
         progs = env.get_column("program").drop_nulls().unique().to_list()
         owners = {p: self.owner(p) for p in progs}
+        # one partition (not a filter per category: each copies the whole block's columns):
+        # -1 blank, -2 no envelope, -3 another program, else the dialect's index
+        dialect = pl.col("program").replace_strict({p: (o[0] if o else None) for p, o in owners.items()},
+                                                   default=None, return_dtype=pl.Int32)
         env = env.with_columns(
-            _dialect=pl.col("program").replace_strict({p: (o[0] if o else None) for p, o in owners.items()},
-                                                      default=None, return_dtype=pl.Int32),
+            _cat=pl.when(pl.col("line").str.contains(BLANK)).then(pl.lit(-1, pl.Int32))
+            .when(pl.col("program").is_null()).then(pl.lit(-2, pl.Int32))
+            .otherwise(dialect.fill_null(-3)),
             _daemon=pl.col("program").replace_strict({p: (o[1] if o else None) for p, o in owners.items()},
                                                      default=None, return_dtype=pl.String),
-            _blank=pl.col("line").str.contains(BLANK),
         )
+        by_cat = env.partition_by("_cat", as_dict=True, maintain_order=True, include_key=False)
         parts: list[Any] = []
-        blank = env.filter(pl.col("_blank"))
-        if blank.height:
+        blank = by_cat.pop((-1,), None)
+        if blank is not None:
             parts.append(blank.select("line_no", kind=pl.lit("other"), rule=pl.lit("blank"), mta=pl.lit("")))
-        env = env.filter(~pl.col("_blank"))
-        noenv = env.filter(pl.col("program").is_null())
-        if noenv.height:
+        noenv = by_cat.pop((-2,), None)
+        if noenv is not None:
             noise = noenv.get_column("line").str.contains(SYSLOG_NOISE)
             parts.append(noenv.filter(noise).select("line_no", kind=pl.lit("other"), rule=pl.lit("syslog.noise"), mta=pl.lit("")))
             parts.append(noenv.filter(~noise).select("line_no", kind=pl.lit("unparsed"), reason=pl.lit("no-envelope")))
-        env = env.filter(pl.col("program").is_not_null())
         base = ["line_no", "ts", "host", "program", "pid"]
-        other = env.filter(pl.col("_dialect").is_null())
-        if other.height:
+        other = by_cat.pop((-3,), None)
+        if other is not None:
             parts.append(other.select(*base, kind=pl.lit("other"), rule=pl.lit("other.program"), mta=pl.lit("")))
-        env = env.filter(pl.col("_dialect").is_not_null())
-        if env.height:
-            used = env.get_column("_dialect").unique().sort().to_list()
-            for i in used:
-                part = env.filter(pl.col("_dialect") == i) if len(used) > 1 else env
-                parts += self.dialects[i].body_parts(part, base, narrow)
+        for (i,), part in sorted(by_cat.items()):
+            parts += self.dialects[i].body_parts(part, base, narrow)
         cols = narrow.columns if narrow is not None else None
         if not parts:
             return conform(empty_frame(), ctx.path, cols)
