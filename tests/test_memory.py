@@ -12,7 +12,7 @@ filling, not state. Bounds were calibrated on 2 cores / polars 2.1 with a wide m
 ``follow`` must not grow with the file: 1.2M lines may cost at most 1.5x what 600k cost (its
 byte-level search measured 33 MB on both).
 
-``summary`` folds 14 MiB blocks into state bounded by messages in flight and distinct keys
+``summary`` folds 12 MiB blocks into state bounded by messages in flight and distinct keys
 (``logtrace/reports/fold.py``): 600k lines are 6 blocks, 1.2M are 12, and the larger may cost
 at most 1.3x the smaller (measured 435 -> 453 MB, 1.04x; 300k -> 600k, still warming up, was
 1.16-1.30x; what is left is a few dozen bytes per message, see docs/benchmarks.md, "Memory").

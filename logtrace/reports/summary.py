@@ -84,9 +84,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: bytes of log read per block of the summary fold (state carried across blocks keeps memory flat). Two
-#: blocks are in work at once (one parsed, one folded); measured on 8M generated lines: 16 MiB blocks
-#: peak at 616-628 MiB, 14 MiB at 563-567 MiB for ~5% more time, 12 MiB ~8% more time again
-BLOCK_BYTES = 14 << 20
+#: blocks are in work at once (one parsed, one folded). Measured on 8M generated lines with the CLI's
+#: allocator settings: 14 MiB blocks 19.8-20.1 s and 575-578 MiB peak, 12 MiB the same time and
+#: 530 MiB (1M lines: +2% time, 441 -> 405 MiB); 10 MiB 23 s
+BLOCK_BYTES = 12 << 20
 
 
 @dataclass
