@@ -18,7 +18,7 @@ def main() -> None:
     # thread lets the parsing thread reuse what the folding thread freed (measured on 8M lines:
     # peak RSS 763 -> 710 MB, same CPU time); pages it frees are given back to the system when
     # they decay instead of lingering as "lazily freed" pages, which count in the RSS until the
-    # kernel takes them (8M lines: summary 606-617 -> 585-598 MB, bounces 777 -> 758 MB, same
+    # kernel takes them (8M lines: summary 592-603 -> 571-584 MiB, bounces 759 -> 740 MiB, same
     # time; decaying sooner than polars' 0.5 s costs system time). A value the user set wins.
     os.environ.setdefault("_RJEM_MALLOC_CONF", "narenas:1,muzzy_decay_ms:0")
     from logtrace.cli import early
