@@ -102,3 +102,30 @@ def test_free_tails_are_cut_and_other_patterns_kept():
     assert shape_pattern(r"^x from (?P<c>\S+)(?::.*)?$") == r"^x from (?P<c>\S+)(?:$|:)"
     shortened = sum(shape_pattern(r.pattern) != r.pattern for cls in DIALECTS for r in cls.rules)
     assert shortened >= 20
+
+
+def test_first_match_wins_on_any_bodies_and_rules():
+    """Any bodies (empty ones, ones with newlines and none at all included) and any rule list: the index
+    of the first rule whose full pattern matches, -1 for none (the plain peel; and, on bodies with no
+    newline at the end, where Python's ``$`` and the Rust regex's agree, what ``re`` finds)."""
+    import re
+
+    import polars as pl
+    from hypothesis import given, settings, strategies as st
+
+    from types import SimpleNamespace
+
+    patterns = st.sampled_from(["^a", "b", "^ab$", "c.*d", "^$", "x(?P<detail>.*)$", "^a(?P<rcv> .*)?$", "d$"])
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.text(alphabet="abcdx \n", max_size=6), max_size=30), st.lists(patterns, max_size=5))
+    def check(texts, pats):
+        rules = [SimpleNamespace(pattern=p) for p in pats]
+        body = pl.Series(texts, dtype=pl.String)
+        got = classify_rows(body, rules).to_list()
+        assert got == peel(body, rules).to_list()
+        for t, k in zip(texts, got):
+            if not t.endswith("\n"):
+                assert k == next((i for i, p in enumerate(pats) if re.search(p, t)), -1)
+
+    check()

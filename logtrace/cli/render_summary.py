@@ -141,8 +141,7 @@ def local_time(period: dict[str, Any], key: str) -> str:
     """``period[key]`` in the period's zone (the zone the per-day/per-hour tables use), with its abbreviation."""
     from datetime import datetime
 
-    from logtrace.containers.stamps import zone
-    from logtrace.trace.narrative import zone_label
+    from logtrace.containers.stamps import zone, zone_label
 
     v = period.get(key)
     if not isinstance(v, datetime):

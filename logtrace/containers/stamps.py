@@ -58,6 +58,12 @@ def zone(name: str | None) -> tzinfo:
     return ZoneInfo(name)
 
 
+def zone_label(ts: datetime) -> str:
+    """The abbreviation of an aware time's zone (``CET``, ``UTC``), or its offset (``+0530``) where it has none."""
+    name = ts.strftime("%Z")
+    return name if name and name[0] not in "+-" else ts.strftime("%z")
+
+
 def base_year(first_month: int | None, mtime: float | None, year: int | None) -> int:
     """The year of a file's first RFC 3164 stamp."""
     if year is not None:

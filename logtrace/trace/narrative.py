@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
+from logtrace.containers.stamps import zone_label
 from logtrace.parsing.tags import Tag, has_tag
 from logtrace.events import Event, EventKind
 from logtrace.trace.lifecycles import Lifecycle
@@ -48,11 +49,6 @@ class Clock:
     def label(self, ts: datetime, host: str | None = None) -> str:
         """The zone's abbreviation at ``ts`` (``CET``, ``CEST``, ``UTC``; ``+0530`` where it has none)."""
         return zone_label(self.local(ts, host))
-
-
-def zone_label(ts: datetime) -> str:
-    name = ts.strftime("%Z")
-    return name if name and name[0] not in "+-" else ts.strftime("%z")
 
 
 _clock = Clock()
