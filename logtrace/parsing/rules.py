@@ -368,7 +368,10 @@ class RuleParser:
                 if narrow is not None and not narrow.keep(rule):
                     skipped[k] = rows
                     continue
-                parts += [self._extract(rule, ex, narrow) for ex in self._groups(rule, rows)]
+                groups = self._groups(rule, rows)
+                if len(groups) > 1:  # the cut's rows and the pattern's: one derivation pass over both
+                    groups = [pl.concat(groups, how="diagonal_relaxed")]
+                parts += [self._extract(rule, ex, narrow) for ex in groups]
             if skipped:  # classified only: kind and rule for the line accounting, stamp and host for the period
                 ks = sorted(skipped)
                 rows = pl.concat([skipped[k].select("line_no", "ts", "host", "program", _r=pl.lit(k, pl.Int32)) for k in ks])
