@@ -168,3 +168,24 @@ def test_the_runs_filter_gives_what_contains_any_gives(generated, monkeypatch):
     monkeypatch.setattr(candidates, "CONTAINS_ANY_IDS", 0)
     by_runs = rows()
     assert by_search and by_runs == by_search
+
+
+def test_pass_2_events_share_their_stamps_across_blocks(generated):
+    """Pass 2's events are the peak of ``bounces``: a stamp (a second of log holds many lines) is one
+    Python object shared by its events, across blocks, however few rows of a block carry it; the
+    events are equal to those built block by block without a shared cache."""
+    import polars as pl
+
+    from logtrace.parsing.scan import ScanResult, scan_frames
+    from logtrace.trace.follow import rows_to_events
+
+    frames = [df.filter(pl.col("queue_id").is_not_null()) for df in scan_frames([str(generated)], result=ScanResult(),
+                                                                                 chunk_bytes=1 << 20)]
+    assert len(frames) > 2
+    caches: dict = {}
+    events = [e for df in frames for e in rows_to_events(df.head(40), caches)]  # 40 rows: below the n_unique rule's floor
+    alone = [e for df in frames for e in rows_to_events(df.head(40))]
+    assert events == alone
+    stamps = [e.ts for e in events]
+    assert len(set(stamps)) < len(stamps)  # the log repeats seconds, so sharing is tested
+    assert len({id(t) for t in stamps}) == len(set(stamps))
