@@ -191,3 +191,31 @@ def test_latest_state_equals_a_dict(batches: list[list[tuple[int, int | None]]])
     got = state.lookup(pl.Series("k", list(range(45)), pl.UInt64))
     assert {k: v for k, live, v in zip(range(45), got["live"], got["v"]) if live} == model
     assert state.height <= 3 * 45
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["a", "b", "[10.0.0.1]", ""]), st.sampled_from(["x@y", "<>", "z@w"]),
+                               st.sampled_from(["mx1", "mx2[10.0.0.2]"]), st.text("rst@", max_size=3),
+                               st.integers(1, 4)), max_size=60),
+       top=st.integers(1, 12), size=st.integers(1, 9))
+def test_relayed_top_ranked_by_slices_is_the_top_of_the_whole(rows, top, size):
+    """eximstats' relayed-messages table (one row per key) is ranked slice by slice, then the slices' tops:
+    the same rows in the same order as ranking the whole table, ties on the count included."""
+    import polars as pl
+
+    from logtrace.reports import eximstats
+
+    seen: dict = {}
+    for *key, n in rows:
+        seen.setdefault(tuple(key), n)
+    df = pl.DataFrame([(*k, n) for k, n in seen.items()], orient="row",
+                      schema={**dict.fromkeys(eximstats.RELAY_KEYS, pl.String), "count": pl.UInt32})
+    transports = pl.DataFrame(schema={"transport": pl.String, "messages": pl.UInt32, "bytes": pl.Int64})
+    whole = eximstats.exim_tables_finish(transports, df, top, unique=True)["exim_relayed"]
+    saved, eximstats.RELAYED_SLICE = eximstats.RELAYED_SLICE, size
+    try:
+        sliced = eximstats.exim_tables_finish(transports, df, top, unique=True)["exim_relayed"]
+    finally:
+        eximstats.RELAYED_SLICE = saved
+    assert sliced.to_dicts() == whole.to_dicts()
+    assert whole.height == min(top, df.height)

@@ -287,9 +287,8 @@ class EximFold:
         import polars as pl
 
         s, u32 = pl.String, pl.UInt32
+        self.relayed.compact()
         t, r = self.transports.merged(), self.relayed.merged()
-        if r is not None:
-            self.relayed.keep_merged(r)
         t = (t.with_columns(pl.col("messages").cast(u32), pl.col("bytes").cast(pl.Int64)) if t is not None
              else pl.DataFrame(schema={"transport": s, "messages": u32, "bytes": pl.Int64}))
         r = (r.with_columns(pl.col("count").cast(u32)) if r is not None
