@@ -162,27 +162,19 @@ def _find(paths: Sequence[str], mta: str, options: ParseOptions | None, where: s
 def _two_passes(paths: Sequence[str], mta: str, options: ParseOptions | None, where: str | None, include_rejected: bool,
                 lost_after: timedelta, junk: frozenset[str] | None) -> BouncesResult:
     """A narrow fold picks the messages, a second read parses only their lines (:mod:`.candidates`)."""
-    import polars as pl
-
     scan = ScanResult()
     sel = select_candidates(paths, mta=mta, options=options, result=scan, include_rejected=include_rejected, junk=junk)
     acc, host_end, log_end = sel.accounting, sel.host_end, sel.log_end
     if sel.per is None:
         return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
-    per, pairs, accepts_keys, q_end = sel.per, sel.pairs, sel.accepts, sel.q_end
-    seeds = per.filter(pl.col("problem") | (pl.col("started") & ~pl.col("attempts"))).get_column("queue_id").unique().to_list()
-    if include_rejected and accepts_keys is not None and accepts_keys.height:
-        seeds += accepts_keys.get_column("queue_id").unique().to_list()
+    seeds, ids = _seeds_and_links(sel, include_rejected)
+    sel.per = sel.pairs = sel.accepts = None  # pass 1's tables (8M lines: ~30 MB) make room for pass 2's events
     if not seeds:
         return BouncesResult([], scan.diagnostics, scan.failed_inputs, acc, log_end)
-    ids = linked_ids(set(seeds), pairs)
-    # pass 1's tables are not needed any more: their memory goes to pass 2's events (8M lines: ~30 MiB)
-    del per, pairs, accepts_keys
-    sel.per = sel.pairs = sel.accepts = None
     events, accepted, scoped = read_candidates(paths, ids, sel.scoped_lines, mta=mta, options=options)
     if scoped.height:  # only the session rejects of sessions that accepted one of these messages
         events += rows_to_events(scoped.join(accepted, on=SESSION_KEYS, how="semi", nulls_equal=True))
-    corr = Correlator(events, log_end=q_end)
+    corr = Correlator(events, log_end=sel.q_end)
     seed_set = set(seeds)
     roots: dict[int, Any] = {}
     for lc in corr.lifecycles:
@@ -207,6 +199,18 @@ def _two_passes(paths: Sequence[str], mta: str, options: ParseOptions | None, wh
     if where:
         items = _where(items, where)
     return BouncesResult(items, scan.diagnostics, scan.failed_inputs, acc, log_end, len(ids))
+
+
+def _seeds_and_links(sel: Any, include_rejected: bool) -> tuple[list[str], set[str]]:
+    """Pass 1's picks: the queue IDs with a problem (or accepted with no attempt; with ``include_rejected``
+    also those whose session logged a reject), and every ID linked to them."""
+    import polars as pl
+
+    seeds = (sel.per.filter(pl.col("problem") | (pl.col("started") & ~pl.col("attempts")))
+             .get_column("queue_id").unique().to_list())
+    if include_rejected and sel.accepts is not None and sel.accepts.height:
+        seeds += sel.accepts.get_column("queue_id").unique().to_list()
+    return seeds, (linked_ids(set(seeds), sel.pairs) if seeds else set())
 
 
 def _mailbox_session_only(lc: Any) -> bool:

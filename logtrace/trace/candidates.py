@@ -203,7 +203,7 @@ def read_candidates(paths: Sequence[str], ids: set[str], scoped_lines: dict[str,
 
     wanted = sorted(ids)
     naming = naming_any(wanted)
-    wanted_s = pl.Series("queue_id", wanted, dtype=pl.String)  # built once, not from the list on every block
+    wanted_s = pl.Series("queue_id", wanted, dtype=pl.String).implode()  # built once, not from the list every block
 
     def only(path: str) -> Any:
         e = naming
@@ -216,7 +216,7 @@ def read_candidates(paths: Sequence[str], ids: set[str], scoped_lines: dict[str,
     sessions, scoped = [], []
     for df in scan_frames(paths, mta=mta, options=options, result=ScanResult(), keep_going=True, line_filter=only,
                           filter_native=False, threads=parse_threads(), chunk_bytes=PASS2_BLOCK_BYTES):
-        sub = df.filter(pl.col("queue_id").is_not_null() & pl.col("queue_id").is_in(wanted_s.implode()))
+        sub = df.filter(pl.col("queue_id").is_not_null() & pl.col("queue_id").is_in(wanted_s))
         if sub.height:
             events.extend(rows_to_events(sub, caches))
             # what outlives the block holds no view into its lines (else every block stayed in memory)
